@@ -1,0 +1,126 @@
+// Canonical form of records: signatures in one total order, components sorted, bytes
+// and digest derived from that order alone — so equal content gives equal bytes on every
+// node, whatever order the signatures arrived in (DESIGN §2, "Merging").
+import { createHash } from 'node:crypto';
+import { framePacket, PacketTag } from './packets.ts';
+import type {
+  CodeRecord,
+  CodeStatement,
+  EntityKind,
+  KeyRecord,
+  PublicKeyInfo,
+  SubkeyBinding,
+  UserIdBinding,
+  VerifiedSignature,
+} from './types.ts';
+
+/** Oldest first; ties broken by signature id so that the order is total. */
+export function compareSignatures(a: VerifiedSignature, b: VerifiedSignature): number {
+  const t = a.created.getTime() - b.created.getTime();
+  if (t !== 0) return t;
+  return a.sigId < b.sigId ? -1 : a.sigId > b.sigId ? 1 : 0;
+}
+
+/** Union by signature id (copies of one signature are byte-identical in canonical form). */
+export function unionSignatures(...lists: ReadonlyArray<readonly VerifiedSignature[]>): VerifiedSignature[] {
+  const byId = new Map<string, VerifiedSignature>();
+  for (const list of lists) for (const sig of list) if (!byId.has(sig.sigId)) byId.set(sig.sigId, sig);
+  return [...byId.values()];
+}
+
+/**
+ * Keeps at most `max` signatures per issuer, the newest ones. Top-N of a union under a
+ * total order is itself associative and commutative, so capped merges still converge.
+ */
+export function capPerSigner(sigs: readonly VerifiedSignature[], max: number): VerifiedSignature[] {
+  const byIssuer = new Map<string, VerifiedSignature[]>();
+  for (const sig of sigs) {
+    const list = byIssuer.get(sig.issuer);
+    if (list) list.push(sig);
+    else byIssuer.set(sig.issuer, [sig]);
+  }
+  const kept: VerifiedSignature[] = [];
+  for (const list of byIssuer.values()) {
+    if (list.length > max) list.sort(compareSignatures).splice(0, list.length - max);
+    kept.push(...list);
+  }
+  return kept.sort(compareSignatures);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const URN_KIND = /^urn:cm4it:(device|gateway|service|org):/;
+
+/** The entity kind named by the first cm4it URN among the user IDs, else a plain key. */
+export function kindOf(userIds: readonly string[]): EntityKind {
+  for (const userId of [...userIds].sort()) {
+    const match = URN_KIND.exec(userId);
+    if (match) return match[1] as EntityKind;
+  }
+  return 'key';
+}
+
+export interface KeyParts {
+  primaryKey: PublicKeyInfo;
+  keySignatures: readonly VerifiedSignature[];
+  userIds: readonly UserIdBinding[];
+  subkeys: readonly SubkeyBinding[];
+}
+
+const byteCompare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Builds a key record in canonical order: key, key sigs, user IDs by text, subkeys by fingerprint. */
+export function assembleKeyRecord(parts: KeyParts): KeyRecord {
+  const keySignatures = [...parts.keySignatures].sort(compareSignatures);
+  const userIds = [...parts.userIds]
+    .sort((a, b) => byteCompare(a.userId, b.userId))
+    .map((u) => ({ ...u, signatures: [...u.signatures].sort(compareSignatures) }));
+  const subkeys = [...parts.subkeys]
+    .sort((a, b) => byteCompare(a.key.fingerprint, b.key.fingerprint))
+    .map((s) => ({ ...s, signatures: [...s.signatures].sort(compareSignatures) }));
+  const chunks: Uint8Array[] = [parts.primaryKey.packet, ...keySignatures.map((s) => s.packet)];
+  for (const u of userIds) chunks.push(u.packet, ...u.signatures.map((s) => s.packet));
+  for (const s of subkeys) chunks.push(s.key.packet, ...s.signatures.map((sig) => sig.packet));
+  const bytes = Buffer.concat(chunks);
+  return {
+    type: 'key',
+    id: parts.primaryKey.fingerprint,
+    kind: kindOf(userIds.map((u) => u.userId)),
+    primaryKey: parts.primaryKey,
+    keySignatures,
+    userIds,
+    subkeys,
+    bytes,
+    digest: sha256Hex(bytes),
+  };
+}
+
+/** Literal data body (§5.9) with fixed format, file name and date, so its bytes are canonical. */
+export function literalBody(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(6 + data.length);
+  out[0] = 0x62; // 'b': binary
+  out.set(data, 6);
+  return out;
+}
+
+/** Builds a code record: signatures in canonical order, then the statement as literal data. */
+export function assembleCodeRecord(
+  statement: CodeStatement,
+  canonical: Uint8Array,
+  signatures: readonly VerifiedSignature[],
+): CodeRecord {
+  const sorted = [...signatures].sort(compareSignatures);
+  const bytes = Buffer.concat([...sorted.map((s) => s.packet), framePacket(PacketTag.literalData, literalBody(canonical))]);
+  return {
+    type: 'code',
+    id: `sha256:${sha256Hex(canonical)}`,
+    kind: 'code',
+    statement,
+    canonical,
+    signatures: sorted,
+    bytes,
+    digest: sha256Hex(bytes),
+  };
+}

@@ -1,0 +1,162 @@
+// OpenPGP packet framing (RFC 4880 §4.2) and ASCII armor (§6). The frame scan runs
+// before any packet is parsed, so that the allow-list and the count limit are enforced
+// on untrusted input before openpgp.js allocates anything for it.
+import * as openpgp from 'openpgp';
+import { IcsError } from '../errors.ts';
+import type { RecordLimits } from './limits.ts';
+
+export const PacketTag = {
+  signature: 2,
+  secretKey: 5,
+  publicKey: 6,
+  secretSubkey: 7,
+  compressedData: 8,
+  marker: 10,
+  literalData: 11,
+  trust: 12,
+  userId: 13,
+  publicSubkey: 14,
+  userAttribute: 17,
+} as const;
+
+export interface RawPacket {
+  readonly tag: number;
+  /** Index of the packet in the input, for error messages. */
+  readonly index: number;
+  readonly body: Uint8Array;
+}
+
+/**
+ * Splits `bytes` into packets. Throws RECORD_MALFORMED for a truncated or inconsistent
+ * frame, LIMIT_EXCEEDED past `maxPackets`. Partial body lengths (§4.2.2.4) are refused:
+ * they only frame streamed data, which no record carries.
+ */
+export function scanPackets(bytes: Uint8Array, limits: Pick<RecordLimits, 'maxPackets'>): RawPacket[] {
+  const packets: RawPacket[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const index = packets.length;
+    if (index >= limits.maxPackets) {
+      throw new IcsError('LIMIT_EXCEEDED', `more than ${limits.maxPackets} packets`, {
+        details: { limit: 'maxPackets' },
+      });
+    }
+    const ctb = bytes[pos] as number;
+    if ((ctb & 0x80) === 0) throw malformed(index, 'not a packet header');
+    let tag: number;
+    let length: number;
+    let header: number;
+    if (ctb & 0x40) {
+      tag = ctb & 0x3f;
+      const first = bytes[pos + 1];
+      if (first === undefined) throw malformed(index, 'truncated header');
+      if (first < 192) {
+        length = first;
+        header = 2;
+      } else if (first < 224) {
+        const second = bytes[pos + 2];
+        if (second === undefined) throw malformed(index, 'truncated header');
+        length = ((first - 192) << 8) + second + 192;
+        header = 3;
+      } else if (first === 255) {
+        if (pos + 6 > bytes.length) throw malformed(index, 'truncated header');
+        length = readUint32(bytes, pos + 2);
+        header = 6;
+      } else {
+        throw malformed(index, 'partial body lengths are not accepted');
+      }
+    } else {
+      tag = (ctb >> 2) & 0x0f;
+      const lengthType = ctb & 0x03;
+      if (lengthType === 3) throw malformed(index, 'indeterminate length is not accepted');
+      const n = 1 << lengthType;
+      if (pos + 1 + n > bytes.length) throw malformed(index, 'truncated header');
+      length = n === 1 ? (bytes[pos + 1] as number) : n === 2 ? readUint16(bytes, pos + 1) : readUint32(bytes, pos + 1);
+      header = 1 + n;
+    }
+    const start = pos + header;
+    const end = start + length;
+    if (end > bytes.length) throw malformed(index, 'truncated packet body');
+    packets.push({ tag, index, body: bytes.subarray(start, end) });
+    pos = end;
+  }
+  return packets;
+}
+
+function malformed(index: number, reason: string): IcsError {
+  return new IcsError('RECORD_MALFORMED', `packet ${index}: ${reason}`);
+}
+
+function readUint16(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
+}
+
+function readUint32(bytes: Uint8Array, at: number): number {
+  return (((bytes[at] as number) << 24) >>> 0) + ((bytes[at + 1] as number) << 16) + ((bytes[at + 2] as number) << 8) + (bytes[at + 3] as number);
+}
+
+/** Frames a packet body with a new-format header (§4.2.2), the form records are stored in. */
+export function framePacket(tag: number, body: Uint8Array): Uint8Array {
+  const n = body.length;
+  let header: number[];
+  if (n < 192) header = [0xc0 | tag, n];
+  else if (n < 8384) header = [0xc0 | tag, ((n - 192) >> 8) + 192, (n - 192) & 0xff];
+  else header = [0xc0 | tag, 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const out = new Uint8Array(header.length + n);
+  out.set(header, 0);
+  out.set(body, header.length);
+  return out;
+}
+
+const ARMOR_BEGIN = '-----BEGIN PGP ';
+
+/** True when the input looks like ASCII armor rather than binary packets. */
+export function isArmored(input: Uint8Array | string): boolean {
+  if (typeof input === 'string') return input.trimStart().startsWith(ARMOR_BEGIN);
+  // A binary packet starts with a byte >= 0x80; armor with ASCII.
+  const head = Buffer.from(input.subarray(0, 64)).toString('latin1').trimStart();
+  return head.startsWith(ARMOR_BEGIN);
+}
+
+/**
+ * Turns armored or binary input into packet bytes, enforcing size limits before
+ * decoding. Armor with a bad checksum or bad base64 is RECORD_MALFORMED.
+ */
+export async function dearmor(
+  input: Uint8Array | string,
+  limits: Pick<RecordLimits, 'maxRecordBytes' | 'maxArmoredBytes'>,
+): Promise<Uint8Array> {
+  if (!isArmored(input)) {
+    if (typeof input === 'string') throw new IcsError('RECORD_MALFORMED', 'input is neither armored nor binary OpenPGP');
+    if (input.length > limits.maxRecordBytes) throw tooLarge(input.length, limits.maxRecordBytes);
+    return input;
+  }
+  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  if (size > limits.maxArmoredBytes) throw tooLarge(size, limits.maxArmoredBytes);
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+  let data: Uint8Array;
+  try {
+    const unarmored = await openpgp.unarmor(text);
+    data = unarmored.data as Uint8Array;
+  } catch (cause) {
+    throw new IcsError('RECORD_MALFORMED', `invalid ASCII armor: ${(cause as Error).message}`, { cause });
+  }
+  if (data.length > limits.maxRecordBytes) throw tooLarge(data.length, limits.maxRecordBytes);
+  return data;
+}
+
+function tooLarge(size: number, limit: number): IcsError {
+  return new IcsError('LIMIT_EXCEEDED', `record of ${size} bytes exceeds the limit of ${limit}`, {
+    details: { limit: 'maxRecordBytes', size },
+  });
+}
+
+export type ArmorKind = 'publicKey' | 'message' | 'signature';
+
+type ArmorWithChecksum = (type: number, body: Uint8Array, partIndex?: number, partTotal?: number, comment?: string, emitChecksum?: boolean) => string;
+
+/** ASCII-armors packet bytes (§6.2), with the CRC-24 line: GnuPG 2.2 misreads armor without it. */
+export function armor(kind: ArmorKind, bytes: Uint8Array): string {
+  const type = { publicKey: openpgp.enums.armor.publicKey, message: openpgp.enums.armor.message, signature: openpgp.enums.armor.signature }[kind];
+  return (openpgp.armor as unknown as ArmorWithChecksum)(type, bytes, undefined, undefined, undefined, true);
+}

@@ -1,0 +1,427 @@
+// The one entry point from untrusted bytes to a verified record (STYLE "Records").
+// Order of work: size limits, armor, frame scan with allow-list and packet count, packet
+// parse, structural checks, then every kept signature verified cryptographically. A
+// caller gets a fully verified record or an IcsError; never a half-checked object.
+import { createHash } from 'node:crypto';
+import * as openpgp from 'openpgp';
+import { IcsError } from '../errors.ts';
+import { assembleCodeRecord, assembleKeyRecord } from './canonical.ts';
+import { IssuerKeyring } from './issuers.ts';
+import { describeKey, type VerifyingKey, verifyingKey } from './keys.ts';
+import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
+import { dearmor, framePacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
+import { binaryLiteral, isNullKeyId, signatureValue, signedData } from './openpgp-internals.ts';
+import { readCanonicalStatement } from './statement.ts';
+import {
+  type CodeRecord,
+  type DroppedSignature,
+  type DropReason,
+  type KeyRecord,
+  type Notation,
+  type ParseResult,
+  type PublicKeyInfo,
+  SigType,
+  type VerifiedSignature,
+} from './types.ts';
+import { verifySignature } from './verify.ts';
+
+export interface ParseOptions {
+  /** Keys whose third-party signatures can be verified; others are dropped. */
+  issuers?: IssuerKeyring;
+  limits?: RecordLimits;
+  /** Reference time: signatures created after `now` + skew are dropped. */
+  now?: Date;
+  /** Tolerated clock difference between nodes, seconds. */
+  clockSkewSeconds?: number;
+}
+
+const DEFAULT_CLOCK_SKEW_SECONDS = 600;
+/** Notations this product understands, so they may be marked critical (RFC 4880 §5.2.3.16). */
+const KNOWN_NOTATION_DOMAIN = '@cm4it.org';
+/** openpgp.js must neither skip nor tolerate anything: every packet is accounted for here. */
+const STRICT_CONFIG = { ...openpgp.config, ignoreUnsupportedPackets: false, ignoreMalformedPackets: false };
+const CERTIFICATIONS: ReadonlySet<number> = new Set([
+  SigType.certGeneric,
+  SigType.certPersona,
+  SigType.certCasual,
+  SigType.certPositive,
+]);
+
+type SigTarget = { kind: 'key' } | { kind: 'uid'; index: number } | { kind: 'subkey'; index: number } | { kind: 'code' };
+
+interface PendingSignature {
+  packet: openpgp.SignaturePacket;
+  target: SigTarget;
+  issuer: VerifyingKey[];
+  self: boolean;
+  index: number;
+}
+
+/** Parses and verifies a device/service/organisation key or a code record. */
+export async function parseRecord(input: Uint8Array | string, options: ParseOptions = {}): Promise<ParseResult> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const bytes = await dearmor(input, limits);
+  const packets = scanPackets(bytes, limits).filter((p) => p.tag !== PacketTag.marker);
+  const first = packets[0];
+  if (!first) throw new IcsError('RECORD_MALFORMED', 'no OpenPGP packets in input');
+  if (first.tag === PacketTag.publicKey) return parseKeyPackets(packets, options, limits);
+  if (first.tag === PacketTag.signature || first.tag === PacketTag.literalData) {
+    return parseCodePackets(packets, options, limits);
+  }
+  throw notAllowed(first);
+}
+
+export async function parseKeyRecord(input: Uint8Array | string, options: ParseOptions = {}): Promise<ParseResult<KeyRecord>> {
+  const result = await parseRecord(input, options);
+  if (result.record.type !== 'key') throw new IcsError('RECORD_MALFORMED', 'expected a public key, got a code record');
+  return result as ParseResult<KeyRecord>;
+}
+
+export async function parseCodeRecord(input: Uint8Array | string, options: ParseOptions = {}): Promise<ParseResult<CodeRecord>> {
+  const result = await parseRecord(input, options);
+  if (result.record.type !== 'code') throw new IcsError('RECORD_MALFORMED', 'expected a code record, got a public key');
+  return result as ParseResult<CodeRecord>;
+}
+
+function notAllowed(packet: RawPacket): IcsError {
+  const what =
+    packet.tag === PacketTag.secretKey || packet.tag === PacketTag.secretSubkey
+      ? 'secret key material is never accepted'
+      : packet.tag === PacketTag.compressedData
+        ? 'compressed data is not accepted'
+        : `packet type ${packet.tag} is not allowed here`;
+  return new IcsError('PACKET_NOT_ALLOWED', `packet ${packet.index}: ${what}`, { details: { tag: packet.tag } });
+}
+
+async function readPacket<T extends { read(bytes: Uint8Array, config?: unknown): unknown }>(
+  packet: T,
+  raw: RawPacket,
+): Promise<T> {
+  try {
+    await packet.read(raw.body, STRICT_CONFIG);
+  } catch (cause) {
+    throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: ${(cause as Error).message}`, { cause });
+  }
+  return packet;
+}
+
+/** Collects dropped signatures and the signatures to verify, for one record. */
+class SignatureTriage {
+  readonly dropped: DroppedSignature[] = [];
+  readonly pending: PendingSignature[] = [];
+  readonly #notAfter: number;
+
+  constructor(
+    private readonly issuers: IssuerKeyring,
+    private readonly limits: RecordLimits,
+    private readonly selfKey: VerifyingKey | undefined,
+    options: ParseOptions,
+  ) {
+    const now = (options.now ?? new Date()).getTime();
+    this.#notAfter = now + (options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000;
+  }
+
+  drop(packet: openpgp.SignaturePacket, reason: DropReason, detail: string): void {
+    this.dropped.push({ reason, issuer: issuerName(packet), type: packet.signatureType ?? -1, detail });
+  }
+
+  /** Decides whether `packet` is worth verifying, and against which key(s). */
+  consider(packet: openpgp.SignaturePacket, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): void {
+    if (packet.version !== 4) return this.drop(packet, 'UNSUPPORTED', `version ${packet.version} signature`);
+    const type = packet.signatureType ?? -1;
+    if (!allowedTypes.has(type)) return this.drop(packet, 'NOT_ALLOWED', `signature type 0x${type.toString(16)} not valid here`);
+    const fingerprint = packet.issuerFingerprint ? Buffer.from(packet.issuerFingerprint).toString('hex') : undefined;
+    const keyIdHex = isNullKeyId(packet.issuerKeyID) ? undefined : packet.issuerKeyID.toHex();
+    const self =
+      this.selfKey !== undefined &&
+      (fingerprint === this.selfKey.fingerprint || (!fingerprint && keyIdHex === this.selfKey.fingerprint.slice(-16)));
+    const thirdPartyAllowed = target.kind === 'code' || (target.kind === 'uid' && (CERTIFICATIONS.has(type) || type === SigType.certRevocation));
+    if (!self && !thirdPartyAllowed) return this.drop(packet, 'NOT_ALLOWED', 'only the key itself may make this signature');
+    const candidates = self && this.selfKey ? [this.selfKey] : this.issuers.candidates(fingerprint, keyIdHex);
+    if (candidates.length === 0) return this.drop(packet, 'UNKNOWN_ISSUER', 'issuer key not known to this node');
+    if (!packet.created || packet.created.getTime() > this.#notAfter) {
+      return this.drop(packet, 'NOT_ALLOWED', 'signature creation time missing or in the future');
+    }
+    const critical = packet.unknownSubpackets.find((s) => s.critical);
+    if (critical) return this.drop(packet, 'NOT_ALLOWED', `unknown critical subpacket ${critical.type}`);
+    const notations = packet.rawNotations as unknown as Array<{ name: string; value: Uint8Array; critical: boolean }>;
+    if (notations.length > this.limits.maxNotationsPerSignature) {
+      throw new IcsError('LIMIT_EXCEEDED', `packet ${index}: more than ${this.limits.maxNotationsPerSignature} notations`, {
+        details: { limit: 'maxNotationsPerSignature' },
+      });
+    }
+    for (const n of notations) {
+      if (n.value.length > this.limits.maxNotationValueBytes) {
+        throw new IcsError('LIMIT_EXCEEDED', `packet ${index}: notation value over ${this.limits.maxNotationValueBytes} bytes`, {
+          details: { limit: 'maxNotationValueBytes' },
+        });
+      }
+      if (n.critical && !n.name.endsWith(KNOWN_NOTATION_DOMAIN)) {
+        return this.drop(packet, 'NOT_ALLOWED', `unknown critical notation ${n.name}`);
+      }
+    }
+    this.pending.push({ packet, target, issuer: candidates, self, index });
+  }
+}
+
+function issuerName(packet: openpgp.SignaturePacket): string | undefined {
+  if (packet.issuerFingerprint) return Buffer.from(packet.issuerFingerprint).toString('hex');
+  return isNullKeyId(packet.issuerKeyID) ? undefined : packet.issuerKeyID.toHex();
+}
+
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function decodeNotations(packet: openpgp.SignaturePacket): Notation[] {
+  const raw = packet.rawNotations as unknown as Array<{ name: string; value: Uint8Array; humanReadable: boolean }>;
+  const out: Notation[] = [];
+  for (const n of raw) {
+    if (!n.humanReadable) continue;
+    try {
+      out.push({ name: n.name, value: textDecoder.decode(n.value) });
+    } catch {
+      // A "human-readable" value that is not UTF-8 is kept in the packet but not interpreted.
+    }
+  }
+  return out;
+}
+
+/**
+ * Verifies a pending signature and returns its canonical form. The unhashed area is
+ * replaced by the issuer key id alone: it is not covered by the signature, so keeping
+ * whatever a sender put there would let copies of one signature differ (and grow).
+ */
+async function settle(
+  pending: PendingSignature,
+  toHash: Uint8Array,
+  primaryCreated: Date | undefined,
+): Promise<VerifiedSignature | DropReason> {
+  const { packet } = pending;
+  let verifiedBy: VerifyingKey | undefined;
+  try {
+    for (const key of pending.issuer) {
+      if (await verifySignature(packet, key, toHash)) {
+        verifiedBy = key;
+        break;
+      }
+    }
+  } catch (error) {
+    if (error instanceof IcsError && error.code === 'ALGORITHM_UNSUPPORTED') return 'UNSUPPORTED';
+    throw error;
+  }
+  if (!verifiedBy) {
+    throw new IcsError('SIGNATURE_INVALID', `packet ${pending.index}: signature by ${issuerName(packet) ?? 'unknown'} does not verify`, {
+      details: { issuer: issuerName(packet), type: packet.signatureType },
+    });
+  }
+  const keyId = Buffer.from(verifiedBy.fingerprint.slice(-16), 'hex');
+  packet.unhashedSubpackets = [{ type: 16, critical: false, body: keyId }] as typeof packet.unhashedSubpackets;
+  const params = signatureValue(packet);
+  const sigId = createHash('sha256').update(packet.signatureData as Uint8Array).update(params).digest('hex');
+  const created = packet.created as Date;
+  const expirySeconds = packet.signatureExpirationTime;
+  const keyExpirySeconds = packet.keyExpirationTime;
+  return {
+    type: packet.signatureType as number,
+    issuer: verifiedBy.fingerprint,
+    self: pending.self,
+    created,
+    expires: expirySeconds ? new Date(created.getTime() + expirySeconds * 1000) : undefined,
+    keyExpires:
+      pending.self && keyExpirySeconds && primaryCreated ? new Date(primaryCreated.getTime() + keyExpirySeconds * 1000) : undefined,
+    hashAlgorithm: packet.hashAlgorithm as number,
+    notations: decodeNotations(packet),
+    sigId,
+    packet: framePacket(PacketTag.signature, packet.write() as Uint8Array),
+  };
+}
+
+function checkPerSigner(sigs: readonly VerifiedSignature[], limits: RecordLimits, where: string): void {
+  const counts = new Map<string, number>();
+  for (const sig of sigs) {
+    const n = (counts.get(sig.issuer) ?? 0) + 1;
+    counts.set(sig.issuer, n);
+    if (n > limits.maxSignaturesPerSigner) {
+      throw new IcsError('LIMIT_EXCEEDED', `${where}: more than ${limits.maxSignaturesPerSigner} signatures by ${sig.issuer}`, {
+        details: { limit: 'maxSignaturesPerSigner', issuer: sig.issuer },
+      });
+    }
+  }
+}
+
+interface UidSlot {
+  userId: string;
+  packet: openpgp.UserIDPacket;
+  framed: Uint8Array;
+  signatures: VerifiedSignature[];
+}
+
+interface SubkeySlot {
+  packet: openpgp.PublicSubkeyPacket;
+  info: PublicKeyInfo;
+  signatures: VerifiedSignature[];
+}
+
+const KEY_SIG_TYPES: ReadonlySet<number> = new Set([SigType.directKey, SigType.keyRevocation]);
+const UID_SIG_TYPES: ReadonlySet<number> = new Set([...CERTIFICATIONS, SigType.certRevocation]);
+const SUBKEY_SIG_TYPES: ReadonlySet<number> = new Set([SigType.subkeyBinding, SigType.subkeyRevocation]);
+const CODE_SIG_TYPES: ReadonlySet<number> = new Set([SigType.binary]);
+
+async function parseKeyPackets(packets: RawPacket[], options: ParseOptions, limits: RecordLimits): Promise<ParseResult<KeyRecord>> {
+  const [first, ...rest] = packets as [RawPacket, ...RawPacket[]];
+  const primary = await readPacket(new openpgp.PublicKeyPacket(), first);
+  if (primary.version !== 4) throw new IcsError('ALGORITHM_UNSUPPORTED', `version ${primary.version} keys are not accepted`);
+  const primaryKey = describeKey(primary, framePacket(PacketTag.publicKey, primary.write()));
+  const selfKey = verifyingKey(primary);
+  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, selfKey, options);
+  const uids: UidSlot[] = [];
+  const subkeys: SubkeySlot[] = [];
+  let target: SigTarget | { kind: 'skip' } = { kind: 'key' };
+  let allowed = KEY_SIG_TYPES;
+
+  for (const raw of rest) {
+    switch (raw.tag) {
+      case PacketTag.signature: {
+        const sig = await readPacket(new openpgp.SignaturePacket(), raw);
+        if (target.kind === 'skip') triage.drop(sig, 'NOT_ALLOWED', 'signature on a user attribute');
+        else triage.consider(sig, target, allowed, raw.index);
+        break;
+      }
+      case PacketTag.userId: {
+        if (raw.body.length > limits.maxUserIdBytes) {
+          throw new IcsError('LIMIT_EXCEEDED', `packet ${raw.index}: user ID over ${limits.maxUserIdBytes} bytes`, {
+            details: { limit: 'maxUserIdBytes' },
+          });
+        }
+        let userId: string;
+        try {
+          userId = textDecoder.decode(raw.body);
+        } catch (cause) {
+          throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: user ID is not UTF-8`, { cause });
+        }
+        let index = uids.findIndex((u) => u.userId === userId);
+        if (index < 0) {
+          if (uids.length >= limits.maxUserIds) {
+            throw new IcsError('LIMIT_EXCEEDED', `more than ${limits.maxUserIds} user IDs`, { details: { limit: 'maxUserIds' } });
+          }
+          const packet = await readPacket(new openpgp.UserIDPacket(), raw);
+          uids.push({ userId, packet, framed: framePacket(PacketTag.userId, raw.body), signatures: [] });
+          index = uids.length - 1;
+        }
+        target = { kind: 'uid', index };
+        allowed = UID_SIG_TYPES;
+        break;
+      }
+      case PacketTag.publicSubkey: {
+        const packet = await readPacket(new openpgp.PublicSubkeyPacket(), raw);
+        let index = subkeys.findIndex((s) => s.info.fingerprint === packet.getFingerprint());
+        if (index < 0) {
+          if (subkeys.length >= limits.maxSubkeys) {
+            throw new IcsError('LIMIT_EXCEEDED', `more than ${limits.maxSubkeys} subkeys`, { details: { limit: 'maxSubkeys' } });
+          }
+          subkeys.push({ packet, info: describeKey(packet, framePacket(PacketTag.publicSubkey, packet.write())), signatures: [] });
+          index = subkeys.length - 1;
+        }
+        target = { kind: 'subkey', index };
+        allowed = SUBKEY_SIG_TYPES;
+        break;
+      }
+      case PacketTag.userAttribute:
+        // Photo IDs are not part of an identity record; they and their signatures are left out.
+        target = { kind: 'skip' };
+        break;
+      case PacketTag.trust:
+        break; // Local trust data of the sender's keyring (RFC 4880 §5.10): never exported.
+      case PacketTag.publicKey:
+        throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: more than one key in one record`);
+      default:
+        throw notAllowed(raw);
+    }
+  }
+
+  const keySignatures: VerifiedSignature[] = [];
+  const settled = await Promise.all(
+    triage.pending.map((p) => {
+      const data =
+        p.target.kind === 'uid'
+          ? { key: primary, userID: (uids[p.target.index] as UidSlot).packet }
+          : p.target.kind === 'subkey'
+            ? { key: primary, bind: (subkeys[p.target.index] as SubkeySlot).packet }
+            : { key: primary };
+      const toHash = signedData(p.packet, p.packet.signatureType as number, data);
+      return settle(p, toHash, primary.created);
+    }),
+  );
+  settled.forEach((result, i) => {
+    const p = triage.pending[i] as PendingSignature;
+    if (typeof result === 'string') return triage.drop(p.packet, result, 'hash or public-key algorithm not accepted');
+    const t = p.target;
+    if (t.kind === 'uid') (uids[t.index] as UidSlot).signatures.push(result);
+    else if (t.kind === 'subkey') (subkeys[t.index] as SubkeySlot).signatures.push(result);
+    else keySignatures.push(result);
+  });
+
+  // A user ID counts only with a valid self-certification; a subkey only with a binding.
+  const keptUids = uids.filter((u) => u.signatures.some((s) => s.self && CERTIFICATIONS.has(s.type)));
+  const keptSubkeys = subkeys.filter((s) => s.signatures.some((sig) => sig.type === SigType.subkeyBinding));
+  for (const u of uids.filter((x) => !keptUids.includes(x))) {
+    for (const s of u.signatures) triage.dropped.push({ reason: 'ORPHANED', issuer: s.issuer, type: s.type, detail: `user ID without self-certification` });
+  }
+  for (const s of subkeys.filter((x) => !keptSubkeys.includes(x))) {
+    for (const sig of s.signatures) triage.dropped.push({ reason: 'ORPHANED', issuer: sig.issuer, type: sig.type, detail: 'subkey without binding signature' });
+  }
+  if (keptUids.length === 0) {
+    throw new IcsError('RECORD_MALFORMED', 'no user ID with a valid self-certification');
+  }
+  checkPerSigner(keySignatures, limits, 'key');
+  for (const u of keptUids) checkPerSigner(u.signatures, limits, `user ID "${u.userId}"`);
+  for (const s of keptSubkeys) checkPerSigner(s.signatures, limits, `subkey ${s.info.fingerprint}`);
+
+  const record = assembleKeyRecord({
+    primaryKey,
+    keySignatures,
+    userIds: keptUids.map((u) => ({ userId: u.userId, packet: u.framed, signatures: u.signatures })),
+    subkeys: keptSubkeys.map((s) => ({ key: s.info, signatures: s.signatures })),
+  });
+  return { record, dropped: triage.dropped };
+}
+
+/** Reads a literal data body (RFC 4880 §5.9): format, file name, date, then the data. */
+function literalData(raw: RawPacket): Uint8Array {
+  const body = raw.body;
+  const nameLength = body[1];
+  if (body.length < 6 || nameLength === undefined || body.length < 6 + nameLength) {
+    throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: truncated literal data`);
+  }
+  return body.subarray(6 + nameLength);
+}
+
+async function parseCodePackets(packets: RawPacket[], options: ParseOptions, limits: RecordLimits): Promise<ParseResult<CodeRecord>> {
+  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, undefined, options);
+  let statementBytes: Uint8Array | undefined;
+  for (const raw of packets) {
+    if (raw.tag === PacketTag.signature) {
+      triage.consider(await readPacket(new openpgp.SignaturePacket(), raw), { kind: 'code' }, CODE_SIG_TYPES, raw.index);
+    } else if (raw.tag === PacketTag.literalData) {
+      if (statementBytes) throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: more than one statement`);
+      statementBytes = literalData(raw);
+      if (statementBytes.length > limits.maxStatementBytes) {
+        throw new IcsError('LIMIT_EXCEEDED', `statement over ${limits.maxStatementBytes} bytes`, { details: { limit: 'maxStatementBytes' } });
+      }
+    } else {
+      throw notAllowed(raw);
+    }
+  }
+  if (!statementBytes) throw new IcsError('RECORD_MALFORMED', 'code record without a statement');
+  const statement = readCanonicalStatement(statementBytes);
+  const literal = binaryLiteral(statementBytes);
+  const settled = await Promise.all(
+    triage.pending.map((p) => settle(p, signedData(p.packet, SigType.binary, literal), undefined)),
+  );
+  const signatures: VerifiedSignature[] = [];
+  settled.forEach((result, i) => {
+    if (typeof result === 'string') triage.drop((triage.pending[i] as PendingSignature).packet, result, 'hash algorithm not accepted');
+    else signatures.push(result);
+  });
+  checkPerSigner(signatures, limits, 'code statement');
+  return { record: assembleCodeRecord(statement, statementBytes, signatures), dropped: triage.dropped };
+}
