@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
-import { assembleCodeRecord, assembleKeyRecord } from './canonical.ts';
+import { assembleCodeRecord, assembleKeyRecord, unionSignatures } from './canonical.ts';
 import { IssuerKeyring } from './issuers.ts';
 import { describeKey, type VerifyingKey, verifyingKey } from './keys.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
@@ -121,12 +121,14 @@ class SignatureTriage {
     this.#notAfter = now + (options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000;
   }
 
-  drop(packet: openpgp.SignaturePacket, reason: DropReason, detail: string): void {
+  /** Records a signature as dropped; returns false so that `consider` can return it. */
+  drop(packet: openpgp.SignaturePacket, reason: DropReason, detail: string): false {
     this.dropped.push({ reason, issuer: issuerName(packet), type: packet.signatureType ?? -1, detail });
+    return false;
   }
 
-  /** Decides whether `packet` is worth verifying, and against which key(s). */
-  consider(packet: openpgp.SignaturePacket, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): void {
+  /** Decides whether `packet` is worth verifying, and against which key(s); true when queued. */
+  consider(packet: openpgp.SignaturePacket, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): boolean {
     if (packet.version !== 4) return this.drop(packet, 'UNSUPPORTED', `version ${packet.version} signature`);
     const type = packet.signatureType ?? -1;
     if (!allowedTypes.has(type)) return this.drop(packet, 'NOT_ALLOWED', `signature type 0x${type.toString(16)} not valid here`);
@@ -161,6 +163,7 @@ class SignatureTriage {
       }
     }
     this.pending.push({ packet, target, issuer: candidates, self, index });
+    return true;
   }
 }
 
@@ -353,13 +356,17 @@ async function parseKeyPackets(packets: RawPacket[], options: ParseOptions, limi
   );
   settled.forEach((result, i) => {
     const p = triage.pending[i] as PendingSignature;
-    if (typeof result === 'string') return triage.drop(p.packet, result, 'hash or public-key algorithm not accepted');
     const t = p.target;
-    if (t.kind === 'uid') (uids[t.index] as UidSlot).signatures.push(result);
+    if (typeof result === 'string') triage.drop(p.packet, result, 'hash or public-key algorithm not accepted');
+    else if (t.kind === 'uid') (uids[t.index] as UidSlot).signatures.push(result);
     else if (t.kind === 'subkey') (subkeys[t.index] as SubkeySlot).signatures.push(result);
     else keySignatures.push(result);
   });
 
+  // Copies of one signature (same signed data and value) collapse to one.
+  for (const u of uids) u.signatures = unionSignatures(u.signatures);
+  for (const s of subkeys) s.signatures = unionSignatures(s.signatures);
+  const uniqueKeySignatures = unionSignatures(keySignatures);
   // A user ID counts only with a valid self-certification; a subkey only with a binding.
   const keptUids = uids.filter((u) => u.signatures.some((s) => s.self && CERTIFICATIONS.has(s.type)));
   const keptSubkeys = subkeys.filter((s) => s.signatures.some((sig) => sig.type === SigType.subkeyBinding));
@@ -372,13 +379,13 @@ async function parseKeyPackets(packets: RawPacket[], options: ParseOptions, limi
   if (keptUids.length === 0) {
     throw new IcsError('RECORD_MALFORMED', 'no user ID with a valid self-certification');
   }
-  checkPerSigner(keySignatures, limits, 'key');
+  checkPerSigner(uniqueKeySignatures, limits, 'key');
   for (const u of keptUids) checkPerSigner(u.signatures, limits, `user ID "${u.userId}"`);
   for (const s of keptSubkeys) checkPerSigner(s.signatures, limits, `subkey ${s.info.fingerprint}`);
 
   const record = assembleKeyRecord({
     primaryKey,
-    keySignatures,
+    keySignatures: uniqueKeySignatures,
     userIds: keptUids.map((u) => ({ userId: u.userId, packet: u.framed, signatures: u.signatures })),
     subkeys: keptSubkeys.map((s) => ({ key: s.info, signatures: s.signatures })),
   });
@@ -422,6 +429,7 @@ async function parseCodePackets(packets: RawPacket[], options: ParseOptions, lim
     if (typeof result === 'string') triage.drop((triage.pending[i] as PendingSignature).packet, result, 'hash algorithm not accepted');
     else signatures.push(result);
   });
-  checkPerSigner(signatures, limits, 'code statement');
-  return { record: assembleCodeRecord(statement, statementBytes, signatures), dropped: triage.dropped };
+  const unique = unionSignatures(signatures);
+  checkPerSigner(unique, limits, 'code statement');
+  return { record: assembleCodeRecord(statement, statementBytes, unique), dropped: triage.dropped };
 }
