@@ -1,7 +1,7 @@
 // The identity record model: public surface. No I/O; imports nothing of ours but errors.
 export * from './types.ts';
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-export { parseRecord, parseKeyRecord, parseCodeRecord, type ParseOptions } from './parse.ts';
+export { parseRecord, parseKeyRecord, parseCodeRecord, reviveRecord, type ParseOptions } from './parse.ts';
 export { mergeRecords, mergeAll } from './merge.ts';
 export { IssuerKeyring } from './issuers.ts';
 export { armor, isArmored } from './packets.ts';

@@ -16,6 +16,7 @@ import {
   type CodeRecord,
   type DroppedSignature,
   type DropReason,
+  type IdentityRecord,
   type KeyRecord,
   type Notation,
   type ParseResult,
@@ -52,7 +53,10 @@ type SigTarget = { kind: 'key' } | { kind: 'uid'; index: number } | { kind: 'sub
 interface PendingSignature {
   packet: openpgp.SignaturePacket;
   target: SigTarget;
+  /** Keys to verify with; empty when reviving stored bytes. */
   issuer: VerifyingKey[];
+  /** Set when reviving: the issuer recorded in the stored signature. */
+  storedIssuer?: string;
   self: boolean;
   index: number;
 }
@@ -60,13 +64,26 @@ interface PendingSignature {
 /** Parses and verifies a device/service/organisation key or a code record. */
 export async function parseRecord(input: Uint8Array | string, options: ParseOptions = {}): Promise<ParseResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const bytes = await dearmor(input, limits);
+  return parsePackets(await dearmor(input, limits), options, limits, false);
+}
+
+/**
+ * Rebuilds a record from canonical bytes that this node verified and stored earlier,
+ * without repeating the cryptography. MUST NOT be given bytes from anywhere else: the
+ * issuer of each signature is taken from its (unsigned) canonical unhashed area.
+ */
+export async function reviveRecord(bytes: Uint8Array): Promise<IdentityRecord> {
+  const limits = { ...DEFAULT_LIMITS, maxRecordBytes: Number.MAX_SAFE_INTEGER, maxPackets: Number.MAX_SAFE_INTEGER };
+  return (await parsePackets(bytes, { clockSkewSeconds: Number.POSITIVE_INFINITY }, limits, true)).record;
+}
+
+async function parsePackets(bytes: Uint8Array, options: ParseOptions, limits: RecordLimits, revive: boolean): Promise<ParseResult> {
   const packets = scanPackets(bytes, limits).filter((p) => p.tag !== PacketTag.marker);
   const first = packets[0];
   if (!first) throw new IcsError('RECORD_MALFORMED', 'no OpenPGP packets in input');
-  if (first.tag === PacketTag.publicKey) return parseKeyPackets(packets, options, limits);
+  if (first.tag === PacketTag.publicKey) return parseKeyPackets(packets, options, limits, revive);
   if (first.tag === PacketTag.signature || first.tag === PacketTag.literalData) {
-    return parseCodePackets(packets, options, limits);
+    return parseCodePackets(packets, options, limits, revive);
   }
   throw notAllowed(first);
 }
@@ -116,6 +133,8 @@ class SignatureTriage {
     private readonly limits: RecordLimits,
     private readonly selfKey: VerifyingKey | undefined,
     options: ParseOptions,
+    /** Reviving bytes this node verified before: structure only, no cryptography. */
+    readonly revive = false,
   ) {
     const now = (options.now ?? new Date()).getTime();
     this.#notAfter = now + (options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000;
@@ -139,6 +158,12 @@ class SignatureTriage {
       (fingerprint === this.selfKey.fingerprint || (!fingerprint && keyIdHex === this.selfKey.fingerprint.slice(-16)));
     const thirdPartyAllowed = target.kind === 'code' || (target.kind === 'uid' && (CERTIFICATIONS.has(type) || type === SigType.certRevocation));
     if (!self && !thirdPartyAllowed) return this.drop(packet, 'NOT_ALLOWED', 'only the key itself may make this signature');
+    if (this.revive) {
+      const storedIssuer = self ? this.selfKey?.fingerprint : fingerprint;
+      if (!storedIssuer) throw new IcsError('INTERNAL', `packet ${index}: stored signature without issuer fingerprint`);
+      this.pending.push({ packet, target, issuer: [], storedIssuer, self, index });
+      return true;
+    }
     const candidates = self && this.selfKey ? [this.selfKey] : this.issuers.candidates(fingerprint, keyIdHex);
     if (candidates.length === 0) return this.drop(packet, 'UNKNOWN_ISSUER', 'issuer key not known to this node');
     if (!packet.created || packet.created.getTime() > this.#notAfter) {
@@ -190,20 +215,21 @@ function decodeNotations(packet: openpgp.SignaturePacket): Notation[] {
 
 /**
  * Verifies a pending signature and returns its canonical form. The unhashed area is
- * replaced by the issuer key id alone: it is not covered by the signature, so keeping
- * whatever a sender put there would let copies of one signature differ (and grow).
+ * replaced by the verified issuer's key id and fingerprint alone: it is not covered by the
+ * signature, so keeping whatever a sender put there would let copies of one signature
+ * differ (and grow). The fingerprint lets stored records be revived without a key ring.
  */
 async function settle(
   pending: PendingSignature,
-  toHash: Uint8Array,
+  toHash: () => Uint8Array,
   primaryCreated: Date | undefined,
 ): Promise<VerifiedSignature | DropReason> {
   const { packet } = pending;
-  let verifiedBy: VerifyingKey | undefined;
+  let verifiedBy: string | undefined = pending.storedIssuer;
   try {
-    for (const key of pending.issuer) {
-      if (await verifySignature(packet, key, toHash)) {
-        verifiedBy = key;
+    for (const key of verifiedBy ? [] : pending.issuer) {
+      if (await verifySignature(packet, key, toHash())) {
+        verifiedBy = key.fingerprint;
         break;
       }
     }
@@ -216,8 +242,11 @@ async function settle(
       details: { issuer: issuerName(packet), type: packet.signatureType },
     });
   }
-  const keyId = Buffer.from(verifiedBy.fingerprint.slice(-16), 'hex');
-  packet.unhashedSubpackets = [{ type: 16, critical: false, body: keyId }] as typeof packet.unhashedSubpackets;
+  const fingerprint = Buffer.from(verifiedBy, 'hex');
+  packet.unhashedSubpackets = [
+    { type: 16, critical: false, body: fingerprint.subarray(-8) },
+    { type: 33, critical: false, body: Buffer.concat([Buffer.from([4]), fingerprint]) },
+  ] as typeof packet.unhashedSubpackets;
   const params = signatureValue(packet);
   const sigId = createHash('sha256').update(packet.signatureData as Uint8Array).update(params).digest('hex');
   const created = packet.created as Date;
@@ -225,7 +254,7 @@ async function settle(
   const keyExpirySeconds = packet.keyExpirationTime;
   return {
     type: packet.signatureType as number,
-    issuer: verifiedBy.fingerprint,
+    issuer: verifiedBy,
     self: pending.self,
     created,
     expires: expirySeconds ? new Date(created.getTime() + expirySeconds * 1000) : undefined,
@@ -269,13 +298,18 @@ const UID_SIG_TYPES: ReadonlySet<number> = new Set([...CERTIFICATIONS, SigType.c
 const SUBKEY_SIG_TYPES: ReadonlySet<number> = new Set([SigType.subkeyBinding, SigType.subkeyRevocation]);
 const CODE_SIG_TYPES: ReadonlySet<number> = new Set([SigType.binary]);
 
-async function parseKeyPackets(packets: RawPacket[], options: ParseOptions, limits: RecordLimits): Promise<ParseResult<KeyRecord>> {
+async function parseKeyPackets(
+  packets: RawPacket[],
+  options: ParseOptions,
+  limits: RecordLimits,
+  revive: boolean,
+): Promise<ParseResult<KeyRecord>> {
   const [first, ...rest] = packets as [RawPacket, ...RawPacket[]];
   const primary = await readPacket(new openpgp.PublicKeyPacket(), first);
   if (primary.version !== 4) throw new IcsError('ALGORITHM_UNSUPPORTED', `version ${primary.version} keys are not accepted`);
   const primaryKey = describeKey(primary, framePacket(PacketTag.publicKey, primary.write()));
   const selfKey = verifyingKey(primary);
-  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, selfKey, options);
+  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, selfKey, options, revive);
   const uids: UidSlot[] = [];
   const subkeys: SubkeySlot[] = [];
   let target: SigTarget | { kind: 'skip' } = { kind: 'key' };
@@ -350,8 +384,7 @@ async function parseKeyPackets(packets: RawPacket[], options: ParseOptions, limi
           : p.target.kind === 'subkey'
             ? { key: primary, bind: (subkeys[p.target.index] as SubkeySlot).packet }
             : { key: primary };
-      const toHash = signedData(p.packet, p.packet.signatureType as number, data);
-      return settle(p, toHash, primary.created);
+      return settle(p, () => signedData(p.packet, p.packet.signatureType as number, data), primary.created);
     }),
   );
   settled.forEach((result, i) => {
@@ -402,8 +435,13 @@ function literalData(raw: RawPacket): Uint8Array {
   return body.subarray(6 + nameLength);
 }
 
-async function parseCodePackets(packets: RawPacket[], options: ParseOptions, limits: RecordLimits): Promise<ParseResult<CodeRecord>> {
-  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, undefined, options);
+async function parseCodePackets(
+  packets: RawPacket[],
+  options: ParseOptions,
+  limits: RecordLimits,
+  revive: boolean,
+): Promise<ParseResult<CodeRecord>> {
+  const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, undefined, options, revive);
   let statementBytes: Uint8Array | undefined;
   for (const raw of packets) {
     if (raw.tag === PacketTag.signature) {
@@ -422,7 +460,7 @@ async function parseCodePackets(packets: RawPacket[], options: ParseOptions, lim
   const statement = readCanonicalStatement(statementBytes);
   const literal = binaryLiteral(statementBytes);
   const settled = await Promise.all(
-    triage.pending.map((p) => settle(p, signedData(p.packet, SigType.binary, literal), undefined)),
+    triage.pending.map((p) => settle(p, () => signedData(p.packet, SigType.binary, literal), undefined)),
   );
   const signatures: VerifiedSignature[] = [];
   settled.forEach((result, i) => {

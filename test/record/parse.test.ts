@@ -8,6 +8,7 @@ import {
   generateIdentity,
   parseKeyRecord,
   parseRecord,
+  reviveRecord,
   ROLE_NOTATION,
   SigType,
 } from '../../ics/record/index.ts';
@@ -156,7 +157,7 @@ describe('record/parse', () => {
     assert.equal(parsed.digest, record.digest);
   });
 
-  it('keeps only the issuer key id in the unhashed area (canonical signature bytes)', async () => {
+  it('keeps only the issuer key id and fingerprint in the unhashed area (canonical signature bytes)', async () => {
     const f = await fixture();
     const { record } = await certifiedDevice(f);
     const sigPacket = scanPackets(record.bytes, DEFAULT_LIMITS).find((p, i) => p.tag === PacketTag.signature && i > 2);
@@ -165,7 +166,18 @@ describe('record/parse', () => {
     sig.read(sigPacket.body);
     assert.deepEqual(
       sig.unhashedSubpackets.map((s) => (s as { type: number }).type),
-      [16],
+      [16, 33],
+    );
+  });
+
+  it('revives stored canonical bytes without a key ring to the same record', async () => {
+    const f = await fixture();
+    const { record } = await certifiedDevice(f);
+    const revived = await reviveRecord(record.bytes);
+    assert.equal(revived.digest, record.digest);
+    assert.deepEqual(
+      revived.type === 'key' ? revived.userIds[0]?.signatures.map((s) => [s.issuer, s.sigId, s.self]) : [],
+      record.userIds[0]?.signatures.map((s) => [s.issuer, s.sigId, s.self]),
     );
   });
 
