@@ -13,7 +13,10 @@ describe('security: malformed packets', () => {
     const original = Buffer.from(record.bytes);
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ at: fc.nat({ max: original.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ at: fc.nat({ max: original.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         fc.nat({ max: original.length }),
         fc.boolean(),
         async (edits, cut, truncate) => {

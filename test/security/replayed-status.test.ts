@@ -8,7 +8,12 @@ describe('security: replayed old status', () => {
   it('does not bring a stolen device back to in-use', async () => {
     const f = await fixture();
     const { record } = await certifiedDevice(f, { at: minutesAgo(120) });
-    const stolen = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, { created: minutesAgo(60) });
+    const stolen = await certify(
+      record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'stolen' },
+      { created: minutesAgo(60) },
+    );
     const policy = { issuers: f.trusted, requiredRoles: ['manufacturer' as const] };
     assert.equal(evaluateVerdict(stolen, policy).status, 'stolen');
     // The attacker holds the old record (status in-use) and sends it again, later.

@@ -28,6 +28,9 @@ describe('security: signature transplant', () => {
     const bytes = Buffer.concat([keyPacket, cert.packet, uid.packet, selfSig.packet]);
     const { record: parsed, dropped } = await parseKeyRecord(bytes, { issuers: f.ring });
     assert.equal(parsed.keySignatures.length, 0);
-    assert.deepEqual(dropped.map((d) => d.reason), ['NOT_ALLOWED']);
+    assert.deepEqual(
+      dropped.map((d) => d.reason),
+      ['NOT_ALLOWED'],
+    );
   });
 });
