@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { http: 404, ldap: 32, exposable: true },
   /** Two records that cannot be merged (different ids). */
   RECORD_MISMATCH: { http: 409, ldap: 20, exposable: true },
+  /** A concurrent write changed the record first; merge again and retry. */
+  CONFLICT: { http: 409, ldap: 51, exposable: true },
   /** The operation is not implemented (unknown op). */
   NOT_IMPLEMENTED: { http: 501, ldap: 53, exposable: true },
   /** A resource is busy or down (data directory locked, shutting down). */
