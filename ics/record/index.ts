@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 export { parseRecord, parseKeyRecord, parseCodeRecord, reviveRecord, type ParseOptions } from './parse.ts';
-export { mergeRecords, mergeAll } from './merge.ts';
+export { mergeRecords, mergeAll, filterSignatures, type SignaturePlace } from './merge.ts';
 export { IssuerKeyring } from './issuers.ts';
 export { armor, isArmored } from './packets.ts';
 export { codeStatement, canonicalStatement } from './statement.ts';

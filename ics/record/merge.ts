@@ -4,7 +4,7 @@
 import { IcsError } from '../errors.ts';
 import { assembleCodeRecord, assembleKeyRecord, capPerSigner, unionSignatures } from './canonical.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-import type { CodeRecord, IdentityRecord, KeyRecord, SubkeyBinding, UserIdBinding } from './types.ts';
+import type { CodeRecord, IdentityRecord, KeyRecord, SubkeyBinding, UserIdBinding, VerifiedSignature } from './types.ts';
 
 export function mergeRecords<R extends IdentityRecord>(a: R, b: R, limits: Pick<RecordLimits, 'maxSignaturesPerSigner'> = DEFAULT_LIMITS): R {
   if (a.id !== b.id || a.type !== b.type) {
@@ -40,4 +40,35 @@ export function mergeAll<R extends IdentityRecord>(records: readonly R[], limits
   const [first, ...rest] = records;
   if (!first) throw new IcsError('INTERNAL', 'mergeAll needs at least one record');
   return rest.reduce((acc, r) => mergeRecords(acc, r, limits), first);
+}
+
+/** Where a signature sits in a record, for `filterSignatures` predicates. */
+export interface SignaturePlace {
+  readonly target: 'key' | 'userId' | 'subkey' | 'code';
+  readonly userId?: string;
+}
+
+/**
+ * The record with only the signatures `keep` accepts (e.g. those a policy allows).
+ * Components left without signatures stay; callers decide whether that is acceptable.
+ */
+export function filterSignatures<R extends IdentityRecord>(record: R, keep: (sig: VerifiedSignature, place: SignaturePlace) => boolean): R {
+  if (record.type === 'code') {
+    const signatures = record.signatures.filter((s) => keep(s, { target: 'code' }));
+    return (signatures.length === record.signatures.length ? record : assembleCodeRecord(record.statement, record.canonical, signatures)) as R;
+  }
+  const key = record as KeyRecord;
+  let changed = false;
+  const pick = (sigs: readonly VerifiedSignature[], place: SignaturePlace) => {
+    const kept = sigs.filter((s) => keep(s, place));
+    if (kept.length !== sigs.length) changed = true;
+    return kept;
+  };
+  const parts = {
+    primaryKey: key.primaryKey,
+    keySignatures: pick(key.keySignatures, { target: 'key' }),
+    userIds: key.userIds.map((u) => ({ ...u, signatures: pick(u.signatures, { target: 'userId', userId: u.userId }) })),
+    subkeys: key.subkeys.map((s) => ({ ...s, signatures: pick(s.signatures, { target: 'subkey' }) })),
+  };
+  return (changed ? assembleKeyRecord(parts) : record) as R;
 }

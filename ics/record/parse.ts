@@ -59,6 +59,8 @@ interface PendingSignature {
   storedIssuer?: string;
   self: boolean;
   index: number;
+  /** sha256 of the hashed part and the signature value: equal for copies of one signature. */
+  sigId: string;
 }
 
 /** Parses and verifies a device/service/organisation key or a code record. */
@@ -127,6 +129,9 @@ class SignatureTriage {
   readonly dropped: DroppedSignature[] = [];
   readonly pending: PendingSignature[] = [];
   readonly #notAfter: number;
+  /** Signature ids seen and signatures counted per (target, issuer), before any verification. */
+  readonly #seen = new Set<string>();
+  readonly #perSigner = new Map<string, number>();
 
   constructor(
     private readonly issuers: IssuerKeyring,
@@ -151,6 +156,14 @@ class SignatureTriage {
     if (packet.version !== 4) return this.drop(packet, 'UNSUPPORTED', `version ${packet.version} signature`);
     const type = packet.signatureType ?? -1;
     if (!allowedTypes.has(type)) return this.drop(packet, 'NOT_ALLOWED', `signature type 0x${type.toString(16)} not valid here`);
+    // Key servers trim local certifications (RFC 4880 §5.2.3.11).
+    if (packet.exportable === false) return this.drop(packet, 'NOT_ALLOWED', 'local (non-exportable) certification');
+    // Copies of one signature are verified once; the cap per signer is checked before any
+    // cryptography, so that an upload of thousands of copies is refused cheaply.
+    const sigId = signatureId(packet);
+    const targetKey = target.kind === 'uid' || target.kind === 'subkey' ? `${target.kind}${target.index}` : target.kind;
+    if (this.#seen.has(`${targetKey} ${sigId}`)) return false;
+    this.#seen.add(`${targetKey} ${sigId}`);
     const fingerprint = packet.issuerFingerprint ? Buffer.from(packet.issuerFingerprint).toString('hex') : undefined;
     const keyIdHex = isNullKeyId(packet.issuerKeyID) ? undefined : packet.issuerKeyID.toHex();
     const self =
@@ -161,7 +174,7 @@ class SignatureTriage {
     if (this.revive) {
       const storedIssuer = self ? this.selfKey?.fingerprint : fingerprint;
       if (!storedIssuer) throw new IcsError('INTERNAL', `packet ${index}: stored signature without issuer fingerprint`);
-      this.pending.push({ packet, target, issuer: [], storedIssuer, self, index });
+      this.pending.push({ packet, target, issuer: [], storedIssuer, self, index, sigId });
       return true;
     }
     const candidates = self && this.selfKey ? [this.selfKey] : this.issuers.candidates(fingerprint, keyIdHex);
@@ -187,9 +200,21 @@ class SignatureTriage {
         return this.drop(packet, 'NOT_ALLOWED', `unknown critical notation ${n.name}`);
       }
     }
-    this.pending.push({ packet, target, issuer: candidates, self, index });
+    const signerKey = `${targetKey} ${candidates[0]?.fingerprint}`;
+    const count = (this.#perSigner.get(signerKey) ?? 0) + 1;
+    this.#perSigner.set(signerKey, count);
+    if (count > this.limits.maxSignaturesPerSigner) {
+      throw new IcsError('LIMIT_EXCEEDED', `more than ${this.limits.maxSignaturesPerSigner} signatures by ${issuerName(packet)} on one target`, {
+        details: { limit: 'maxSignaturesPerSigner', issuer: issuerName(packet) },
+      });
+    }
+    this.pending.push({ packet, target, issuer: candidates, self, index, sigId });
     return true;
   }
+}
+
+function signatureId(packet: openpgp.SignaturePacket): string {
+  return createHash('sha256').update(packet.signatureData as Uint8Array).update(signatureValue(packet)).digest('hex');
 }
 
 function issuerName(packet: openpgp.SignaturePacket): string | undefined {
@@ -247,8 +272,6 @@ async function settle(
     { type: 16, critical: false, body: fingerprint.subarray(-8) },
     { type: 33, critical: false, body: Buffer.concat([Buffer.from([4]), fingerprint]) },
   ] as typeof packet.unhashedSubpackets;
-  const params = signatureValue(packet);
-  const sigId = createHash('sha256').update(packet.signatureData as Uint8Array).update(params).digest('hex');
   const created = packet.created as Date;
   const expirySeconds = packet.signatureExpirationTime;
   const keyExpirySeconds = packet.keyExpirationTime;
@@ -262,7 +285,7 @@ async function settle(
       pending.self && keyExpirySeconds && primaryCreated ? new Date(primaryCreated.getTime() + keyExpirySeconds * 1000) : undefined,
     hashAlgorithm: packet.hashAlgorithm as number,
     notations: decodeNotations(packet),
-    sigId,
+    sigId: pending.sigId,
     packet: framePacket(PacketTag.signature, packet.write() as Uint8Array),
   };
 }

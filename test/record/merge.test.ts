@@ -4,6 +4,7 @@ import { isIcsError } from '../../ics/errors.ts';
 import {
   certify,
   codeStatement,
+  filterSignatures,
   type KeyRecord,
   mergeAll,
   mergeRecords,
@@ -141,5 +142,18 @@ describe('record/merge', () => {
     assert.ok(byManufacturer[0]?.notations.some((n) => n.name === 'status@cm4it.org' && n.value === 'stolen'));
     // The device's own self-certification is a different signer and stays.
     assert.ok(merged.userIds[0]?.signatures.some((s) => s.self));
+  });
+
+  it('filterSignatures keeps what the predicate accepts and re-derives bytes and digest', async () => {
+    const f = await fixture();
+    const all = mergeAll(singles);
+    const onlyManufacturer = filterSignatures(all, (s) => s.self || s.issuer === f.manufacturer.record.id);
+    assert.deepEqual(
+      [...new Set(onlyManufacturer.userIds[0]?.signatures.map((s) => (s.self ? 'self' : s.issuer)))].sort(),
+      ['self', f.manufacturer.record.id].sort(),
+    );
+    const { record: reparsed } = await parseKeyRecord(onlyManufacturer.bytes, { issuers: f.ring });
+    assert.equal(reparsed.digest, onlyManufacturer.digest);
+    assert.equal(filterSignatures(all, () => true), all);
   });
 });
