@@ -43,11 +43,7 @@ export class IcsError extends Error {
   /** Structured detail safe to show to a client (never key material). */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(
-    code: IcsErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: IcsErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;

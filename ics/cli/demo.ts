@@ -32,7 +32,11 @@ export async function runDemo(options: { json: boolean; out: Writable }): Promis
   const manufacturer = await generateIdentity({ userId: 'urn:cm4it:org:acme.example' });
   const integrator = await generateIdentity({ userId: 'urn:cm4it:org:integrator.example', algorithm: 'p256' });
   const developer = await generateIdentity({ userId: 'urn:cm4it:org:firmware.acme.example' });
-  for (const [name, id] of [['manufacturer', manufacturer], ['integrator', integrator], ['developer', developer]] as const) {
+  for (const [name, id] of [
+    ['manufacturer', manufacturer],
+    ['integrator', integrator],
+    ['developer', developer],
+  ] as const) {
     say(`  ${name.padEnd(12)} ${id.record.id}  ${id.record.userIds[0]?.userId}`);
   }
   const issuers = await IssuerKeyring.fromRecords([manufacturer.record, integrator.record, developer.record]);
@@ -63,9 +67,14 @@ export async function runDemo(options: { json: boolean; out: Writable }): Promis
   show('verdict', evaluateVerdict(merged, policy));
 
   say('\n3. The manufacturer reports the device stolen');
-  const stolen = await certify(merged, manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, {
-    created: new Date(Date.now() + 1000),
-  });
+  const stolen = await certify(
+    merged,
+    manufacturer.privateKey,
+    { role: 'manufacturer', status: 'stolen' },
+    {
+      created: new Date(Date.now() + 1000),
+    },
+  );
   show('verdict', evaluateVerdict(stolen, { ...policy, now: new Date(Date.now() + 2000) }));
 
   say('\n4. The developer releases firmware, later deprecates it');
@@ -75,10 +84,15 @@ export async function runDemo(options: { json: boolean; out: Writable }): Promis
   const released = await signCode(statement, developer.privateKey, { role: 'developer', status: 'released' });
   say(`  code ${released.id}`);
   show('verdict', evaluateVerdict(released, codePolicy));
-  const deprecated = await signCode(statement, developer.privateKey, { role: 'developer', status: 'deprecated' }, {
-    created: new Date(Date.now() + 1000),
-    record: released,
-  });
+  const deprecated = await signCode(
+    statement,
+    developer.privateKey,
+    { role: 'developer', status: 'deprecated' },
+    {
+      created: new Date(Date.now() + 1000),
+      record: released,
+    },
+  );
   show('verdict', evaluateVerdict(deprecated, { ...codePolicy, now: new Date(Date.now() + 2000) }));
 
   if (options.json) options.out.write(`${JSON.stringify(verdicts, null, 2)}\n`);

@@ -1,12 +1,12 @@
 // Policy model (DESIGN §3): what a node trusts, which records it keeps in which domain,
 // who may add signatures, who may read, and with whom it syncs. The file format is
 // schemas/policy.schema.json; these are the validated, frozen in-memory types.
-import type { EntityKind, Role } from '../record/index.ts';
+import type { EntityKind, IdentityRecord, Role, Verdict } from '../record/index.ts';
 
 export interface TrustedIssuerEntry {
-  /** A label for logs and reasons. */
+  /** A label for logs and reasons; unique in the policy; referenced by `signedBy.issuer`. */
   readonly name: string;
-  /** v4 fingerprint, 40 lower-case hex digits. */
+  /** v4 fingerprint, 40 lower-case hex digits; unique in the policy. */
   readonly fingerprint: string;
   /** Roles this issuer may sign in. */
   readonly roles: readonly Role[];
@@ -21,7 +21,10 @@ export interface DomainSelector {
   readonly kinds?: readonly EntityKind[];
   /** Glob (`*` = any run of characters) over user IDs; for code records, over `name@version`. */
   readonly userId?: string;
-  /** The record must carry a valid signature in this role (by an issuer trusted for it). */
+  /**
+   * The record must carry a signature in this role by an issuer trusted for it in the domain
+   * (on a user ID matching `userId`, when given). `issuer` names a `trust.issuers` entry.
+   */
   readonly signedBy?: { readonly role: Role; readonly issuer?: string };
 }
 
@@ -39,17 +42,22 @@ export type ReadRule =
   | { readonly public: true }
   | { readonly public: false; readonly peers: readonly string[]; readonly authenticated: boolean };
 
+/** Applied after the policy drops signatures; defaults are the record parser's own caps. */
 export interface DomainLimits {
-  readonly maxRecordBytes?: number;
-  readonly maxSignaturesPerSigner?: number;
+  /** Bytes of the canonical record. */
+  readonly maxRecordBytes: number;
+  /** Signatures by one issuer on one target (user ID, key, subkey, code statement). */
+  readonly maxSignaturesPerSigner: number;
 }
 
 export interface VerdictRule {
+  /** Defaults to the domain's `accept.requireRoles`. */
   readonly requiredRoles: readonly Role[];
+  /** Absent: the record model's defaults (which depend on the record kind). */
   readonly statusSetters?: readonly Role[];
   readonly trustedStatuses?: readonly string[];
   readonly terminalStatuses?: readonly string[];
-  readonly allowMissingStatus?: boolean;
+  readonly allowMissingStatus: boolean;
 }
 
 export interface DomainPolicy {
@@ -77,15 +85,58 @@ export interface SyncPeer {
 
 export interface Policy {
   readonly version: 1;
-  /** File it was loaded from (for messages). */
+  /** File it was loaded from (for messages, and the base of relative `key` paths). */
   readonly source: string;
   readonly trust: { readonly issuers: readonly TrustedIssuerEntry[] };
   readonly domains: readonly DomainPolicy[];
   readonly sync: { readonly peers: readonly SyncPeer[] };
 }
 
-/** Who is asking to read. */
+/** Who is asking to read. `user` is an authenticated client (LDAP bind, API credentials). */
 export type Principal =
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'user'; readonly name: string }
   | { readonly kind: 'peer'; readonly peerId: string };
+
+/** One problem in a policy file, as listed in a CONFIG_INVALID error's `details.errors`. */
+export interface PolicyFileError {
+  readonly file: string;
+  /** JSON Pointer (RFC 6901) into the document; `''` for the whole document or a syntax error. */
+  readonly path: string;
+  readonly message: string;
+  /** 1-based position in the file, when known. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** Why the policy dropped a signature (the flood defence of DESIGN §3). */
+export type PolicyDropReason = 'ISSUER_NOT_ALLOWED' | 'ROLE_NOT_ALLOWED' | 'NO_ROLE';
+
+export interface PolicyDrop {
+  /** Issuer fingerprint. */
+  readonly issuer: string;
+  readonly reason: PolicyDropReason;
+  readonly detail: string;
+}
+
+/** A record the policy admits: signatures it does not allow removed, and its domains. */
+export interface Admission {
+  readonly record: IdentityRecord;
+  /** Domains the record belongs to, in policy order. */
+  readonly domains: string[];
+  readonly dropped: PolicyDrop[];
+}
+
+/** Why a domain does not hold a record; listed in a POLICY_REJECTED error's `details.reasons`. */
+export interface RejectionReason {
+  readonly domain: string;
+  readonly code: 'KIND_NOT_SELECTED' | 'USER_ID_NOT_SELECTED' | 'SIGNER_MISSING' | 'ROLE_MISSING';
+  readonly message: string;
+  /** The roles missing (ROLE_MISSING, SIGNER_MISSING). */
+  readonly roles?: readonly Role[];
+}
+
+/** The record model's verdict under this policy, with the domains it was judged in. */
+export interface PolicyVerdict extends Verdict {
+  readonly domains: readonly string[];
+}

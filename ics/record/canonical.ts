@@ -106,11 +106,7 @@ export function literalBody(data: Uint8Array): Uint8Array {
 }
 
 /** Builds a code record: signatures in canonical order, then the statement as literal data. */
-export function assembleCodeRecord(
-  statement: CodeStatement,
-  canonical: Uint8Array,
-  signatures: readonly VerifiedSignature[],
-): CodeRecord {
+export function assembleCodeRecord(statement: CodeStatement, canonical: Uint8Array, signatures: readonly VerifiedSignature[]): CodeRecord {
   const sorted = [...signatures].sort(compareSignatures);
   const bytes = Buffer.concat([...sorted.map((s) => s.packet), framePacket(PacketTag.literalData, literalBody(canonical))]);
   return {

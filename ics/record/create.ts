@@ -9,8 +9,8 @@ import { IssuerKeyring } from './issuers.ts';
 import { verifyingKey } from './keys.ts';
 import { mergeRecords } from './merge.ts';
 import { notationsFor, type StatementInput } from './notations.ts';
-import { framePacket, PacketTag, scanPackets } from './packets.ts';
 import { binaryLiteral, signWithConfig } from './openpgp-internals.ts';
+import { framePacket, PacketTag, scanPackets } from './packets.ts';
 import { parseCodeRecord, parseKeyRecord } from './parse.ts';
 import { canonicalStatement } from './statement.ts';
 import { type CodeRecord, type CodeStatement, type KeyRecord, SigType } from './types.ts';
@@ -151,7 +151,14 @@ async function attach(
   options: { userId?: string; created?: Date },
 ): Promise<KeyRecord> {
   const { binding, key, uid } = await keyAndUserId(record, options.userId);
-  await signWithConfig(sig, issuer.keyPacket as openpgp.SecretKeyPacket, { userID: uid, key }, options.created ?? new Date(), false, SIGN_CONFIG);
+  await signWithConfig(
+    sig,
+    issuer.keyPacket as openpgp.SecretKeyPacket,
+    { userID: uid, key },
+    options.created ?? new Date(),
+    false,
+    SIGN_CONFIG,
+  );
   const selfSigs = binding.signatures.filter((s) => s.self).map((s) => s.packet);
   const bytes = Buffer.concat([record.primaryKey.packet, binding.packet, ...selfSigs, framePacket(PacketTag.signature, sig.write())]);
   const { record: signed } = await parseKeyRecord(bytes, { issuers: await ringOf(issuer) });
@@ -167,7 +174,14 @@ export async function signStatement(
 ): Promise<Uint8Array> {
   const canonical = canonicalStatement(statement);
   const sig = newSignature(issuer, SigType.binary, { notations: input, expiresInSeconds: options.expiresInSeconds });
-  await signWithConfig(sig, issuer.keyPacket as openpgp.SecretKeyPacket, binaryLiteral(canonical), options.created ?? new Date(), true, SIGN_CONFIG);
+  await signWithConfig(
+    sig,
+    issuer.keyPacket as openpgp.SecretKeyPacket,
+    binaryLiteral(canonical),
+    options.created ?? new Date(),
+    true,
+    SIGN_CONFIG,
+  );
   return framePacket(PacketTag.signature, sig.write());
 }
 

@@ -1,23 +1,25 @@
 // The identity record model: public surface. No I/O; imports nothing of ours but errors.
-export * from './types.ts';
-export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-export { parseRecord, parseKeyRecord, parseCodeRecord, reviveRecord, type ParseOptions } from './parse.ts';
-export { mergeRecords, mergeAll, filterSignatures, type SignaturePlace } from './merge.ts';
-export { IssuerKeyring } from './issuers.ts';
-export { armor, isArmored } from './packets.ts';
-export { codeStatement, canonicalStatement } from './statement.ts';
+
 export {
-  generateIdentity,
-  certify,
-  revokeCertification,
-  signStatement,
-  signCode,
-  codeRecordBytes,
   armorPrivateKey,
-  readPrivateKey,
+  type CertifyOptions,
+  certify,
+  codeRecordBytes,
+  generateIdentity,
   type KeyAlgorithm,
   type NewIdentity,
-  type CertifyOptions,
+  readPrivateKey,
+  revokeCertification,
+  signCode,
+  signStatement,
 } from './create.ts';
-export { claimsOf, notationsFor, type Claims, type StatementInput, ROLE_NOTATION, STATUS_NOTATION } from './notations.ts';
-export { evaluateVerdict, type Verdict, type VerdictPolicy, type TrustedIssuer, type Reason, type ReasonCode } from './verdict.ts';
+export { IssuerKeyring } from './issuers.ts';
+export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
+export { filterSignatures, mergeAll, mergeRecords, type SignaturePlace } from './merge.ts';
+export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
+export { armor, isArmored } from './packets.ts';
+export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
+export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
+export { canonicalStatement, codeStatement } from './statement.ts';
+export * from './types.ts';
+export { evaluateVerdict, type Reason, type ReasonCode, type TrustedIssuer, type Verdict, type VerdictPolicy } from './verdict.ts';

@@ -3,7 +3,7 @@
 // to refuse (CVE-2019-13050): no cryptography is spent on unknown issuers.
 import * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
-import { verifyingKey, type VerifyingKey } from './keys.ts';
+import { type VerifyingKey, verifyingKey } from './keys.ts';
 import { PacketTag, scanPackets } from './packets.ts';
 import type { KeyRecord } from './types.ts';
 

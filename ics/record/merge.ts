@@ -6,7 +6,11 @@ import { assembleCodeRecord, assembleKeyRecord, capPerSigner, unionSignatures } 
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 import type { CodeRecord, IdentityRecord, KeyRecord, SubkeyBinding, UserIdBinding, VerifiedSignature } from './types.ts';
 
-export function mergeRecords<R extends IdentityRecord>(a: R, b: R, limits: Pick<RecordLimits, 'maxSignaturesPerSigner'> = DEFAULT_LIMITS): R {
+export function mergeRecords<R extends IdentityRecord>(
+  a: R,
+  b: R,
+  limits: Pick<RecordLimits, 'maxSignaturesPerSigner'> = DEFAULT_LIMITS,
+): R {
   if (a.id !== b.id || a.type !== b.type) {
     throw new IcsError('RECORD_MISMATCH', `cannot merge ${a.id} with ${b.id}`);
   }
@@ -55,7 +59,9 @@ export interface SignaturePlace {
 export function filterSignatures<R extends IdentityRecord>(record: R, keep: (sig: VerifiedSignature, place: SignaturePlace) => boolean): R {
   if (record.type === 'code') {
     const signatures = record.signatures.filter((s) => keep(s, { target: 'code' }));
-    return (signatures.length === record.signatures.length ? record : assembleCodeRecord(record.statement, record.canonical, signatures)) as R;
+    return (
+      signatures.length === record.signatures.length ? record : assembleCodeRecord(record.statement, record.canonical, signatures)
+    ) as R;
   }
   const key = record as KeyRecord;
   let changed = false;

@@ -1,7 +1,7 @@
 // The cm4it notation vocabulary (RFC 4880 §5.2.3.16 notation data, human-readable flag
 // set, names in the `@cm4it.org` namespace) and its reading into claims.
 import { IcsError } from '../errors.ts';
-import { type Notation, type Role, ROLES } from './types.ts';
+import { type Notation, ROLES, type Role } from './types.ts';
 
 export const NOTATION_DOMAIN = 'cm4it.org';
 export const ROLE_NOTATION = `role@${NOTATION_DOMAIN}`;

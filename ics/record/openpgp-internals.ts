@@ -1,22 +1,10 @@
-// openpgp.js methods this model relies on that its typings do not declare. They are
-// kept in this one file so that a library upgrade is checked in one place
-// (test/record/openpgp-internals.test.ts exercises each).
+// openpgp.js methods this model relies on (for making signatures) that its typings do
+// not declare, kept in this one file so that a library upgrade is checked in one place.
+// Reading and verifying do not use openpgp.js signatures at all (signature.ts).
 import * as openpgp from 'openpgp';
 
 interface SignaturePacketInternals {
-  toHash(type: number, data: unknown, detached?: boolean): Uint8Array;
-  writeParams(): Uint8Array;
   sign(key: unknown, data: unknown, date: Date, detached: boolean, config: unknown): Promise<void>;
-}
-
-/** The exact bytes RFC 4880 §5.2.4 hashes for `sig` over `data`. */
-export function signedData(sig: openpgp.SignaturePacket, type: number, data: unknown): Uint8Array {
-  return (sig as unknown as SignaturePacketInternals).toHash(type, data);
-}
-
-/** The signature's algorithm-specific value (its MPIs), as serialised. */
-export function signatureValue(sig: openpgp.SignaturePacket): Uint8Array {
-  return (sig as unknown as SignaturePacketInternals).writeParams();
 }
 
 /** Signs with explicit configuration (the typed `sign` takes none). */

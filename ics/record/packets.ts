@@ -92,7 +92,9 @@ function readUint16(bytes: Uint8Array, at: number): number {
 }
 
 function readUint32(bytes: Uint8Array, at: number): number {
-  return (((bytes[at] as number) << 24) >>> 0) + ((bytes[at + 1] as number) << 16) + ((bytes[at + 2] as number) << 8) + (bytes[at + 3] as number);
+  return (
+    (((bytes[at] as number) << 24) >>> 0) + ((bytes[at + 1] as number) << 16) + ((bytes[at + 2] as number) << 8) + (bytes[at + 3] as number)
+  );
 }
 
 /** Frames a packet body with a new-format header (§4.2.2), the form records are stored in. */
@@ -153,10 +155,19 @@ function tooLarge(size: number, limit: number): IcsError {
 
 export type ArmorKind = 'publicKey' | 'message' | 'signature';
 
-type ArmorWithChecksum = (type: number, body: Uint8Array, partIndex?: number, partTotal?: number, comment?: string, emitChecksum?: boolean) => string;
+type ArmorWithChecksum = (
+  type: number,
+  body: Uint8Array,
+  partIndex?: number,
+  partTotal?: number,
+  comment?: string,
+  emitChecksum?: boolean,
+) => string;
 
 /** ASCII-armors packet bytes (§6.2), with the CRC-24 line: GnuPG 2.2 misreads armor without it. */
 export function armor(kind: ArmorKind, bytes: Uint8Array): string {
-  const type = { publicKey: openpgp.enums.armor.publicKey, message: openpgp.enums.armor.message, signature: openpgp.enums.armor.signature }[kind];
+  const type = { publicKey: openpgp.enums.armor.publicKey, message: openpgp.enums.armor.message, signature: openpgp.enums.armor.signature }[
+    kind
+  ];
   return (openpgp.armor as unknown as ArmorWithChecksum)(type, bytes, undefined, undefined, undefined, true);
 }

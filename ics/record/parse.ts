@@ -10,7 +10,7 @@ import { IssuerKeyring } from './issuers.ts';
 import { describeKey, type VerifyingKey, verifyingKey } from './keys.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 import { dearmor, framePacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
-import { binaryLiteral, isNullKeyId, signatureValue, signedData } from './openpgp-internals.ts';
+import { canonicalSignatureBody, keyHashPrefix, readSignature, type SignatureFields, userIdHashPrefix } from './signature.ts';
 import { readCanonicalStatement } from './statement.ts';
 import {
   type CodeRecord,
@@ -41,17 +41,12 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 600;
 const KNOWN_NOTATION_DOMAIN = '@cm4it.org';
 /** openpgp.js must neither skip nor tolerate anything: every packet is accounted for here. */
 const STRICT_CONFIG = { ...openpgp.config, ignoreUnsupportedPackets: false, ignoreMalformedPackets: false };
-const CERTIFICATIONS: ReadonlySet<number> = new Set([
-  SigType.certGeneric,
-  SigType.certPersona,
-  SigType.certCasual,
-  SigType.certPositive,
-]);
+const CERTIFICATIONS: ReadonlySet<number> = new Set([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
 
 type SigTarget = { kind: 'key' } | { kind: 'uid'; index: number } | { kind: 'subkey'; index: number } | { kind: 'code' };
 
 interface PendingSignature {
-  packet: openpgp.SignaturePacket;
+  packet: SignatureFields;
   target: SigTarget;
   /** Keys to verify with; empty when reviving stored bytes. */
   issuer: VerifyingKey[];
@@ -112,16 +107,22 @@ function notAllowed(packet: RawPacket): IcsError {
   return new IcsError('PACKET_NOT_ALLOWED', `packet ${packet.index}: ${what}`, { details: { tag: packet.tag } });
 }
 
-async function readPacket<T extends { read(bytes: Uint8Array, config?: unknown): unknown }>(
-  packet: T,
-  raw: RawPacket,
-): Promise<T> {
+async function readPacket<T extends { read(bytes: Uint8Array, config?: unknown): unknown }>(packet: T, raw: RawPacket): Promise<T> {
   try {
     await packet.read(raw.body, STRICT_CONFIG);
   } catch (cause) {
     throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: ${(cause as Error).message}`, { cause });
   }
   return packet;
+}
+
+function readSignatureAt(raw: RawPacket): SignatureFields {
+  try {
+    return readSignature(raw.body);
+  } catch (cause) {
+    const reason = cause instanceof IcsError ? cause.message : String(cause);
+    throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: ${reason}`, { cause });
+  }
 }
 
 /** Collects dropped signatures and the signatures to verify, for one record. */
@@ -146,15 +147,15 @@ class SignatureTriage {
   }
 
   /** Records a signature as dropped; returns false so that `consider` can return it. */
-  drop(packet: openpgp.SignaturePacket, reason: DropReason, detail: string): false {
-    this.dropped.push({ reason, issuer: issuerName(packet), type: packet.signatureType ?? -1, detail });
+  drop(packet: SignatureFields, reason: DropReason, detail: string): false {
+    this.dropped.push({ reason, issuer: issuerName(packet), type: packet.type, detail });
     return false;
   }
 
   /** Decides whether `packet` is worth verifying, and against which key(s); true when queued. */
-  consider(packet: openpgp.SignaturePacket, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): boolean {
+  consider(packet: SignatureFields, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): boolean {
     if (packet.version !== 4) return this.drop(packet, 'UNSUPPORTED', `version ${packet.version} signature`);
-    const type = packet.signatureType ?? -1;
+    const type = packet.type;
     if (!allowedTypes.has(type)) return this.drop(packet, 'NOT_ALLOWED', `signature type 0x${type.toString(16)} not valid here`);
     // Key servers trim local certifications (RFC 4880 §5.2.3.11).
     if (packet.exportable === false) return this.drop(packet, 'NOT_ALLOWED', 'local (non-exportable) certification');
@@ -164,12 +165,13 @@ class SignatureTriage {
     const targetKey = target.kind === 'uid' || target.kind === 'subkey' ? `${target.kind}${target.index}` : target.kind;
     if (this.#seen.has(`${targetKey} ${sigId}`)) return false;
     this.#seen.add(`${targetKey} ${sigId}`);
-    const fingerprint = packet.issuerFingerprint ? Buffer.from(packet.issuerFingerprint).toString('hex') : undefined;
-    const keyIdHex = isNullKeyId(packet.issuerKeyID) ? undefined : packet.issuerKeyID.toHex();
+    const fingerprint = packet.issuerFingerprint;
+    const keyIdHex = packet.issuerKeyId;
     const self =
       this.selfKey !== undefined &&
       (fingerprint === this.selfKey.fingerprint || (!fingerprint && keyIdHex === this.selfKey.fingerprint.slice(-16)));
-    const thirdPartyAllowed = target.kind === 'code' || (target.kind === 'uid' && (CERTIFICATIONS.has(type) || type === SigType.certRevocation));
+    const thirdPartyAllowed =
+      target.kind === 'code' || (target.kind === 'uid' && (CERTIFICATIONS.has(type) || type === SigType.certRevocation));
     if (!self && !thirdPartyAllowed) return this.drop(packet, 'NOT_ALLOWED', 'only the key itself may make this signature');
     if (this.revive) {
       const storedIssuer = self ? this.selfKey?.fingerprint : fingerprint;
@@ -182,9 +184,9 @@ class SignatureTriage {
     if (!packet.created || packet.created.getTime() > this.#notAfter) {
       return this.drop(packet, 'NOT_ALLOWED', 'signature creation time missing or in the future');
     }
-    const critical = packet.unknownSubpackets.find((s) => s.critical);
-    if (critical) return this.drop(packet, 'NOT_ALLOWED', `unknown critical subpacket ${critical.type}`);
-    const notations = packet.rawNotations as unknown as Array<{ name: string; value: Uint8Array; critical: boolean }>;
+    if (packet.unknownCritical !== undefined)
+      return this.drop(packet, 'NOT_ALLOWED', `unknown critical subpacket ${packet.unknownCritical}`);
+    const notations = packet.notations;
     if (notations.length > this.limits.maxNotationsPerSignature) {
       throw new IcsError('LIMIT_EXCEEDED', `packet ${index}: more than ${this.limits.maxNotationsPerSignature} notations`, {
         details: { limit: 'maxNotationsPerSignature' },
@@ -204,30 +206,32 @@ class SignatureTriage {
     const count = (this.#perSigner.get(signerKey) ?? 0) + 1;
     this.#perSigner.set(signerKey, count);
     if (count > this.limits.maxSignaturesPerSigner) {
-      throw new IcsError('LIMIT_EXCEEDED', `more than ${this.limits.maxSignaturesPerSigner} signatures by ${issuerName(packet)} on one target`, {
-        details: { limit: 'maxSignaturesPerSigner', issuer: issuerName(packet) },
-      });
+      throw new IcsError(
+        'LIMIT_EXCEEDED',
+        `more than ${this.limits.maxSignaturesPerSigner} signatures by ${issuerName(packet)} on one target`,
+        {
+          details: { limit: 'maxSignaturesPerSigner', issuer: issuerName(packet) },
+        },
+      );
     }
     this.pending.push({ packet, target, issuer: candidates, self, index, sigId });
     return true;
   }
 }
 
-function signatureId(packet: openpgp.SignaturePacket): string {
-  return createHash('sha256').update(packet.signatureData as Uint8Array).update(signatureValue(packet)).digest('hex');
+function signatureId(packet: SignatureFields): string {
+  return createHash('sha256').update(packet.hashedPart).update(packet.value).digest('hex');
 }
 
-function issuerName(packet: openpgp.SignaturePacket): string | undefined {
-  if (packet.issuerFingerprint) return Buffer.from(packet.issuerFingerprint).toString('hex');
-  return isNullKeyId(packet.issuerKeyID) ? undefined : packet.issuerKeyID.toHex();
+function issuerName(packet: SignatureFields): string | undefined {
+  return packet.issuerFingerprint ?? packet.issuerKeyId;
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-function decodeNotations(packet: openpgp.SignaturePacket): Notation[] {
-  const raw = packet.rawNotations as unknown as Array<{ name: string; value: Uint8Array; humanReadable: boolean }>;
+function decodeNotations(packet: SignatureFields): Notation[] {
   const out: Notation[] = [];
-  for (const n of raw) {
+  for (const n of packet.notations) {
     if (!n.humanReadable) continue;
     try {
       out.push({ name: n.name, value: textDecoder.decode(n.value) });
@@ -246,14 +250,14 @@ function decodeNotations(packet: openpgp.SignaturePacket): Notation[] {
  */
 async function settle(
   pending: PendingSignature,
-  toHash: () => Uint8Array,
+  prefix: readonly Uint8Array[],
   primaryCreated: Date | undefined,
 ): Promise<VerifiedSignature | DropReason> {
   const { packet } = pending;
   let verifiedBy: string | undefined = pending.storedIssuer;
   try {
     for (const key of verifiedBy ? [] : pending.issuer) {
-      if (await verifySignature(packet, key, toHash())) {
+      if (await verifySignature(packet, key, prefix)) {
         verifiedBy = key.fingerprint;
         break;
       }
@@ -264,29 +268,24 @@ async function settle(
   }
   if (!verifiedBy) {
     throw new IcsError('SIGNATURE_INVALID', `packet ${pending.index}: signature by ${issuerName(packet) ?? 'unknown'} does not verify`, {
-      details: { issuer: issuerName(packet), type: packet.signatureType },
+      details: { issuer: issuerName(packet), type: packet.type },
     });
   }
-  const fingerprint = Buffer.from(verifiedBy, 'hex');
-  packet.unhashedSubpackets = [
-    { type: 16, critical: false, body: fingerprint.subarray(-8) },
-    { type: 33, critical: false, body: Buffer.concat([Buffer.from([4]), fingerprint]) },
-  ] as typeof packet.unhashedSubpackets;
   const created = packet.created as Date;
-  const expirySeconds = packet.signatureExpirationTime;
-  const keyExpirySeconds = packet.keyExpirationTime;
+  const expirySeconds = packet.expirySeconds;
+  const keyExpirySeconds = packet.keyExpirySeconds;
   return {
-    type: packet.signatureType as number,
+    type: packet.type,
     issuer: verifiedBy,
     self: pending.self,
     created,
     expires: expirySeconds ? new Date(created.getTime() + expirySeconds * 1000) : undefined,
     keyExpires:
       pending.self && keyExpirySeconds && primaryCreated ? new Date(primaryCreated.getTime() + keyExpirySeconds * 1000) : undefined,
-    hashAlgorithm: packet.hashAlgorithm as number,
+    hashAlgorithm: packet.hashAlgorithm,
     notations: decodeNotations(packet),
     sigId: pending.sigId,
-    packet: framePacket(PacketTag.signature, packet.write() as Uint8Array),
+    packet: framePacket(PacketTag.signature, canonicalSignatureBody(packet, verifiedBy)),
   };
 }
 
@@ -303,15 +302,20 @@ function checkPerSigner(sigs: readonly VerifiedSignature[], limits: RecordLimits
   }
 }
 
+/** Stand-in key material for revive mode, where nothing is verified. */
+const UNUSED_KEY = { algorithm: 0, keyObject: undefined as never, partBytes: 0, signsDigest: false } as const;
+
 interface UidSlot {
   userId: string;
-  packet: openpgp.UserIDPacket;
+  /** Hash-input prefix of the user ID (§5.2.4). */
+  prefix: Uint8Array;
   framed: Uint8Array;
   signatures: VerifiedSignature[];
 }
 
 interface SubkeySlot {
-  packet: openpgp.PublicSubkeyPacket;
+  /** Hash-input prefix of the subkey (§5.2.4). */
+  prefix: Uint8Array;
   info: PublicKeyInfo;
   signatures: VerifiedSignature[];
 }
@@ -330,8 +334,11 @@ async function parseKeyPackets(
   const [first, ...rest] = packets as [RawPacket, ...RawPacket[]];
   const primary = await readPacket(new openpgp.PublicKeyPacket(), first);
   if (primary.version !== 4) throw new IcsError('ALGORITHM_UNSUPPORTED', `version ${primary.version} keys are not accepted`);
-  const primaryKey = describeKey(primary, framePacket(PacketTag.publicKey, primary.write()));
-  const selfKey = verifyingKey(primary);
+  const primaryBody = primary.write();
+  const primaryPrefix = keyHashPrefix(primaryBody);
+  const primaryKey = describeKey(primary, framePacket(PacketTag.publicKey, primaryBody));
+  // Reviving needs only the fingerprint; building a verifying key would be wasted work.
+  const selfKey: VerifyingKey = revive ? { fingerprint: primaryKey.fingerprint, ...UNUSED_KEY } : verifyingKey(primary);
   const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, selfKey, options, revive);
   const uids: UidSlot[] = [];
   const subkeys: SubkeySlot[] = [];
@@ -341,7 +348,7 @@ async function parseKeyPackets(
   for (const raw of rest) {
     switch (raw.tag) {
       case PacketTag.signature: {
-        const sig = await readPacket(new openpgp.SignaturePacket(), raw);
+        const sig = readSignatureAt(raw);
         if (target.kind === 'skip') triage.drop(sig, 'NOT_ALLOWED', 'signature on a user attribute');
         else triage.consider(sig, target, allowed, raw.index);
         break;
@@ -363,8 +370,7 @@ async function parseKeyPackets(
           if (uids.length >= limits.maxUserIds) {
             throw new IcsError('LIMIT_EXCEEDED', `more than ${limits.maxUserIds} user IDs`, { details: { limit: 'maxUserIds' } });
           }
-          const packet = await readPacket(new openpgp.UserIDPacket(), raw);
-          uids.push({ userId, packet, framed: framePacket(PacketTag.userId, raw.body), signatures: [] });
+          uids.push({ userId, prefix: userIdHashPrefix(raw.body), framed: framePacket(PacketTag.userId, raw.body), signatures: [] });
           index = uids.length - 1;
         }
         target = { kind: 'uid', index };
@@ -378,7 +384,12 @@ async function parseKeyPackets(
           if (subkeys.length >= limits.maxSubkeys) {
             throw new IcsError('LIMIT_EXCEEDED', `more than ${limits.maxSubkeys} subkeys`, { details: { limit: 'maxSubkeys' } });
           }
-          subkeys.push({ packet, info: describeKey(packet, framePacket(PacketTag.publicSubkey, packet.write())), signatures: [] });
+          const body = packet.write();
+          subkeys.push({
+            prefix: keyHashPrefix(body),
+            info: describeKey(packet, framePacket(PacketTag.publicSubkey, body)),
+            signatures: [],
+          });
           index = subkeys.length - 1;
         }
         target = { kind: 'subkey', index };
@@ -401,13 +412,13 @@ async function parseKeyPackets(
   const keySignatures: VerifiedSignature[] = [];
   const settled = await Promise.all(
     triage.pending.map((p) => {
-      const data =
+      const prefix =
         p.target.kind === 'uid'
-          ? { key: primary, userID: (uids[p.target.index] as UidSlot).packet }
+          ? [primaryPrefix, (uids[p.target.index] as UidSlot).prefix]
           : p.target.kind === 'subkey'
-            ? { key: primary, bind: (subkeys[p.target.index] as SubkeySlot).packet }
-            : { key: primary };
-      return settle(p, () => signedData(p.packet, p.packet.signatureType as number, data), primary.created);
+            ? [primaryPrefix, (subkeys[p.target.index] as SubkeySlot).prefix]
+            : [primaryPrefix];
+      return settle(p, prefix, primary.created);
     }),
   );
   settled.forEach((result, i) => {
@@ -427,10 +438,12 @@ async function parseKeyPackets(
   const keptUids = uids.filter((u) => u.signatures.some((s) => s.self && CERTIFICATIONS.has(s.type)));
   const keptSubkeys = subkeys.filter((s) => s.signatures.some((sig) => sig.type === SigType.subkeyBinding));
   for (const u of uids.filter((x) => !keptUids.includes(x))) {
-    for (const s of u.signatures) triage.dropped.push({ reason: 'ORPHANED', issuer: s.issuer, type: s.type, detail: `user ID without self-certification` });
+    for (const s of u.signatures)
+      triage.dropped.push({ reason: 'ORPHANED', issuer: s.issuer, type: s.type, detail: `user ID without self-certification` });
   }
   for (const s of subkeys.filter((x) => !keptSubkeys.includes(x))) {
-    for (const sig of s.signatures) triage.dropped.push({ reason: 'ORPHANED', issuer: sig.issuer, type: sig.type, detail: 'subkey without binding signature' });
+    for (const sig of s.signatures)
+      triage.dropped.push({ reason: 'ORPHANED', issuer: sig.issuer, type: sig.type, detail: 'subkey without binding signature' });
   }
   if (keptUids.length === 0) {
     throw new IcsError('RECORD_MALFORMED', 'no user ID with a valid self-certification');
@@ -468,12 +481,14 @@ async function parseCodePackets(
   let statementBytes: Uint8Array | undefined;
   for (const raw of packets) {
     if (raw.tag === PacketTag.signature) {
-      triage.consider(await readPacket(new openpgp.SignaturePacket(), raw), { kind: 'code' }, CODE_SIG_TYPES, raw.index);
+      triage.consider(readSignatureAt(raw), { kind: 'code' }, CODE_SIG_TYPES, raw.index);
     } else if (raw.tag === PacketTag.literalData) {
       if (statementBytes) throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: more than one statement`);
       statementBytes = literalData(raw);
       if (statementBytes.length > limits.maxStatementBytes) {
-        throw new IcsError('LIMIT_EXCEEDED', `statement over ${limits.maxStatementBytes} bytes`, { details: { limit: 'maxStatementBytes' } });
+        throw new IcsError('LIMIT_EXCEEDED', `statement over ${limits.maxStatementBytes} bytes`, {
+          details: { limit: 'maxStatementBytes' },
+        });
       }
     } else {
       throw notAllowed(raw);
@@ -481,10 +496,7 @@ async function parseCodePackets(
   }
   if (!statementBytes) throw new IcsError('RECORD_MALFORMED', 'code record without a statement');
   const statement = readCanonicalStatement(statementBytes);
-  const literal = binaryLiteral(statementBytes);
-  const settled = await Promise.all(
-    triage.pending.map((p) => settle(p, () => signedData(p.packet, SigType.binary, literal), undefined)),
-  );
+  const settled = await Promise.all(triage.pending.map((p) => settle(p, [statementBytes as Uint8Array], undefined)));
   const signatures: VerifiedSignature[] = [];
   settled.forEach((result, i) => {
     if (typeof result === 'string') triage.drop((triage.pending[i] as PendingSignature).packet, result, 'hash algorithm not accepted');

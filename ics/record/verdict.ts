@@ -195,7 +195,7 @@ function rolesHeld(effective: readonly Statement[]): RoleHeld[] {
     if (!seen) {
       held.set(key, { role, issuer: sig.issuer, since: sig.created, expires: sig.expires });
     } else {
-      const expires = !seen.expires || !sig.expires ? undefined : seen.expires > sig.expires ? seen.expires : sig.expires;
+      const expires = !seen.expires || !sig.expires ? undefined : new Date(Math.max(seen.expires.getTime(), sig.expires.getTime()));
       held.set(key, { ...seen, expires });
     }
   }

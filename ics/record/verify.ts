@@ -1,10 +1,10 @@
-// Native signature verification. openpgp.js computes the signed data (RFC 4880 §5.2.4);
-// the digest and the public-key operation run in node:crypto, asynchronously, so that
-// verification spreads over libuv's thread pool and every core.
+// Native signature verification over the hash input of RFC 4880 §5.2.4. The digest and
+// the public-key operation run in node:crypto, asynchronously, so that verification
+// spreads over libuv's thread pool and every core.
 import { createHash, verify as cryptoVerify } from 'node:crypto';
-import type * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
 import { PubKeyAlgo, type VerifyingKey } from './keys.ts';
+import { hashTrailer, type SignatureFields } from './signature.ts';
 
 /** Hash algorithms accepted in signatures (RFC 4880 §9.4). MD5, SHA-1 and RIPEMD-160 are
  * refused: SHA-1 chosen-prefix collisions make forged certifications practical. */
@@ -17,12 +17,6 @@ export const ACCEPTED_HASHES: ReadonlyMap<number, { name: string; bytes: number 
   [14, { name: 'sha3-512', bytes: 64 }],
 ]);
 
-interface SignatureParams {
-  r?: Uint8Array;
-  s?: Uint8Array;
-  RS?: Uint8Array;
-}
-
 function leftPad(bytes: Uint8Array, length: number): Uint8Array {
   if (bytes.length > length) throw new IcsError('SIGNATURE_INVALID', 'signature value longer than the key allows');
   if (bytes.length === length) return bytes;
@@ -31,30 +25,28 @@ function leftPad(bytes: Uint8Array, length: number): Uint8Array {
   return out;
 }
 
-function signatureBytes(sig: openpgp.SignaturePacket, key: VerifyingKey): Uint8Array {
-  const params = (sig as unknown as { params: SignatureParams }).params;
-  switch (key.algorithm) {
-    case PubKeyAlgo.rsaEncryptSign:
-    case PubKeyAlgo.rsaSign:
-      return leftPad(params.s ?? new Uint8Array(), key.partBytes);
-    case PubKeyAlgo.ed25519:
-      if (!params.RS || params.RS.length !== 64) throw new IcsError('SIGNATURE_INVALID', 'malformed Ed25519 signature');
-      return params.RS;
-    default: {
-      const r = leftPad(params.r ?? new Uint8Array(), key.partBytes);
-      const s = leftPad(params.s ?? new Uint8Array(), key.partBytes);
-      return Buffer.concat([r, s]);
-    }
+function signatureBytes(sig: SignatureFields, key: VerifyingKey): Uint8Array {
+  const [first, second] = sig.integers;
+  if (key.algorithm === PubKeyAlgo.ed25519) {
+    if (first?.length !== 64) throw new IcsError('SIGNATURE_INVALID', 'malformed Ed25519 signature');
+    return first;
   }
+  if (key.algorithm === PubKeyAlgo.rsaEncryptSign || key.algorithm === PubKeyAlgo.rsaSign) {
+    if (!first) throw new IcsError('SIGNATURE_INVALID', 'malformed RSA signature');
+    return leftPad(first, key.partBytes);
+  }
+  if (!first || !second) throw new IcsError('SIGNATURE_INVALID', 'malformed signature value');
+  return Buffer.concat([leftPad(first, key.partBytes), leftPad(second, key.partBytes)]);
 }
 
 /**
- * Verifies `sig` over `toHash` (the exact bytes RFC 4880 §5.2.4 hashes) with `key`.
- * Resolves true or false; throws ALGORITHM_UNSUPPORTED for a refused hash algorithm or a
- * key/signature algorithm mismatch, SIGNATURE_INVALID for malformed signature values.
+ * Verifies `sig` with `key` over the hash input `prefix` (key, user ID or data: RFC 4880
+ * §5.2.4) followed by the signature's hashed part and trailer. Resolves true or false;
+ * throws ALGORITHM_UNSUPPORTED for a refused hash algorithm or a key/signature algorithm
+ * mismatch, SIGNATURE_INVALID for malformed signature values.
  */
-export function verifySignature(sig: openpgp.SignaturePacket, key: VerifyingKey, toHash: Uint8Array): Promise<boolean> {
-  const hash = ACCEPTED_HASHES.get(sig.hashAlgorithm as number);
+export function verifySignature(sig: SignatureFields, key: VerifyingKey, prefix: readonly Uint8Array[]): Promise<boolean> {
+  const hash = ACCEPTED_HASHES.get(sig.hashAlgorithm);
   if (!hash) throw new IcsError('ALGORITHM_UNSUPPORTED', `hash algorithm ${sig.hashAlgorithm} is not accepted`);
   const sameFamily =
     sig.publicKeyAlgorithm === key.algorithm ||
@@ -65,10 +57,12 @@ export function verifySignature(sig: openpgp.SignaturePacket, key: VerifyingKey,
   if (key.signsDigest && hash.bytes < 32) {
     throw new IcsError('ALGORITHM_UNSUPPORTED', 'EdDSA needs a hash of at least 256 bits');
   }
-  const digest = createHash(hash.name).update(toHash).digest();
-  const left16 = sig.signedHashValue;
+  const pieces = [...prefix, sig.hashedPart, hashTrailer(sig)];
+  const hasher = createHash(hash.name);
+  for (const piece of pieces) hasher.update(piece);
+  const digest = hasher.digest();
   // The quick check of RFC 4880 §5.2.2 ("left 16 bits of signed hash value").
-  if (!left16 || left16[0] !== digest[0] || left16[1] !== digest[1]) return Promise.resolve(false);
+  if (sig.left16[0] !== digest[0] || sig.left16[1] !== digest[1]) return Promise.resolve(false);
   const value = signatureBytes(sig, key);
   return new Promise((resolve) => {
     const done = (error: Error | null, ok: boolean) => resolve(!error && ok);
@@ -76,9 +70,9 @@ export function verifySignature(sig: openpgp.SignaturePacket, key: VerifyingKey,
       // EdDSA in OpenPGP signs the digest itself (RFC 9580 §5.2.3.4).
       cryptoVerify(null, digest, key.keyObject, value, done);
     } else if (key.algorithm === PubKeyAlgo.ecdsa) {
-      cryptoVerify(hash.name, toHash, { key: key.keyObject, dsaEncoding: 'ieee-p1363' }, value, done);
+      cryptoVerify(hash.name, Buffer.concat(pieces), { key: key.keyObject, dsaEncoding: 'ieee-p1363' }, value, done);
     } else {
-      cryptoVerify(hash.name, toHash, key.keyObject, value, done);
+      cryptoVerify(hash.name, Buffer.concat(pieces), key.keyObject, value, done);
     }
   });
 }

@@ -104,7 +104,12 @@ export interface RecordStore {
   /** Ids of all records of a kind in id order. */
   listKind(kind: EntityKind, options: ListOptions): Promise<string[]>;
   /** A domain's reconciliation set between two (time, id) bounds, [from, to). */
-  syncRange(domain: string, from: { time: number; id: string }, to: { time: number; id: string } | undefined, limit: number): Promise<SyncItem[]>;
+  syncRange(
+    domain: string,
+    from: { time: number; id: string },
+    to: { time: number; id: string } | undefined,
+    limit: number,
+  ): Promise<SyncItem[]>;
   /** Events with seq > `after`, oldest first. */
   changesSince(after: number, limit: number): Promise<ChangeEvent[]>;
   /** A record's events, oldest first. */

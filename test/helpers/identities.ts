@@ -1,13 +1,6 @@
 // Shared fixtures: issuer identities and certified device records, made once per run.
 import type * as openpgp from 'openpgp';
-import {
-  certify,
-  generateIdentity,
-  IssuerKeyring,
-  type KeyRecord,
-  type NewIdentity,
-  type TrustedIssuer,
-} from '../../ics/record/index.ts';
+import { certify, generateIdentity, IssuerKeyring, type KeyRecord, type NewIdentity, type TrustedIssuer } from '../../ics/record/index.ts';
 
 export interface Fixture {
   manufacturer: NewIdentity;

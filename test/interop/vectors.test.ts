@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { IcsError, type IcsErrorCode } from '../../ics/errors.ts';
 import {
-  certify,
   type CodeRecord,
+  certify,
   evaluateVerdict,
   IssuerKeyring,
   type KeyRecord,

@@ -49,7 +49,8 @@ describe('record/merge', () => {
       () => certify(base, f.manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, { created: minutesAgo(40) }),
       () => certify(base, f.integrator.privateKey, { role: 'integrator' }, { created: minutesAgo(45) }),
       () => revokeCertification(base, f.integrator.privateKey, { created: minutesAgo(30) }),
-      () => certify(base, f.certifier.privateKey, { role: 'certifier', metadata: { endorsement: 'IEC-62304' } }, { created: minutesAgo(20) }),
+      () =>
+        certify(base, f.certifier.privateKey, { role: 'certifier', metadata: { endorsement: 'IEC-62304' } }, { created: minutesAgo(20) }),
       () => certify(base, f.integrator.privateKey, { role: 'maintainer', status: 'in-use' }, { created: minutesAgo(10) }),
     ];
     singles = [base];
@@ -124,7 +125,12 @@ describe('record/merge', () => {
   it('merges code records: union of signatures over one statement', async () => {
     const f = await fixture();
     const statement = codeStatement('acme-cam-fw', '3.2.1', { sha256: 'ab'.repeat(32) });
-    const released = await signCode(statement, f.manufacturer.privateKey, { role: 'developer', status: 'released' }, { created: minutesAgo(30) });
+    const released = await signCode(
+      statement,
+      f.manufacturer.privateKey,
+      { role: 'developer', status: 'released' },
+      { created: minutesAgo(30) },
+    );
     const endorsed = await signCode(statement, f.certifier.privateKey, { role: 'certifier' }, { created: minutesAgo(20) });
     const ab = mergeRecords(released, endorsed);
     const ba = mergeRecords(endorsed, released);
@@ -154,6 +160,9 @@ describe('record/merge', () => {
     );
     const { record: reparsed } = await parseKeyRecord(onlyManufacturer.bytes, { issuers: f.ring });
     assert.equal(reparsed.digest, onlyManufacturer.digest);
-    assert.equal(filterSignatures(all, () => true), all);
+    assert.equal(
+      filterSignatures(all, () => true),
+      all,
+    );
   });
 });

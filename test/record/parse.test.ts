@@ -8,8 +8,8 @@ import {
   generateIdentity,
   parseKeyRecord,
   parseRecord,
-  reviveRecord,
   ROLE_NOTATION,
+  reviveRecord,
   SigType,
 } from '../../ics/record/index.ts';
 import { framePacket, PacketTag, scanPackets } from '../../ics/record/packets.ts';
@@ -138,7 +138,12 @@ describe('record/parse', () => {
     const f = await fixture();
     let { record } = await certifiedDevice(f);
     for (let i = 0; i < 4; i++) {
-      record = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'in-use' }, { created: minutesAgo(50 - i) });
+      record = await certify(
+        record,
+        f.manufacturer.privateKey,
+        { role: 'manufacturer', status: 'in-use' },
+        { created: minutesAgo(50 - i) },
+      );
     }
     const limits = { ...DEFAULT_LIMITS, maxSignaturesPerSigner: 3 };
     await rejects(parseRecord(record.bytes, { issuers: f.ring, limits }), 'LIMIT_EXCEEDED');
@@ -153,7 +158,10 @@ describe('record/parse', () => {
     const signed = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, { created: new Date() });
     // Seen from a node whose clock is a day behind, the new statement is from the future.
     const { record: parsed, dropped } = await parseKeyRecord(signed.bytes, { issuers: f.ring, now: minutesAgo(24 * 60) });
-    assert.deepEqual(dropped.map((d) => [d.reason, d.issuer]), [['NOT_ALLOWED', f.manufacturer.record.id]]);
+    assert.deepEqual(
+      dropped.map((d) => [d.reason, d.issuer]),
+      [['NOT_ALLOWED', f.manufacturer.record.id]],
+    );
     assert.equal(parsed.digest, record.digest);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import canonicalize from 'canonicalize';
 import { isIcsError } from '../../ics/errors.ts';
-import { canonicalStatement, codeStatement, codeRecordBytes, parseCodeRecord } from '../../ics/record/index.ts';
+import { canonicalStatement, codeRecordBytes, codeStatement, parseCodeRecord } from '../../ics/record/index.ts';
 import { readCanonicalStatement } from '../../ics/record/statement.ts';
 
 const digest = { sha256: 'ab'.repeat(32) };
@@ -21,7 +21,10 @@ describe('record/statement (RFC 8785)', () => {
   it('sorts keys and gives the same bytes for the same statement', () => {
     const a = canonicalStatement(codeStatement('acme-cam-fw', '3.2.1', digest));
     const b = canonicalStatement({ subject: { digest, version: '3.2.1', name: 'acme-cam-fw' }, type: 'cm4it.code/v1' });
-    assert.equal(Buffer.from(a).toString(), `{"subject":{"digest":{"sha256":"${digest.sha256}"},"name":"acme-cam-fw","version":"3.2.1"},"type":"cm4it.code/v1"}`);
+    assert.equal(
+      Buffer.from(a).toString(),
+      `{"subject":{"digest":{"sha256":"${digest.sha256}"},"name":"acme-cam-fw","version":"3.2.1"},"type":"cm4it.code/v1"}`,
+    );
     assert.deepEqual(a, b);
   });
 
@@ -36,9 +39,16 @@ describe('record/statement (RFC 8785)', () => {
       '{"type":"cm4it.code/v1"',
     ];
     for (const text of bad) {
-      assert.throws(() => readCanonicalStatement(Buffer.from(text)), (e: unknown) => isIcsError(e, 'RECORD_MALFORMED'), text);
+      assert.throws(
+        () => readCanonicalStatement(Buffer.from(text)),
+        (e: unknown) => isIcsError(e, 'RECORD_MALFORMED'),
+        text,
+      );
     }
-    assert.throws(() => codeStatement('', '1', digest), (e: unknown) => isIcsError(e, 'RECORD_MALFORMED'));
+    assert.throws(
+      () => codeStatement('', '1', digest),
+      (e: unknown) => isIcsError(e, 'RECORD_MALFORMED'),
+    );
   });
 
   it('a code record id is sha256: of the canonical statement', async () => {

@@ -56,7 +56,12 @@ describe('record/verdict', () => {
   });
 
   it('takes the newest status by an allowed setter: stolen makes the device untrusted', async () => {
-    const stolen = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, { created: minutesAgo(60) });
+    const stolen = await certify(
+      record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'stolen' },
+      { created: minutesAgo(60) },
+    );
     const v = evaluateVerdict(stolen, policy(f));
     assert.equal(v.status, 'stolen');
     assert.equal(v.trusted, false);
@@ -64,8 +69,18 @@ describe('record/verdict', () => {
   });
 
   it('an older status statement replayed later does not change the current status', async () => {
-    const older = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'planned' }, { created: minutesAgo(200) });
-    const stolen = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'stolen' }, { created: minutesAgo(60) });
+    const older = await certify(
+      record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'planned' },
+      { created: minutesAgo(200) },
+    );
+    const stolen = await certify(
+      record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'stolen' },
+      { created: minutesAgo(60) },
+    );
     // The replayed statement arrives after the newer one.
     const merged = mergeRecords(stolen, older);
     assert.equal(evaluateVerdict(merged, policy(f)).status, 'stolen');
@@ -74,8 +89,18 @@ describe('record/verdict', () => {
   });
 
   it('keeps a terminal status terminal', async () => {
-    const destroyed = await certify(record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'destroyed' }, { created: minutesAgo(60) });
-    const revived = await certify(destroyed, f.integrator.privateKey, { role: 'maintainer', status: 'in-use' }, { created: minutesAgo(30) });
+    const destroyed = await certify(
+      record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'destroyed' },
+      { created: minutesAgo(60) },
+    );
+    const revived = await certify(
+      destroyed,
+      f.integrator.privateKey,
+      { role: 'maintainer', status: 'in-use' },
+      { created: minutesAgo(30) },
+    );
     const v = evaluateVerdict(revived, policy(f));
     assert.equal(v.status, 'destroyed');
     assert.equal(v.trusted, false);
@@ -99,7 +124,12 @@ describe('record/verdict', () => {
 
   it('an expired certification does not count', async () => {
     const { device } = await certifiedDevice(f);
-    let r = await certify(device.record, f.manufacturer.privateKey, { role: 'manufacturer', status: 'in-use' }, { created: minutesAgo(100) });
+    let r = await certify(
+      device.record,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', status: 'in-use' },
+      { created: minutesAgo(100) },
+    );
     r = await certify(r, f.certifier.privateKey, { role: 'certifier' }, { created: minutesAgo(100), expiresInSeconds: 60 });
     const v = evaluateVerdict(r, { issuers: f.trusted, requiredRoles: ['certifier'] });
     assert.equal(v.trusted, false);
@@ -108,9 +138,24 @@ describe('record/verdict', () => {
   });
 
   it('collects authorizations (deny wins), endorsements and metadata', async () => {
-    let r = await certify(record, f.integrator.privateKey, { role: 'integrator', allow: ['telemetry', 'video-recording'] }, { created: minutesAgo(90) });
-    r = await certify(r, f.manufacturer.privateKey, { role: 'manufacturer', deny: ['video-recording'], metadata: { model: 'cam-3' } }, { created: minutesAgo(80) });
-    r = await certify(r, f.certifier.privateKey, { role: 'certifier', metadata: { endorsement: 'IEC-62304' } }, { created: minutesAgo(70) });
+    let r = await certify(
+      record,
+      f.integrator.privateKey,
+      { role: 'integrator', allow: ['telemetry', 'video-recording'] },
+      { created: minutesAgo(90) },
+    );
+    r = await certify(
+      r,
+      f.manufacturer.privateKey,
+      { role: 'manufacturer', deny: ['video-recording'], metadata: { model: 'cam-3' } },
+      { created: minutesAgo(80) },
+    );
+    r = await certify(
+      r,
+      f.certifier.privateKey,
+      { role: 'certifier', metadata: { endorsement: 'IEC-62304' } },
+      { created: minutesAgo(70) },
+    );
     const v = evaluateVerdict(r, policy(f));
     assert.deepEqual(v.authorizations, { allow: ['telemetry'], deny: ['video-recording'] });
     assert.equal(v.endorsements.length, 1);
@@ -133,12 +178,27 @@ describe('record/verdict', () => {
     const p: VerdictPolicy = { issuers: [developer], requiredRoles: ['developer'] };
     assert.equal(evaluateVerdict(code, p).trusted, true);
     assert.equal(evaluateVerdict(code, p).kind, 'code');
-    code = await signCode(statement, f.manufacturer.privateKey, { role: 'developer', status: 'deprecated' }, { created: minutesAgo(30), record: code });
+    code = await signCode(
+      statement,
+      f.manufacturer.privateKey,
+      { role: 'developer', status: 'deprecated' },
+      { created: minutesAgo(30), record: code },
+    );
     const deprecated = evaluateVerdict(code, p);
     assert.equal(deprecated.status, 'deprecated');
     assert.equal(deprecated.trusted, false);
-    code = await signCode(statement, f.manufacturer.privateKey, { role: 'developer', status: 'revoked' }, { created: minutesAgo(20), record: code });
-    code = await signCode(statement, f.manufacturer.privateKey, { role: 'developer', status: 'released' }, { created: minutesAgo(10), record: code });
+    code = await signCode(
+      statement,
+      f.manufacturer.privateKey,
+      { role: 'developer', status: 'revoked' },
+      { created: minutesAgo(20), record: code },
+    );
+    code = await signCode(
+      statement,
+      f.manufacturer.privateKey,
+      { role: 'developer', status: 'released' },
+      { created: minutesAgo(10), record: code },
+    );
     assert.equal(evaluateVerdict(code, p).status, 'revoked');
   });
 });

@@ -1,0 +1,194 @@
+// Shared pieces of the benchmarks: the context a benchmark runs in, closed-loop and
+// tight-loop timers, percentiles, an RSS sampler and number formatting. No dependencies
+// beyond node itself, so that a benchmark measures the product and not the harness.
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+
+/** What `bench/run.ts` hands every benchmark. */
+export interface BenchContext {
+  /** BENCH_QUICK=1: small counts and short windows, a smoke check rather than a measurement. */
+  readonly quick: boolean;
+  /** Prints one line of results. */
+  log(line: string): void;
+  /** Prints a labelled row: label padded to a column, then the figures. */
+  row(label: string, figures: string): void;
+  /** Records a goal and prints its line; `run.ts` repeats all goals at the end. */
+  goal(name: string, met: boolean, detail: string): void;
+}
+
+export interface Benchmark {
+  /** Short name, matched by the filter argument (`npm run bench -- record`). */
+  readonly name: string;
+  /** One line saying what is measured. */
+  readonly title: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+export interface GoalResult {
+  bench: string;
+  name: string;
+  met: boolean;
+  detail: string;
+}
+
+export const LABEL_WIDTH = 26;
+
+/** Picks the quick-mode or the full-mode value. */
+export function pick<T>(ctx: Pick<BenchContext, 'quick'>, full: T, quick: T): T {
+  return ctx.quick ? quick : full;
+}
+
+export interface LoopResult {
+  /** Completed operations, including those that finished after the deadline. */
+  ops: number;
+  /** Wall time from the first start to the last completion, ms. */
+  elapsedMs: number;
+  /** ops / elapsed, per second. */
+  perSecond: number;
+}
+
+function result(ops: number, elapsedMs: number): LoopResult {
+  return { ops, elapsedMs, perSecond: (ops * 1000) / elapsedMs };
+}
+
+/**
+ * Closed loop: `concurrency` operations in flight until `durationMs` has passed; each
+ * completion starts the next one. Operations still in flight at the deadline are waited
+ * for and counted, and the time they take is counted too, so the rate is not inflated.
+ */
+export async function closedLoop(concurrency: number, durationMs: number, task: (i: number) => Promise<unknown>): Promise<LoopResult> {
+  let next = 0;
+  let ops = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await task(next++);
+      ops++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return result(ops, performance.now() - start);
+}
+
+/**
+ * Tight synchronous loop for `durationMs`; the clock is read once per `batch` calls so
+ * that reading it does not dominate cheap operations.
+ */
+export function syncLoop(durationMs: number, batch: number, task: (i: number) => unknown): LoopResult {
+  let ops = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  let now = start;
+  while (now < deadline) {
+    for (let j = 0; j < batch; j++) task(ops++);
+    now = performance.now();
+  }
+  return result(ops, now - start);
+}
+
+/** Nearest-rank percentile of an ascending array; `p` in 0..100. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
+}
+
+/** Samples `process.memoryUsage().rss` on a timer (and on demand) and keeps the peak. */
+export class RssSampler {
+  #peak = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly startRss: number;
+
+  constructor(readonly intervalMs = 20) {
+    this.startRss = process.memoryUsage().rss;
+    this.#peak = this.startRss;
+  }
+
+  start(): this {
+    this.#timer = setInterval(() => this.sample(), this.intervalMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  sample(): number {
+    const rss = process.memoryUsage().rss;
+    if (rss > this.#peak) this.#peak = rss;
+    return rss;
+  }
+
+  stop(): number {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.sample();
+    return this.#peak;
+  }
+
+  get peak(): number {
+    return this.#peak;
+  }
+}
+
+/** CPU time (ms) of this process's main thread and of all its other threads. */
+export interface ThreadCpu {
+  mainMs: number;
+  otherMs: number;
+}
+
+/** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/task/<tid>/stat. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Per-thread CPU split from /proc (Linux only; undefined elsewhere). "Other" threads are
+ * libuv's pool (where async crypto runs), V8's GC/compiler helpers and node's own.
+ */
+export function threadCpu(): ThreadCpu | undefined {
+  try {
+    const split: ThreadCpu = { mainMs: 0, otherMs: 0 };
+    for (const tid of readdirSync('/proc/self/task')) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+      if (tid === String(process.pid)) split.mainMs += cpuMs;
+      else split.otherMs += cpuMs;
+    }
+    return split;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Integer with thousands separators: 12 345. */
+export function int(n: number): string {
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+export function ms(value: number, digits = 2): string {
+  return `${value.toFixed(digits)} ms`;
+}
+
+export function us(valueMs: number): string {
+  return `${(valueMs * 1000).toFixed(1)} µs`;
+}
+
+export function seconds(valueMs: number): string {
+  return `${(valueMs / 1000).toFixed(1)} s`;
+}
+
+/** One line describing the machine and runtime, printed before any figures. */
+export function environmentLine(): string {
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  const pool = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
+  return `node ${process.version}, ${availableParallelism()} CPUs (${cpu}), libuv pool ${pool}`;
+}

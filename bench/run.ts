@@ -1,0 +1,64 @@
+// Benchmark entry point: `npm run bench [-- <filter>...]`, quick smoke mode with BENCH_QUICK=1.
+// Benchmarks run one after another in this process; a filter argument keeps those whose
+// name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
+// a `Benchmark` and list it in BENCHMARKS below.
+import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
+import { recordBenchmark } from './record.ts';
+
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark];
+
+function usage(): string {
+  return [
+    'usage: npm run bench [-- <filter>...]      (BENCH_QUICK=1 for a quick smoke run)',
+    `benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}`,
+  ].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(usage());
+    return 0;
+  }
+  const filters = argv.filter((a) => !a.startsWith('-'));
+  const selected = filters.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => filters.some((f) => b.name.includes(f)));
+  if (selected.length === 0) {
+    console.error(`no benchmark matches ${filters.map((f) => JSON.stringify(f)).join(', ')}\n${usage()}`);
+    return 2;
+  }
+  const quick = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
+  const goals: GoalResult[] = [];
+
+  for (const bench of selected) {
+    console.log(`\n== ${bench.name}: ${bench.title} ==`);
+    const row = (label: string, figures: string) => console.log(`${label.padEnd(LABEL_WIDTH)} ${figures}`);
+    const ctx: BenchContext = {
+      quick,
+      log: (line) => console.log(line),
+      row,
+      goal: (name, met, detail) => {
+        goals.push({ bench: bench.name, name, met, detail });
+        row('goal', `${name}: ${met ? 'MET' : 'MISSED'} (${detail})`);
+      },
+    };
+    const start = performance.now();
+    await bench.run(ctx);
+    console.log(`-- ${bench.name} done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  }
+
+  if (goals.length > 0) {
+    console.log('\n== goals ==');
+    for (const g of goals) console.log(`${`${g.bench}`.padEnd(10)} ${g.met ? 'MET   ' : 'MISSED'} ${g.name} (${g.detail})`);
+  }
+  // Goals are reported, not enforced: a benchmark run is a measurement, not a test.
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
