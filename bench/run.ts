@@ -4,8 +4,9 @@
 // a `Benchmark` and list it in BENCHMARKS below.
 import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
 import { recordBenchmark } from './record.ts';
+import { storeBenchmark } from './store.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark];
 
 function usage(): string {
   return [

@@ -1,30 +1,42 @@
-// The `ics` command. For now it carries the record-model demonstration; the node
-// (`ics init`, `ics serve`, operations) builds on the same record API.
-import { Command } from 'commander';
+// The `ics` command: node life (init, serve, trust) and operations on records.
+import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
 import { runDemo } from './demo.ts';
+import { registerNodeCommands } from './node-commands.ts';
+import { registerOperations } from './operations.ts';
 
 const program = new Command()
   .name('ics')
   .description('CM4IT identity certificate server: multi-signed identity records for IoT devices and code')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
+
+registerNodeCommands(program);
+registerOperations(program);
 
 program
   .command('demo')
-  .description('walk through the record model: register, countersign, set status, verify, deprecate code')
+  .description('walk through the record model in memory: register, countersign, set status, verify, deprecate code')
   .option('--json', 'print the verdicts as JSON')
   .action(async (options: { json?: boolean }) => {
     await runDemo({ json: options.json === true, out: process.stdout });
   });
 
+// Exit codes: 0 success (verify: trusted), 1 verify: not trusted / import with rejections, 2 error.
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof IcsError) {
-    process.stderr.write(`ics: ${error.code}: ${error.publicMessage}\n`);
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof IcsError) {
+    process.stderr.write(`ics: ${error.code}: ${error.message}\n`);
+    const details = error.details?.errors ?? error.details?.reasons;
+    if (Array.isArray(details) && error.code !== 'CONFIG_INVALID') {
+      for (const d of details) process.stderr.write(`  ${JSON.stringify(d)}\n`);
+    }
     process.exitCode = 2;
   } else {
-    process.stderr.write(`ics: ${(error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`ics: internal error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 2;
   }
 }

@@ -169,5 +169,6 @@ export function armor(kind: ArmorKind, bytes: Uint8Array): string {
   const type = { publicKey: openpgp.enums.armor.publicKey, message: openpgp.enums.armor.message, signature: openpgp.enums.armor.signature }[
     kind
   ];
-  return (openpgp.armor as unknown as ArmorWithChecksum)(type, bytes, undefined, undefined, undefined, true);
+  // A fresh copy: openpgp.js's CRC-24 reads the bytes as 32-bit words and needs an aligned offset.
+  return (openpgp.armor as unknown as ArmorWithChecksum)(type, new Uint8Array(bytes), undefined, undefined, undefined, true);
 }

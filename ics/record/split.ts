@@ -19,24 +19,32 @@ export const DEFAULT_BATCH_LIMITS: Readonly<BatchLimits> = Object.freeze({
 const ARMOR_BLOCK = /-----BEGIN PGP [A-Z ]+-----[\s\S]*?-----END PGP [A-Z ]+-----/g;
 
 /**
- * Splits `input` into the bytes of single records. Each piece is still untrusted: it goes
- * through `parseRecord` on its own. Framing errors of the whole input are RECORD_MALFORMED.
+ * Splits `input` into single records. Each piece is still untrusted: it goes through
+ * `parseRecord` on its own. An armored block that cannot be decoded is passed on as its
+ * text, so that it fails alone; a framing error in binary input fails the whole batch
+ * (there is no way to find the next record after it).
  */
 export async function splitRecords(
   input: Uint8Array | string,
   limits: RecordLimits = DEFAULT_LIMITS,
   batch: BatchLimits = DEFAULT_BATCH_LIMITS,
-): Promise<Uint8Array[]> {
+): Promise<Array<Uint8Array | string>> {
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   if (size > batch.maxBatchBytes) {
     throw new IcsError('LIMIT_EXCEEDED', `batch of ${size} bytes exceeds ${batch.maxBatchBytes}`, { details: { limit: 'maxBatchBytes' } });
   }
-  const pieces: Uint8Array[] = [];
+  const pieces: Array<Uint8Array | string> = [];
   if (isArmored(input)) {
     const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
     const blocks = text.match(ARMOR_BLOCK) ?? [];
     if (blocks.length === 0) throw new IcsError('RECORD_MALFORMED', 'no complete ASCII armor block');
-    for (const block of blocks) pieces.push(...splitBinary(await dearmor(block, limits), batch));
+    for (const block of blocks) {
+      try {
+        pieces.push(...splitBinary(await dearmor(block, limits), batch));
+      } catch {
+        pieces.push(block);
+      }
+    }
   } else {
     if (typeof input === 'string') throw new IcsError('RECORD_MALFORMED', 'input is neither armored nor binary OpenPGP');
     pieces.push(...splitBinary(input, batch));

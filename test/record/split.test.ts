@@ -17,6 +17,10 @@ describe('record/split', () => {
     assert.equal(ids[2], b.id);
     const armoredPieces = await splitRecords(`${armor('publicKey', a.bytes)}\n${armor('publicKey', b.bytes)}`);
     assert.deepEqual(armoredPieces.map((p) => Buffer.from(p).equals(Buffer.from(a.bytes)) || Buffer.from(p).equals(Buffer.from(b.bytes))), [true, true]);
+    // An undecodable block is handed on as text, to fail on its own.
+    const mixed = await splitRecords(`${armor('publicKey', a.bytes)}\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n`);
+    assert.equal(mixed.length, 2);
+    assert.equal(typeof mixed[1], 'string');
   });
 
   it('enforces the batch limits', async () => {

@@ -1,0 +1,103 @@
+// What every operation command shares: opening the node, resolving record ids, choosing
+// the signing key, and printing results as text or JSON.
+import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import type * as openpgp from 'openpgp';
+import { IcsError } from '../errors.ts';
+import type { IngestOutcome } from '../ingest/ingest.ts';
+import { type IcsNode, openNode } from '../node/node.ts';
+import { type IdentityRecord, readPrivateKey, reviveRecord } from '../record/index.ts';
+import { userIdTokens } from '../store/index.ts';
+
+export interface GlobalOptions {
+  data: string;
+  json?: boolean;
+}
+
+export const DEFAULT_DATA_DIR = process.env.ICS_DATA ?? './data';
+
+/** Runs `task` with the node of `--data` open, and closes it whatever happens. */
+export async function withNode<T>(options: GlobalOptions, task: (node: IcsNode) => Promise<T>): Promise<T> {
+  const node = await openNode(options.data, { logLevel: process.env.ICS_LOG_LEVEL ?? 'warn' });
+  try {
+    return await task(node);
+  } finally {
+    await node.close();
+  }
+}
+
+/** Who runs the command, for the event log. */
+export function localOrigin(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+const FINGERPRINT = /^(0x)?([0-9a-fA-F]{40})$/;
+const KEY_ID = /^(0x)?([0-9a-fA-F]{16})$/;
+const CODE_ID = /^sha256:[0-9a-f]{64}$/;
+
+/** Accepts a fingerprint, a long key id, a code id (`sha256:…`) or an exact user ID (URN). */
+export async function resolveRecord(node: IcsNode, reference: string): Promise<IdentityRecord> {
+  const text = reference.trim();
+  let ids: string[];
+  const fingerprint = FINGERPRINT.exec(text);
+  const keyId = KEY_ID.exec(text);
+  if (fingerprint) ids = [(fingerprint[2] as string).toLowerCase()];
+  else if (keyId) ids = await node.store.findByKeyId((keyId[2] as string).toLowerCase(), { limit: 2 });
+  else if (CODE_ID.test(text)) ids = [text];
+  else ids = await idsByUserId(node, text);
+  if (ids.length > 1) throw new IcsError('BAD_REQUEST', `"${reference}" names several records; use the fingerprint`);
+  const stored = ids[0] === undefined ? undefined : await node.store.get(ids[0]);
+  if (!stored) throw new IcsError('NOT_FOUND', `no record ${reference}`);
+  return reviveRecord(stored.bytes);
+}
+
+async function idsByUserId(node: IcsNode, userId: string): Promise<string[]> {
+  const tokens = userIdTokens(userId).sort((a, b) => b.length - a.length);
+  if (tokens[0] === undefined) return [];
+  const candidates = await node.store.findByToken(tokens[0], { limit: 1000 });
+  const matches: string[] = [];
+  for (const stored of await node.store.getMany(candidates)) {
+    if (!stored) continue;
+    const record = await reviveRecord(stored.bytes);
+    if (record.type === 'key' && record.userIds.some((u) => u.userId === userId)) matches.push(record.id);
+  }
+  return matches;
+}
+
+export interface SignerOptions {
+  key?: string;
+  passphraseFile?: string;
+}
+
+/** `--key FILE` (passphrase: ICS_KEY_PASSPHRASE or `--passphrase-file`), else the node's issuer key. */
+export async function signingKey(node: IcsNode, options: SignerOptions): Promise<openpgp.PrivateKey> {
+  if (!options.key) return node.issuerKey();
+  const armored = await readFile(options.key, 'utf8').catch((cause) => {
+    throw new IcsError('KEY_UNUSABLE', `cannot read ${options.key}`, { cause });
+  });
+  const passphrase = options.passphraseFile
+    ? (await readFile(options.passphraseFile, 'utf8')).trim()
+    : process.env.ICS_KEY_PASSPHRASE;
+  return readPrivateKey(armored, passphrase);
+}
+
+export function print(options: { json?: boolean }, value: unknown, text: () => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+/** Text for an ingest outcome, with what was dropped and why. */
+export function describeOutcome(outcome: IngestOutcome): string {
+  const lines = [
+    `${outcome.action} ${outcome.kind} ${outcome.id}`,
+    `  domains: ${outcome.domains.join(', ') || '(none)'}; signatures added: ${outcome.signaturesAdded}`,
+  ];
+  for (const d of outcome.dropped) lines.push(`  dropped signature by ${d.issuer ?? 'unknown issuer'}: ${d.reason} (${d.detail})`);
+  if (outcome.dropped.some((d) => d.reason === 'UNKNOWN_ISSUER' || d.reason === 'ISSUER_NOT_ALLOWED')) {
+    lines.push('  hint: trust an issuer with `ics trust add --key ISSUER.asc --roles ROLE`');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,222 @@
+// The one write path every front end uses (CLI, HKP, LDAP, JSON API, sync peers):
+// parse + verify, policy filter, merge with what is stored, accept rules on the merged
+// record, then one atomic store write. Nothing reaches the store any other way.
+import type { Logger } from 'pino';
+import { IcsError, isIcsError } from '../errors.ts';
+import {
+  claimsOf,
+  DEFAULT_LIMITS,
+  type IdentityRecord,
+  type IssuerKeyring,
+  mergeRecords,
+  parseRecord,
+  type RecordLimits,
+  reviveRecord,
+  splitRecords,
+  type VerifiedSignature,
+} from '../record/index.ts';
+import type { ChangeSource, RecordStore } from '../store/types.ts';
+
+/** What ingest needs of the policy engine. */
+export interface IngestPolicy {
+  issuerRing(): IssuerKeyring;
+  admit(
+    record: IdentityRecord,
+    now?: Date,
+  ): { record: IdentityRecord; domains: string[]; dropped: ReadonlyArray<{ issuer: string; reason: string; detail: string }> };
+  issuerName?(fingerprint: string): string | undefined;
+}
+
+export interface IngestComponents {
+  readonly store: RecordStore;
+  readonly policy: IngestPolicy;
+  readonly logger: Logger;
+}
+
+export interface IngestInit {
+  readonly limits?: RecordLimits;
+  /** Attempts when a concurrent writer changed the record between read and write. */
+  readonly maxAttempts?: number;
+}
+
+export interface IngestContext {
+  readonly source: ChangeSource;
+  /** Peer id, client address or local user: for the event log, never secret. */
+  readonly origin?: string;
+}
+
+export interface DroppedReport {
+  readonly issuer: string | undefined;
+  readonly reason: string;
+  readonly detail: string;
+}
+
+export interface IngestOutcome {
+  readonly id: string;
+  readonly kind: IdentityRecord['kind'];
+  readonly action: 'inserted' | 'updated' | 'unchanged';
+  readonly digest: string;
+  readonly domains: readonly string[];
+  readonly signaturesAdded: number;
+  /** Signatures in the input that were not stored, with why (flood defence, policy). */
+  readonly dropped: readonly DroppedReport[];
+  readonly seq: number | undefined;
+}
+
+export interface BatchItemResult {
+  readonly index: number;
+  readonly outcome?: IngestOutcome;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export interface BatchOutcome {
+  readonly results: readonly BatchItemResult[];
+  readonly counts: { inserted: number; updated: number; unchanged: number; rejected: number };
+}
+
+const DEFAULT_MAX_ATTEMPTS = 5;
+
+function allSignatures(record: IdentityRecord): VerifiedSignature[] {
+  if (record.type === 'code') return [...record.signatures];
+  return [...record.keySignatures, ...record.userIds.flatMap((u) => u.signatures), ...record.subkeys.flatMap((s) => s.signatures)];
+}
+
+export class Ingest {
+  readonly #components: IngestComponents;
+  readonly #limits: RecordLimits;
+  readonly #maxAttempts: number;
+  /** Per-record queue: writes to one id run one after another, so merges never race. */
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  constructor(init: IngestInit, components: IngestComponents) {
+    this.#components = components;
+    this.#limits = init.limits ?? DEFAULT_LIMITS;
+    this.#maxAttempts = init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  }
+
+  /** Ingests one record (armored or binary). Throws IcsError when it is refused. */
+  async submit(input: Uint8Array | string, context: IngestContext): Promise<IngestOutcome> {
+    const { logger } = this.#components;
+    try {
+      const parsed = await parseRecord(input, { issuers: this.#components.policy.issuerRing(), limits: this.#limits });
+      const dropped: DroppedReport[] = parsed.dropped.map((d) => ({ issuer: d.issuer, reason: d.reason, detail: d.detail }));
+      const outcome = await this.#serialised(parsed.record.id, () => this.#mergeAndWrite(parsed.record, dropped, context));
+      logger.debug(
+        { id: outcome.id, action: outcome.action, added: outcome.signaturesAdded, dropped: dropped.length, source: context.source },
+        'ingest',
+      );
+      return outcome;
+    } catch (error) {
+      if (isIcsError(error) && error.code !== 'INTERNAL') {
+        logger.debug({ code: error.code, source: context.source, origin: context.origin, reason: error.message }, 'ingest refused');
+      } else {
+        logger.error({ err: error, source: context.source }, 'ingest failed');
+      }
+      throw error;
+    }
+  }
+
+  /** Ingests every record of a keyring or bulk file; each is judged alone. */
+  async submitBatch(
+    input: Uint8Array | string,
+    context: IngestContext,
+    options: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<BatchOutcome> {
+    const pieces = await splitRecords(input, this.#limits);
+    const results: BatchItemResult[] = new Array(pieces.length);
+    const counts = { inserted: 0, updated: 0, unchanged: 0, rejected: 0 };
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < pieces.length) {
+        const index = next++;
+        try {
+          const outcome = await this.submit(pieces[index] as Uint8Array | string, context);
+          counts[outcome.action] += 1;
+          results[index] = { index, outcome };
+        } catch (error) {
+          counts.rejected += 1;
+          const e = isIcsError(error) ? error : new IcsError('INTERNAL', 'internal error', { cause: error });
+          results[index] = { index, error: { code: e.code, message: e.publicMessage } };
+        }
+        options.onProgress?.(++done, pieces.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker));
+    return { results, counts };
+  }
+
+  async #serialised<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(id) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.catch(() => undefined);
+    this.#tails.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#tails.get(id) === tail) this.#tails.delete(id);
+    }
+  }
+
+  async #mergeAndWrite(incoming: IdentityRecord, dropped: DroppedReport[], context: IngestContext): Promise<IngestOutcome> {
+    const { store, policy } = this.#components;
+    for (let attempt = 1; ; attempt++) {
+      const stored = await store.get(incoming.id);
+      const base = stored ? await reviveRecord(stored.bytes) : undefined;
+      const merged = base ? mergeRecords(base, incoming, this.#limits) : incoming;
+      // The policy judges the merged record: a copy carrying only a new countersignature
+      // of a device already held is as acceptable as the full record. The stored part was
+      // admitted before (admission is idempotent), so what it drops came with this input.
+      const admitted = policy.admit(merged);
+      if (attempt === 1) dropped.push(...admitted.dropped.map((d) => ({ issuer: d.issuer, reason: d.reason, detail: d.detail })));
+      const record = admitted.record;
+      const before = new Set(base ? allSignatures(base).map((s) => s.sigId) : []);
+      const added = allSignatures(record).filter((s) => !before.has(s.sigId));
+      const sameDomains = stored !== undefined && stored.domains.join('\n') === [...admitted.domains].sort().join('\n');
+      if (stored && stored.digest === record.digest && sameDomains) {
+        return this.#outcome(record, 'unchanged', admitted.domains, 0, dropped, undefined);
+      }
+      try {
+        const event = await store.write({
+          record,
+          domains: [...admitted.domains].sort(),
+          expectedDigest: stored?.digest,
+          source: context.source,
+          origin: context.origin,
+          signaturesAdded: added.length,
+          summary: this.#summary(stored === undefined, added),
+        });
+        return this.#outcome(record, stored ? 'updated' : 'inserted', admitted.domains, added.length, dropped, event.seq);
+      } catch (error) {
+        if (isIcsError(error, 'CONFLICT') && attempt < this.#maxAttempts) continue;
+        throw error;
+      }
+    }
+  }
+
+  #outcome(
+    record: IdentityRecord,
+    action: IngestOutcome['action'],
+    domains: readonly string[],
+    signaturesAdded: number,
+    dropped: DroppedReport[],
+    seq: number | undefined,
+  ): IngestOutcome {
+    return { id: record.id, kind: record.kind, action, digest: record.digest, domains: [...domains].sort(), signaturesAdded, dropped, seq };
+  }
+
+  /** A short account of what the change says, for the event log. */
+  #summary(isNew: boolean, added: readonly VerifiedSignature[]): string {
+    const parts = added
+      .filter((s) => !s.self)
+      .map((s) => {
+        const claims = claimsOf(s.notations);
+        const who = this.#components.policy.issuerName?.(s.issuer) ?? s.issuer.slice(-16);
+        const what = s.type === 0x30 ? 'withdrawal' : `${claims.role ?? 'certification'}${claims.status ? ` status=${claims.status}` : ''}`;
+        return `${what} by ${who}`;
+      });
+    const head = isNew ? 'registered' : 'updated';
+    const text = parts.length > 0 ? `${head}: ${parts.join('; ')}` : head;
+    return text.length > 240 ? `${text.slice(0, 239)}…` : text;
+  }
+}

@@ -1,0 +1,58 @@
+// Local users (config `auth.users`): scrypt password hashes, constant-time checks.
+// Front ends get an `Authenticator`, never the hashes.
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Principal } from '../policy/index.ts';
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+
+/** scrypt cost (2^15, r 8, p 1: ~32 MiB and ~50 ms per check) — OWASP's minimum for scrypt. */
+const COST = { N: 32768, r: 8, p: 1 };
+const KEY_BYTES = 32;
+/** Passwords longer than this are refused before hashing (scrypt cost grows with input). */
+export const MAX_PASSWORD_BYTES = 1024;
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, KEY_BYTES, { ...COST, maxmem: 64 * 1024 * 1024 });
+  return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return false;
+  const [scheme, n, r, p, salt, hash] = encoded.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: 64 * 1024 * 1024,
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export interface AuthenticatedUser {
+  readonly principal: Principal;
+  readonly write: boolean;
+}
+
+export interface Authenticator {
+  /** The user for these credentials, or undefined (wrong name or password: same answer, same time). */
+  authenticate(name: string, password: string): Promise<AuthenticatedUser | undefined>;
+}
+
+/** A placeholder hash so that unknown user names cost as much as wrong passwords. */
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+export function createAuthenticator(users: ReadonlyArray<{ name: string; passwordHash: string; write: boolean }>): Authenticator {
+  const byName = new Map(users.map((u) => [u.name, u]));
+  return {
+    async authenticate(name, password) {
+      const user = byName.get(name);
+      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+      if (!user || !ok) return undefined;
+      return { principal: { kind: 'user', name: user.name }, write: user.write };
+    },
+  };
+}

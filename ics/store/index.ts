@@ -1,0 +1,5 @@
+// The store's public surface: the interface and the pure helpers every implementation shares.
+// Implementations are imported from store/memory or store/level by node/ alone.
+export * from './types.ts';
+export { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, userIdTokens } from './indexing.ts';
+export { compareIds, isRecordId } from './ids.ts';

@@ -1,0 +1,68 @@
+// Tuning of the LevelDB store and its defaults. The defaults keep a node at 1,000,000 device
+// records within 512 MB peak RSS (bench/store.ts measures it): LevelDB's block cache, up to
+// two write buffers, the table cache (index and Bloom filter blocks of open files) and the
+// hot-record LRU are the only memory that grows with the store.
+
+export interface LevelStoreInit {
+  /** Database directory; created (with its parents) when missing. */
+  readonly path: string;
+  /** Hot records kept decoded in memory (LRU, by count; ~1 KB each for a device record). 0 turns it off. */
+  readonly cacheRecords?: number;
+  /** LevelDB block cache (uncompressed blocks shared by all reads). */
+  readonly blockCacheBytes?: number;
+  /** LevelDB write buffer (memtable); up to two are held while one is flushed. */
+  readonly writeBufferBytes?: number;
+  /** LevelDB table files kept open, each with its index and Bloom filter in memory. */
+  readonly maxOpenFiles?: number;
+  /**
+   * fsync before a write is acknowledged (default true), so that acknowledged writes survive
+   * a crash of the machine, not only of the process. Bulk imports that can be rerun may turn
+   * it off. Concurrent writes share one fsync (group commit), so it costs latency more than
+   * throughput.
+   */
+  readonly syncWrites?: boolean;
+  /** Called when a change listener throws; the store carries on either way. */
+  readonly onListenerError?: (error: unknown, event: import('../types.ts').ChangeEvent) => void;
+}
+
+/** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */
+export const DEFAULT_CACHE_RECORDS = 20_000;
+/** 32 MiB: index-entry and record blocks of the hot part of the database. */
+export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
+/** 8 MiB: large enough for bulk import to flush in few, large level-0 files; two may be live. */
+export const DEFAULT_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * 1,000 files: a 1M-record store is ~600 files of MAX_FILE_BYTES, so all stay open and a
+ * cold lookup costs no re-open; each open file holds ~60 KB of index and filter blocks.
+ */
+export const DEFAULT_MAX_OPEN_FILES = 1000;
+/** LevelDB's block size: 4 KiB keeps a point lookup to one small block read and decompress. */
+export const BLOCK_BYTES = 4096;
+/** LevelDB's table file size: 2 MiB, LevelDB's own default, keeps compactions short. */
+export const MAX_FILE_BYTES = 2 * 1024 * 1024;
+/**
+ * Writes committed in one LevelDB batch at most (group commit). Bounds a batch to a few MB
+ * and the latency a write waits behind others; at ~20 entries per record, 512 writes is
+ * ~10,000 batch entries.
+ */
+export const MAX_GROUP_WRITES = 512;
+
+export interface ResolvedLevelOptions {
+  readonly path: string;
+  readonly cacheRecords: number;
+  readonly blockCacheBytes: number;
+  readonly writeBufferBytes: number;
+  readonly maxOpenFiles: number;
+  readonly syncWrites: boolean;
+}
+
+export function resolveOptions(init: LevelStoreInit): ResolvedLevelOptions {
+  return Object.freeze({
+    path: init.path,
+    cacheRecords: Math.max(0, Math.floor(init.cacheRecords ?? DEFAULT_CACHE_RECORDS)),
+    blockCacheBytes: Math.max(0, Math.floor(init.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES)),
+    writeBufferBytes: Math.max(64 * 1024, Math.floor(init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES)),
+    maxOpenFiles: Math.max(16, Math.floor(init.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES)),
+    syncWrites: init.syncWrites ?? true,
+  });
+}

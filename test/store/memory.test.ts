@@ -1,0 +1,5 @@
+// The store suite against the in-memory store.
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
+import { storeSuite } from './store.suite.ts';
+
+storeSuite('memory', () => createMemoryStore());
