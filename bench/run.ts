@@ -3,10 +3,13 @@
 // name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
 // a `Benchmark` and list it in BENCHMARKS below.
 import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
+import { hkpBenchmark } from './hkp.ts';
+import { ldapBenchmark } from './ldap.ts';
 import { recordBenchmark } from './record.ts';
 import { storeBenchmark } from './store.ts';
+import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark];
 
 function usage(): string {
   return [

@@ -32,8 +32,8 @@ export interface Corpus {
   readonly recordBytes: number;
   /** Record ids (fingerprints), 20 bytes each, in corpus order. */
   readonly ids: Buffer;
-  /** The records' sha256 digests, 32 bytes each, in corpus order. */
-  readonly digests: Buffer;
+  /** File of the records' sha256 digests, 32 bytes each, in corpus order (read per chunk). */
+  readonly digestsFile: string;
   readonly issuers: IssuerKeyring;
   readonly file: string;
   readonly dataOffset: number;
@@ -169,12 +169,11 @@ export async function loadCorpus(count: number, log: (line: string) => void): Pr
     const ids = readWhole(idsFile(count), count * FINGERPRINT_BYTES);
     const partial = { count, file, dataOffset: read.dataOffset };
     if (!existsSync(digestsFile(count))) writeDigests(partial);
-    const digests = readWhole(digestsFile(count), count * DIGEST_BYTES);
     return {
       count,
       recordBytes: read.header.recordBytes,
       ids,
-      digests,
+      digestsFile: digestsFile(count),
       issuers: await issuerRing(read.header),
       file,
       dataOffset: read.dataOffset,
@@ -270,7 +269,18 @@ function packets(bytes: Buffer): Array<{ tag: number; start: number; body: numbe
  * record and would dominate a measurement of the store alone; `checkCorpus` compares this
  * object's index terms and content time with reviveRecord's on a sample.
  */
-export function lightRecord(corpus: Corpus, index: number, bytes: Buffer): KeyRecord {
+export function lightRecords(corpus: Corpus, first: number, chunk: readonly Buffer[]): KeyRecord[] {
+  const digests = Buffer.alloc(chunk.length * DIGEST_BYTES);
+  const fd = openSync(corpus.digestsFile, 'r');
+  try {
+    readSync(fd, digests, 0, digests.length, first * DIGEST_BYTES);
+  } finally {
+    closeSync(fd);
+  }
+  return chunk.map((bytes, j) => lightRecord(corpus, first + j, bytes, digests.toString('hex', j * DIGEST_BYTES, (j + 1) * DIGEST_BYTES)));
+}
+
+function lightRecord(corpus: Corpus, index: number, bytes: Buffer, digest: string): KeyRecord {
   const [key, uid, ...sigs] = packets(bytes);
   if (!key || !uid || key.tag !== 6 || uid.tag !== 13) throw new Error('not a corpus record');
   const id = corpus.ids.toString('hex', index * FINGERPRINT_BYTES, (index + 1) * FINGERPRINT_BYTES);
@@ -296,7 +306,7 @@ export function lightRecord(corpus: Corpus, index: number, bytes: Buffer): KeyRe
     userIds: [{ userId: bytes.toString('utf8', uid.body, uid.end), packet: bytes.subarray(uid.start, uid.end), signatures }],
     subkeys: [],
     bytes,
-    digest: corpus.digests.toString('hex', index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES),
+    digest,
   } as unknown as KeyRecord;
 }
 
@@ -315,7 +325,7 @@ export async function checkCorpus(corpus: Corpus, samples: number): Promise<void
       const { record, dropped } = await parseRecord(bytes, { issuers: corpus.issuers });
       if (record.type !== 'key' || dropped.length > 0 || record.userIds[0]?.signatures.length !== 3) throw new Error('corpus record did not verify with 3 signatures');
       if (!Buffer.from(record.bytes).equals(bytes)) throw new Error('corpus record is not in canonical form');
-      const light = lightRecord(corpus, index - 1, bytes);
+      const [light] = lightRecords(corpus, index - 1, [bytes]) as [KeyRecord];
       const revived = await reviveRecord(bytes);
       const same =
         light.id === revived.id &&

@@ -6,6 +6,7 @@ import { IcsError } from '../errors.ts';
 import type { NodeRole } from '../node/config.ts';
 import { DataDir, initDataDir, NODE_ROLES } from '../node/datadir.ts';
 import { openNode } from '../node/node.ts';
+import { type RunningServices, startServices } from '../node/services.ts';
 import { checkConfig, loadConfig } from '../node/config.ts';
 import { hashPassword } from '../node/auth.ts';
 import { openPolicy } from '../policy/index.ts';
@@ -57,24 +58,35 @@ export function registerNodeCommands(program: Command): void {
     .description('run the node on its data directory until SIGINT / SIGTERM')
     .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--init <role>', 'initialise the data directory with this role first if it is not initialised')
-    .option('--hkp <host:port>', 'HKP / JSON API listener (port 0: ephemeral)')
-    .option('--ldap <host:port>', 'LDAP listener (port 0: ephemeral)')
-    .option('--p2p <multiaddr>', 'libp2p sync listener')
+    .option('--hkp <host:port>', 'HKP / JSON API listener (port 0: ephemeral; off: none)')
+    .option('--ldap <host:port>', 'LDAP listener (port 0: ephemeral; off: none)')
+    .option('--p2p <multiaddr>', 'libp2p sync listener (off: none)')
     .action(async (flags: GlobalOptions & { init?: string; hkp?: string; ldap?: string; p2p?: string }) => {
       const dir = new DataDir(flags.data);
       if (flags.init && !(await dir.isInitialised())) {
         await init({ data: flags.data, role: flags.init });
       }
-      for (const value of [flags.hkp, flags.ldap]) if (value) parseHostPort(value);
+      for (const value of [flags.hkp, flags.ldap]) if (value && value !== 'off') parseHostPort(value);
       await loadConfig(dir.configFile);
       const node = await openNode(flags.data);
+      let services: RunningServices;
+      try {
+        services = await startServices(node, { hkp: flags.hkp, ldap: flags.ldap, p2p: flags.p2p });
+      } catch (error) {
+        await node.close();
+        throw error;
+      }
       const stats = await node.store.stats();
-      const addresses = { pid: process.pid, startedAt: new Date().toISOString(), hkp: null, ldap: null, p2p: null };
-      await writeFile(dir.addressesFile, `${JSON.stringify(addresses, null, 2)}\n`);
       node.logger.info(
-        { data: dir.root, role: node.config.role, records: stats.records, domains: node.policy.domainNames(), addresses },
+        { data: dir.root, role: node.config.role, records: stats.records, domains: node.policy.domainNames(), addresses: services.addresses },
         'ics node ready',
       );
+      process.on('SIGUSR2', () => {
+        services.sync
+          ?.syncNow()
+          .then((report) => node.logger.info({ report }, 'sync now: done'))
+          .catch((error: unknown) => node.logger.error({ err: error }, 'sync now failed'));
+      });
       // Signal handlers do not keep the event loop alive; this heartbeat does (and logs).
       const heartbeat = setInterval(() => {
         node.store.stats().then(
@@ -94,6 +106,7 @@ export function registerNodeCommands(program: Command): void {
           node.reloadPolicy().catch((error: unknown) => node.logger.error({ err: error }, 'policy reload failed; keeping the old policy'));
         });
       });
+      await services.stop();
       await node.close();
     });
 

@@ -17,7 +17,7 @@ export { IssuerKeyring } from './issuers.ts';
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 export { filterSignatures, mergeAll, mergeRecords, type SignaturePlace } from './merge.ts';
 export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
-export { armor, isArmored } from './packets.ts';
+export { armor, dearmor, isArmored } from './packets.ts';
 export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
 export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
 export { canonicalStatement, codeStatement } from './statement.ts';

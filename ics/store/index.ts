@@ -2,4 +2,5 @@
 // Implementations are imported from store/memory or store/level by node/ alone.
 export * from './types.ts';
 export { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, userIdTokens } from './indexing.ts';
-export { compareIds, isRecordId } from './ids.ts';
+export { compareIds, decodeId, encodeId, isRecordId } from './ids.ts';
+export { Accumulator, BOUND_ID_HEX, BOUNDARY_BYTE_BELOW, bucketBound, summarise } from './fingerprint.ts';

@@ -3,10 +3,8 @@
 // here. Every test runs gpg in its own throwaway home directory, removed afterwards
 // (with its gpg-agent). The suite is skipped only when gpg is not installed.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,108 +23,7 @@ import {
   signCode,
   type VerdictPolicy,
 } from '../../ics/record/index.ts';
-
-/** The gpg binary; ICS_TEST_GPG can point at another one (or at nothing, to see the skip). */
-const GPG = process.env.ICS_TEST_GPG ?? 'gpg';
-const GPGCONF = process.env.ICS_TEST_GPGCONF ?? 'gpgconf';
-
-interface RunResult {
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** Runs a program; rejects with its stderr when it exits non-zero. */
-function run(file: string, args: readonly string[], input?: Uint8Array | string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LANGUAGE: 'C' };
-    delete env.GNUPGHOME;
-    const child = execFile(file, [...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
-      if (error) {
-        reject(Object.assign(new Error(`${file} ${args.join(' ')}: ${error.message}\n${stderr.toString('utf8')}`), { cause: error }));
-      } else {
-        resolve({ stdout, stderr: stderr.toString('utf8') });
-      }
-    });
-    child.stdin?.on('error', () => {}); // gpg may exit before reading all of stdin; the exit status tells.
-    child.stdin?.end(input === undefined ? undefined : Buffer.from(input));
-  });
-}
-
-async function gpgInstalled(): Promise<boolean> {
-  try {
-    await run(GPG, ['--version']);
-    return true;
-  } catch (error) {
-    if ((error as { cause?: { code?: unknown } }).cause?.code === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-/** A throwaway GnuPG home (mode 0700). `dispose` stops its agent and removes it. */
-class GnuPG {
-  private constructor(readonly home: string) {}
-
-  static async create(): Promise<GnuPG> {
-    const home = await mkdtemp(join(tmpdir(), 'ics-gpg-'));
-    await chmod(home, 0o700);
-    return new GnuPG(home);
-  }
-
-  run(args: readonly string[], input?: Uint8Array | string): Promise<RunResult> {
-    return run(GPG, ['--homedir', this.home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], input);
-  }
-
-  async text(args: readonly string[], input?: Uint8Array | string): Promise<string> {
-    return (await this.run(args, input)).stdout.toString('utf8');
-  }
-
-  async import(...blocks: Array<Uint8Array | string>): Promise<void> {
-    for (const block of blocks) await this.run(['--import'], block);
-  }
-
-  async export(fingerprint: string): Promise<Buffer> {
-    const { stdout } = await this.run(['--export', fingerprint.toUpperCase()]);
-    assert.ok(stdout.length > 0, `gpg exported nothing for ${fingerprint}`);
-    return stdout;
-  }
-
-  /** `gpg --quick-gen-key <uid> <algo> sign never`; returns the new key's fingerprint, lower-case. */
-  async generateKey(userId: string, algorithm: string): Promise<string> {
-    const out = await this.text(['--status-fd', '1', '--quick-gen-key', userId, algorithm, 'sign', 'never']);
-    const match = /^\[GNUPG:\] KEY_CREATED [BP] ([0-9A-F]{40})$/m.exec(out);
-    assert.ok(match?.[1], `no KEY_CREATED in gpg output:\n${out}`);
-    return match[1].toLowerCase();
-  }
-
-  /** `--with-colons` records of one kind (`sig`, `rev`, …) for a listing. */
-  async colons(args: readonly string[], kinds: readonly string[] = ['sig', 'rev']): Promise<string[][]> {
-    const out = await this.text(['--with-colons', ...args]);
-    return out
-      .split('\n')
-      .map((line) => line.split(':'))
-      .filter((fields) => kinds.includes(fields[0] as string));
-  }
-
-  async dispose(): Promise<void> {
-    await run(GPGCONF, ['--homedir', this.home, '--kill', 'all']).catch(() => undefined);
-    await rm(this.home, { recursive: true, force: true });
-  }
-}
-
-/** Runs `body` with a fresh GnuPG home and always removes it. */
-async function withGnuPG<T>(body: (gpg: GnuPG) => Promise<T>): Promise<T> {
-  const gpg = await GnuPG.create();
-  try {
-    return await body(gpg);
-  } finally {
-    await gpg.dispose();
-  }
-}
-
-/** In a colon listing: signature records (`sig`/`rev`) as issuer key id, class and validity. */
-function signatureRecords(records: string[][]) {
-  return records.map((f) => ({ kind: f[0], validity: f[1], keyId: (f[4] ?? '').toLowerCase(), created: Number(f[5]), class: f[10] }));
-}
+import { GnuPG, gpgInstalled, signatureRecords, withGnuPG } from '../helpers/gpg.ts';
 
 /** Human-readable `--list-sigs --list-options show-notations`: notations per issuer key id. */
 function notationsByKeyId(listing: string): Map<string, string[]> {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { isIcsError } from '../../ics/errors.ts';
 import { type CodeRecord, certify, type KeyRecord } from '../../ics/record/index.ts';
+import { arrayReader, BucketIndex, boundKey, bucketBound, rawItems, summarise } from '../../ics/store/fingerprint.ts';
 import { compareIds } from '../../ics/store/ids.ts';
 import { contentTime } from '../../ics/store/indexing.ts';
 import type { ChangeEvent, RecordStore } from '../../ics/store/types.ts';
@@ -238,6 +239,29 @@ export function storeSuite(name: string, factory: () => Promise<RecordStore>, op
         assert.deepEqual(await store.syncRange('d', { time: e6.time, id: '' }, split, 100), expected.slice(6, 7));
         assert.deepEqual(await store.syncRange('d', split, undefined, 100), expected.slice(7));
         assert.deepEqual(await store.syncRange('d', { time: 0, id: '' }, undefined, 0), []);
+      });
+
+      it('summarises ranges and cuts them as the bucket index over its items does, and keeps up with updates', async () => {
+        const check = async (domain: string) => {
+          const items = await store.syncRange(domain, { time: 0, id: '' }, undefined, 100);
+          const reference = BucketIndex.fromItems(rawItems(items));
+          const read = arrayReader(rawItems(items));
+          const bounds: Bound[] = [{ time: 0, id: '' }, ...items.flatMap((i) => [{ time: i.time, id: i.id }, bucketBound(i.time, i.id)])].sort((x, y) =>
+            Buffer.compare(boundKey(x), boundKey(y)),
+          );
+          const want = await reference.summaries(bounds.map(boundKey), undefined, read);
+          assert.deepEqual(await store.syncSummaries(domain, bounds, undefined), want);
+          assert.deepEqual(await store.syncSummaries(domain, [{ time: 0, id: '' }], undefined), [summarise(items)]);
+          for (const [from, to] of [[bounds[0], undefined], [bounds[2], bounds[9]], [bounds[5], bounds[5]]] as Array<[Bound, Bound | undefined]>) {
+            const pieces = await store.syncSplit(domain, from, to, 4);
+            assert.deepEqual(pieces, await reference.split(boundKey(from), from, to && boundKey(to), 4, read));
+            assert.equal(pieces.reduce((n, p) => n + p.count, 0), items.filter((i) => Buffer.compare(boundKey(i), boundKey(from)) >= 0 && (!to || Buffer.compare(boundKey(i), boundKey(to)) < 0)).length);
+          }
+        };
+        await check('d');
+        await store.write(request(c.countersigned, { domains: ['d'], expectedDigest: dev(0).digest }));
+        await check('d');
+        assert.deepEqual(await store.syncSummaries('none', [{ time: 0, id: '' }], undefined), [{ count: 0, sum: new Uint8Array(32) }]);
       });
     });
 

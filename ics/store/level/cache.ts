@@ -2,38 +2,64 @@
 // kept current by every commit, and the guard that keeps a read which raced a commit from
 // caching the version the commit replaced.
 
-/** Least-recently-used map bounded by entry count (a Map iterates in insertion order). */
+/**
+ * An approximately least-recently-used map bounded by entry count, in two generations: reads
+ * and writes go to the current one; when it holds half the capacity it becomes the old one
+ * and the previous old one is dropped whole; a hit in the old one moves the entry back. Every
+ * operation is O(1). (A single Map evicting its first key is not: V8 leaves deleted entries
+ * at the front of the table, and finding the first live key behind them cost ~13 µs per
+ * eviction at 20,000 entries, a third of a LevelDB read.)
+ */
 export class Lru<K, V> {
-  readonly #map = new Map<K, V>();
+  #current = new Map<K, V>();
+  #old = new Map<K, V>();
+  readonly #generation: number;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.#generation = Math.max(1, Math.ceil(capacity / 2));
+  }
 
   get(key: K): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, value);
+    const hit = this.#current.get(key);
+    if (hit !== undefined) return hit;
+    const old = this.#old.get(key);
+    if (old !== undefined) {
+      this.#old.delete(key);
+      this.#add(key, old);
     }
-    return value;
+    return old;
   }
 
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as K);
+    if (this.#current.has(key)) {
+      this.#current.set(key, value);
+      return;
+    }
+    this.#old.delete(key);
+    this.#add(key, value);
+  }
+
+  #add(key: K, value: V): void {
+    this.#current.set(key, value);
+    if (this.#current.size >= this.#generation) {
+      this.#old = this.#current;
+      this.#current = new Map();
+    }
   }
 
   delete(key: K): void {
-    this.#map.delete(key);
+    this.#current.delete(key);
+    this.#old.delete(key);
   }
 
   clear(): void {
-    this.#map.clear();
+    this.#current.clear();
+    this.#old.clear();
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#current.size + this.#old.size;
   }
 }
 

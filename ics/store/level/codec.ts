@@ -160,19 +160,28 @@ export function encodeRecordValue(entry: StoredEntry): Buffer {
   return w.done();
 }
 
+/**
+ * Decodes a record value. The result is not frozen (freezing costs more than the read on the
+ * hot path); StoredRecord is readonly by type and by contract.
+ */
 export function decodeRecordValue(id: string, value: Buffer): StoredEntry {
-  const r = new Reader(value);
-  checkFormat(r, 'record');
-  const kind = kindOfByte(r.byte());
-  const doc = r.uint48();
-  const seq = r.uint48();
-  const contentTime = new Date(r.uint48());
-  const updated = new Date(r.uint48());
-  const digest = r.hex(DIGEST_BYTES);
-  const domains: string[] = [];
-  for (let n = r.byte(); n > 0; n--) domains.push(r.slice(r.byte()).toString('utf8'));
-  const bytes = value.subarray(r.pos);
-  return { stored: Object.freeze({ id, kind, bytes, digest, domains: Object.freeze(domains), contentTime, updated, seq }), doc };
+  if (value[0] !== FORMAT) throw new IcsError('INTERNAL', `stored record has unknown format ${value[0]}`);
+  const kind = kindOfByte(value[1] as number);
+  const doc = value.readUIntBE(2, SEQ_BYTES);
+  const seq = value.readUIntBE(8, SEQ_BYTES);
+  const contentTime = new Date(value.readUIntBE(14, SEQ_BYTES));
+  const updated = new Date(value.readUIntBE(20, SEQ_BYTES));
+  const digest = value.toString('hex', 26, 26 + DIGEST_BYTES);
+  const count = value[58] as number;
+  let at = 59;
+  const domains: string[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const length = value[at] as number;
+    domains[i] = value.toString('utf8', at + 1, at + 1 + length);
+    at += 1 + length;
+  }
+  if (at > value.length) throw new IcsError('INTERNAL', 'stored record is truncated');
+  return { stored: { id, kind, bytes: value.subarray(at), digest, domains, contentTime, updated, seq }, doc };
 }
 
 /** The digest of a record value, read without decoding the rest. */

@@ -18,6 +18,7 @@ import {
   normaliseLimit,
   normaliseTime,
 } from '../change.ts';
+import { BucketIndex, boundKey, type ItemReader, type RawItem, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
 import { decodeId, encodeId, encodeIdBound, encodeRecordId } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import type {
@@ -64,6 +65,8 @@ type Db = ClassicLevel<Buffer, Buffer>;
 const STORE_FORMAT = 1;
 /** Index keys read per step when a prefix search skips duplicates. */
 const SCAN_STEP = 256;
+/** Sync-set entries read per step when a domain's bucket index is built. */
+const BUILD_STEP = 1024;
 
 interface PendingWrite {
   readonly request: WriteRequest;
@@ -82,10 +85,14 @@ const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX40 = /^[0-9a-f]{40}$/;
 
-function ownCopy(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafeSlow(bytes.length);
-  out.set(bytes);
-  return out;
+/**
+ * The entry with its own copy of the record bytes, for the cache. Not from Buffer's shared
+ * pool: a cached slice would keep a whole 8 KB pool slab alive.
+ */
+function ownedEntry(entry: StoredEntry): StoredEntry {
+  const bytes = Buffer.allocUnsafeSlow(entry.stored.bytes.length);
+  bytes.set(entry.stored.bytes);
+  return { doc: entry.doc, stored: freezeStored({ ...entry.stored, bytes, domains: [...entry.stored.domains] }) };
 }
 
 function isLocked(error: unknown): boolean {
@@ -103,6 +110,8 @@ export class LevelStore implements RecordStore {
   readonly #db: Db;
   readonly #options: ResolvedLevelOptions;
   readonly #cache: Lru<string, StoredEntry>;
+  /** Ids read from disk once lately: the cache's admission filter (see #admit). */
+  readonly #seen: Lru<string, true>;
   readonly #clock = new CommitClock();
   readonly #listeners: Listeners;
   readonly #queue: PendingWrite[] = [];
@@ -110,6 +119,15 @@ export class LevelStore implements RecordStore {
   #lastSeq: number;
   #counts: Map<EntityKind, number>;
   #closed = false;
+  /**
+   * Per-domain bucket indexes of the sync set (fingerprint.ts): derived, in memory, built
+   * on a domain's first summary request by one scan and kept in step by every commit
+   * after that. Never persisted, so never out of step with the set after a crash.
+   */
+  readonly #buckets = new Map<string, BucketIndex>();
+  readonly #bucketBuilds = new Map<string, Promise<BucketIndex>>();
+  /** Work that must not interleave with commits (index builds), run by the writer between groups. */
+  readonly #tasks: Array<() => Promise<void>> = [];
 
   private constructor(db: Db, options: ResolvedLevelOptions, lastSeq: number, counts: Map<EntityKind, number>, init: LevelStoreInit) {
     this.#db = db;
@@ -117,6 +135,7 @@ export class LevelStore implements RecordStore {
     this.#lastSeq = lastSeq;
     this.#counts = counts;
     this.#cache = new Lru(options.cacheRecords);
+    this.#seen = new Lru(options.cacheRecords);
     this.#listeners = new Listeners(init.onListenerError);
   }
 
@@ -178,6 +197,18 @@ export class LevelStore implements RecordStore {
 
   // ---- reads --------------------------------------------------------------------------
 
+  /**
+   * Admission to the record cache: a record read from disk is cached the second time it is
+   * read within a while (the ids read once are remembered in a bounded set), so that scans and
+   * uniformly random reads do not churn the cache at the expense of the records read often.
+   * Not when a commit wrote the id while the read was in flight: the commit has the newer version.
+   */
+  #admit(id: string, entry: StoredEntry, readStarted: number): void {
+    if (!this.#clock.unchangedSince(readStarted, id)) return;
+    if (this.#seen.get(id)) this.#cache.set(id, entry);
+    else this.#seen.set(id, true);
+  }
+
   async #entry(id: string): Promise<StoredEntry | undefined> {
     const hit = this.#cache.get(id);
     if (hit) return hit;
@@ -187,8 +218,7 @@ export class LevelStore implements RecordStore {
     const value = await this.#db.get(recordKey(idKey));
     if (value === undefined) return undefined;
     const entry = decodeRecordValue(id, value);
-    // A commit that wrote this id while the read was in flight has cached the newer version.
-    if (this.#clock.unchangedSince(start, id)) this.#cache.set(id, entry);
+    this.#admit(id, entry, start);
     return entry;
   }
 
@@ -196,7 +226,14 @@ export class LevelStore implements RecordStore {
     this.#checkOpen();
     const hit = this.#cache.get(id);
     if (hit) return hit.stored;
-    return (await this.#entry(id))?.stored;
+    const key = encodeId(id, Space.record);
+    if (!key) return undefined;
+    const start = this.#clock.now();
+    const value = await this.#db.get(key);
+    if (value === undefined) return undefined;
+    const entry = decodeRecordValue(id, value);
+    this.#admit(id, entry, start);
+    return entry.stored;
   }
 
   async getMany(ids: readonly string[]): Promise<Array<StoredRecord | undefined>> {
@@ -223,7 +260,7 @@ export class LevelStore implements RecordStore {
       const i = missing[j] as number;
       const id = ids[i] as string;
       const entry = decodeRecordValue(id, value);
-      if (this.#clock.unchangedSince(start, id)) this.#cache.set(id, entry);
+      this.#admit(id, entry, start);
       out[i] = entry.stored;
     });
     return out;
@@ -337,6 +374,67 @@ export class LevelStore implements RecordStore {
     });
   }
 
+  /** Reads a domain's sync-set items with keys (time, id) in [from, to). */
+  #itemReader(domain: string): ItemReader {
+    const prefix = syncPrefix(domain);
+    const end = range(prefix).lt;
+    return async (from, to) => {
+      const entries = await this.#db.iterator({ gte: Buffer.concat([prefix, from]), lt: to ? Buffer.concat([prefix, to]) : end }).all();
+      return entries.map(([key, value]): RawItem => ({ key: key.subarray(prefix.length), digest: value }));
+    };
+  }
+
+  /** The domain's bucket index, built by the writer (so that no commit interleaves with the scan). */
+  #bucketIndex(domain: string): Promise<BucketIndex> {
+    const built = this.#buckets.get(domain);
+    if (built) return Promise.resolve(built);
+    let pending = this.#bucketBuilds.get(domain);
+    if (!pending) {
+      pending = new Promise<BucketIndex>((resolve, reject) => {
+        this.#tasks.push(async () => {
+          try {
+            const index = new BucketIndex();
+            const load = index.loader();
+            const prefix = syncPrefix(domain);
+            const iterator = this.#db.iterator(range(prefix));
+            try {
+              for (;;) {
+                const entries = await iterator.nextv(BUILD_STEP);
+                if (entries.length === 0) break;
+                load(entries.map(([key, value]) => ({ key: key.subarray(prefix.length), digest: value })));
+              }
+            } finally {
+              await iterator.close();
+            }
+            this.#buckets.set(domain, index);
+            resolve(index);
+          } catch (cause) {
+            reject(new IcsError('UNAVAILABLE', 'store read failed', { cause }));
+          } finally {
+            this.#bucketBuilds.delete(domain);
+          }
+        });
+        this.#schedule();
+      });
+      this.#bucketBuilds.set(domain, pending);
+    }
+    return pending;
+  }
+
+  async syncSummaries(domain: string, bounds: readonly SyncBound[], to: SyncBound | undefined): Promise<SyncSummary[]> {
+    this.#checkOpen();
+    if (!validName(domain)) return bounds.map(() => ({ count: 0, sum: new Uint8Array(32) }));
+    const index = await this.#bucketIndex(domain);
+    return index.summaries(bounds.map(boundKey), to && boundKey(to), this.#itemReader(domain));
+  }
+
+  async syncSplit(domain: string, from: SyncBound, to: SyncBound | undefined, parts: number): Promise<SyncPiece[]> {
+    this.#checkOpen();
+    if (!validName(domain)) return [{ from, count: 0, sum: new Uint8Array(32) }];
+    const index = await this.#bucketIndex(domain);
+    return index.split(boundKey(from), from, to && boundKey(to), parts, this.#itemReader(domain));
+  }
+
   async changesSince(after: number, limit: number): Promise<ChangeEvent[]> {
     this.#checkOpen();
     const n = normaliseLimit(limit);
@@ -396,7 +494,11 @@ export class LevelStore implements RecordStore {
     this.#draining = (async () => {
       await null; // let writes issued in the same turn join the first group
       try {
-        while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES));
+        while (this.#queue.length > 0 || this.#tasks.length > 0) {
+          const task = this.#tasks.shift();
+          if (task) await task();
+          else await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES));
+        }
       } finally {
         this.#draining = undefined; // synchronously after the queue was seen empty
       }
@@ -437,7 +539,7 @@ export class LevelStore implements RecordStore {
     // accepted, so that a write refused half-way leaves nothing behind.
     const ops: BatchOp[] = [];
     const lists: ListChange[] = [];
-    const accepted: Array<{ pending: PendingWrite; event: ChangeEvent; entry: StoredEntry }> = [];
+    const accepted: Array<{ pending: PendingWrite; event: ChangeEvent; entry: StoredEntry; previous: StoredRecord | undefined }> = [];
     const counts = new Map(this.#counts);
     const kindsChanged = new Set<EntityKind>();
     let seq = this.#lastSeq;
@@ -458,9 +560,9 @@ export class LevelStore implements RecordStore {
           stored: freezeStored({
             id: record.id,
             kind: record.kind,
-            // A copy: the caller keeps its record object and may reuse its buffer. Not from
-            // Buffer's shared pool: a cached copy would keep a whole 8 KB pool slab alive.
-            bytes: ownCopy(record.bytes),
+            // The caller's buffer: copied into the batch below, and copied again only if the
+            // entry is cached (the caller may reuse its buffer).
+            bytes: record.bytes,
             digest: record.digest,
             domains: pending.domains,
             contentTime: new Date(contentTime(record)),
@@ -479,7 +581,7 @@ export class LevelStore implements RecordStore {
           kindsChanged.add(record.kind);
         }
         state.set(record.id, { entry, terms: next.terms });
-        accepted.push({ pending, event, entry });
+        accepted.push({ pending, event, entry, previous });
       } catch (error) {
         pending.reject(error);
       }
@@ -500,11 +602,12 @@ export class LevelStore implements RecordStore {
     }
     this.#lastSeq = seq;
     this.#counts = counts;
+    if (this.#buckets.size > 0) await this.#updateBuckets(accepted);
     const ids = new Set<string>();
     for (const a of accepted) {
       // Cached versions are replaced; others are not added: a bulk import would otherwise
       // push the hot records out with records nobody has asked for.
-      if (this.#cache.get(a.entry.stored.id)) this.#cache.set(a.entry.stored.id, a.entry);
+      if (this.#cache.get(a.entry.stored.id)) this.#cache.set(a.entry.stored.id, ownedEntry(a.entry));
       ids.add(a.entry.stored.id);
     }
     this.#clock.committed(ids);
@@ -512,12 +615,43 @@ export class LevelStore implements RecordStore {
     for (const a of accepted) a.pending.resolve(a.event);
   }
 
+  /** Brings the built bucket indexes in step with a committed group (same order as its writes). */
+  async #updateBuckets(accepted: ReadonlyArray<{ entry: StoredEntry; previous: StoredRecord | undefined }>): Promise<void> {
+    const touched = new Set<string>();
+    for (const { entry, previous } of accepted) {
+      const idKey = encodeRecordId(entry.stored.id);
+      if (previous) {
+        const key = Buffer.concat([time64(previous.contentTime.getTime()), idKey]);
+        const digest = Buffer.from(previous.digest, 'hex');
+        for (const d of previous.domains) this.#buckets.get(d)?.remove(key, digest);
+      }
+      const key = Buffer.concat([time64(entry.stored.contentTime.getTime()), idKey]);
+      const digest = Buffer.from(entry.stored.digest, 'hex');
+      for (const d of entry.stored.domains) {
+        const index = this.#buckets.get(d);
+        if (!index) continue;
+        index.add(key, digest);
+        touched.add(d);
+      }
+    }
+    for (const d of touched) {
+      const index = this.#buckets.get(d);
+      if (!index?.unsettled) continue;
+      try {
+        await index.settle(this.#itemReader(d));
+      } catch {
+        // A failed read leaves the index short of a bucket: drop it, the next request rebuilds it.
+        this.#buckets.delete(d);
+      }
+    }
+  }
+
   /**
    * Commits one batch. abstract-level's public array form copies every entry into a new
    * object (~5 µs each: bulk import would spend most of its time there); its chained form is
-   * fast but leaves the native batch to the garbage collector, which does not see its size, so
-   * that bulk import grew the process by ~1 GB. classic-level's own `_batch` takes the array
-   * as it is and frees the native batch once written. Keys and values are Buffers already, so
+   * fast but leaves each native batch to the garbage collector (classic-level's own TODO),
+   * which does not see its size. classic-level's own `_batch` takes the array as it is and
+   * frees the native batch once written. Keys and values are Buffers already, so
    * the encoding step it skips has nothing to do; hooks and events are not used here.
    */
   async #batch(ops: readonly BatchOp[]): Promise<void> {
@@ -534,6 +668,8 @@ export class LevelStore implements RecordStore {
     while (this.#draining) await this.#draining;
     this.#listeners.clear();
     this.#cache.clear();
+    this.#seen.clear();
+    this.#buckets.clear();
     await this.#db.close();
   }
 }

@@ -13,6 +13,7 @@ import {
   normaliseLimit,
   normaliseTime,
 } from '../change.ts';
+import { arrayReader, BucketIndex, boundKey, rawItems, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
 import { compareIds, compareIdToBound } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf } from '../indexing.ts';
 import type { ChangeEvent, ListOptions, RecordStore, SearchOptions, StoredRecord, StoreStats, SyncItem, WriteRequest } from '../types.ts';
@@ -154,6 +155,24 @@ export class MemoryStore implements RecordStore {
     }
     items.sort((a, b) => a.time - b.time || compareIds(a.id, b.id));
     return items.slice(0, normaliseLimit(limit));
+  }
+
+  /** The domain's buckets, built afresh from all its items: O(n log n) a call, fine for tests. */
+  async #buckets(domain: string): Promise<{ index: BucketIndex; read: ReturnType<typeof arrayReader> }> {
+    const items = rawItems(await this.syncRange(domain, { time: 0, id: '' }, undefined, Number.MAX_SAFE_INTEGER));
+    return { index: BucketIndex.fromItems(items), read: arrayReader(items) };
+  }
+
+  async syncSummaries(domain: string, bounds: readonly SyncBound[], to: SyncBound | undefined): Promise<SyncSummary[]> {
+    this.#open();
+    const { index, read } = await this.#buckets(domain);
+    return index.summaries(bounds.map(boundKey), to && boundKey(to), read);
+  }
+
+  async syncSplit(domain: string, from: SyncBound, to: SyncBound | undefined, parts: number): Promise<SyncPiece[]> {
+    this.#open();
+    const { index, read } = await this.#buckets(domain);
+    return index.split(boundKey(from), from, to && boundKey(to), parts, read);
   }
 
   async changesSince(after: number, limit: number): Promise<ChangeEvent[]> {

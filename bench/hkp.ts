@@ -1,0 +1,409 @@
+// HKP / JSON API benchmark: requests per second and p50/p99 latency at 50 connections of
+// `op=get` by fingerprint and `/ics/v1/verify/{id}` on a node holding N device records (the
+// store benchmark's corpus in a LevelDB store), with a warm working set and cold, beside a
+// bare node:http server answering a fixed body of the same size (the ceiling); then
+// `/pks/add` of new device records (gpg's form-encoded keytext) beside the store
+// benchmark's end-to-end ingest (parseRecord + store.write) on the same store. The load
+// generator (autocannon) runs in a worker thread: its own event loop, its own core.
+import { generateKeyPairSync } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import { createHkpServer } from '../ics/hkp/index.ts';
+import { Ingest } from '../ics/ingest/ingest.ts';
+import { createMetrics } from '../ics/node/metrics.ts';
+import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
+import { armor, type KeyRecord, parseRecord } from '../ics/record/index.ts';
+import { LevelStore } from '../ics/store/level/index.ts';
+import type { WriteRequest } from '../ics/store/types.ts';
+import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, seconds } from './harness.ts';
+import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
+import { deviceUserId, type IssuerSeed, issuerFromSeed, keyCreated } from './store-corpus-shared.ts';
+import { deviceRecord, selfSignedKey } from './store-packets.ts';
+
+/** Goals from the brief. */
+const GOAL_SHARE = 0.7;
+const GOAL_P99_MS = 10;
+const GOAL_ADD_SHARE = 0.6;
+/** Bumped whenever the store built here changes, so that an old cache is not reused. */
+const STORE_VERSION = 1;
+const FINGERPRINT_BYTES = 20;
+const CORPUS_MAGIC = Buffer.from('ICS-STORE-CORPUS\n');
+
+interface Settings {
+  records: number;
+  connections: number;
+  durationSec: number;
+  warmSec: number;
+  /** Alternating rounds of ceiling / get / verify; the best of each is reported. */
+  rounds: number;
+  hotSet: number;
+  coldPaths: number;
+  /** New device records per ingest measurement (three sets are made). */
+  addRecords: number;
+  addConnections: number;
+}
+
+const FULL: Settings = {
+  records: 1_000_000,
+  connections: 50,
+  durationSec: 10,
+  warmSec: 3,
+  rounds: 2,
+  hotSet: 10_000,
+  coldPaths: 200_000,
+  addRecords: 10_000,
+  addConnections: 64,
+};
+const QUICK: Settings = {
+  records: 20_000,
+  connections: 50,
+  durationSec: 2,
+  warmSec: 1,
+  rounds: 1,
+  hotSet: 2_000,
+  coldPaths: 20_000,
+  addRecords: 1_000,
+  addConnections: 64,
+};
+
+// ---- the load generator --------------------------------------------------------------------
+
+interface LoadOptions {
+  url: string;
+  connections: number;
+  /** Seconds; ignored when `amount` is given. */
+  duration?: number;
+  amount?: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  /** Request paths, taken in turn. */
+  paths?: readonly string[];
+  /** Request bodies, taken in turn. */
+  bodies?: readonly string[];
+}
+
+interface LoadResult {
+  total: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** autocannon, in a worker thread, CommonJS: setupRequest picks the next path / body in turn. */
+const LOAD_WORKER = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+const autocannon = require(w.autocannon);
+let n = 0;
+const request = {
+  method: w.method,
+  setupRequest(req) {
+    const i = n++;
+    if (w.paths) req.path = w.paths[i % w.paths.length];
+    if (w.bodies) req.body = w.bodies[i % w.bodies.length];
+    return req;
+  },
+};
+const opts = { url: w.url, connections: w.connections, headers: w.headers, requests: [request], timeout: 30 };
+if (w.amount !== undefined) opts.amount = w.amount;
+else opts.duration = w.duration;
+autocannon(opts, (err, raw) => {
+    if (err) return parentPort.postMessage({ error: String(err) });
+    // Off the main thread autocannon leaves its histograms encoded.
+    const r = autocannon.aggregateResult([raw], opts);
+    parentPort.postMessage({
+      total: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99,
+      non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
+    });
+});
+`;
+
+const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
+
+function load(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { ...options, method: options.method ?? 'GET', autocannon: autocannonPath } });
+    worker.once('message', (m: { error?: string; total: number; seconds: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }) => {
+      void worker.terminate();
+      if (m.error) reject(new Error(m.error));
+      else resolve({ ...m, perSecond: m.total / m.seconds });
+    });
+    worker.once('error', reject);
+  });
+}
+
+const fmt = (r: LoadResult, unit = 'req/s') =>
+  `${int(r.perSecond).padStart(9)} ${unit}  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms` +
+  (r.non2xx + r.errors + r.timeouts > 0 ? `  (!! ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)` : '');
+
+// ---- the node under test -----------------------------------------------------------------
+
+/** The issuers' seeds, from the corpus file's header (see store-corpus.ts). */
+function corpusSeeds(file: string): { manufacturer: IssuerSeed; integrator: IssuerSeed } {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(CORPUS_MAGIC.length + 4);
+    readSync(fd, head, 0, head.length, 0);
+    if (!head.subarray(0, CORPUS_MAGIC.length).equals(CORPUS_MAGIC)) throw new Error(`${file}: not a corpus`);
+    const json = Buffer.alloc(head.readUInt32LE(CORPUS_MAGIC.length));
+    readSync(fd, json, 0, json.length, head.length);
+    return JSON.parse(json.toString('utf8')) as { manufacturer: IssuerSeed; integrator: IssuerSeed };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function issuerRecord(seed: IssuerSeed): Promise<KeyRecord> {
+  return (await parseRecord(selfSignedKey(issuerFromSeed(seed).key, seed.userId).bytes)).record as KeyRecord;
+}
+
+/** The corpus devices' domain: manufacturer-certified ACME devices, public, verdict needs both roles. */
+async function benchPolicy(manufacturer: KeyRecord, integrator: KeyRecord): Promise<PolicyEngine> {
+  const policy = policyFromObject(
+    {
+      version: 1,
+      trust: {
+        issuers: [
+          { name: 'acme', fingerprint: manufacturer.id, roles: ['manufacturer'] },
+          { name: 'integrator', fingerprint: integrator.id, roles: ['integrator', 'maintainer'] },
+        ],
+      },
+      domains: [
+        {
+          name: 'devices',
+          select: { kinds: ['device'], userId: 'urn:cm4it:device:acme.example:*', signedBy: { role: 'manufacturer' } },
+          accept: { requireRoles: ['manufacturer'] },
+          read: 'public',
+          verdict: { requiredRoles: ['manufacturer', 'integrator'] },
+        },
+      ],
+      sync: { peers: [] },
+    },
+    'bench-hkp-policy.yaml',
+  );
+  return PolicyEngine.create(policy, [manufacturer, integrator]);
+}
+
+function request(record: WriteRequest['record']): WriteRequest {
+  return { record, domains: ['devices'], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
+}
+
+async function pool<T>(items: readonly T[], inFlight: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
+}
+
+const storeDir = (n: number) => join(CACHE_DIR, `hkp-store-v${STORE_VERSION}-${n}`);
+
+/** Every corpus record in `devices`, written once and cached (the runs work on a copy). */
+async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: string; built: boolean; ms: number }> {
+  const dir = storeDir(corpus.count);
+  const marker = `${dir}.complete`;
+  const start = performance.now();
+  if (existsSync(marker)) return { dir, built: false, ms: performance.now() - start };
+  rmSync(dir, { recursive: true, force: true });
+  ctx.log(`  hkp store: writing ${int(corpus.count)} records into ${dir} (once; reused by later runs)`);
+  const store = await LevelStore.open({ path: dir, syncWrites: false });
+  let first = 0;
+  for (const chunk of corpusChunks(corpus, 8192)) {
+    const records = lightRecords(corpus, first, chunk);
+    first += chunk.length;
+    await pool(records, 1024, (r) => store.write(request(r)));
+  }
+  const stats = await store.stats();
+  await store.close();
+  if (stats.records !== corpus.count) throw new Error(`store holds ${stats.records} records, expected ${corpus.count}`);
+  writeFileSync(marker, new Date().toISOString());
+  return { dir, built: true, ms: performance.now() - start };
+}
+
+/**
+ * A private copy of the cached store in no time: LevelDB never rewrites a table file (it
+ * writes new ones and deletes old ones), so tables are hard-linked; everything else is copied.
+ */
+function cloneStore(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    if (name === 'LOCK') continue;
+    if (name.endsWith('.ldb') || name.endsWith('.sst')) linkSync(join(from, name), join(to, name));
+    else copyFileSync(join(from, name), join(to, name));
+  }
+}
+
+/** New device records (not in the corpus), made as the corpus makes them, with the same issuers. */
+function newDevices(seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }, first: number, count: number): Buffer[] {
+  const manufacturer = issuerFromSeed(seeds.manufacturer);
+  const integrator = issuerFromSeed(seeds.integrator);
+  return Array.from({ length: count }, (_, i) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const publicRaw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    return deviceRecord({ publicRaw, privateKey, created: keyCreated(first + i) }, deviceUserId(first + i), manufacturer, integrator);
+  });
+}
+
+// ---- the run -------------------------------------------------------------------------------
+
+async function run(ctx: BenchContext): Promise<void> {
+  const s = pick(ctx, FULL, QUICK);
+  ctx.row('env', `${environmentLine()}${ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''}`);
+  ctx.row('load average', `${loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min) before the run: other work on the machine skews every figure`);
+
+  const corpus = await loadCorpus(s.records, ctx.log);
+  const seeds = corpusSeeds(corpus.file);
+  const pristine = await ensureStore(ctx, corpus);
+  ctx.row(
+    'node',
+    `${int(corpus.count)} device records (store benchmark corpus) in LevelDB, ${pristine.built ? `built in ${seconds(pristine.ms)}` : 'from the cache'}; ` +
+      `store record cache ${int(20_000)}, sync writes on; policy: one public domain, verdict needs manufacturer + integrator`,
+  );
+
+  const root = join(CACHE_DIR, `hkp-run-${process.pid}`);
+  cloneStore(pristine.dir, root);
+  const store = await LevelStore.open({ path: root });
+  const [manufacturer, integrator] = await Promise.all([issuerRecord(seeds.manufacturer), issuerRecord(seeds.integrator)]);
+  const engine = await benchPolicy(manufacturer, integrator);
+  const logger = pino({ level: 'silent' });
+  const ingest = new Ingest({}, { store, policy: engine, logger });
+  const server = createHkpServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 2 * 1024 * 1024,
+      requestTimeoutSeconds: 30,
+      resultLimit: 100,
+      writesRequireAuth: false,
+      nodeInfo: { name: 'bench', role: 'infield', version: 'bench' },
+    },
+    { store, policy: () => engine, ingest, logger, metrics: createMetrics() },
+  );
+  const { url } = await server.start();
+
+  const idHex = (i: number) => corpus.ids.toString('hex', i * FINGERPRINT_BYTES, (i + 1) * FINGERPRINT_BYTES);
+  const random = () => Math.floor(Math.random() * corpus.count);
+  const hot = Array.from({ length: s.hotSet }, random);
+  const cold = Array.from({ length: s.coldPaths }, random);
+  const getPath = (i: number) => `/pks/lookup?op=get&options=mr&search=0x${idHex(i).toUpperCase()}`;
+  const verifyPath = (i: number) => `/ics/v1/verify/${idHex(i)}`;
+
+  // Sanity: the node answers what it should before anything is timed.
+  const sample = hot[0] as number;
+  const got = await fetch(`${url}${getPath(sample)}`);
+  const armored = await got.text();
+  if (got.status !== 200 || (await parseRecord(armored)).record.id !== idHex(sample)) throw new Error('op=get did not answer the record');
+  const verdict = (await (await fetch(`${url}${verifyPath(sample)}`)).json()) as { trusted: boolean; roles: unknown[] };
+  if (!verdict.trusted || verdict.roles.length !== 2) throw new Error(`unexpected verdict ${JSON.stringify(verdict)}`);
+  const verdictBytes = Buffer.byteLength(JSON.stringify(verdict));
+
+  // The ceiling: node:http answering a fixed body the size of an op=get answer.
+  const fixed = Buffer.from(armored);
+  const bare = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/pgp-keys; charset=utf-8', 'content-length': fixed.length });
+    res.end(fixed);
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+
+  try {
+    const base = { connections: s.connections, duration: s.durationSec };
+    const hotGet = hot.map(getPath);
+    const hotVerify = hot.map(verifyPath);
+    ctx.log(`  warming: ${int(s.hotSet)} ids through op=get and verify (fills the store's record cache and the server's caches)`);
+    await load({ ...base, url, paths: hotGet, duration: s.warmSec });
+    await load({ ...base, url, paths: hotVerify, duration: s.warmSec });
+    await load({ ...base, url: bareUrl, paths: hotGet, duration: s.warmSec });
+
+    const best = new Map<string, LoadResult>();
+    const keep = (label: string, r: LoadResult) => {
+      const b = best.get(label);
+      if (!b || r.perSecond > b.perSecond) best.set(label, r);
+    };
+    for (let round = 0; round < s.rounds; round++) {
+      keep('ceiling', await load({ ...base, url: bareUrl, paths: hotGet }));
+      keep('get', await load({ ...base, url, paths: hotGet }));
+      keep('verify', await load({ ...base, url, paths: hotVerify }));
+    }
+    const ceiling = best.get('ceiling') as LoadResult;
+    const getHot = best.get('get') as LoadResult;
+    const verifyHot = best.get('verify') as LoadResult;
+    const share = (r: LoadResult) => `${((r.perSecond / ceiling.perSecond) * 100).toFixed(0)}% of the ceiling`;
+    const how = `${s.connections} connections, ${s.durationSec} s, best of ${s.rounds}`;
+    ctx.row('node:http fixed body', `${fmt(ceiling)}  (the ceiling: ${fixed.length}-byte body, ${how})`);
+    ctx.row('op=get hot', `${fmt(getHot)}  (${share(getHot)}; by fingerprint, working set ${int(s.hotSet)} ids, ${fixed.length}-byte answer)`);
+    ctx.row('verify hot', `${fmt(verifyHot)}  (${share(verifyHot)}; /ics/v1/verify/{id}, same working set, ~${verdictBytes}-byte JSON)`);
+
+    const getCold = await load({ ...base, url, paths: cold.map(getPath) });
+    const verifyCold = await load({ ...base, url, paths: cold.map(verifyPath) });
+    ctx.row('op=get cold', `${fmt(getCold)}  (${share(getCold)}; uniform over all ${int(corpus.count)} ids: LevelDB reads)`);
+    ctx.row('verify cold', `${fmt(verifyCold)}  (${share(verifyCold)}; uniform: LevelDB read + record revived per request)`);
+
+    ctx.goal(`op=get hot ≥ ${GOAL_SHARE * 100}% of node:http`, getHot.perSecond >= GOAL_SHARE * ceiling.perSecond, share(getHot));
+    ctx.goal(`verify hot ≥ ${GOAL_SHARE * 100}% of node:http`, verifyHot.perSecond >= GOAL_SHARE * ceiling.perSecond, share(verifyHot));
+    ctx.goal(`op=get hot p99 < ${GOAL_P99_MS} ms`, getHot.p99 < GOAL_P99_MS, `${getHot.p99.toFixed(2)} ms`);
+    ctx.goal(`verify hot p99 < ${GOAL_P99_MS} ms`, verifyHot.p99 < GOAL_P99_MS, `${verifyHot.p99.toFixed(2)} ms`);
+
+    // ---- ingest: the store benchmark's end-to-end method, the ingest path, and /pks/add ----
+    const made = performance.now();
+    const [direct, viaIngest, viaHttp] = [0, 1, 2].map((k) => newDevices(seeds, corpus.count + k * s.addRecords, s.addRecords)) as [Buffer[], Buffer[], Buffer[]];
+    ctx.log(`  made ${int(3 * s.addRecords)} new device records in ${seconds(performance.now() - made)} (not timed)`);
+
+    let t = performance.now();
+    await pool(direct, 64, async (bytes) => {
+      const { record } = await parseRecord(bytes, { issuers: engine.issuerRing() });
+      await store.write(request(record));
+    });
+    const directRate = (direct.length * 1000) / (performance.now() - t);
+    ctx.row('ingest (store bench b)', `${int(directRate).padStart(9)} records/s  (parseRecord + store.write, 64 in flight, sync on, ${int(direct.length)} new records into the ${int(corpus.count)})`);
+
+    t = performance.now();
+    await pool(viaIngest, 64, (bytes) => ingest.submit(bytes, { source: 'import' }));
+    const ingestRate = (viaIngest.length * 1000) / (performance.now() - t);
+    ctx.row('Ingest.submit', `${int(ingestRate).padStart(9)} records/s  (+ policy admit, merge check, event summary; 64 in flight)`);
+
+    const before = (await store.stats()).records;
+    const bodies = viaHttp.map((bytes) => `keytext=${encodeURIComponent(armor('publicKey', bytes))}`);
+    const add = await load({
+      url,
+      connections: s.addConnections,
+      amount: bodies.length,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      paths: ['/pks/add'],
+      bodies,
+    });
+    const inserted = (await store.stats()).records - before;
+    const addRate = inserted / add.seconds;
+    ctx.row(
+      '/pks/add',
+      `${int(addRate).padStart(9)} records/s  p50 ${add.p50.toFixed(2)} ms  p99 ${add.p99.toFixed(2)} ms  ` +
+        `(${int(inserted)} inserted of ${int(add.total)} requests, gpg's form-encoded armored keytext, ${s.addConnections} connections; ` +
+        `${((addRate / directRate) * 100).toFixed(0)}% of store bench b)` +
+        (add.non2xx + add.errors > 0 ? `  (!! ${add.non2xx} non-2xx, ${add.errors} errors)` : ''),
+    );
+    ctx.goal(`/pks/add ≥ ${GOAL_ADD_SHARE * 100}% of the store's end-to-end ingest`, addRate >= GOAL_ADD_SHARE * directRate, `${((addRate / directRate) * 100).toFixed(0)}%`);
+  } finally {
+    await server.stop();
+    await new Promise((r) => bare.close(r));
+    await store.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  ctx.row('memory', `OS maxRSS of the whole process ${mib(process.resourceUsage().maxRSS * 1024)} (server, load generator thread and corpus together)`);
+}
+
+export const hkpBenchmark: Benchmark = {
+  name: 'hkp',
+  title: 'HKP + JSON API over HTTP: op=get and verify vs a bare node:http server, /pks/add vs the store ingest',
+  run,
+};

@@ -1,0 +1,239 @@
+// The ICS JSON API (`/ics/v1/…`, DESIGN §5) for what HKP cannot carry: records by id with
+// their history, the verdict a gateway asks for at runtime, code records (publish a
+// statement with detached signatures, add signatures, status, lookup by artifact digest),
+// node status, and submissions with a JSON answer. Read rules as for HKP: a record the
+// caller may not read is answered 404.
+import type { FastifyInstance } from 'fastify';
+import { IcsError } from '../errors.ts';
+import type { IngestOutcome } from '../ingest/ingest.ts';
+import type { PolicyEngine, Principal } from '../policy/index.ts';
+import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor } from '../record/index.ts';
+import type { StoredRecord } from '../store/types.ts';
+import type { Caller } from './access.ts';
+import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts';
+import { eventJson, outcomeJson, recordJson, verdictJson } from './describe.ts';
+import { answerSubmission } from './hkp-routes.ts';
+import { TOKEN_SCAN_CAP } from './limits.ts';
+import {
+  addCodeSignaturesSchema,
+  codeByDigestSchema,
+  codeRecordSchema,
+  noInputSchema,
+  publishCodeSchema,
+  recordSchema,
+  submitRecordsSchema,
+  verifySchema,
+} from './schemas.ts';
+
+const PacketTag = { signature: 2, publicKey: 6, literalData: 11 } as const;
+
+/** Lower-case form of an id accepted by RECORD_ID_PATTERN. */
+export function normaliseId(id: string): string {
+  return id.toLowerCase();
+}
+
+/** Tag of the first packet (RFC 4880 §4.2: new or old format header), or undefined. */
+function firstPacketTag(bytes: Uint8Array): number | undefined {
+  const ctb = bytes[0];
+  if (ctb === undefined || (ctb & 0x80) === 0) return undefined;
+  return ctb & 0x40 ? ctb & 0x3f : (ctb >> 2) & 0x0f;
+}
+
+const principalName = (p: Principal) => (p.kind === 'user' ? p.name : p.kind === 'peer' ? p.peerId : 'anonymous');
+
+/** The parsed body; none at all (no Content-Type, nothing sent) is a bad request. */
+function bodyOf<T>(body: unknown): T {
+  if (body === undefined || body === null) throw new IcsError('BAD_REQUEST', 'this endpoint needs a request body');
+  return body as T;
+}
+
+/** Detached signatures as sent: armored `PGP SIGNATURE` blocks or base64 of the binary packets. */
+async function signaturePackets(texts: readonly string[]): Promise<Uint8Array[]> {
+  return Promise.all(
+    texts.map(async (text, i) => {
+      const trimmed = text.trim();
+      let bytes: Uint8Array;
+      if (trimmed.startsWith('-----BEGIN PGP SIGNATURE-----')) bytes = await dearmor(trimmed, DEFAULT_LIMITS);
+      else if (/^[A-Za-z0-9+/\s]+={0,2}$/.test(trimmed)) bytes = Buffer.from(trimmed, 'base64');
+      else throw new IcsError('BAD_REQUEST', `signatures[${i}] is neither an armored PGP SIGNATURE nor base64`);
+      if (firstPacketTag(bytes) !== PacketTag.signature) throw new IcsError('RECORD_MALFORMED', `signatures[${i}] is not an OpenPGP signature`);
+      return bytes;
+    }),
+  );
+}
+
+export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): Promise<void> {
+  const { store, policy, ingest } = ctx.components;
+
+  /** The stored record if the caller may read it; NOT_FOUND otherwise (also when it exists but is private). */
+  async function readable(id: string, caller: Caller, engine: PolicyEngine): Promise<StoredRecord> {
+    const stored = await store.get(id);
+    if (!stored || !ctx.access.canRead(stored, engine, caller.principal)) throw new IcsError('NOT_FOUND', `no record ${id}`);
+    return stored;
+  }
+
+  const submitted = (outcome: IngestOutcome) => {
+    ctx.metrics.submitted.inc({ via: 'api', action: outcome.action });
+    for (const d of outcome.dropped) ctx.metrics.dropped.inc({ reason: d.reason });
+    return outcomeJson(outcome);
+  };
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  app.get('/ics/v1/records/:id', { schema: recordSchema }, async (request) => {
+    const engine = policy();
+    const stored = await readable(normaliseId((request.params as { id: string }).id), callerOf(request), engine);
+    const record = await ctx.cache.revive(stored);
+    const armored = ctx.cache.armored(stored, (bytes) => armor(record.type === 'code' ? 'message' : 'publicKey', bytes));
+    return recordJson(stored, record, engine, armored.toString('utf8'));
+  });
+
+  app.get('/ics/v1/records/:id/history', { schema: recordSchema }, async (request) => {
+    const id = normaliseId((request.params as { id: string }).id);
+    await readable(id, callerOf(request), policy());
+    const events = await store.history(id);
+    const showOrigin = callerOf(request).principal.kind !== 'anonymous';
+    return { id, events: events.map((e) => eventJson(e, showOrigin)) };
+  });
+
+  // The gateway's runtime question: the answer is made once per record version and policy
+  // (verdicts.ts) and is the shape VERDICT_SCHEMA describes.
+  app.get('/ics/v1/verify/:id', { schema: verifySchema }, async (request, reply) => {
+    const engine = policy();
+    const stored = await readable(normaliseId((request.params as { id: string }).id), callerOf(request), engine);
+    const json = await ctx.verdicts.json(stored, engine, new Date());
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  app.get('/ics/v1/code/:id', { schema: codeRecordSchema }, async (request) => {
+    const engine = policy();
+    const id = normaliseId((request.params as { id: string }).id);
+    const stored = await readable(id, callerOf(request), engine);
+    const record = await ctx.cache.revive(stored);
+    if (record.type !== 'code') throw new IcsError('NOT_FOUND', `no code record ${id}`);
+    const now = new Date();
+    return { id, digest: stored.digest, statement: record.statement, verdict: verdictJson(engine.verdict(record, now), engine, stored.digest, now) };
+  });
+
+  app.get('/ics/v1/code', { schema: codeByDigestSchema }, async (request) => {
+    const engine = policy();
+    const query = request.query as { sha256?: string; sha512?: string };
+    const [algorithm, hex] = query.sha256 !== undefined ? ['sha256', query.sha256] : ['sha512', query.sha512 as string];
+    const ids = await store.findByToken(`${algorithm}:${hex.toLowerCase()}`, { limit: TOKEN_SCAN_CAP });
+    const results = [];
+    for (const stored of await store.getMany(ids)) {
+      if (!stored || stored.kind !== 'code' || !ctx.access.canRead(stored, engine, callerOf(request).principal)) continue;
+      const record = (await ctx.cache.revive(stored)) as CodeRecord;
+      if (record.statement.subject.digest[algorithm as 'sha256' | 'sha512'] !== hex.toLowerCase()) continue;
+      const verdict = engine.verdict(record);
+      results.push({ id: stored.id, statement: record.statement, status: verdict.status, trusted: verdict.trusted });
+      if (results.length >= ctx.init.resultLimit) break;
+    }
+    if (results.length === 0) throw new IcsError('NOT_FOUND', `no code record for ${algorithm} ${hex.toLowerCase()}`);
+    return { results };
+  });
+
+  app.get('/ics/v1/status', { schema: noInputSchema }, async (request) => {
+    const engine = policy();
+    const stats = await store.stats();
+    const now = new Date();
+    const extra = ctx.components.statusSections ? await ctx.components.statusSections() : {};
+    return {
+      ...extra,
+      name: ctx.init.nodeInfo.name,
+      role: ctx.init.nodeInfo.role,
+      version: ctx.init.nodeInfo.version,
+      software: 'cm4it-ics',
+      startedAt: ctx.startedAt.toISOString(),
+      uptimeSeconds: Math.floor((now.getTime() - ctx.startedAt.getTime()) / 1000),
+      store: { records: stats.records, byKind: stats.byKind, lastSeq: stats.lastSeq },
+      policy: {
+        domains: engine.domainNames().map((name) => ({
+          name,
+          public: engine.domain(name)?.read.public === true,
+          readable: engine.canRead(name, callerOf(request).principal),
+        })),
+        trustedIssuers: engine.policy.trust.issuers.map((e) => ({ name: e.name, fingerprint: e.fingerprint, roles: [...e.roles] })),
+        missingIssuerKeys: engine.missingIssuerKeys().map((e) => e.name),
+      },
+      http: {
+        tls: ctx.init.tls !== undefined,
+        writesRequireAuth: ctx.init.writesRequireAuth,
+        resultLimit: ctx.init.resultLimit,
+        maxBodyBytes: ctx.init.maxBodyBytes,
+        requestTimeoutSeconds: ctx.init.requestTimeoutSeconds,
+        caller: principalName(callerOf(request).principal),
+      },
+    };
+  });
+
+  // ---- writes: their own scope, with only the body types they take -----------------------
+
+  await app.register(async (writes) => {
+    writes.removeAllContentTypeParsers();
+    const limit = { bodyLimit: ctx.init.maxBodyBytes };
+    writes.addContentTypeParser('application/json', { parseAs: 'string', ...limit }, writes.getDefaultJsonParser('error', 'error'));
+    writes.addContentTypeParser('text/plain', { parseAs: 'string', ...limit }, (_r, body, done) => done(null, body));
+    writes.addContentTypeParser(['application/pgp-keys', 'application/octet-stream'], { parseAs: 'buffer', ...limit }, (_r, body, done) =>
+      done(null, body),
+    );
+
+    writes.post('/ics/v1/records', { schema: submitRecordsSchema }, async (request, reply) => {
+      requireWriter(ctx, callerOf(request));
+      const release = ctx.writes.acquire();
+      try {
+        const batch = await ingest.submitBatch(bodyOf<Buffer | string>(request.body), { source: 'api', origin: originOf(callerOf(request), request.ip) });
+        return answerSubmission(ctx, request, reply, batch, 'api');
+      } finally {
+        release();
+      }
+    });
+
+    writes.post('/ics/v1/code', { schema: publishCodeSchema }, async (request, reply) => {
+      requireWriter(ctx, callerOf(request));
+      const release = ctx.writes.acquire();
+      try {
+        const body = bodyOf<{ statement: CodeStatement; signatures: string[] } | Buffer | string>(request.body);
+        let bytes: Uint8Array;
+        if (typeof body === 'string' || Buffer.isBuffer(body)) {
+          bytes = await dearmor(body, DEFAULT_LIMITS);
+          const tag = firstPacketTag(bytes);
+          if (tag !== PacketTag.signature && tag !== PacketTag.literalData) {
+            throw new IcsError('BAD_REQUEST', 'not a code record (a statement with signatures); keys go to /pks/add or /ics/v1/records');
+          }
+        } else {
+          bytes = codeRecordBytes(body.statement, await signaturePackets(body.signatures));
+        }
+        const outcome = await ingest.submit(bytes, { source: 'api', origin: originOf(callerOf(request), request.ip) });
+        return reply.code(outcome.action === 'inserted' ? 201 : 200).send(submitted(outcome));
+      } catch (error) {
+        ctx.metrics.submitted.inc({ via: 'api', action: 'rejected' });
+        throw error;
+      } finally {
+        release();
+      }
+    });
+
+    writes.post('/ics/v1/code/:id/signatures', { schema: addCodeSignaturesSchema }, async (request, reply) => {
+      requireWriter(ctx, callerOf(request));
+      const release = ctx.writes.acquire();
+      try {
+        const id = normaliseId((request.params as { id: string }).id);
+        const stored = await readable(id, callerOf(request), policy());
+        const record = await ctx.cache.revive(stored);
+        if (record.type !== 'code') throw new IcsError('NOT_FOUND', `no code record ${id}`);
+        const signatures = await signaturePackets(bodyOf<{ signatures: string[] }>(request.body).signatures);
+        const outcome = await ingest.submit(codeRecordBytes(record.statement, signatures), {
+          source: 'api',
+          origin: originOf(callerOf(request), request.ip),
+        });
+        return reply.code(200).send(submitted(outcome));
+      } catch (error) {
+        ctx.metrics.submitted.inc({ via: 'api', action: 'rejected' });
+        throw error;
+      } finally {
+        release();
+      }
+    });
+  });
+}

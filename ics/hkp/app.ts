@@ -1,0 +1,127 @@
+// The fastify application: the node:http(s) server with the timeouts that cut off slow
+// clients, strict schema validation (ajv coerces nothing), the caller (basic auth) and
+// metrics hooks, one error handler that answers HKP paths in text and the JSON API in
+// JSON, and the routes.
+import http from 'node:http';
+import https from 'node:https';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type onResponseHookHandler } from 'fastify';
+import { registerApiRoutes } from './api-routes.ts';
+import type { HkpContext } from './context.ts';
+import { type HttpProblem, toProblem } from './errors.ts';
+import { registerHkpRoutes } from './hkp-routes.ts';
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH } from './limits.ts';
+import { noInputSchema } from './schemas.ts';
+
+/**
+ * node's own timeouts do the cutting off: a request whose headers and body have not all
+ * arrived within `requestTimeoutSeconds` is answered 408 and its connection closed, and a
+ * connection idle that long in the middle of a request or response is destroyed. The
+ * checking interval is node's 30 s by default, far coarser than the timeout; it is tied to it.
+ */
+function serverFactory(ctx: HkpContext): FastifyServerFactory {
+  return (handler) => {
+    const timeoutMs = ctx.init.requestTimeoutSeconds * 1000;
+    const options = {
+      requestTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4))),
+      maxHeaderSize: MAX_HEADER_BYTES,
+      noDelay: true,
+    };
+    const tls = ctx.init.tls;
+    const server = tls ? https.createServer({ ...options, cert: tls.cert, key: tls.key }, handler) : http.createServer(options, handler);
+    server.setTimeout(timeoutMs);
+    return server as http.Server;
+  };
+}
+
+/** HKP clients read text; the JSON API answers JSON. */
+function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem): FastifyReply {
+  reply.code(problem.status);
+  if (problem.headers) reply.headers(problem.headers);
+  if (request.url.startsWith('/pks/')) return reply.type('text/plain; charset=utf-8').send(`${problem.code}: ${problem.message}\n`);
+  return reply
+    .type('application/json; charset=utf-8')
+    .send({ error: { code: problem.code, message: problem.message, ...(problem.details !== undefined && { details: problem.details }) } });
+}
+
+const LANDING = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>CM4IT identity certificate server</title></head>
+<body><h1>CM4IT identity certificate server</h1>
+<form action="/pks/lookup" method="get">
+<input type="hidden" name="op" value="index"><input type="text" name="search" size="60" placeholder="fingerprint, 0x key id or user ID words">
+<label><input type="checkbox" name="fingerprint" value="on"> fingerprints</label> <input type="submit" value="Search">
+</form>
+<p>HKP: <code>gpg --keyserver hkp://this-host:port --keyserver-options no-self-sigs-only,no-import-clean --recv-keys &lt;fingerprint&gt;</code></p>
+<p>JSON API: <a href="/ics/v1/status">/ics/v1/status</a>, <code>/ics/v1/records/{id}</code>, <code>/ics/v1/verify/{id}</code>, <code>/ics/v1/code</code>; metrics: <a href="/metrics">/metrics</a></p>
+</body></html>
+`;
+
+export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    serverFactory: serverFactory(ctx),
+    bodyLimit: ctx.init.maxBodyBytes,
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: false } },
+  });
+  app.decorateRequest('caller', null);
+  // Credentials are checked only where they are sent (and only when the node has users).
+  if (ctx.access.authenticates) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const header = request.headers.authorization;
+      if (header === undefined) {
+        done();
+        return;
+      }
+      ctx.access.caller(header).then(
+        (caller) => {
+          request.caller = caller;
+          done();
+        },
+        (error: Error) => done(error),
+      );
+    });
+  }
+
+  // Each route gets its own onResponse hook holding its metrics slot: nothing is looked up
+  // or hashed per request (see metrics.ts).
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method);
+    const slots = new Map(methods.map((m) => [m, ctx.metrics.http.slot(route.url, m)]));
+    const record: onResponseHookHandler = (request, reply, done) => {
+      (slots.get(request.method) ?? ctx.metrics.http.slot(route.url, request.method)).record(reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = route.onResponse ? [...([] as onResponseHookHandler[]).concat(route.onResponse), record] : [record];
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(error);
+    ctx.metrics.rejections.inc({ code: problem.code });
+    const where = { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: problem.status, code: problem.code };
+    if (problem.status >= 500) ctx.logger.error({ ...where, err: error }, 'request failed');
+    else ctx.logger.debug({ ...where, reason: problem.message }, 'request refused');
+    return sendProblem(request, reply, problem);
+  });
+
+  app.setNotFoundHandler({}, (request, reply) => {
+    ctx.metrics.rejections.inc({ code: 'NOT_FOUND' });
+    ctx.metrics.http.slot('unmatched', request.method).record(404, reply.elapsedTime / 1000);
+    return sendProblem(request, reply, { status: 404, code: 'NOT_FOUND', message: `no such endpoint: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
+  });
+
+  app.get('/', { schema: noInputSchema }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(LANDING));
+
+  app.get('/metrics', { schema: noInputSchema }, async (_request, reply) => {
+    const registry = ctx.metrics.registry;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
+  await app.register(async (scope) => registerHkpRoutes(scope, ctx));
+  await app.register(async (scope) => registerApiRoutes(scope, ctx));
+  return app;
+}

@@ -1,0 +1,74 @@
+// What the route handlers share: tuning, components, caches, metrics, the write gate.
+import type { Logger } from 'pino';
+import { IcsError } from '../errors.ts';
+import type { FastifyRequest } from 'fastify';
+import { ANONYMOUS, AuthenticationRequired, type Caller } from './access.ts';
+import type { Access } from './access.ts';
+import { MAX_CONCURRENT_WRITES, RETRY_AFTER_SECONDS } from './limits.ts';
+import type { HkpMetrics } from './metrics.ts';
+import type { Finder, RecordCache } from './search.ts';
+import type { HkpComponents, HkpInit } from './types.ts';
+import type { VerdictCache } from './verdicts.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the onRequest hook when the request carries credentials; null: anonymous. */
+    caller: Caller | null;
+  }
+}
+
+/** Who sent the request (anonymous unless it authenticated). */
+export function callerOf(request: FastifyRequest): Caller {
+  return request.caller ?? ANONYMOUS;
+}
+
+/** Bounds submissions in progress (their bodies and parsed records are in memory). */
+export class WriteGate {
+  #active = 0;
+
+  /** Takes a slot or throws UNAVAILABLE (503 with Retry-After); `release` gives it back once. */
+  acquire(): () => void {
+    if (this.#active >= MAX_CONCURRENT_WRITES) {
+      throw new IcsError('UNAVAILABLE', `more than ${MAX_CONCURRENT_WRITES} submissions in progress`, {
+        details: { retryAfter: RETRY_AFTER_SECONDS },
+      });
+    }
+    this.#active++;
+    let held = true;
+    return () => {
+      if (held) {
+        held = false;
+        this.#active--;
+      }
+    };
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+}
+
+export interface HkpContext {
+  readonly init: HkpInit;
+  readonly components: HkpComponents;
+  readonly logger: Logger;
+  readonly access: Access;
+  readonly cache: RecordCache;
+  readonly finder: Finder;
+  readonly verdicts: VerdictCache;
+  readonly metrics: HkpMetrics;
+  readonly writes: WriteGate;
+  readonly startedAt: Date;
+}
+
+/** Throws unless the caller may submit: anyone, or (writesRequireAuth) a user with write rights. */
+export function requireWriter(ctx: HkpContext, caller: Caller): void {
+  if (!ctx.init.writesRequireAuth) return;
+  if (caller.principal.kind === 'anonymous') throw new AuthenticationRequired('submissions to this node need credentials (HTTP basic auth)');
+  if (!caller.write) throw new IcsError('POLICY_REJECTED', 'this user may not submit records');
+}
+
+/** Who sent a submission, for the event log: the client address, and the user name when authenticated. */
+export function originOf(caller: Caller, ip: string): string {
+  return caller.principal.kind === 'user' ? `${caller.principal.name}@${ip}` : ip;
+}

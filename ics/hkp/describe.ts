@@ -1,0 +1,189 @@
+// Records, verdicts and ingest outcomes as the JSON API shows them (dates as ISO 8601,
+// issuers by fingerprint with the policy's name beside), and submission answers as text
+// for HKP clients. Nothing here reads the store.
+import type { BatchOutcome, DroppedReport, IngestOutcome } from '../ingest/ingest.ts';
+import type { PolicyEngine, PolicyVerdict } from '../policy/index.ts';
+import { type IdentityRecord, type PublicKeyInfo, SigType, type VerifiedSignature } from '../record/index.ts';
+import type { ChangeEvent, StoredRecord } from '../store/types.ts';
+import { DROPPED_SAMPLE } from './limits.ts';
+
+const iso = (d: Date | undefined | null) => (d ? d.toISOString() : null);
+
+const SIG_TYPE_NAMES: Readonly<Record<number, string>> = {
+  [SigType.binary]: 'statement',
+  [SigType.certGeneric]: 'certification',
+  [SigType.certPersona]: 'certification',
+  [SigType.certCasual]: 'certification',
+  [SigType.certPositive]: 'certification',
+  [SigType.subkeyBinding]: 'subkey-binding',
+  [SigType.directKey]: 'direct-key',
+  [SigType.keyRevocation]: 'key-revocation',
+  [SigType.subkeyRevocation]: 'subkey-revocation',
+  [SigType.certRevocation]: 'withdrawal',
+};
+
+type IssuerName = (fingerprint: string) => string | undefined;
+
+function signatureJson(s: VerifiedSignature, name: IssuerName, target: Record<string, string>) {
+  return {
+    ...target,
+    type: s.type,
+    typeName: SIG_TYPE_NAMES[s.type] ?? 'other',
+    issuer: s.issuer,
+    issuerName: s.self ? null : (name(s.issuer) ?? null),
+    self: s.self,
+    created: s.created.toISOString(),
+    expires: iso(s.expires),
+    notations: s.notations.map((n) => ({ name: n.name, value: n.value })),
+  };
+}
+
+const keyJson = (k: PublicKeyInfo) => ({
+  fingerprint: k.fingerprint,
+  keyId: k.keyId,
+  algorithm: k.algorithmName,
+  bits: k.bits,
+  created: k.created.toISOString(),
+});
+
+/** GET /ics/v1/records/{id}: the stored record, its subject, every signature, and its armor. */
+export function recordJson(stored: StoredRecord, record: IdentityRecord, engine: PolicyEngine, armored: string) {
+  const name: IssuerName = (fp) => engine.issuerName(fp);
+  const base = {
+    id: stored.id,
+    kind: stored.kind,
+    digest: stored.digest,
+    domains: [...stored.domains],
+    contentTime: stored.contentTime.toISOString(),
+    updated: stored.updated.toISOString(),
+    seq: stored.seq,
+  };
+  if (record.type === 'code') {
+    return {
+      ...base,
+      statement: record.statement,
+      signatures: record.signatures.map((s) => signatureJson(s, name, { target: 'statement' })),
+      armored,
+    };
+  }
+  return {
+    ...base,
+    primaryKey: keyJson(record.primaryKey),
+    userIds: record.userIds.map((u) => u.userId),
+    subkeys: record.subkeys.map((s) => keyJson(s.key)),
+    signatures: [
+      ...record.keySignatures.map((s) => signatureJson(s, name, { target: 'key' })),
+      ...record.userIds.flatMap((u) => u.signatures.map((s) => signatureJson(s, name, { target: 'userId', userId: u.userId }))),
+      ...record.subkeys.flatMap((k) => k.signatures.map((s) => signatureJson(s, name, { target: 'subkey', subkey: k.key.fingerprint }))),
+    ],
+    armored,
+  };
+}
+
+/** One event of a record's history; `origin` (client address, peer id) only for authenticated callers. */
+export function eventJson(e: ChangeEvent, showOrigin: boolean) {
+  return {
+    seq: e.seq,
+    at: e.at.toISOString(),
+    action: e.action,
+    source: e.source,
+    origin: showOrigin ? (e.origin ?? null) : null,
+    digest: e.digest,
+    previousDigest: e.previousDigest ?? null,
+    signaturesAdded: e.signaturesAdded,
+    summary: e.summary,
+    domains: [...e.domains],
+  };
+}
+
+/** GET /ics/v1/verify/{id}: the gateway's answer, with every reason. */
+export function verdictJson(v: PolicyVerdict, engine: PolicyEngine, digest: string, checkedAt: Date) {
+  const name = (fp: string | undefined) => (fp === undefined ? null : (engine.issuerName(fp) ?? null));
+  return {
+    id: v.id,
+    kind: v.kind,
+    digest,
+    trusted: v.trusted,
+    status: v.status,
+    statusSetBy: v.statusSetBy
+      ? { issuer: v.statusSetBy.issuer, issuerName: name(v.statusSetBy.issuer), role: v.statusSetBy.role, at: v.statusSetBy.at.toISOString() }
+      : null,
+    roles: v.roles.map((r) => ({ role: r.role, issuer: r.issuer, issuerName: name(r.issuer), since: r.since.toISOString(), expires: iso(r.expires) })),
+    authorizations: { allow: [...v.authorizations.allow], deny: [...v.authorizations.deny] },
+    endorsements: v.endorsements.map((e) => ({
+      issuer: e.issuer,
+      issuerName: name(e.issuer),
+      at: e.at.toISOString(),
+      expires: iso(e.expires),
+      metadata: { ...e.metadata },
+    })),
+    metadata: { ...v.metadata },
+    reasons: v.reasons.map((r) => ({ code: r.code, severity: r.severity, message: r.message, issuer: r.issuer ?? null, issuerName: name(r.issuer) })),
+    domains: [...v.domains],
+    checkedAt: checkedAt.toISOString(),
+  };
+}
+
+/** Dropped signatures, counted by reason; the first few listed (a flood would list thousands). */
+export function droppedJson(dropped: readonly DroppedReport[]) {
+  const byReason: Record<string, number> = {};
+  for (const d of dropped) byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
+  return {
+    count: dropped.length,
+    byReason,
+    sample: dropped.slice(0, DROPPED_SAMPLE).map((d) => ({ issuer: d.issuer ?? null, reason: d.reason, detail: d.detail })),
+  };
+}
+
+export function outcomeJson(o: IngestOutcome) {
+  return {
+    id: o.id,
+    kind: o.kind,
+    action: o.action,
+    digest: o.digest,
+    domains: [...o.domains],
+    signaturesAdded: o.signaturesAdded,
+    dropped: droppedJson(o.dropped),
+  };
+}
+
+export type SubmissionResult =
+  | ({ readonly index: number } & ReturnType<typeof outcomeJson>)
+  | { readonly index: number; readonly action: 'rejected'; readonly error: { readonly code: string; readonly message: string } };
+
+export interface SubmissionAnswer {
+  readonly counts: BatchOutcome['counts'];
+  readonly results: readonly SubmissionResult[];
+}
+
+export function batchJson(batch: BatchOutcome): SubmissionAnswer {
+  return {
+    counts: { ...batch.counts },
+    results: batch.results.map((r): SubmissionResult => {
+      if (r.outcome) return { index: r.index, ...outcomeJson(r.outcome) };
+      return { index: r.index, action: 'rejected', error: { code: r.error?.code ?? 'INTERNAL', message: r.error?.message ?? 'internal error' } };
+    }),
+  };
+}
+
+/** The plain-text answer of /pks/add: one summary line, then one line per record. */
+export function batchText(answer: SubmissionAnswer): string {
+  const c = answer.counts;
+  const lines = [`inserted ${c.inserted}, updated ${c.updated}, unchanged ${c.unchanged}, rejected ${c.rejected}`];
+  for (const r of answer.results) {
+    if (r.action === 'rejected') {
+      lines.push(`record ${r.index + 1}: rejected: ${r.error.code}: ${r.error.message}`);
+      continue;
+    }
+    const drops = Object.entries(r.dropped.byReason)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ');
+    lines.push(
+      `record ${r.index + 1}: ${r.action} ${r.id.toUpperCase()} (${r.domains.join(', ')}); ${r.signaturesAdded} signature(s) added` +
+        (r.dropped.count > 0 ? `; ${r.dropped.count} not kept (${drops})` : ''),
+    );
+    for (const d of r.dropped.sample) lines.push(`  not kept: ${d.reason} ${d.issuer?.toUpperCase() ?? 'unknown issuer'}: ${d.detail}`);
+    if (r.dropped.count > r.dropped.sample.length) lines.push(`  … and ${r.dropped.count - r.dropped.sample.length} more`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,91 @@
+// From whatever a handler or fastify throws to one HTTP answer: an IcsError's status
+// (ics/errors.ts's table), fastify's own request errors mapped onto our codes (validation →
+// BAD_REQUEST 400, body too large → LIMIT_EXCEEDED 413, unsupported media type → 415),
+// 401 for credentials. Client errors say what was wrong; server errors send the code and a
+// fixed text, and the whole error goes to the log (STYLE "Errors").
+import { IcsError, type IcsErrorCode, isIcsError } from '../errors.ts';
+import { AuthenticationRequired } from './access.ts';
+
+export interface HttpProblem {
+  readonly status: number;
+  readonly code: IcsErrorCode | 'UNAUTHENTICATED' | 'UNSUPPORTED_MEDIA_TYPE' | 'REQUEST_TIMEOUT';
+  /** Safe to show to the client. */
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  validation?: ReadonlyArray<{ instancePath?: string; keyword?: string; message?: string; params?: Record<string, unknown> }>;
+  validationContext?: string;
+  message?: string;
+}
+
+/** Fixed text per 5xx status: nothing of the failure's detail reaches the client. */
+const SERVER_TEXT: Readonly<Record<number, string>> = {
+  500: 'internal error',
+  501: 'not implemented',
+  503: 'service unavailable, try again later',
+};
+
+function validationMessage(e: FastifyLikeError): string {
+  const where = e.validationContext ?? 'request';
+  const parts = (e.validation ?? []).map((v) => {
+    const path = v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : '';
+    const extra = v.params?.additionalProperty ? ` (${String(v.params.additionalProperty)})` : '';
+    // A query variable given twice arrives as an array: say so rather than "must be string".
+    if (where === 'querystring' && v.keyword === 'type' && path) return `${where}.${path} must be given once`;
+    return `${where}${path ? `.${path}` : ''} ${v.message ?? 'is invalid'}${extra}`;
+  });
+  return parts.length > 0 ? parts.join('; ') : `${where} is invalid`;
+}
+
+export function toProblem(error: unknown): HttpProblem {
+  if (error instanceof AuthenticationRequired) {
+    return { status: 401, code: 'UNAUTHENTICATED', message: error.message, headers: { 'www-authenticate': 'Basic realm="ics", charset="UTF-8"' } };
+  }
+  if (isIcsError(error)) {
+    const status = error.httpStatus;
+    const exposable = status < 500 || error.code === 'NOT_IMPLEMENTED';
+    return {
+      status,
+      code: error.code,
+      message: exposable ? error.publicMessage : (SERVER_TEXT[status] ?? 'internal error'),
+      ...(exposable && error.details !== undefined && { details: error.details }),
+      ...(status === 503 && { headers: { 'retry-after': String(error.details?.retryAfter ?? 5) } }),
+    };
+  }
+  const e = (error ?? {}) as FastifyLikeError;
+  if (e.validation) return { status: 400, code: 'BAD_REQUEST', message: validationMessage(e) };
+  switch (e.code) {
+    case 'FST_ERR_HANDLER_TIMEOUT':
+      return { status: 503, code: 'UNAVAILABLE', message: SERVER_TEXT[503] as string, headers: { 'retry-after': '5' } };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'LIMIT_EXCEEDED', message: 'request body is larger than this server accepts', details: { limit: 'maxBodyBytes' } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported Content-Type for this endpoint' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return { status: 400, code: 'BAD_REQUEST', message: e.message ?? 'bad request' };
+    default:
+      break;
+  }
+  // Body-parser failures (malformed JSON and the like) carry a 4xx statusCode and a message
+  // about the client's own input; anything else is ours.
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode === 408 ? 408 : 400, code: e.statusCode === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST', message: e.message ?? 'bad request' };
+  }
+  return { status: 500, code: 'INTERNAL', message: SERVER_TEXT[500] as string };
+}
+
+/** An IcsError for a failure that was not one (for logs: keeps the original as cause). */
+export function asIcsError(error: unknown): IcsError {
+  return isIcsError(error) ? error : new IcsError('INTERNAL', 'internal error', { cause: error });
+}

@@ -1,0 +1,184 @@
+// JSON Schemas of every input the HTTP front end takes (query strings, path parameters,
+// bodies), validated by fastify's ajv before a handler runs, and the response schema of
+// the hot verdict route (serialised by fast-json-stringify). Repeated query variables
+// arrive as arrays and fail `type: string`; ajv coerces nothing (see app.ts).
+import { createRequire } from 'node:module';
+import { MAX_SEARCH_LENGTH, MAX_SIGNATURE_TEXT, MAX_SIGNATURES_PER_SUBMISSION } from './limits.ts';
+
+const require = createRequire(import.meta.url);
+const { $schema: _meta, $id: _id, ...codeStatement } = require('../../schemas/code-statement.schema.json') as Record<string, unknown>;
+
+/** A record id: v4 fingerprint (40 hex) or `sha256:` + 64 hex; either case accepted, answered lower-case. */
+export const RECORD_ID_PATTERN = '^(?:[0-9a-fA-F]{40}|sha256:[0-9a-fA-F]{64})$';
+export const CODE_ID_PATTERN = '^sha256:[0-9a-fA-F]{64}$';
+
+const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+/**
+ * /pks/lookup (HKP §3): `op` required; `search`, `options`, `exact`, `fingerprint` each at
+ * most once. Other variables are allowed and ignored, as HKP asks of servers.
+ */
+export const lookupSchema = {
+  querystring: {
+    type: 'object',
+    required: ['op'],
+    properties: {
+      op: { type: 'string', minLength: 1, maxLength: 32 },
+      search: { type: 'string', minLength: 1, maxLength: MAX_SEARCH_LENGTH },
+      options: { type: 'string', maxLength: 64 },
+      exact: { type: 'string', enum: ['on', 'off'] },
+      fingerprint: { type: 'string', enum: ['on', 'off'] },
+    },
+  },
+} as const;
+
+/** /pks/add (HKP §4): form-encoded `keytext` (what GnuPG sends), or the key material itself. */
+export const addSchema = {
+  querystring: { type: 'object', properties: { options: { type: 'string', maxLength: 64 } } },
+  body: {
+    content: {
+      'application/x-www-form-urlencoded': {
+        schema: {
+          type: 'object',
+          required: ['keytext'],
+          properties: { keytext: { type: 'string', minLength: 1 }, options: { type: 'string', maxLength: 64 } },
+        },
+      },
+      'application/pgp-keys': { schema: {} },
+    },
+  },
+} as const;
+
+const idParams = (pattern: string) =>
+  ({ type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern } } }) as const;
+
+export const recordSchema = { params: idParams(RECORD_ID_PATTERN), querystring: noQuery } as const;
+export const codeRecordSchema = { params: idParams(CODE_ID_PATTERN), querystring: noQuery } as const;
+export const noInputSchema = { querystring: noQuery } as const;
+
+export const codeByDigestSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: {
+      sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+      sha512: { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
+    },
+  },
+} as const;
+
+const signatureList = {
+  type: 'array',
+  minItems: 1,
+  maxItems: MAX_SIGNATURES_PER_SUBMISSION,
+  items: { type: 'string', minLength: 1, maxLength: MAX_SIGNATURE_TEXT },
+} as const;
+
+/** Raw record bodies: binary packets, or armored text. */
+const rawBodies = {
+  'application/pgp-keys': { schema: {} },
+  'application/octet-stream': { schema: {} },
+  'text/plain': { schema: { type: 'string', minLength: 1 } },
+} as const;
+
+/** POST /ics/v1/code: a statement with detached signatures (armored or base64), or a code record. */
+export const publishCodeSchema = {
+  querystring: noQuery,
+  body: {
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['statement', 'signatures'],
+          properties: { statement: codeStatement, signatures: signatureList },
+        },
+      },
+      ...rawBodies,
+    },
+  },
+} as const;
+
+/** POST /ics/v1/code/{id}/signatures: detached signatures over a statement the node holds. */
+export const addCodeSignaturesSchema = {
+  params: idParams(CODE_ID_PATTERN),
+  querystring: noQuery,
+  body: {
+    content: {
+      'application/json': {
+        schema: { type: 'object', additionalProperties: false, required: ['signatures'], properties: { signatures: signatureList } },
+      },
+    },
+  },
+} as const;
+
+/** POST /ics/v1/records: one or more records (a keyring), binary or armored. */
+export const submitRecordsSchema = { querystring: noQuery, body: { content: rawBodies } } as const;
+
+const nullableString = { type: ['string', 'null'] } as const;
+const issuerRef = { issuer: { type: 'string' }, issuerName: nullableString } as const;
+
+/** GET /ics/v1/verify/{id}: the path parameter; the answer's shape is VERDICT_SCHEMA. */
+export const verifySchema = { params: idParams(RECORD_ID_PATTERN), querystring: noQuery } as const;
+
+/**
+ * The verdict answer (GET /ics/v1/verify/{id}, and `verdict` in GET /ics/v1/code/{id}): the
+ * contract gateways program against. The answer is built once per record version (see
+ * verdicts.ts) rather than serialised per request; test/hkp/api.test.ts checks it against this.
+ */
+export const VERDICT_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'kind', 'digest', 'trusted', 'status', 'statusSetBy', 'roles', 'authorizations', 'endorsements', 'metadata', 'reasons', 'domains', 'checkedAt'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string' },
+    digest: { type: 'string' },
+    trusted: { type: 'boolean' },
+    status: nullableString,
+    statusSetBy: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: { ...issuerRef, role: { type: 'string' }, at: { type: 'string' } },
+    },
+    roles: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { role: { type: 'string' }, ...issuerRef, since: { type: 'string' }, expires: nullableString },
+      },
+    },
+    authorizations: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { allow: { type: 'array', items: { type: 'string' } }, deny: { type: 'array', items: { type: 'string' } } },
+    },
+    endorsements: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ...issuerRef,
+          at: { type: 'string' },
+          expires: nullableString,
+          metadata: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+    },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    reasons: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { code: { type: 'string' }, severity: { type: 'string' }, message: { type: 'string' }, issuer: nullableString, issuerName: nullableString },
+      },
+    },
+    domains: { type: 'array', items: { type: 'string' } },
+    checkedAt: { type: 'string' },
+  },
+} as const;

@@ -1,0 +1,57 @@
+// Verdict answers, made once per record version and policy and reused until the clock
+// crosses the next expiry in the record. A verdict is a function of the record (its digest),
+// the policy (the engine instance: a reload makes a new one) and the time — and the time
+// matters only where a signature or the key expires (evaluateVerdict compares `now` with
+// nothing else). So a cached answer is exact until then; only `checkedAt` is made per request.
+import type { PolicyEngine } from '../policy/index.ts';
+import type { IdentityRecord, VerifiedSignature } from '../record/index.ts';
+import type { StoredRecord } from '../store/types.ts';
+import { verdictJson } from './describe.ts';
+import { RECORD_CACHE_ENTRIES } from './limits.ts';
+import { Lru } from './lru.ts';
+import type { RecordCache } from './search.ts';
+
+interface Entry {
+  readonly engine: PolicyEngine;
+  /** The JSON answer without its closing brace and `checkedAt`. */
+  readonly head: string;
+  /** ms since the epoch when a signature or the key next expires; Infinity when none will. */
+  readonly validUntil: number;
+}
+
+function signaturesOf(record: IdentityRecord): VerifiedSignature[] {
+  if (record.type === 'code') return [...record.signatures];
+  return [...record.keySignatures, ...record.userIds.flatMap((u) => u.signatures), ...record.subkeys.flatMap((s) => s.signatures)];
+}
+
+/** The first expiry (signature or key) after `now`: until then the verdict cannot change. */
+export function nextExpiry(record: IdentityRecord, now: number): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const s of signaturesOf(record)) {
+    for (const d of [s.expires, s.keyExpires]) {
+      const t = d?.getTime();
+      if (t !== undefined && t > now && t < next) next = t;
+    }
+  }
+  return next;
+}
+
+export class VerdictCache {
+  readonly #entries = new Lru<string, Entry>(RECORD_CACHE_ENTRIES);
+
+  constructor(private readonly records: RecordCache) {}
+
+  /** The verdict as JSON text, at `now`. */
+  async json(stored: StoredRecord, engine: PolicyEngine, now: Date): Promise<string> {
+    const key = stored.digest;
+    const t = now.getTime();
+    let entry = this.#entries.get(key);
+    if (!entry || entry.engine !== engine || t >= entry.validUntil) {
+      const record = await this.records.revive(stored);
+      const { checkedAt: _, ...verdict } = verdictJson(engine.verdict(record, now), engine, stored.digest, now);
+      entry = { engine, head: `${JSON.stringify(verdict).slice(0, -1)},`, validUntil: nextExpiry(record, t) };
+      this.#entries.set(key, entry);
+    }
+    return `${entry.head}"checkedAt":"${now.toISOString()}"}`;
+  }
+}

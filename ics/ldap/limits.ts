@@ -1,0 +1,70 @@
+// Limits of the LDAP front end. Each bounds a resource a client could otherwise exhaust;
+// the configurable ones (size limit, time limit) come from LdapInit.
+import { DEFAULT_LIMITS } from '../record/index.ts';
+
+/** Port when the configuration names none: 389 needs root. */
+export const DEFAULT_PORT = 1389;
+
+/**
+ * Largest add/modify request: one armored record at the record model's cap plus room for the
+ * other attributes GnuPG sends with it. A larger add is skipped unread and answered
+ * sizeLimitExceeded (the LIMIT_EXCEEDED code), so that a key too big to store costs no memory.
+ */
+export const MAX_WRITE_REQUEST_BYTES = DEFAULT_LIMITS.maxArmoredBytes + 64 * 1024;
+/** Largest request of any other kind: a search with a long filter is far below this. */
+export const MAX_OTHER_REQUEST_BYTES = 64 * 1024;
+/**
+ * Beyond this a request is not even skipped: the session ends with a Notice of Disconnection.
+ * Skipping costs bandwidth, not memory, but a gigabyte of input is an attack, not a request.
+ */
+export const MAX_SKIP_BYTES = 16 * 1024 * 1024;
+
+/** Filter nesting (and, or, not): real clients nest 3 or 4 levels; deep trees cost stack. */
+export const MAX_FILTER_DEPTH = 16;
+/** Filter items in one search: GnuPG sends at most 4; thousands would each cost an index probe. */
+export const MAX_FILTER_NODES = 256;
+/**
+ * BER nesting in any request. Filters are the only deep part; the LDAP envelope adds at most
+ * six levels (message, op, filter set, item, substrings, controls).
+ */
+export const MAX_BER_DEPTH = 2 * MAX_FILTER_DEPTH + 8;
+/** BER elements in any request: bounds the work of the structure check and of the decoder. */
+export const MAX_BER_ELEMENTS = 8 * MAX_FILTER_NODES + 64;
+/** Attributes named in one search request. */
+export const MAX_REQUESTED_ATTRIBUTES = 64;
+/** Values in one assertion or attribute of a write (GnuPG sends a few per attribute). */
+export const MAX_VALUES_PER_ATTRIBUTE = 256;
+
+/** Requests one session may have in progress; reading pauses above it (backpressure, not errors). */
+export const MAX_OUTSTANDING_PER_SESSION = 64;
+/** Open sessions per server; further connections are refused by the listener. */
+export const MAX_SESSIONS = 1024;
+/** A session with no traffic for this long is closed (GnuPG opens one per operation). */
+export const IDLE_TIMEOUT_MS = 5 * 60_000;
+/** TLS handshake (LDAPS or StartTLS) must finish within this. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Ids fetched from one index term. A term matching more records than this is too common to be
+ * a useful search (e.g. `acme` on a manufacturer's node); the search says so and stops.
+ */
+export const MAX_LOOKUP_IDS = 10_000;
+/** Ids fetched when probing a term's selectivity before choosing which index to use. */
+export const PROBE_IDS = 64;
+/** Records read from the store per step of a search. */
+export const FETCH_BATCH = 64;
+
+/** Bytes of a paged-results cookie this server accepts (its own are well below). */
+export const MAX_COOKIE_BYTES = 512;
+
+/** Pre-encoded pgpKeyInfo entries kept (by record digest): ~2 KB each. */
+export const KEY_ENTRY_CACHE = 50_000;
+/** Pre-encoded ICS entries kept (by record version and policy): ~3 KB each. */
+export const RECORD_ENTRY_CACHE = 20_000;
+/**
+ * An ICS entry holds a verdict, which depends on the time (expiring certifications): it is
+ * recomputed after this long even when the record did not change.
+ */
+export const RECORD_ENTRY_TTL_MS = 60_000;
+/** Encoded attribute selections kept per entry (clients reuse one attribute list). */
+export const SELECTIONS_PER_ENTRY = 4;

@@ -1,0 +1,114 @@
+// The network parts of a running node — HKP / JSON API, LDAP, libp2p sync — started on
+// the addresses of the config (or of `ics serve` flags), stopped in reverse order. The
+// bound addresses are logged and written to addresses.json so that scripts can find them.
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { IcsError } from '../errors.ts';
+import { createHkpServer, type HkpServer } from '../hkp/index.ts';
+import { createLdapServer, type LdapServer } from '../ldap/index.ts';
+import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
+import { createAuthenticator } from './auth.ts';
+import { createMetrics } from './metrics.ts';
+import type { IcsNode } from './node.ts';
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+export interface ListenOverrides {
+  /** HOST:PORT, or `off`. */
+  readonly hkp?: string;
+  readonly ldap?: string;
+  /** A multiaddr, or `off`. */
+  readonly p2p?: string;
+}
+
+export interface BoundAddresses {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly hkp: string | null;
+  readonly ldap: string | null;
+  readonly p2p: { readonly peerId: string; readonly addresses: readonly string[] } | null;
+}
+
+export interface RunningServices {
+  readonly addresses: BoundAddresses;
+  readonly sync: SyncService | undefined;
+  stop(): Promise<void>;
+}
+
+/** `host:port` (IPv6 in brackets) → parts; port 0 means ephemeral. */
+export function splitHostPort(text: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new IcsError('BAD_REQUEST', `invalid address "${text}" (HOST:PORT)`);
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+async function tlsFiles(node: IcsNode): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  const tls = node.config.tls;
+  if (!tls) return undefined;
+  return { cert: await readFile(node.dataDir.resolve(tls.cert)), key: await readFile(node.dataDir.resolve(tls.key)) };
+}
+
+export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
+  const listen = { ...node.config.listen, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const policy = () => node.policy;
+  const authenticator = createAuthenticator(node.config.auth.users);
+  const metrics = createMetrics();
+  const tls = await tlsFiles(node);
+  const stops: Array<() => Promise<void>> = [];
+  let sync: SyncService | undefined;
+  const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p'] } = { hkp: null, ldap: null, p2p: null };
+  try {
+    if (listen.p2p !== 'off') {
+      const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
+      sync = createSyncService(
+        { listen: listen.p2p, privateKey: key.privateKey, maxMessageBytes: node.config.sync.maxMessageBytes, batchSize: node.config.sync.batchSize, announce: node.config.sync.announce },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'sync' }) },
+      );
+      addresses.p2p = await sync.start();
+      const running = sync;
+      stops.push(() => running.stop());
+    }
+    if (listen.hkp !== 'off') {
+      const hkp: HkpServer = createHkpServer(
+        {
+          ...splitHostPort(listen.hkp),
+          ...(tls && { tls }),
+          ...node.config.hkp,
+          nodeInfo: { name: node.config.name, role: node.config.role, version: VERSION },
+        },
+        {
+          store: node.store,
+          policy,
+          ingest: node.ingest,
+          logger: node.logger.child({ component: 'hkp' }),
+          authenticator,
+          metrics,
+          statusSections: async () => ({ peers: sync?.peers() ?? [] }),
+        },
+      );
+      addresses.hkp = (await hkp.start()).url;
+      stops.push(() => hkp.stop());
+    }
+    if (listen.ldap !== 'off') {
+      const ldap: LdapServer = createLdapServer(
+        { ...splitHostPort(listen.ldap), ...(tls && { tls }), ...node.config.ldap, nodeInfo: { name: node.config.name, version: VERSION } },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator },
+      );
+      addresses.ldap = (await ldap.start()).url;
+      stops.push(() => ldap.stop());
+    }
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+  const bound: BoundAddresses = { pid: process.pid, startedAt: new Date().toISOString(), ...addresses };
+  await writeFile(node.dataDir.addressesFile, `${JSON.stringify(bound, null, 2)}\n`);
+  return {
+    addresses: bound,
+    sync,
+    async stop() {
+      for (const stop of stops.reverse()) await stop().catch((error: unknown) => node.logger.error({ err: error }, 'stopping a listener failed'));
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Fixtures for the HTTP front-end tests: an HKP server on an ephemeral loopback port over
+// an in-memory store, the test policy (test/policy/helpers.ts) and the real ingest path.
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createHkpServer, type HkpAuthenticator, type HkpInit, type HkpServer } from '../../ics/hkp/index.ts';
+import { Ingest } from '../../ics/ingest/ingest.ts';
+import { PolicyEngine, policyFromObject } from '../../ics/policy/index.ts';
+import type { KeyRecord } from '../../ics/record/index.ts';
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
+import type { RecordStore } from '../../ics/store/types.ts';
+import { type PolicyFixture, policyFixture, testEngine } from '../policy/helpers.ts';
+
+export const silent = pino({ level: 'silent' });
+
+export interface TestNode {
+  readonly f: PolicyFixture;
+  readonly url: string;
+  readonly port: number;
+  readonly store: RecordStore;
+  engine: PolicyEngine;
+  readonly ingest: Ingest;
+  readonly server: HkpServer;
+  readonly registry: Registry;
+  /** fetch relative to the server. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_INIT: HkpInit = {
+  host: '127.0.0.1',
+  port: 0,
+  maxBodyBytes: 2 * 1024 * 1024,
+  requestTimeoutSeconds: 30,
+  resultLimit: 100,
+  writesRequireAuth: false,
+  nodeInfo: { name: 'test-node', role: 'default', version: '0.0.0-test' },
+};
+
+export async function startNode(
+  options: { init?: Partial<HkpInit>; engine?: PolicyEngine; authenticator?: HkpAuthenticator; store?: RecordStore } = {},
+): Promise<TestNode> {
+  const f = await policyFixture();
+  const store = options.store ?? (await createMemoryStore());
+  const node = { engine: options.engine ?? (await testEngine(f)) };
+  const ingest = new Ingest({}, { store, policy: { issuerRing: () => node.engine.issuerRing(), admit: (r) => node.engine.admit(r) }, logger: silent });
+  const registry = new Registry();
+  const server = createHkpServer(
+    { ...DEFAULT_INIT, ...options.init },
+    { store, policy: () => node.engine, ingest, logger: silent, authenticator: options.authenticator, metrics: { registry } },
+  );
+  const address = await server.start();
+  return Object.assign(node, {
+    f,
+    url: address.url,
+    port: address.port,
+    store,
+    ingest,
+    server,
+    registry,
+    fetch: (path: string, init?: RequestInit) => fetch(`${address.url}${path}`, init),
+    async close() {
+      await server.stop();
+      await store.close();
+    },
+  });
+}
+
+/** A form-encoded /pks/add body, as GnuPG's dirmngr sends it. */
+export function keytextForm(armored: string): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `keytext=${encodeURIComponent(armored)}`,
+  };
+}
+
+/** Basic-auth header value. */
+export function basic(name: string, password: string): string {
+  return `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
+}
+
+/** A fixed-table authenticator (the node's scrypt one is tested in test/node). */
+export function tableAuthenticator(users: Record<string, { password: string; write: boolean }>): HkpAuthenticator {
+  return {
+    async authenticate(name, password) {
+      const user = users[name];
+      if (!user || user.password !== password) return undefined;
+      return { principal: { kind: 'user', name }, write: user.write };
+    },
+  };
+}
+
+/**
+ * A public keyserver like policies/default.yaml: every key with a valid self-signature in
+ * the public domain `public-keys`; certifications kept from the fixture's trusted issuers.
+ */
+export async function publicEngine(f: PolicyFixture, extraIssuers: readonly KeyRecord[] = []): Promise<PolicyEngine> {
+  const policy = policyFromObject(
+    {
+      version: 1,
+      trust: {
+        issuers: [
+          { name: 'acme', fingerprint: f.manufacturer.record.id, roles: ['manufacturer'] },
+          { name: 'integrator', fingerprint: f.integrator.record.id, roles: ['integrator', 'maintainer'] },
+          ...extraIssuers.map((r, i) => ({ name: `extra-${i}`, fingerprint: r.id, roles: ['integrator', 'maintainer'] })),
+        ],
+      },
+      domains: [{ name: 'public-keys', select: { kinds: ['device', 'gateway', 'service', 'org', 'key'] }, accept: { requireRoles: [] }, read: 'public' }],
+      sync: { peers: [] },
+    },
+    'public-test-policy.yaml',
+  );
+  return PolicyEngine.create(policy, [f.manufacturer.record, f.integrator.record, ...extraIssuers]);
+}

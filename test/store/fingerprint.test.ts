@@ -1,0 +1,229 @@
+// The sync set's range summaries (ics/store/fingerprint.ts): the digest sum, the bucket index
+// kept in step item by item against one built from scratch, and the LevelDB store's lazily
+// built, incrementally kept index against the reference over its own items.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { CodeRecord } from '../../ics/record/index.ts';
+import {
+  Accumulator,
+  arrayReader,
+  BOUNDARY_BYTE_BELOW,
+  BucketIndex,
+  boundKey,
+  bucketBound,
+  itemKey,
+  type RawItem,
+  rawItems,
+  type SyncBound,
+  summarise,
+} from '../../ics/store/fingerprint.ts';
+import { compareIdToBound } from '../../ics/store/ids.ts';
+import { LevelStore } from '../../ics/store/level/index.ts';
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
+import type { RecordStore, SyncItem } from '../../ics/store/types.ts';
+
+const sumOf = (bytes: Uint8Array) => {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i] as number);
+  return v;
+};
+const MOD = 1n << 256n;
+
+function randomItem(time: number, boundary?: boolean): SyncItem {
+  const digest = randomBytes(32);
+  if (boundary !== undefined) digest[0] = boundary ? 0 : 0x80;
+  return { time, id: randomBytes(20).toString('hex'), digest: digest.toString('hex') };
+}
+
+const order = (a: SyncItem, b: SyncItem) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const inRange = (item: SyncItem, from: SyncBound, to: SyncBound | undefined) => {
+  const cmp = (bound: SyncBound) => item.time - bound.time || compareIdToBound(item.id, bound.id);
+  return cmp(from) >= 0 && (to === undefined || cmp(to) < 0);
+};
+
+/** Naive summary of [from, to). */
+function naive(items: readonly SyncItem[], from: SyncBound, to: SyncBound | undefined) {
+  return summarise(items.filter((i) => inRange(i, from, to)));
+}
+
+/** Bounds worth asking about: bucket starts of items, items themselves, prefixes, gaps. */
+function someBounds(items: readonly SyncItem[], n: number): SyncBound[] {
+  const out: SyncBound[] = [{ time: 0, id: '' }];
+  for (let k = 0; k < n; k++) {
+    const item = items[Math.floor(Math.random() * items.length)];
+    if (!item) break;
+    const pick = Math.floor(Math.random() * 4);
+    if (pick === 0) out.push(bucketBound(item.time, item.id));
+    else if (pick === 1) out.push({ time: item.time, id: item.id });
+    else if (pick === 2) out.push({ time: item.time, id: item.id.slice(0, 1 + Math.floor(Math.random() * 39)) });
+    else out.push({ time: item.time + 1, id: '' });
+  }
+  return out.sort((a, b) => Buffer.compare(boundKey(a), boundKey(b)));
+}
+
+describe('sync-set fingerprints', () => {
+  describe('Accumulator', () => {
+    it('adds and removes digests mod 2^256, in any order', () => {
+      fc.assert(
+        fc.property(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 40 }), (digests) => {
+          const acc = new Accumulator();
+          let expected = 0n;
+          for (const d of digests) {
+            acc.addDigest(d);
+            expected = (expected + sumOf(d)) % MOD;
+          }
+          assert.equal(sumOf(acc.sumBytes()), expected);
+          assert.equal(acc.count, digests.length);
+          for (const d of [...digests].reverse()) acc.subDigest(d);
+          assert.equal(sumOf(acc.sumBytes()), 0n);
+          assert.equal(acc.count, 0);
+        }),
+      );
+    });
+
+    it('wraps around: all-ones plus one is zero', () => {
+      const acc = new Accumulator().addDigest(new Uint8Array(32).fill(0xff)).addDigest(Uint8Array.of(1, ...new Uint8Array(31)));
+      assert.equal(sumOf(acc.sumBytes()), 0n);
+    });
+  });
+
+  describe('BucketIndex', () => {
+    it('kept item by item equals one built from the items, and answers as a scan does', async () => {
+      for (let round = 0; round < 20; round++) {
+        let items: SyncItem[] = [];
+        const index = new BucketIndex();
+        const reader = () => arrayReader(rawItems([...items].sort(order)));
+        for (let step = 0; step < 40; step++) {
+          // A batch of adds and removes, then settle (as a store commits a group).
+          const adds = Array.from({ length: Math.floor(Math.random() * 30) }, () =>
+            randomItem(1000 + Math.floor(Math.random() * 50) * 1000, Math.random() < 0.1 ? true : undefined),
+          );
+          const removes = items.filter(() => Math.random() < 0.08);
+          items = items.filter((i) => !removes.includes(i)).concat(adds);
+          for (const r of removes) index.remove(itemKey(r.time, r.id) as Buffer, Buffer.from(r.digest, 'hex'));
+          for (const a of adds) index.add(itemKey(a.time, a.id) as Buffer, Buffer.from(a.digest, 'hex'));
+          await index.settle(reader());
+        }
+        items.sort(order);
+        const fresh = BucketIndex.fromItems(rawItems(items));
+        assert.equal(index.bucketCount, fresh.bucketCount, 'same buckets');
+        assert.equal(index.count, items.length);
+        const read = reader();
+        const bounds = someBounds(items, 12);
+        const got = await index.summaries(bounds.map(boundKey), undefined, read);
+        const want = bounds.map((b, i) => naive(items, b, bounds[i + 1]));
+        assert.deepEqual(got, want);
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          const from = bounds[k] as SyncBound;
+          const to = k + 2 < bounds.length ? bounds[k + 1] : undefined;
+          const a = await index.split(boundKey(from), from, to && boundKey(to), 16, read);
+          const b = await fresh.split(boundKey(from), from, to && boundKey(to), 16, read);
+          assert.deepEqual(a, b);
+          checkPieces(items, from, to, a, 16);
+        }
+      }
+    });
+
+    it('cuts a large range at bucket starts into near-equal pieces, and one piece inside a bucket', async () => {
+      const items = Array.from({ length: 5000 }, (_, i) => randomItem(1000 * (1 + Math.floor(i / 4)))).sort(order);
+      const index = BucketIndex.fromItems(rawItems(items));
+      const read = arrayReader(rawItems(items));
+      const from = { time: 0, id: '' };
+      const pieces = await index.split(boundKey(from), from, undefined, 16, read);
+      assert.equal(pieces.length, 16);
+      checkPieces(items, from, undefined, pieces, 16);
+      for (const p of pieces) assert.ok(p.count > 5000 / 16 / 3 && p.count < (5000 / 16) * 3, `piece of ${p.count}`);
+      // Two adjacent items in the middle of a bucket: nothing to cut at.
+      const at = items.findIndex((it, i) => i > 100 && Buffer.from(it.digest, 'hex')[0] as number >= BOUNDARY_BYTE_BELOW);
+      const a = items[at] as SyncItem;
+      const b = items[at + 1] as SyncItem;
+      const one = await index.split(boundKey(a), a, boundKey(b), 16, read);
+      assert.equal(one.length, 1);
+      assert.equal(one[0]?.count, 1);
+    });
+  });
+
+  describe('stores', () => {
+    const dirs: string[] = [];
+    after(async () => {
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('the LevelDB store builds its index lazily, keeps it in step and answers as the reference', async function () {
+      this.timeout(60_000);
+      const dir = await mkdtemp(join(tmpdir(), 'ics-fp-test-'));
+      dirs.push(dir);
+      const level = await LevelStore.open({ path: dir, syncWrites: false });
+      const memory = await createMemoryStore();
+      try {
+        const write = async (stores: RecordStore[], n: number) => {
+          const records = Array.from({ length: n }, () => fakeCode(1_700_000_000_000 + Math.floor(Math.random() * 400) * 1000));
+          for (const s of stores) await Promise.all(records.map((record) => s.write(codeRequest(record))));
+        };
+        await write([level, memory], 1500);
+        await compare(level, memory); // builds the index
+        await write([level, memory], 1500); // kept in step, with splits
+        await compare(level, memory);
+        await level.close();
+        const reopened = await LevelStore.open({ path: dir, syncWrites: false });
+        await compare(reopened, memory); // rebuilt from the set
+        await reopened.close();
+      } finally {
+        await level.close();
+        await memory.close();
+      }
+    });
+  });
+});
+
+/** Pieces cover [from, to) in order, start at `from` then at bucket starts, and sum right. */
+function checkPieces(items: readonly SyncItem[], from: SyncBound, to: SyncBound | undefined, pieces: ReadonlyArray<{ from: SyncBound; count: number; sum: Uint8Array }>, parts: number): void {
+  assert.ok(pieces.length >= 1 && pieces.length <= parts);
+  assert.deepEqual(pieces[0]?.from, from);
+  pieces.forEach((p, i) => {
+    const next = i + 1 < pieces.length ? (pieces[i + 1] as { from: SyncBound }).from : to;
+    assert.deepEqual({ count: p.count, sum: p.sum }, naive(items, p.from, next));
+  });
+}
+
+async function compare(store: RecordStore, reference: RecordStore): Promise<void> {
+  const items = await reference.syncRange('firmware', { time: 0, id: '' }, undefined, 1e9);
+  assert.deepEqual(await store.syncRange('firmware', { time: 0, id: '' }, undefined, 1e9), items);
+  const bounds = someBounds(items, 40);
+  assert.deepEqual(await store.syncSummaries('firmware', bounds, undefined), await reference.syncSummaries('firmware', bounds, undefined));
+  const whole = await store.syncSummaries('firmware', [{ time: 0, id: '' }], undefined);
+  assert.deepEqual(whole, [summarise(items)]);
+  for (let k = 0; k + 1 < bounds.length; k += 3) {
+    const from = bounds[k] as SyncBound;
+    const to = bounds[k + 4];
+    const pieces = await store.syncSplit('firmware', from, to, 16);
+    assert.deepEqual(pieces, await reference.syncSplit('firmware', from, to, 16));
+    checkPieces(items, from, to, pieces, 16);
+  }
+}
+
+/** A code record as the store reads it: enough for its indexes and content time, nothing verified. */
+function fakeCode(createdMs: number): CodeRecord {
+  const bytes = randomBytes(64);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const subject = { name: `fw-${digest.slice(0, 6)}`, version: '1.0.0', digest: { sha256: digest } };
+  return {
+    type: 'code',
+    kind: 'code',
+    id: `sha256:${createHash('sha256').update(digest).digest('hex')}`,
+    digest,
+    bytes,
+    statement: { type: 'cm4it.code/v1', subject },
+    signatures: [{ created: new Date(createdMs) }],
+  } as unknown as CodeRecord;
+}
+
+function codeRequest(record: CodeRecord) {
+  return { record, domains: ['firmware'], expectedDigest: undefined, source: 'import' as const, signaturesAdded: 1, summary: 'test' };
+}
+
+export type { RawItem };
