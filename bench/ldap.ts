@@ -26,7 +26,7 @@ import { keyEntry } from '../ics/ldap/views.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { StoredRecord, WriteRequest } from '../ics/store/types.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, pick, seconds } from './harness.ts';
+import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, RssSampler, seconds } from './harness.ts';
 import { type ClientConfig, type ClientResult, GET_ATTRIBUTES, requestFilter, SEARCH_ATTRIBUTES, searchOnce } from './ldap-client.ts';
 import { runTool, SLAPADD, schemaFromOlcLdif, slapdInstalled, startSlapd, writeSlapdConf } from './ldap-slapd.ts';
 import { CACHE_DIR, checkCorpus, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
@@ -172,6 +172,17 @@ async function ensureSlapd(ctx: BenchContext, corpus: Corpus, indexes: readonly 
   return { conf, built: true, ms: performance.now() - start };
 }
 
+/** Resident memory as Linux splits it: private (heap, caches) and file-backed (mapped files). */
+function residentSplit(): { anon: number; file: number } | undefined {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -268,6 +279,7 @@ async function run(ctx: BenchContext): Promise<void> {
   );
   const ics = await server.start();
   const slapd = await startSlapd(slapdDb.conf, await freePort());
+  const memory = new RssSampler(50).start();
   try {
     await checkSameEntries(corpus, ics, slapd, Math.min(s.samples, 100));
     ctx.row('same entries', `${Math.min(s.samples, 100)} random records searched on both servers both ways: identical entries (modifyTimestamp aside)`);
@@ -316,6 +328,13 @@ async function run(ctx: BenchContext): Promise<void> {
       const b = best.get(`slapd ${kind}`) as ClientResult;
       ctx.row(`ics/slapd ${kind}`, `${(a.perSecond / b.perSecond).toFixed(2)}× (best of ${s.rounds}: ${int(a.perSecond)} vs ${int(b.perSecond)} searches/s)`);
     }
+    const peak = memory.stop();
+    const split = residentSplit();
+    ctx.row(
+      'memory',
+      `peak RSS of the node (LDAP server, LevelDB store, caches) ${mib(peak)}, from ${mib(memory.startRss)} before the searches` +
+        (split ? `; at the end private ${mib(split.anon)} (JS heap ${mib(process.memoryUsage().heapUsed)}), file-backed ${mib(split.file)} (LevelDB's memory-mapped tables)` : ''),
+    );
     const fp = (best.get('ics fingerprint') as ClientResult).perSecond / (best.get('slapd fingerprint') as ClientResult).perSecond;
     ctx.goal(`searches by fingerprint ≥ ${GOAL_FINGERPRINT_SHARE}× slapd`, fp >= GOAL_FINGERPRINT_SHARE, `${fp.toFixed(2)}×`);
   } finally {

@@ -390,7 +390,7 @@ async function child(): Promise<void> {
   let service: SyncService | undefined;
   let ingest: Ingest | undefined;
   let rss = 0;
-  const sampler = setInterval(() => (rss = Math.max(rss, process.memoryUsage.rss())), 100);
+  const sampler = setInterval(() => (rss = Math.max(rss, process.memoryUsage.rss())), 500);
   sampler.unref();
   const send = (m: FromChild) => process.send?.(m);
   process.on('message', async (m: ToChild) => {

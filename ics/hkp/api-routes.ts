@@ -10,6 +10,7 @@ import type { PolicyEngine, Principal } from '../policy/index.ts';
 import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor } from '../record/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import type { Caller } from './access.ts';
+import { decodePublicKeyArmor } from './armor.ts';
 import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts';
 import { eventJson, outcomeJson, recordJson, verdictJson } from './describe.ts';
 import { answerSubmission } from './hkp-routes.ts';
@@ -180,9 +181,10 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
 
     writes.post('/ics/v1/records', { schema: submitRecordsSchema }, async (request, reply) => {
       requireWriter(ctx, callerOf(request));
-      const release = ctx.writes.acquire();
+      const release = await ctx.writes.acquire();
       try {
-        const batch = await ingest.submitBatch(bodyOf<Buffer | string>(request.body), { source: 'api', origin: originOf(callerOf(request), request.ip) });
+        const body = bodyOf<Buffer | string>(request.body);
+        const batch = await ingest.submitBatch(typeof body === 'string' ? (decodePublicKeyArmor(body) ?? body) : body, { source: 'api', origin: originOf(callerOf(request), request.ip) });
         return answerSubmission(ctx, request, reply, batch, 'api');
       } finally {
         release();
@@ -191,7 +193,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
 
     writes.post('/ics/v1/code', { schema: publishCodeSchema }, async (request, reply) => {
       requireWriter(ctx, callerOf(request));
-      const release = ctx.writes.acquire();
+      const release = await ctx.writes.acquire();
       try {
         const body = bodyOf<{ statement: CodeStatement; signatures: string[] } | Buffer | string>(request.body);
         let bytes: Uint8Array;
@@ -216,7 +218,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
 
     writes.post('/ics/v1/code/:id/signatures', { schema: addCodeSignaturesSchema }, async (request, reply) => {
       requireWriter(ctx, callerOf(request));
-      const release = ctx.writes.acquire();
+      const release = await ctx.writes.acquire();
       try {
         const id = normaliseId((request.params as { id: string }).id);
         const stored = await readable(id, callerOf(request), policy());

@@ -4,7 +4,7 @@ import { IcsError } from '../errors.ts';
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, AuthenticationRequired, type Caller } from './access.ts';
 import type { Access } from './access.ts';
-import { MAX_CONCURRENT_WRITES, RETRY_AFTER_SECONDS } from './limits.ts';
+import { MAX_CONCURRENT_WRITES, MAX_QUEUED_WRITES, RETRY_AFTER_SECONDS } from './limits.ts';
 import type { HkpMetrics } from './metrics.ts';
 import type { Finder, RecordCache } from './search.ts';
 import type { HkpComponents, HkpInit } from './types.ts';
@@ -22,29 +22,42 @@ export function callerOf(request: FastifyRequest): Caller {
   return request.caller ?? ANONYMOUS;
 }
 
-/** Bounds submissions in progress (their bodies and parsed records are in memory). */
+/** Bounds submissions in progress (their bodies and parsed records are in memory); others queue. */
 export class WriteGate {
   #active = 0;
+  readonly #waiting: Array<() => void> = [];
 
-  /** Takes a slot or throws UNAVAILABLE (503 with Retry-After); `release` gives it back once. */
-  acquire(): () => void {
+  /**
+   * Resolves with `release` once a slot is free; throws UNAVAILABLE (503 with Retry-After)
+   * when the queue is full too. `release` gives the slot back once, to the next in line.
+   */
+  async acquire(): Promise<() => void> {
     if (this.#active >= MAX_CONCURRENT_WRITES) {
-      throw new IcsError('UNAVAILABLE', `more than ${MAX_CONCURRENT_WRITES} submissions in progress`, {
-        details: { retryAfter: RETRY_AFTER_SECONDS },
-      });
+      if (this.#waiting.length >= MAX_QUEUED_WRITES) {
+        throw new IcsError('UNAVAILABLE', `${MAX_CONCURRENT_WRITES} submissions in progress and ${MAX_QUEUED_WRITES} waiting`, {
+          details: { retryAfter: RETRY_AFTER_SECONDS },
+        });
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#active++;
     }
-    this.#active++;
     let held = true;
     return () => {
-      if (held) {
-        held = false;
-        this.#active--;
-      }
+      if (!held) return;
+      held = false;
+      const next = this.#waiting.shift();
+      if (next) next(); // the slot passes on without being freed
+      else this.#active--;
     };
   }
 
   get active(): number {
     return this.#active;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
   }
 }
 

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, IcsError, type IcsErrorCode } from '../errors.ts';
 import type { BatchOutcome } from '../ingest/ingest.ts';
 import { armor, type KeyRecord } from '../record/index.ts';
+import { decodePublicKeyArmor } from './armor.ts';
 import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts';
 import { batchJson, batchText, type SubmissionAnswer } from './describe.ts';
 import { htmlIndex, htmlStats, mrIndex, summariseKey } from './format.ts';
@@ -78,11 +79,11 @@ export async function registerHkpRoutes(app: FastifyInstance, ctx: HkpContext): 
 
   app.post('/pks/add', { schema: addSchema }, async (request, reply) => {
     requireWriter(ctx, callerOf(request));
-    const release = ctx.writes.acquire();
+    const release = await ctx.writes.acquire();
     try {
       const body = request.body as { keytext: string } | Buffer | undefined;
       if (body === undefined || body === null) throw new IcsError('BAD_REQUEST', 'no body: send keytext form-encoded, or application/pgp-keys');
-      const input = Buffer.isBuffer(body) ? body : body.keytext;
+      const input = Buffer.isBuffer(body) ? body : (decodePublicKeyArmor(body.keytext) ?? body.keytext);
       const batch = await ctx.components.ingest.submitBatch(input, { source: 'hkp', origin: originOf(callerOf(request), request.ip) });
       return answerSubmission(ctx, request, reply, batch, 'hkp');
     } finally {

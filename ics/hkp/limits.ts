@@ -26,19 +26,29 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const STOP_GRACE_MS = 5_000;
 
 /**
- * Submissions (/pks/add, JSON writes) handled at once; beyond, 503 with Retry-After. Each
- * holds its body and parsed records in memory, so this bounds memory under a write storm.
+ * Submissions (/pks/add, JSON writes) ingested at once. Each holds its body and parsed
+ * records in memory; more than this wait in a queue, which keeps bursts from failing.
  */
-export const MAX_CONCURRENT_WRITES = 32;
+export const MAX_CONCURRENT_WRITES = 64;
+
+/**
+ * Submissions waiting for a slot; beyond, 503 with Retry-After. With the body limit this
+ * bounds the memory a write storm can pin: (64 + 256) × maxBodyBytes at worst.
+ */
+export const MAX_QUEUED_WRITES = 256;
 
 /** Seconds a client is told to wait after a 503. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** Armored keys kept ready (id + digest → text), for the hot `op=get` path. */
-export const ARMOR_CACHE_ENTRIES = 20_000;
+/**
+ * Armored keys (op=get) and verdict answers (/ics/v1/verify) kept ready, by record version:
+ * as many as the store keeps decoded (its default `cacheRecords`), a gateway's working set.
+ * ~1 KB each, ~20 MB per cache when full.
+ */
+export const ANSWER_CACHE_ENTRIES = 20_000;
 
-/** Revived records kept (id + digest → record), for verdicts and indexes. */
-export const RECORD_CACHE_ENTRIES = 10_000;
+/** Revived record objects (~4 KB each), for indexes and verdicts not yet cached. */
+export const RECORD_CACHE_ENTRIES = 2_000;
 
 /** Successful basic-auth checks remembered (scrypt costs ~50 ms a check by design). */
 export const AUTH_CACHE_ENTRIES = 256;

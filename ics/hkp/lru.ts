@@ -1,49 +1,48 @@
-// A small cache that forgets the least recently used entries, cheaply: two generations of
-// Maps. Hits in the young generation cost one lookup (no reordering per hit, unlike a
-// delete-and-reinsert LRU); hits in the old one move the entry young. When the young
-// generation is full it becomes the old one and the old one is dropped, so at most
-// `capacity` entries are held and every entry used since the last turnover survives it.
+// A least-recently-used cache that does not reorder on every hit: each entry carries the
+// tick of its last (re)insertion, and a hit moves it to the young end only when it has
+// aged past half the capacity. A working set up to the capacity is held with plain Map
+// lookups once warm; the oldest entry is evicted when the capacity is exceeded.
+
+interface Entry<V> {
+  value: V;
+  tick: number;
+}
 
 export class Lru<K, V> {
-  #young = new Map<K, V>();
-  #old = new Map<K, V>();
-  readonly #half: number;
+  readonly #map = new Map<K, Entry<V>>();
+  readonly #refreshAfter: number;
+  #tick = 0;
 
   constructor(readonly capacity: number) {
-    this.#half = Math.max(1, Math.ceil(capacity / 2));
+    this.#refreshAfter = Math.max(1, Math.floor(capacity / 2));
   }
 
   get(key: K): V | undefined {
-    const young = this.#young.get(key);
-    if (young !== undefined) return young;
-    const old = this.#old.get(key);
-    if (old !== undefined) {
-      this.#old.delete(key);
-      this.#put(key, old);
+    const entry = this.#map.get(key);
+    if (entry === undefined) return undefined;
+    if (this.#tick - entry.tick > this.#refreshAfter) {
+      this.#map.delete(key);
+      entry.tick = ++this.#tick;
+      this.#map.set(key, entry);
     }
-    return old;
+    return entry.value;
   }
 
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
-    this.#old.delete(key);
-    this.#put(key, value);
+    this.#map.delete(key);
+    this.#map.set(key, { value, tick: ++this.#tick });
+    if (this.#map.size > this.capacity) {
+      const oldest = this.#map.keys().next();
+      if (!oldest.done) this.#map.delete(oldest.value);
+    }
   }
 
   delete(key: K): void {
-    this.#young.delete(key);
-    this.#old.delete(key);
+    this.#map.delete(key);
   }
 
   get size(): number {
-    return this.#young.size + this.#old.size;
-  }
-
-  #put(key: K, value: V): void {
-    if (!this.#young.has(key) && this.#young.size >= this.#half) {
-      this.#old = this.#young;
-      this.#young = new Map();
-    }
-    this.#young.set(key, value);
+    return this.#map.size;
   }
 }

@@ -7,7 +7,7 @@ import { type IdentityRecord, reviveRecord } from '../record/index.ts';
 import { userIdTokens } from '../store/index.ts';
 import type { RecordStore, StoredRecord } from '../store/types.ts';
 import type { Access } from './access.ts';
-import { ARMOR_CACHE_ENTRIES, MAX_CONFIRMED_CANDIDATES, RECORD_CACHE_ENTRIES, TOKEN_SCAN_CAP } from './limits.ts';
+import { ANSWER_CACHE_ENTRIES, MAX_CONFIRMED_CANDIDATES, RECORD_CACHE_ENTRIES, TOKEN_SCAN_CAP } from './limits.ts';
 import { Lru } from './lru.ts';
 import type { SearchTerm } from './query.ts';
 
@@ -29,7 +29,7 @@ export interface FindOptions {
 export class RecordCache {
   // Keyed by digest: it names one version of one record (the id is a function of the content).
   readonly #records = new Lru<string, IdentityRecord>(RECORD_CACHE_ENTRIES);
-  readonly #armored = new Lru<string, Buffer>(ARMOR_CACHE_ENTRIES);
+  readonly #armored = new Lru<string, Buffer>(ANSWER_CACHE_ENTRIES);
 
   async revive(stored: StoredRecord): Promise<IdentityRecord> {
     const key = stored.digest;

@@ -7,7 +7,7 @@ import type { PolicyEngine } from '../policy/index.ts';
 import type { IdentityRecord, VerifiedSignature } from '../record/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { verdictJson } from './describe.ts';
-import { RECORD_CACHE_ENTRIES } from './limits.ts';
+import { ANSWER_CACHE_ENTRIES } from './limits.ts';
 import { Lru } from './lru.ts';
 import type { RecordCache } from './search.ts';
 
@@ -37,7 +37,7 @@ export function nextExpiry(record: IdentityRecord, now: number): number {
 }
 
 export class VerdictCache {
-  readonly #entries = new Lru<string, Entry>(RECORD_CACHE_ENTRIES);
+  readonly #entries = new Lru<string, Entry>(ANSWER_CACHE_ENTRIES);
 
   constructor(private readonly records: RecordCache) {}
 

@@ -57,10 +57,13 @@ export const FETCH_BATCH = 64;
 /** Bytes of a paged-results cookie this server accepts (its own are well below). */
 export const MAX_COOKIE_BYTES = 512;
 
-/** Pre-encoded pgpKeyInfo entries kept (by record digest): ~2 KB each. */
-export const KEY_ENTRY_CACHE = 50_000;
-/** Pre-encoded ICS entries kept (by record version and policy): ~3 KB each. */
-export const RECORD_ENTRY_CACHE = 20_000;
+/**
+ * Pgp key entries kept, with their values and up to SELECTIONS_PER_ENTRY encodings: ~4 KB each
+ * for a device key, so ~80 MB; as many as the store's record cache (store/level/options.ts).
+ */
+export const KEY_ENTRY_CACHE = 20_000;
+/** ICS entries kept (by record version, policy and what the reader may see): ~4 KB each. */
+export const RECORD_ENTRY_CACHE = 5_000;
 /**
  * An ICS entry holds a verdict, which depends on the time (expiring certifications): it is
  * recomputed after this long even when the record did not change.

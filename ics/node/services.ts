@@ -63,7 +63,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
       sync = createSyncService(
         { listen: listen.p2p, privateKey: key.privateKey, maxMessageBytes: node.config.sync.maxMessageBytes, batchSize: node.config.sync.batchSize, announce: node.config.sync.announce },
-        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'sync' }) },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'sync' }), metrics },
       );
       addresses.p2p = await sync.start();
       const running = sync;

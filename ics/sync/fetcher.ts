@@ -48,6 +48,8 @@ export interface FetchCounts {
   updated: number;
   unchanged: number;
   rejected: number;
+  /** Requests or records that failed (not refusals by policy): the domain is not in sync. */
+  failed: number;
 }
 
 interface Queued {
@@ -57,9 +59,64 @@ interface Queued {
 
 const memoKey = (item: NamedItem) => `${item.id}:${Buffer.from(item.prefix).toString('hex')}`;
 
+/** Ids waiting per domain, first in first out; a batch is taken from one domain. */
+class FetchQueue {
+  readonly #byDomain = new Map<string, { items: Queued[]; head: number }>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(q: Queued): void {
+    let d = this.#byDomain.get(q.domain);
+    if (!d) this.#byDomain.set(q.domain, (d = { items: [], head: 0 }));
+    d.items.push(q);
+    this.#size++;
+  }
+
+  /** Puts items back at the front of their domain's queue (the part of a batch not answered). */
+  unshift(items: readonly Queued[]): void {
+    if (items.length === 0) return;
+    const domain = (items[0] as Queued).domain;
+    const d = this.#byDomain.get(domain);
+    if (!d) this.#byDomain.set(domain, { items: [...items], head: 0 });
+    else {
+      d.items = [...items, ...d.items.slice(d.head)];
+      d.head = 0;
+    }
+    this.#size += items.length;
+  }
+
+  /** Up to `max` items of the first domain with any. */
+  take(max: number): Queued[] {
+    for (const [domain, d] of this.#byDomain) {
+      const out = d.items.slice(d.head, d.head + max);
+      d.head += out.length;
+      if (d.head >= d.items.length) this.#byDomain.delete(domain);
+      else if (d.head > 4096 && d.head * 2 > d.items.length) {
+        d.items = d.items.slice(d.head);
+        d.head = 0;
+      }
+      this.#size -= out.length;
+      if (out.length > 0) return out;
+    }
+    return [];
+  }
+
+  /** Empties the queue, returning what it held. */
+  clear(): Queued[] {
+    const all: Queued[] = [];
+    for (const d of this.#byDomain.values()) for (let i = d.head; i < d.items.length; i++) all.push(d.items[i] as Queued);
+    this.#byDomain.clear();
+    this.#size = 0;
+    return all;
+  }
+}
+
 export class Fetcher {
   readonly #ctx: FetcherContext;
-  readonly #queue: Queued[] = [];
+  readonly #queue = new FetchQueue();
   /** Ids queued, requested or being ingested: a second request for one is dropped. */
   readonly #inflight = new Set<string>();
   readonly #counts = new Map<string, FetchCounts>();
@@ -75,34 +132,45 @@ export class Fetcher {
   /** Counters per domain since the fetcher was made (reports take differences). */
   counts(domain: string): FetchCounts {
     let c = this.#counts.get(domain);
-    if (!c) this.#counts.set(domain, (c = { fetched: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 }));
+    if (!c) this.#counts.set(domain, (c = { fetched: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, failed: 0 }));
     return c;
   }
 
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.size;
   }
 
-  /** Queues items to fetch; ids already queued or in flight, and versions already merged, are skipped. */
-  enqueue(domain: string, items: readonly NamedItem[]): void {
-    if (this.#stopped) return;
+  /**
+   * Queues items to fetch; ids already queued or in flight, and versions already merged, are
+   * skipped. With `bounded`, items beyond `maxPending` waiting are dropped and their count
+   * returned (announcements: the caller reconciles instead). Reconciliation enqueues one
+   * message's worth at most before it waits for `room()`.
+   */
+  enqueue(domain: string, items: readonly NamedItem[], bounded = false): number {
+    if (this.#stopped) return 0;
+    let dropped = 0;
     for (const item of items) {
       if (this.#inflight.has(item.id) || this.#ctx.peer.memo.has(memoKey(item))) continue;
+      if (bounded && this.#queue.size >= this.#ctx.maxPending) {
+        dropped++;
+        continue;
+      }
       this.#inflight.add(item.id);
       this.#queue.push({ domain, item });
     }
-    if (this.#queue.length > 0) this.#kick();
+    if (this.#queue.size > 0) this.#kick();
+    return dropped;
   }
 
   /** Resolves when fewer than `maxPending` ids wait (reconciliation pauses on it). */
   room(): Promise<void> {
-    if (this.#queue.length < this.#ctx.maxPending || this.#stopped) return Promise.resolve();
+    if (this.#queue.size < this.#ctx.maxPending || this.#stopped) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /** Resolves when everything queued so far has been fetched and ingested (or given up). */
   idle(): Promise<void> {
-    if (!this.#loop && this.#queue.length === 0) return Promise.resolve();
+    if (!this.#loop && this.#queue.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -112,13 +180,12 @@ export class Fetcher {
   }
 
   #drop(): void {
-    for (const q of this.#queue) this.#inflight.delete(q.item.id);
-    this.#queue.length = 0;
+    for (const q of this.#queue.clear()) this.#inflight.delete(q.item.id);
     this.#wakeRoom();
   }
 
   #wakeRoom(): void {
-    if (this.#queue.length >= this.#ctx.maxPending && !this.#stopped) return;
+    if (this.#queue.size >= this.#ctx.maxPending && !this.#stopped) return;
     const waiters = this.#roomWaiters;
     this.#roomWaiters = [];
     for (const w of waiters) w();
@@ -129,11 +196,12 @@ export class Fetcher {
     this.#loop = this.#run()
       .catch((error: unknown) => {
         this.#ctx.failed(`fetch failed: ${(error as Error).message}`);
+        for (const c of this.#counts.values()) c.failed += 1;
         this.#drop();
       })
       .finally(() => {
         this.#loop = undefined;
-        if (this.#queue.length > 0 && !this.#stopped) {
+        if (this.#queue.size > 0 && !this.#stopped) {
           this.#kick();
           return;
         }
@@ -143,19 +211,10 @@ export class Fetcher {
       });
   }
 
-  /** The next batch: items of one domain from the head of the queue, minus versions held already. */
+  /** The next batch: items of one domain from the queue, minus versions held already. */
   async #nextBatch(maxIds: number): Promise<Queued[]> {
-    const head = this.#queue[0];
-    if (!head) return [];
-    const batch: Queued[] = [];
-    let k = 0;
-    while (k < this.#queue.length && batch.length < maxIds) {
-      const q = this.#queue[k] as Queued;
-      if (q.domain === head.domain) {
-        batch.push(q);
-        this.#queue.splice(k, 1);
-      } else k++;
-    }
+    const batch = this.#queue.take(maxIds);
+    if (batch.length === 0) return [];
     this.#wakeRoom();
     const local = await this.#ctx.store.getMany(batch.map((q) => q.item.id));
     return batch.filter((q, i) => {
@@ -193,7 +252,7 @@ export class Fetcher {
       session = await ctx.open();
       const maxIds = Math.max(1, Math.min(ctx.batchSize, session.limits.batchSize));
       for (;;) {
-        while (!this.#stopped && outstanding.length < PIPELINE_DEPTH && this.#queue.length > 0 && ready.length + active < 2 * maxIds) {
+        while (!this.#stopped && outstanding.length < PIPELINE_DEPTH && this.#queue.size > 0 && ready.length + active < 2 * maxIds) {
           const batch = await this.#nextBatch(maxIds);
           if (batch.length === 0) continue;
           const domain = (batch[0] as Queued).domain;
@@ -202,7 +261,7 @@ export class Fetcher {
         }
         if (this.#stopped) break;
         if (outstanding.length === 0) {
-          if (this.#queue.length === 0) break;
+          if (this.#queue.size === 0) break;
           await waitProgress(); // ingest backlog: wait for some of it to clear
           continue;
         }
@@ -211,6 +270,7 @@ export class Fetcher {
         const domain = (batch[0] as Queued).domain;
         if (reply.type === MessageType.error) {
           ctx.failed(`peer refused FETCH: ${errorName(reply.code)} ${reply.text}`, domain);
+          this.counts(domain).failed += 1;
           for (const q of batch) this.#inflight.delete(q.item.id);
           if (reply.code === ErrorCode.protocol) break;
           continue;
@@ -226,12 +286,13 @@ export class Fetcher {
             if (entry.status === 2) {
               this.#ctx.peer.memo.add(memoKey(queued.item));
               ctx.failed(`record ${queued.item.id} is larger than the messages the peers exchange`, domain);
+              this.counts(domain).failed += 1;
             }
             this.#inflight.delete(queued.item.id);
           }
         });
         // What did not fit goes back to the head of the queue.
-        this.#queue.unshift(...batch.slice(reply.entries.length));
+        this.#queue.unshift(batch.slice(reply.entries.length));
         pump();
       }
       while (active > 0 || (ready.length > 0 && !this.#stopped)) {
@@ -259,6 +320,7 @@ export class Fetcher {
       const outcome = await ctx.ingest.submit(bytes, { source: 'peer', origin: peer.peerId });
       if (outcome.id !== queued.item.id) {
         ctx.misbehaved(`sent record ${outcome.id} when asked for ${queued.item.id}`);
+        counts.failed += 1;
         this.stop();
         return;
       }
@@ -276,6 +338,7 @@ export class Fetcher {
       const code = isIcsError(error) ? error.code : 'INTERNAL';
       if (INVALID_RECORD.has(code)) {
         ctx.misbehaved(`sent an invalid record for ${queued.item.id} (${code})`);
+        counts.failed += 1;
         this.stop();
       } else if (REFUSED_RECORD.has(code)) {
         counts.rejected += 1;
@@ -284,6 +347,7 @@ export class Fetcher {
         ctx.debug('record from peer refused by ingest', { id: queued.item.id, code });
       } else {
         ctx.failed(`ingest of ${queued.item.id} failed: ${code}`, queued.domain);
+        counts.failed += 1;
       }
     } finally {
       this.#inflight.delete(queued.item.id);

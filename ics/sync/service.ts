@@ -13,7 +13,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
-import { IcsError } from '../errors.ts';
+import { IcsError, isIcsError } from '../errors.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { ChangeEvent } from '../store/types.ts';
 import { Announcer } from './announcer.ts';
@@ -43,6 +43,7 @@ import {
   TICK_MS,
 } from './consts.ts';
 import { Fetcher } from './fetcher.ts';
+import { registerSyncMetrics } from './metrics.ts';
 import { PeerState } from './peer.ts';
 import { digestPrefix, Reconciler, storeView } from './reconcile.ts';
 import type { DomainSyncReport, DomainSyncState, PeerSyncReport, PeerSyncStatus, SyncComponents, SyncInit, SyncReport, SyncService } from './types.ts';
@@ -118,6 +119,7 @@ class SyncNode implements SyncService {
   #policySeen: PolicyEngine | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
+  #unregister: (() => void) | undefined;
   #stopped = false;
   readonly #background = new Set<Promise<unknown>>();
 
@@ -131,7 +133,7 @@ class SyncNode implements SyncService {
       limits: Object.freeze({ ...DEFAULT_LIMITS, ...init.limits }),
     });
     this.#components = components;
-    this.#log = components.logger.child({ component: 'sync' });
+    this.#log = components.logger; // node/ gives it as child({ component: 'sync' })
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -176,6 +178,7 @@ class SyncNode implements SyncService {
     libp2p.addEventListener('peer:connect', (event) => this.#connected(event.detail.toString()));
     libp2p.addEventListener('peer:disconnect', (event) => this.#disconnected(event.detail.toString()));
     this.#unsubscribe = this.#components.store.subscribe((event) => this.#changed(event));
+    if (this.#components.metrics) this.#unregister = registerSyncMetrics(this.#components.metrics.registry, () => this.peers());
     this.#refreshPolicy();
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#timer.unref();
@@ -190,6 +193,7 @@ class SyncNode implements SyncService {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#unsubscribe?.();
+    this.#unregister?.();
     const fetchers = [...this.#fetchers.values()];
     for (const f of fetchers) f.stop();
     for (const a of this.#announcers.values()) a.stop();
@@ -334,7 +338,8 @@ class SyncNode implements SyncService {
     } catch (error) {
       peer.redialDelay = Math.min(REDIAL_MAX_MS, peer.redialDelay === 0 ? REDIAL_MIN_MS : peer.redialDelay * 2);
       peer.redialAt = Date.now() + peer.redialDelay;
-      this.#log.debug({ peer: peer.peerId, err: (error as Error).message }, 'dial failed');
+      if (isIcsError(error, 'CONFIG_INVALID')) this.#log.warn({ peer: peer.peerId, name: peer.name }, (error as Error).message);
+      else this.#log.debug({ peer: peer.peerId, err: (error as Error).message }, 'dial failed');
     } finally {
       peer.dialing = false;
     }
@@ -657,9 +662,15 @@ class SyncNode implements SyncService {
       }
       this.#log.debug({ peer: peer.peerId, domain: name, rounds, ms: Math.round(performance.now() - started) }, 'reconciliation done, waiting for fetches');
       await fetcher.idle();
-      d.state = 'in-sync';
-      d.lastError = undefined;
       d.lastReconciled = new Date();
+      if (fetcher.counts(name).failed > before.failed) {
+        // What could not be fetched is tried again at the next reconciliation.
+        error = d.lastError ?? 'fetching failed';
+        d.state = 'error';
+      } else {
+        d.state = 'in-sync';
+        d.lastError = undefined;
+      }
     } catch (e) {
       error = (e as Error).message;
       if (e instanceof ProtocolError) {
@@ -779,8 +790,9 @@ class SyncNode implements SyncService {
           const d = peer.domains.get(message.domain);
           const pulled = peer.pulls(message.domain) && this.#localDigest(message.domain) !== undefined && theirDomains.get(message.domain) === this.#localDigest(message.domain);
           if (!pulled || d?.state === 'not-permitted') return { type: MessageType.ack, status: 1 };
-          if (message.items.length > 0) this.#fetcher(peer).enqueue(message.domain, message.items);
-          if (message.hint) peer.domain(message.domain).due = 0;
+          // More than the fetcher holds: the rest is found by reconciling instead.
+          const dropped = message.items.length > 0 ? this.#fetcher(peer).enqueue(message.domain, message.items, true) : 0;
+          if (message.hint || dropped > 0) peer.domain(message.domain).due = 0;
           return { type: MessageType.ack, status: 0 };
         }
         default:

@@ -3,6 +3,7 @@
 // `ics peers` and the JSON API show.
 import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { IngestContext, IngestOutcome } from '../ingest/ingest.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { RecordStore } from '../store/types.ts';
@@ -33,6 +34,8 @@ export interface SyncComponents {
   readonly policy: () => PolicyEngine;
   readonly ingest: SyncIngest;
   readonly logger: Logger;
+  /** The node's Prometheus registry: the service registers `ics_sync_…` gauges in it (metrics.ts). */
+  readonly metrics?: { readonly registry: Registry };
 }
 
 /**

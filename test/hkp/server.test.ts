@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { isIcsError } from '../../ics/errors.ts';
-import { createHkpServer } from '../../ics/hkp/index.ts';
+import { createHkpServer, HKP_LIMITS } from '../../ics/hkp/index.ts';
 import type { BatchOutcome } from '../../ics/ingest/ingest.ts';
 import { armor } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
@@ -162,18 +162,20 @@ describe('hkp: server', () => {
       }
     });
 
-    it('more submissions in progress than the gate allows: 503, then served again', async () => {
+    it('submissions beyond the gate wait in a queue; beyond the queue: 503, then served again', async () => {
       const f = await policyFixture();
       const store = await createMemoryStore();
       const engine = await testEngine(f);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       const empty: BatchOutcome = { results: [], counts: { inserted: 0, updated: 0, unchanged: 0, rejected: 0 } };
+      let entered = 0;
       const stuck = {
         submit: async () => {
           throw new Error('unused');
         },
         submitBatch: async () => {
+          entered++;
           await gate;
           return empty;
         },
@@ -183,13 +185,17 @@ describe('hkp: server', () => {
       try {
         const record = await device(acmeDeviceId(), [{ issuer: f.manufacturer, role: 'manufacturer', status: 'in-use' }]);
         const form = keytextForm(armor('publicKey', record.bytes));
-        const pending = Array.from({ length: 32 }, () => fetch(`${url}/pks/add`, form));
-        await new Promise((r) => setTimeout(r, 300));
+        const held = HKP_LIMITS.MAX_CONCURRENT_WRITES + HKP_LIMITS.MAX_QUEUED_WRITES;
+        const pending = Array.from({ length: held }, () => fetch(`${url}/pks/add`, form));
+        for (let i = 0; i < 100 && entered < HKP_LIMITS.MAX_CONCURRENT_WRITES; i++) await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(entered, HKP_LIMITS.MAX_CONCURRENT_WRITES, 'only the gate’s worth is ingested at once');
         const refused = await fetch(`${url}/pks/add`, form);
         assert.equal(refused.status, 503);
         assert.equal(refused.headers.get('retry-after'), '5');
         release();
         const answers = await Promise.all(pending);
+        assert.equal(entered, held, 'the queued ones were ingested in turn');
         assert.ok(answers.every((a) => a.status === 422), 'the held submissions completed (an empty batch is 422)');
         assert.equal((await fetch(`${url}/pks/add`, form)).status, 422);
       } finally {

@@ -3,6 +3,7 @@
 // is not connected to; two nodes that define a domain differently report it on both sides and
 // exchange nothing.
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import { eventually, items, peerKey, records, removeTempDirs, startMesh, stopAll, type TestNode } from './helpers/nodes.ts';
 
 describe('sync: access', function () {
@@ -86,8 +87,9 @@ describe('sync: access', function () {
     const r = await records();
     const logsA: Array<Record<string, unknown>> = [];
     const logsB: Array<Record<string, unknown>> = [];
+    const registry = new Registry();
     nodes = await startMesh([
-      { name: 'a', domains: [{ name: 'devices', read: 'public' }], peers: [{ node: 'b', push: ['devices'] }], logs: logsA },
+      { name: 'a', domains: [{ name: 'devices', read: 'public' }], peers: [{ node: 'b', push: ['devices'] }], logs: logsA, metrics: { registry } },
       { name: 'b', domains: [{ name: 'devices', read: 'public', variant: true }], peers: [{ node: 'a', pull: ['devices'], dial: true }], logs: logsB },
     ]);
     const a = nodes.get('a') as TestNode;
@@ -105,6 +107,10 @@ describe('sync: access', function () {
     assert.notEqual(statusB?.localDigest, statusB?.remoteDigest);
     assert.equal(statusA?.remoteDigest, statusB?.localDigest);
     for (const logs of [logsA, logsB]) assert.ok(logs.some((l) => l.domain === 'devices' && /definitions differ/.test(String(l.msg))));
+    // And in the metrics.
+    const text = await registry.metrics();
+    assert.match(text, new RegExp(`ics_sync_domain_state\\{peer="${b.peerId}",name="b",domain="devices",state="definition-mismatch"\\} 1`));
+    assert.match(text, new RegExp(`ics_sync_peer_connected\\{peer="${b.peerId}",name="b"\\} 1`));
     // Reported once, not once per attempt.
     await b.service.syncNow(a.peerId);
     assert.equal(logsB.filter((l) => /definitions differ/.test(String(l.msg))).length, 1);

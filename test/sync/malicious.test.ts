@@ -148,6 +148,7 @@ describe('sync: misbehaving peers', function () {
     assert.equal(report.peers[0]?.domains[0]?.needs, 1);
     await reported(a, key.peerId, /invalid record .*SIGNATURE_INVALID/);
     assert.equal(await a.store.get(device.id), undefined);
+    assert.equal(report.peers[0]?.domains[0]?.state, 'error', 'not reported in sync');
   });
 
   it('a record other than the one asked for: reported', async () => {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { decodeMessage, encodeMessage, MessageType, type Range } from '../../ics/sync/codec.ts';
+import { DEFAULT_LIMITS } from '../../ics/sync/consts.ts';
 import { Reconciler } from '../../ics/sync/reconcile.ts';
 import type { SyncItem } from '../../ics/store/types.ts';
 import { memoryView } from './helpers/memory-view.ts';
@@ -34,7 +35,7 @@ async function reconcile(a: readonly SyncItem[], b: readonly SyncItem[], maxByte
   let maxMessage = 0;
   while (ranges) {
     rounds++;
-    assert.ok(rounds < 200, 'too many rounds');
+    assert.ok(rounds < DEFAULT_LIMITS.maxRounds, 'too many rounds');
     const request = encodeMessage({ type: MessageType.reconcile, domain: 'd', ranges });
     bytes += request.length;
     maxMessage = Math.max(maxMessage, request.length);
@@ -106,6 +107,7 @@ describe('sync: range-based reconciliation', () => {
     assert.deepEqual(run.needs, s.wantNeeds);
     assert.ok(run.maxMessage <= 16 * 1024 + 64, `largest message ${run.maxMessage}`);
     assert.ok(run.rounds > 3);
+    assert.ok(run.rounds < 400, `rounds ${run.rounds}`);
   });
 
   it('costs bytes in proportion to the difference, not the set', async () => {
