@@ -6,7 +6,7 @@
 // (new-format headers, as the record model frames canonical packets), §5.2.3 (v4
 // signatures), §5.5.2 (v4 keys), §12.2 (fingerprints).
 import { createHash } from 'node:crypto';
-import type { KeyRecord } from '../record/index.ts';
+import { type KeyRecord, readSignatureFields } from '../record/index.ts';
 
 export interface KeyFacts {
   /** Lower-case hex, as the record model writes ids. */
@@ -110,42 +110,21 @@ interface SigFacts {
   issuer: string | undefined;
 }
 
-function readSubpackets(area: Buffer, hashed: boolean, out: SigFacts): void {
-  let pos = 0;
-  while (pos < area.length) {
-    const first = area[pos] as number;
-    let length: number;
-    if (first < 192) {
-      length = first;
-      pos += 1;
-    } else if (first < 255) {
-      length = ((first - 192) << 8) + (area[pos + 1] ?? 0) + 192;
-      pos += 2;
-    } else {
-      length = u32(area, pos + 1);
-      pos += 5;
-    }
-    if (length < 1 || pos + length > area.length) throw new ScanError('subpacket out of bounds');
-    const type = (area[pos] as number) & 0x7f;
-    const body = area.subarray(pos + 1, pos + length);
-    pos += length;
-    if (type === 33 && body.length === 21 && body[0] === 4) out.issuer = body.toString('hex', 1);
-    if (!hashed) continue;
-    if (type === 2 && body.length === 4) out.created = body.readUInt32BE(0);
-    else if (type === 9 && body.length === 4) out.keyExpirySeconds = body.readUInt32BE(0);
-  }
-}
-
+/** The few facts of a stored signature this view needs, read by the record model's reader. */
 function readSignature(body: Buffer): SigFacts {
-  if (body[0] !== 4 || body.length < 10) throw new ScanError('not a v4 signature');
-  const out: SigFacts = { type: body[1] as number, created: 0, keyExpirySeconds: undefined, issuer: undefined };
-  const hashedEnd = 6 + body.readUInt16BE(4);
-  if (hashedEnd + 2 > body.length) throw new ScanError('truncated signature');
-  const unhashedEnd = hashedEnd + 2 + body.readUInt16BE(hashedEnd);
-  if (unhashedEnd > body.length) throw new ScanError('truncated signature');
-  readSubpackets(body.subarray(6, hashedEnd), true, out);
-  readSubpackets(body.subarray(hashedEnd + 2, unhashedEnd), false, out);
-  return out;
+  let sig: ReturnType<typeof readSignatureFields>;
+  try {
+    sig = readSignatureFields(body);
+  } catch {
+    throw new ScanError('malformed signature');
+  }
+  if (sig.version !== 4) throw new ScanError('not a v4 signature');
+  return {
+    type: sig.type,
+    created: sig.created ? sig.created.getTime() / 1000 : 0,
+    keyExpirySeconds: sig.keyExpirySeconds,
+    issuer: sig.issuerFingerprint,
+  };
 }
 
 /** Reads the key facts from a canonical key record's bytes. Throws ScanError if they are not one. */

@@ -20,6 +20,7 @@ export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, ty
 export { armor, dearmor, isArmored } from './packets.ts';
 export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
 export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
+export { readSignature as readSignatureFields, type SignatureFields } from './signature.ts';
 export { canonicalStatement, codeStatement } from './statement.ts';
 export * from './types.ts';
 export { evaluateVerdict, type Reason, type ReasonCode, type TrustedIssuer, type Verdict, type VerdictPolicy } from './verdict.ts';
