@@ -15,6 +15,7 @@ import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts
 import { eventJson, outcomeJson, recordJson, verdictJson } from './describe.ts';
 import { answerSubmission } from './hkp-routes.ts';
 import { TOKEN_SCAN_CAP } from './limits.ts';
+import { nextExpiry } from './verdicts.ts';
 import {
   addCodeSignaturesSchema,
   codeByDigestSchema,
@@ -102,8 +103,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
   app.get('/ics/v1/verify/:id', { schema: verifySchema }, async (request, reply) => {
     const engine = policy();
     const stored = await readable(normaliseId((request.params as { id: string }).id), callerOf(request), engine);
-    const json = await ctx.verdicts.json(stored, engine, new Date());
-    return reply.type('application/json; charset=utf-8').send(json);
+    return reply.type('application/json; charset=utf-8').send(await ctx.verdicts.json(stored, engine, new Date()));
   });
 
   app.get('/ics/v1/code/:id', { schema: codeRecordSchema }, async (request) => {
@@ -113,7 +113,8 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
     const record = await ctx.cache.revive(stored);
     if (record.type !== 'code') throw new IcsError('NOT_FOUND', `no code record ${id}`);
     const now = new Date();
-    return { id, digest: stored.digest, statement: record.statement, verdict: verdictJson(engine.verdict(record, now), engine, stored.digest, now) };
+    const verdict = verdictJson(engine.verdict(record, now), engine, stored.digest, now, nextExpiry(record, now.getTime()));
+    return { id, digest: stored.digest, statement: record.statement, verdict };
   });
 
   app.get('/ics/v1/code', { schema: codeByDigestSchema }, async (request) => {

@@ -96,8 +96,12 @@ export function eventJson(e: ChangeEvent, showOrigin: boolean) {
   };
 }
 
-/** GET /ics/v1/verify/{id}: the gateway's answer, with every reason. */
-export function verdictJson(v: PolicyVerdict, engine: PolicyEngine, digest: string, checkedAt: Date) {
+/**
+ * GET /ics/v1/verify/{id}: the gateway's answer, with every reason. `checkedAt` is when it
+ * was evaluated; it holds until `validUntil` (the next expiry in the record; null: none)
+ * unless the record or the policy changes.
+ */
+export function verdictJson(v: PolicyVerdict, engine: PolicyEngine, digest: string, checkedAt: Date, validUntil: number) {
   const name = (fp: string | undefined) => (fp === undefined ? null : (engine.issuerName(fp) ?? null));
   return {
     id: v.id,
@@ -121,6 +125,7 @@ export function verdictJson(v: PolicyVerdict, engine: PolicyEngine, digest: stri
     reasons: v.reasons.map((r) => ({ code: r.code, severity: r.severity, message: r.message, issuer: r.issuer ?? null, issuerName: name(r.issuer) })),
     domains: [...v.domains],
     checkedAt: checkedAt.toISOString(),
+    validUntil: Number.isFinite(validUntil) ? new Date(validUntil).toISOString() : null,
   };
 }
 

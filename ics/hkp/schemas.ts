@@ -131,7 +131,7 @@ export const verifySchema = { params: idParams(RECORD_ID_PATTERN), querystring: 
 export const VERDICT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'kind', 'digest', 'trusted', 'status', 'statusSetBy', 'roles', 'authorizations', 'endorsements', 'metadata', 'reasons', 'domains', 'checkedAt'],
+  required: ['id', 'kind', 'digest', 'trusted', 'status', 'statusSetBy', 'roles', 'authorizations', 'endorsements', 'metadata', 'reasons', 'domains', 'checkedAt', 'validUntil'],
   properties: {
     id: { type: 'string' },
     kind: { type: 'string' },
@@ -180,5 +180,6 @@ export const VERDICT_SCHEMA = {
     },
     domains: { type: 'array', items: { type: 'string' } },
     checkedAt: { type: 'string' },
+    validUntil: nullableString,
   },
 } as const;

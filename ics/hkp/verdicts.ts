@@ -2,7 +2,8 @@
 // crosses the next expiry in the record. A verdict is a function of the record (its digest),
 // the policy (the engine instance: a reload makes a new one) and the time — and the time
 // matters only where a signature or the key expires (evaluateVerdict compares `now` with
-// nothing else). So a cached answer is exact until then; only `checkedAt` is made per request.
+// nothing else). So a cached answer is exact until then, and says so: `checkedAt` is when
+// it was evaluated, `validUntil` that expiry. The answer is kept as the bytes sent.
 import type { PolicyEngine } from '../policy/index.ts';
 import type { IdentityRecord, VerifiedSignature } from '../record/index.ts';
 import type { StoredRecord } from '../store/types.ts';
@@ -13,8 +14,8 @@ import type { RecordCache } from './search.ts';
 
 interface Entry {
   readonly engine: PolicyEngine;
-  /** The JSON answer without its closing brace and `checkedAt`. */
-  readonly head: string;
+  /** The JSON answer, UTF-8. */
+  readonly body: Buffer;
   /** ms since the epoch when a signature or the key next expires; Infinity when none will. */
   readonly validUntil: number;
 }
@@ -41,17 +42,18 @@ export class VerdictCache {
 
   constructor(private readonly records: RecordCache) {}
 
-  /** The verdict as JSON text, at `now`. */
-  async json(stored: StoredRecord, engine: PolicyEngine, now: Date): Promise<string> {
+  /** The verdict at `now`, as the JSON bytes to send. */
+  async json(stored: StoredRecord, engine: PolicyEngine, now: Date): Promise<Buffer> {
     const key = stored.digest;
     const t = now.getTime();
     let entry = this.#entries.get(key);
     if (!entry || entry.engine !== engine || t >= entry.validUntil) {
       const record = await this.records.revive(stored);
-      const { checkedAt: _, ...verdict } = verdictJson(engine.verdict(record, now), engine, stored.digest, now);
-      entry = { engine, head: `${JSON.stringify(verdict).slice(0, -1)},`, validUntil: nextExpiry(record, t) };
+      const validUntil = nextExpiry(record, t);
+      const body = Buffer.from(JSON.stringify(verdictJson(engine.verdict(record, now), engine, stored.digest, now, validUntil)), 'utf8');
+      entry = { engine, body, validUntil };
       this.#entries.set(key, entry);
     }
-    return `${entry.head}"checkedAt":"${now.toISOString()}"}`;
+    return entry.body;
   }
 }

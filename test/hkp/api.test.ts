@@ -159,13 +159,16 @@ describe('hkp: JSON API', () => {
       const created = new Date(Date.now() - 1000);
       const record = await certify(bare, f.manufacturer.privateKey, { role: 'manufacturer', status: 'in-use' }, { created, expiresInSeconds: 3 });
       await node.ingest.submit(record.bytes, { source: 'cli' });
-      const first = (await (await node.fetch(`/ics/v1/verify/${record.id}`)).json()) as { trusted: boolean; checkedAt: string };
+      const first = (await (await node.fetch(`/ics/v1/verify/${record.id}`)).json()) as { trusted: boolean; checkedAt: string; validUntil: string };
       assert.equal(first.trusted, true);
+      assert.equal(first.validUntil, new Date(Math.floor(created.getTime() / 1000) * 1000 + 3000).toISOString(), 'the answer says when it stops holding');
+      const again = (await (await node.fetch(`/ics/v1/verify/${record.id}`)).json()) as { checkedAt: string };
+      assert.equal(again.checkedAt, first.checkedAt, 'served from the answer made first');
       await new Promise((r) => setTimeout(r, created.getTime() + 3000 - Date.now() + 100));
       const later = (await (await node.fetch(`/ics/v1/verify/${record.id}`)).json()) as { trusted: boolean; checkedAt: string; reasons: Array<{ code: string }> };
       assert.equal(later.trusted, false);
       assert.ok(later.reasons.some((r) => r.code === 'CERTIFICATION_EXPIRED'));
-      assert.ok(later.checkedAt > first.checkedAt);
+      assert.ok(later.checkedAt > first.checkedAt, 'evaluated again once it expired');
     });
 
     it('follows a policy reload at once (the engine is part of what an answer depends on)', async () => {
