@@ -1,3 +1,4 @@
+import type { WriteRequest } from '../ics/store/types.ts';
 // Shared pieces of the benchmarks: the context a benchmark runs in, closed-loop and
 // tight-loop timers, percentiles, an RSS sampler and number formatting. No dependencies
 // beyond node itself, so that a benchmark measures the product and not the harness.
@@ -191,4 +192,18 @@ export function environmentLine(): string {
   const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const pool = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
   return `node ${process.version}, ${availableParallelism()} CPUs (${cpu}), libuv pool ${pool}`;
+}
+
+/** Runs `task` over `items` with at most `inFlight` running at once. */
+export async function pool<T>(items: readonly T[], inFlight: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
+}
+
+/** A store write of a pre-built corpus record, as bulk import makes it. */
+export function corpusWrite(record: WriteRequest['record'], domain = 'devices'): WriteRequest {
+  return { record, domains: [domain], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
 }

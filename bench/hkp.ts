@@ -20,8 +20,7 @@ import { createMetrics } from '../ics/node/metrics.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { armor, type KeyRecord, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
-import type { WriteRequest } from '../ics/store/types.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, seconds, threadCpu } from './harness.ts';
+import { corpusWrite, environmentLine, int, mib, pick, pool, seconds, threadCpu, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { deviceUserId, type IssuerSeed, issuerFromSeed, keyCreated } from './store-corpus-shared.ts';
 import { deviceRecord, selfSignedKey } from './store-packets.ts';
@@ -239,17 +238,7 @@ async function benchPolicy(manufacturer: KeyRecord, integrator: KeyRecord): Prom
   return PolicyEngine.create(policy, [manufacturer, integrator]);
 }
 
-function request(record: WriteRequest['record']): WriteRequest {
-  return { record, domains: ['devices'], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
-}
 
-async function pool<T>(items: readonly T[], inFlight: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
-}
 
 const storeDir = (n: number) => join(CACHE_DIR, `hkp-store-v${STORE_VERSION}-${n}`);
 
@@ -266,7 +255,7 @@ async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: st
   for (const chunk of corpusChunks(corpus, 8192)) {
     const records = lightRecords(corpus, first, chunk);
     first += chunk.length;
-    await pool(records, 1024, (r) => store.write(request(r)));
+    await pool(records, 1024, (r) => store.write(corpusWrite(r)));
   }
   const stats = await store.stats();
   await store.close();
@@ -451,7 +440,7 @@ async function run(ctx: BenchContext): Promise<void> {
           totals.direct.time(direct.length, () =>
             pool(direct, 64, async (bytes) => {
               const { record } = await parseRecord(bytes, { issuers: engine.issuerRing() });
-              await store.write(request(record));
+              await store.write(corpusWrite(record));
             }),
           ),
         () => totals.ingest.time(viaIngest.length, () => pool(viaIngest, 64, (bytes) => ingest.submit(bytes, { source: 'import' }))),

@@ -25,8 +25,8 @@ import {
 import { keyEntry } from '../ics/ldap/views.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
-import type { StoredRecord, WriteRequest } from '../ics/store/types.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, RssSampler, seconds } from './harness.ts';
+import type { StoredRecord } from '../ics/store/types.ts';
+import { corpusWrite, environmentLine, int, mib, pick, pool, RssSampler, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { type ClientConfig, type ClientResult, GET_ATTRIBUTES, requestFilter, SEARCH_ATTRIBUTES, searchOnce } from './ldap-client.ts';
 import { runTool, SLAPADD, schemaFromOlcLdif, slapdInstalled, startSlapd, writeSlapdConf } from './ldap-slapd.ts';
 import { CACHE_DIR, checkCorpus, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
@@ -60,17 +60,7 @@ const storeDir = (n: number) => join(CACHE_DIR, `ldap-store-v${CACHE_VERSION}-${
 const slapdDir = (n: number) => join(CACHE_DIR, `ldap-slapd-v${CACHE_VERSION}-${n}`);
 const marker = (dir: string) => `${dir}.complete`;
 
-function request(record: WriteRequest['record']): WriteRequest {
-  return { record, domains: ['devices'], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
-}
 
-async function pool<T>(items: readonly T[], inFlight: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
-}
 
 /** The node's LevelDB store with every corpus record in the public `devices` domain (built once, cached). */
 async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: string; built: boolean; ms: number }> {
@@ -85,7 +75,7 @@ async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: st
   for (const chunk of corpusChunks(corpus, 8192)) {
     const records = lightRecords(corpus, first, chunk);
     first += chunk.length;
-    await pool(records, 1024, (r) => store.write(request(r)));
+    await pool(records, 1024, (r) => store.write(corpusWrite(r)));
     if (performance.now() - lastLog > 30_000) {
       lastLog = performance.now();
       ctx.log(`  ics store: ${int(first)} / ${int(corpus.count)}`);

@@ -15,8 +15,8 @@ import {
   DEFAULT_WRITE_BUFFER_BYTES,
   MAX_FILE_BYTES,
 } from '../ics/store/level/options.ts';
-import type { RecordStore, WriteRequest } from '../ics/store/types.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, percentile, pick, seconds } from './harness.ts';
+import type { RecordStore } from '../ics/store/types.ts';
+import { corpusWrite, environmentLine, int, mib, percentile, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, checkCorpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { serialOf } from './store-corpus-shared.ts';
 
@@ -175,26 +175,8 @@ async function measure(concurrency: number, durationMs: number, task: (i: number
 const fmtLatency = (m: Measured) => `p50 ${(m.p50 * 1000).toFixed(0)} µs  p99 ${(m.p99 * 1000).toFixed(0)} µs`;
 const fmtRate = (m: Measured, unit = 'ops/s') => `${int(m.perSecond).padStart(9)} ${unit}  ${fmtLatency(m)}`;
 
-function request(record: WriteRequest['record']): WriteRequest {
-  return {
-    record,
-    domains: ['devices'],
-    expectedDigest: undefined,
-    source: 'import',
-    origin: 'bench',
-    signaturesAdded: 3,
-    summary: 'registered: manufacturer status=in-use by acme.example; integrator by integrator.example',
-  };
-}
 
 /** Runs `task` over `items` with `inFlight` outstanding; resolves when all are done. */
-async function pool<T>(items: readonly T[], inFlight: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
-}
 
 async function run(ctx: BenchContext): Promise<void> {
   const s = pick(ctx, FULL, QUICK);
@@ -263,7 +245,7 @@ async function run(ctx: BenchContext): Promise<void> {
       first += chunk.length;
       const t = performance.now();
       buildMs += t - tb;
-      await pool(records, s.ingestInFlight, (r) => store.write(request(r)));
+      await pool(records, s.ingestInFlight, (r) => store.write(corpusWrite(r)));
       storeMs += performance.now() - t;
     }
     const stats = await store.stats();
@@ -393,7 +375,7 @@ async function run(ctx: BenchContext): Promise<void> {
     const t = performance.now();
     await pool(inputs, s.e2eInFlight, async (bytes) => {
       const { record } = await parseRecord(bytes, { issuers: corpus.issuers });
-      await e2e.write(request(record));
+      await e2e.write(corpusWrite(record));
     });
     const e2eMs = performance.now() - t;
     phase('after end-to-end ingest');

@@ -24,7 +24,7 @@ import { type KeyRecord, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { WriteRequest } from '../ics/store/types.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../ics/sync/index.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, seconds } from './harness.ts';
+import { corpusWrite, environmentLine, int, mib, pick, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { type IssuerSeed, issuerFromSeed } from './store-corpus-shared.ts';
 import { selfSignedKey } from './store-packets.ts';
@@ -150,9 +150,6 @@ class NodeProcess {
 
 type Status = Extract<FromChild, { op: 'status' }>;
 
-function request(record: WriteRequest['record']): WriteRequest {
-  return { record, domains: [DOMAIN], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
-}
 
 /** Writes corpus records whose index passes `keep` into the store at `path` (pre-built records, no verification). */
 async function fill(path: string, corpus: Corpus, s: Settings, keep: (index: number) => boolean, limit = corpus.count): Promise<number> {
@@ -165,7 +162,7 @@ async function fill(path: string, corpus: Corpus, s: Settings, keep: (index: num
       first += chunk.length;
       let next = 0;
       const worker = async () => {
-        while (next < records.length) await store.write(request(records[next++] as WriteRequest['record']));
+        while (next < records.length) await store.write(corpusWrite(records[next++] as WriteRequest['record'], DOMAIN));
       };
       await Promise.all(Array.from({ length: Math.min(s.ingestInFlight, records.length) }, worker));
       written += records.length;
