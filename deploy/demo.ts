@@ -3,7 +3,7 @@
 // the gateway's `GET /ics/v1/verify/{id}` at the infield node. Exits 0 when every step
 // held, 1 when one did not.
 //
-//   tsx deploy/demo.ts [--dir DIR] [--base-port 4100] [--keep]
+//   tsx deploy/demo.ts [--dir DIR] [--base-port N] [--keep]      (ports: ephemeral unless --base-port)
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import {
   readPrivateKey,
   signCode,
 } from '../ics/record/index.ts';
-import { initMesh, type Mesh, type MeshRole, startMesh } from './mesh.ts';
+import { initMesh, type Mesh, type MeshRole, parseBasePort, startMesh } from './mesh.ts';
 
 const WAIT_MS = 30_000;
 
@@ -73,6 +73,8 @@ async function step(title: string, run: () => Promise<string>): Promise<void> {
 
 /** The lifecycle's steps against a running mesh; throws at the first that does not hold. */
 export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<void> {
+  // startMesh's mesh has the bound ports; initMesh's may still say port 0.
+  for (const node of Object.values(mesh.nodes)) if (node.hkp.endsWith(':0')) throw new Error('lifecycle needs the running mesh (startMesh), whose addresses are bound');
   operator = { authorization: `Basic ${Buffer.from(`operator:${operatorPassword}`).toString('base64')}` };
   const manufacturer = await issuerKey(mesh, 'manufacturer');
   const integrator = await issuerKey(mesh, 'maintenance');
@@ -147,16 +149,17 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, 'base-port': { type: 'string', default: '4100' }, keep: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { dir: { type: 'string' }, 'base-port': { type: 'string' }, keep: { type: 'boolean' } } });
+  const basePort = parseBasePort(values['base-port']);
   const dir = values.dir ?? (await mkdtemp(join(tmpdir(), 'ics-mesh-')));
-  const mesh = await initMesh(dir, Number(values['base-port']));
+  const mesh = await initMesh(dir, basePort);
   const password = (await readFile(join(dir, 'operator.password'), 'utf8')).trim();
   say(`four-role mesh in ${dir}`);
-  for (const node of Object.values(mesh.nodes)) say(`  ${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  peer ${node.peerId}`);
   const running = await startMesh(mesh, { logLevel: 'warn', output: (role, line) => process.stderr.write(`[${role}] ${line}\n`) });
+  for (const node of Object.values(running.mesh.nodes)) say(`  ${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  peer ${node.peerId}`);
   let failed = false;
   try {
-    await lifecycle(mesh, password);
+    await lifecycle(running.mesh, password);
     say('the whole lifecycle held');
   } catch (error) {
     failed = true;

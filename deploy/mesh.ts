@@ -1,51 +1,82 @@
 // The four-role mesh on one machine (DESIGN §1, §6): manufacturer, developer, maintenance
 // and infield nodes, each with its own data directory, policy from policies/, and HKP, LDAP
-// and libp2p listeners on loopback ports, wired as in the paper:
+// and libp2p listeners on loopback, wired as in the paper:
 //   manufacturer ⇄ maintenance (devices)      developer → maintenance (firmware)
 //   maintenance → infield (system, firmware; `system` is readable by the infield node only)
+// The example issuers every node trusts are generated here, at init: no key whose secret
+// has been published is ever trusted. Every listener binds port 0 unless --base-port is
+// given; the nodes' bound addresses are read from their addresses.json once they run, and
+// only then written into the peers' policies (which the nodes reload on SIGHUP).
 //
-//   tsx deploy/mesh.ts up   [--dir mesh] [--base-port 4100]   initialise (once) and run until Ctrl-C
-//   tsx deploy/mesh.ts init [--dir mesh] [--base-port 4100]   only initialise the data directories
+//   tsx deploy/mesh.ts up   [--dir mesh] [--base-port N]   initialise (once) and run until Ctrl-C
+//   tsx deploy/mesh.ts init [--dir mesh] [--base-port N]   only initialise the data directories
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
 import { hashPassword } from '../ics/node/auth.ts';
 import { DataDir, initDataDir } from '../ics/node/datadir.ts';
-import { parseKeyRecord } from '../ics/record/index.ts';
+import type { BoundAddresses } from '../ics/node/services.ts';
+import { armor, armorPrivateKey, generateIdentity, readPrivateKey } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
 
 export const ROLES = ['manufacturer', 'developer', 'maintenance', 'infield'] as const;
 export type MeshRole = (typeof ROLES)[number];
 
 const ICS = fileURLToPath(new URL('../bin/ics.js', import.meta.url));
-const POLICIES = fileURLToPath(new URL('../policies/', import.meta.url));
-/** Example issuers every node trusts (policies/keys), so that shared domains have equal definitions. */
-const EXAMPLE_ISSUERS = [
-  { name: 'acme-manufacturer', roles: ['manufacturer'], key: 'acme-manufacturer.asc' },
-  { name: 'integrator', roles: ['integrator', 'maintainer'], key: 'integrator.asc' },
-  { name: 'firmware-developer', roles: ['developer'], key: 'firmware-developer.asc' },
-  { name: 'notified-body', roles: ['certifier'], key: 'notified-body.asc' },
-];
+
+/**
+ * Example issuers every node trusts, so that shared domains have equal definitions. Their
+ * keys are made at init, per mesh: the secret keys stay in the mesh root, `issuers/`.
+ */
+export const EXAMPLE_ISSUERS = [
+  { name: 'acme-manufacturer', userId: 'urn:cm4it:org:acme.example', algorithm: 'ed25519', roles: ['manufacturer'] },
+  { name: 'integrator', userId: 'urn:cm4it:org:integrator.example', algorithm: 'p256', roles: ['integrator', 'maintainer'] },
+  { name: 'firmware-developer', userId: 'urn:cm4it:org:firmware.acme.example', algorithm: 'ed25519', roles: ['developer'] },
+  { name: 'notified-body', userId: 'urn:cm4it:org:notified-body.example', algorithm: 'ed25519', roles: ['certifier'] },
+] as const;
+export type ExampleIssuer = (typeof EXAMPLE_ISSUERS)[number]['name'];
+
+/** Where the example issuers' keys live in the mesh root. */
+export const ISSUERS_DIR = 'issuers';
+const issuerFiles = (root: string, name: string) => ({
+  public: join(root, ISSUERS_DIR, `${name}.asc`),
+  secret: join(root, ISSUERS_DIR, `${name}.secret.asc`),
+});
+const issuersPassphraseFile = (root: string) => join(root, ISSUERS_DIR, 'passphrase');
+
+/** pino's numeric levels: the lines passed to startMesh's `output` are those at or above `logLevel`. */
+const PINO_LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** How long a node may take to start, or to reload its policy, before the mesh gives up. */
+const NODE_READY_MS = 60_000;
 
 export interface MeshNode {
   readonly role: MeshRole;
   readonly dir: string;
+  /** HOST:PORT the HKP / JSON API listens on (port 0 until the node runs). */
   readonly hkp: string;
+  /** HOST:PORT of LDAP (port 0 until the node runs). */
   readonly ldap: string;
+  /** libp2p listen multiaddr (tcp/0 until the node runs). */
   readonly p2p: string;
   readonly peerId: string;
   readonly issuer: string;
 }
 
 export interface Mesh {
+  readonly root: string;
   readonly nodes: Record<MeshRole, MeshNode>;
+  /** Fingerprints of the example issuers, by name. */
+  readonly issuers: Record<ExampleIssuer, string>;
 }
 
-function ports(basePort: number, index: number) {
+function listeners(basePort: number | undefined, index: number) {
+  if (basePort === undefined) return { hkp: '127.0.0.1:0', ldap: '127.0.0.1:0', p2p: '/ip4/127.0.0.1/tcp/0' };
   const base = basePort + index * 10;
   return { hkp: `127.0.0.1:${base}`, ldap: `127.0.0.1:${base + 1}`, p2p: `/ip4/127.0.0.1/tcp/${base + 2}` };
 }
@@ -66,16 +97,54 @@ async function readIfExists(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
 
-/** Creates the four data directories (once) and wires their policies; returns the layout. */
-export async function initMesh(root: string, basePort: number): Promise<Mesh> {
+/**
+ * Generates the example issuers into `<root>/issuers/`: public keys, secret keys encrypted
+ * with one generated passphrase, secret files and passphrase mode 0600 in a 0700 directory.
+ */
+async function generateExampleIssuers(root: string): Promise<Record<ExampleIssuer, string>> {
+  const dir = join(root, ISSUERS_DIR);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700); // mkdir's mode is masked by the umask
+  const passphrase = randomBytes(32).toString('base64url');
+  await writeFile(issuersPassphraseFile(root), `${passphrase}\n`, { mode: 0o600, flag: 'wx' });
+  const fingerprints = {} as Record<ExampleIssuer, string>;
+  for (const issuer of EXAMPLE_ISSUERS) {
+    const { record, privateKey } = await generateIdentity({ userId: issuer.userId, algorithm: issuer.algorithm });
+    const files = issuerFiles(root, issuer.name);
+    await writeFile(files.secret, await armorPrivateKey(privateKey, passphrase), { mode: 0o600, flag: 'wx' });
+    await writeFile(files.public, armor('publicKey', record.bytes), { flag: 'wx' });
+    fingerprints[issuer.name] = record.id;
+  }
+  return fingerprints;
+}
+
+/** An example issuer's private key, decrypted with the mesh's issuer passphrase. */
+export async function exampleIssuerKey(root: string, name: ExampleIssuer): Promise<openpgp.PrivateKey> {
+  const passphrase = (await readFile(issuersPassphraseFile(root), 'utf8')).trim();
+  return readPrivateKey(await readFile(issuerFiles(root, name).secret, 'utf8'), passphrase);
+}
+
+/**
+ * Creates the four data directories (once) and wires their policies; returns the layout.
+ * Without `basePort` every listener binds port 0 (ephemeral); peers' addresses are then
+ * filled in by startMesh.
+ */
+export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
   const saved = await readIfExists(join(root, 'mesh.json'));
-  if (saved) return JSON.parse(saved) as Mesh;
+  if (saved) {
+    const mesh = JSON.parse(saved) as Partial<Mesh>;
+    // Meshes made before the example issuers were generated trust published test keys.
+    if (!mesh.issuers || !mesh.root) throw new Error(`${root} holds a mesh of an earlier layout (it trusts published example keys): remove it and run init again`);
+    return mesh as Mesh;
+  }
+  root = resolve(root);
+  const issuers = await generateExampleIssuers(root);
   const nodes = {} as Record<MeshRole, MeshNode>;
   for (const [index, role] of ROLES.entries()) {
     const dir = resolve(root, role);
     const init = await initDataDir(dir, { role, name: `acme-${role}` });
     const key = await loadOrCreatePeerKey(new DataDir(dir).resolve('keys/libp2p.key'));
-    nodes[role] = { role, dir, ...ports(basePort, index), peerId: key.peerId, issuer: init.issuerFingerprint };
+    nodes[role] = { role, dir, ...listeners(basePort, index), peerId: key.peerId, issuer: init.issuerFingerprint };
   }
   const nodeRoles: Record<MeshRole, string[]> = {
     manufacturer: ['manufacturer'],
@@ -87,11 +156,12 @@ export async function initMesh(root: string, basePort: number): Promise<Mesh> {
     const node = nodes[role];
     const file = join(node.dir, 'policy.yaml');
     const doc = parseDocument(await readFile(file, 'utf8'));
+    // The role policy's own trust list names the published example keys: replaced whole.
     const trust = [];
     for (const example of EXAMPLE_ISSUERS) {
-      await copyFile(join(POLICIES, 'keys', example.key), join(node.dir, 'keys', example.key));
-      const fingerprint = (await parseKeyRecord(await readFile(join(POLICIES, 'keys', example.key)))).record.id;
-      trust.push({ name: example.name, fingerprint, roles: example.roles, key: `keys/${example.key}` });
+      const key = `keys/${example.name}.asc`;
+      await copyFile(issuerFiles(root, example.name).public, join(node.dir, key));
+      trust.push({ name: example.name, fingerprint: issuers[example.name], roles: [...example.roles], key });
     }
     for (const other of ROLES) {
       const key = `keys/node-${other}.asc`;
@@ -99,19 +169,6 @@ export async function initMesh(root: string, basePort: number): Promise<Mesh> {
       trust.push({ name: `node-${other}`, fingerprint: nodes[other].issuer, roles: nodeRoles[other], key });
     }
     doc.setIn(['trust', 'issuers'], doc.createNode(trust));
-    doc.setIn(
-      ['sync', 'peers'],
-      doc.createNode(
-        WIRING[role].map((w) => ({
-          name: w.peer,
-          peerId: nodes[w.peer].peerId,
-          addresses: [`${nodes[w.peer].p2p}/p2p/${nodes[w.peer].peerId}`],
-          pull: w.pull,
-          push: w.push,
-          intervalSeconds: 30,
-        })),
-      ),
-    );
     if (role === 'maintenance') {
       const domains = doc.get('domains') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
       const byName = (name: string) => domains.items.find((d) => d.get('name') === name);
@@ -122,6 +179,8 @@ export async function initMesh(root: string, basePort: number): Promise<Mesh> {
     }
     await writeFile(file, doc.toString());
   }
+  // Peers by id only until their addresses are known (startMesh); a peer may still dial in.
+  await writePeerAddresses(nodes, undefined);
   // An operator account on every node, for authenticated reads of private domains.
   const password = randomBytes(18).toString('base64url');
   await writeFile(join(root, 'operator.password'), `${password}\n`, { mode: 0o600 });
@@ -132,72 +191,185 @@ export async function initMesh(root: string, basePort: number): Promise<Mesh> {
     doc.setIn(['auth', 'users'], doc.createNode([{ name: 'operator', passwordHash, write: false }]));
     await writeFile(file, doc.toString(), { mode: 0o600 });
   }
-  const mesh: Mesh = { nodes };
+  const mesh: Mesh = { root, nodes, issuers };
   await writeFile(join(root, 'mesh.json'), `${JSON.stringify(mesh, null, 2)}\n`);
   return mesh;
 }
 
+/**
+ * Writes each node's sync peers (WIRING) into its policy, with the peers' libp2p addresses
+ * when known; without them a node does not dial and waits for its peers to dial in.
+ */
+async function writePeerAddresses(nodes: Record<MeshRole, MeshNode>, p2p: Record<MeshRole, readonly string[]> | undefined): Promise<void> {
+  for (const role of ROLES) {
+    const file = join(nodes[role].dir, 'policy.yaml');
+    const doc = parseDocument(await readFile(file, 'utf8'));
+    doc.setIn(
+      ['sync', 'peers'],
+      doc.createNode(
+        WIRING[role].map((w) => ({
+          name: w.peer,
+          peerId: nodes[w.peer].peerId,
+          addresses: (p2p?.[w.peer] ?? []).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${nodes[w.peer].peerId}`)),
+          pull: w.pull,
+          push: w.push,
+          intervalSeconds: 30,
+        })),
+      ),
+    );
+    await writeFile(file, doc.toString());
+  }
+}
+
 export interface RunningMesh {
+  /** The mesh with every node's bound addresses (port 0 resolved). */
   readonly mesh: Mesh;
   stop(): Promise<void>;
 }
 
-/** Starts the four nodes as `ics serve` processes; resolves when all are ready. */
+/** One `ics serve` child: its log lines, and a wait for the first line holding a message. */
+class NodeProcess {
+  readonly child: ChildProcess;
+  #log = '';
+  #partial = '';
+  #waiters: Array<{ msg: string; done: () => void }> = [];
+  #exited: Error | undefined;
+  #onExit: Array<(error: Error) => void> = [];
+
+  constructor(
+    readonly role: MeshRole,
+    args: string[],
+    minLevel: number,
+    output: ((role: MeshRole, line: string) => void) | undefined,
+  ) {
+    // The node logs at info at least: the mesh waits for its info lines, and filters below.
+    this.child = spawn(process.execPath, [ICS, ...args], {
+      env: { ...process.env, ICS_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (this.#partial + chunk.toString()).split('\n');
+      this.#partial = lines.pop() ?? '';
+      for (const line of lines) if (line) this.#line(line, minLevel, output);
+    });
+    this.child.once('exit', (code, signal) => {
+      this.#exited = new Error(`${role} node exited with ${code ?? signal}:\n${this.#log}${this.#partial}`);
+      for (const fail of this.#onExit.splice(0)) fail(this.#exited);
+    });
+  }
+
+  #line(line: string, minLevel: number, output: ((role: MeshRole, line: string) => void) | undefined): void {
+    if (this.#log.length < 65536) this.#log += `${line}\n`;
+    let entry: { level?: unknown; msg?: unknown };
+    try {
+      entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    } catch {
+      output?.(this.role, line); // not a log line (e.g. a stack trace)
+      return;
+    }
+    const msg = entry.msg;
+    if (typeof entry.level !== 'number' || entry.level >= minLevel) output?.(this.role, line);
+    for (const waiter of this.#waiters.filter((w) => w.msg === msg)) {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      waiter.done();
+    }
+  }
+
+  /** Resolves at the next log line whose message is `msg`; rejects if the node exits first. */
+  waitFor(msg: string, what: string): Promise<void> {
+    return new Promise<void>((done, fail) => {
+      if (this.#exited) return fail(this.#exited);
+      const timer = setTimeout(() => fail(new Error(`${this.role} node: no "${msg}" within ${NODE_READY_MS / 1000} s (${what}):\n${this.#log}`)), NODE_READY_MS);
+      const settle = () => clearTimeout(timer);
+      this.#waiters.push({ msg, done: () => (settle(), done()) });
+      this.#onExit.push((error) => (settle(), fail(error)));
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise<void>((done) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return done();
+      this.child.once('exit', () => done());
+      this.child.kill('SIGTERM');
+    });
+  }
+}
+
+/** The addresses a node wrote once bound; refuses a file left by an earlier process. */
+async function boundAddresses(node: MeshNode, pid: number | undefined): Promise<BoundAddresses> {
+  const bound = JSON.parse(await readFile(new DataDir(node.dir).addressesFile, 'utf8')) as BoundAddresses;
+  if (bound.pid !== pid) throw new Error(`${node.role} node: addresses.json was written by process ${bound.pid}, not ${pid}`);
+  if (!bound.hkp || !bound.ldap || !bound.p2p?.addresses.length) throw new Error(`${node.role} node: addresses.json lacks a listener`);
+  if (bound.p2p.peerId !== node.peerId) throw new Error(`${node.role} node runs as peer ${bound.p2p.peerId}, not ${node.peerId}`);
+  return bound;
+}
+
+/**
+ * Starts the four nodes as `ics serve` processes on the mesh's listen addresses (port 0 by
+ * default), reads their bound addresses, writes them into the peers' policies and has each
+ * node reload its policy (SIGHUP); resolves when all four have reloaded.
+ */
 export async function startMesh(mesh: Mesh, options: { logLevel?: string; output?: (role: MeshRole, line: string) => void } = {}): Promise<RunningMesh> {
-  const children: ChildProcess[] = [];
+  // Addresses from an earlier run are stale (ports were ephemeral): peers by id only until wired.
+  await writePeerAddresses(mesh.nodes, undefined);
+  const processes: NodeProcess[] = [];
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(processes.map((p) => p.stop()));
   };
   try {
+    for (const role of ROLES) {
+      const node = mesh.nodes[role];
+      const args = ['serve', '--data', node.dir, '--hkp', node.hkp, '--ldap', node.ldap, '--p2p', node.p2p];
+      processes.push(new NodeProcess(role, args, PINO_LEVELS[options.logLevel ?? 'info'] ?? 30, options.output));
+    }
+    await Promise.all(processes.map((p) => p.waitFor('ics node ready', 'start')));
+    const nodes = {} as Record<MeshRole, MeshNode>;
+    const p2p = {} as Record<MeshRole, readonly string[]>;
+    for (const p of processes) {
+      const node = mesh.nodes[p.role];
+      const bound = await boundAddresses(node, p.child.pid);
+      nodes[p.role] = { ...node, hkp: new URL(bound.hkp as string).host, ldap: new URL(bound.ldap as string).host, p2p: (bound.p2p?.addresses[0] as string).replace(/\/p2p\/.*$/, '') };
+      p2p[p.role] = bound.p2p?.addresses ?? [];
+    }
+    await writePeerAddresses(mesh.nodes, p2p);
     await Promise.all(
-      ROLES.map(
-        (role) =>
-          new Promise<void>((ready, fail) => {
-            const node = mesh.nodes[role];
-            const child = spawn(process.execPath, [ICS, 'serve', '--data', node.dir, '--hkp', node.hkp, '--ldap', node.ldap, '--p2p', node.p2p], {
-              env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'info' },
-              stdio: ['ignore', 'inherit', 'pipe'],
-            });
-            children.push(child);
-            let log = '';
-            child.stderr?.on('data', (chunk: Buffer) => {
-              const text = chunk.toString();
-              if (log.length < 65536) log += text;
-              for (const line of text.split('\n')) if (line) options.output?.(role, line);
-              if (log.includes('ics node ready')) ready();
-            });
-            child.once('exit', (code) => fail(new Error(`${role} node exited with ${code}:\n${log}`)));
-          }),
-      ),
+      processes.map((p) => {
+        const reloaded = p.waitFor('policy reloaded', 'reload after wiring the peers');
+        p.child.kill('SIGHUP');
+        return reloaded;
+      }),
     );
+    return { mesh: { ...mesh, nodes }, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-  return { mesh, stop };
+}
+
+/** `--base-port N`: fixed ports N…N+32 for people who want them; absent: port 0 everywhere. */
+export function parseBasePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1024 || port + ROLES.length * 10 > 65535) throw new Error(`--base-port must be an integer from 1024 to ${65535 - ROLES.length * 10}`);
+  return port;
 }
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { dir: { type: 'string', default: 'mesh' }, 'base-port': { type: 'string', default: '4100' } },
+    options: { dir: { type: 'string', default: 'mesh' }, 'base-port': { type: 'string' } },
   });
   const command = positionals[0] ?? 'up';
-  const mesh = await initMesh(values.dir as string, Number(values['base-port']));
-  for (const node of Object.values(mesh.nodes)) {
-    process.stdout.write(`${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  p2p ${node.p2p}/p2p/${node.peerId}\n`);
-  }
-  if (command === 'init') return;
+  const mesh = await initMesh(values.dir as string, parseBasePort(values['base-port']));
+  const show = (m: Mesh) => {
+    for (const node of Object.values(m.nodes)) {
+      process.stdout.write(`${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  p2p ${node.p2p}/p2p/${node.peerId}\n`);
+    }
+  };
+  process.stdout.write(`example issuers' keys in ${join(mesh.root, ISSUERS_DIR)} (secret keys mode 0600, passphrase in ${join(ISSUERS_DIR, 'passphrase')})\n`);
+  if (command === 'init') return show(mesh);
   const running = await startMesh(mesh, { output: (role, line) => process.stderr.write(`[${role}] ${line}\n`) });
+  show(running.mesh);
   process.stdout.write('mesh running; Ctrl-C stops it\n');
   await new Promise<void>((done) => {
     process.once('SIGINT', done);

@@ -7,7 +7,7 @@ import { IcsError } from '../errors.ts';
 import type { IngestOutcome } from '../ingest/ingest.ts';
 import { type IcsNode, openNode } from '../node/node.ts';
 import { type IdentityRecord, readPrivateKey, reviveRecord } from '../record/index.ts';
-import { userIdTokens } from '../store/index.ts';
+import { resolveReference } from '../store/index.ts';
 
 export interface GlobalOptions {
   data: string;
@@ -35,37 +35,13 @@ export function localOrigin(): string {
   }
 }
 
-const FINGERPRINT = /^(0x)?([0-9a-fA-F]{40})$/;
-const KEY_ID = /^(0x)?([0-9a-fA-F]{16})$/;
-const CODE_ID = /^sha256:[0-9a-f]{64}$/;
-
-/** Accepts a fingerprint, a long key id, a code id (`sha256:…`) or an exact user ID (URN). */
+/**
+ * Accepts a fingerprint, a long key id, a code id (`sha256:…`) or an exact user ID (URN):
+ * the store's resolver, which the JSON API's /ics/v1/verify/{ref} uses too.
+ */
 export async function resolveRecord(node: IcsNode, reference: string): Promise<IdentityRecord> {
-  const text = reference.trim();
-  let ids: string[];
-  const fingerprint = FINGERPRINT.exec(text);
-  const keyId = KEY_ID.exec(text);
-  if (fingerprint) ids = [(fingerprint[2] as string).toLowerCase()];
-  else if (keyId) ids = await node.store.findByKeyId((keyId[2] as string).toLowerCase(), { limit: 2 });
-  else if (CODE_ID.test(text)) ids = [text];
-  else ids = await idsByUserId(node, text);
-  if (ids.length > 1) throw new IcsError('BAD_REQUEST', `"${reference}" names several records; use the fingerprint`);
-  const stored = ids[0] === undefined ? undefined : await node.store.get(ids[0]);
-  if (!stored) throw new IcsError('NOT_FOUND', `no record ${reference}`);
+  const stored = await resolveReference(node.store, reference);
   return reviveRecord(stored.bytes);
-}
-
-async function idsByUserId(node: IcsNode, userId: string): Promise<string[]> {
-  const tokens = userIdTokens(userId).sort((a, b) => b.length - a.length);
-  if (tokens[0] === undefined) return [];
-  const candidates = await node.store.findByToken(tokens[0], { limit: 1000 });
-  const matches: string[] = [];
-  for (const stored of await node.store.getMany(candidates)) {
-    if (!stored) continue;
-    const record = await reviveRecord(stored.bytes);
-    if (record.type === 'key' && record.userIds.some((u) => u.userId === userId)) matches.push(record.id);
-  }
-  return matches;
 }
 
 export interface SignerOptions {

@@ -1,4 +1,5 @@
 // The `ics` command: node life (init, serve, trust) and operations on records.
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
 import { runDemo } from './demo.ts';
@@ -8,7 +9,10 @@ import { registerOperations } from './operations.ts';
 const program = new Command()
   .name('ics')
   .description('CM4IT identity certificate server: multi-signed identity records for IoT devices and code')
+  .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
   .showHelpAfterError()
+  // Root options only before the subcommand: `ics code publish --version 3.2.1` is the code's version.
+  .enablePositionalOptions()
   .exitOverride();
 
 registerNodeCommands(program);

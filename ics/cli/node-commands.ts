@@ -3,16 +3,17 @@ import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import { IcsError } from '../errors.ts';
-import type { NodeRole } from '../node/config.ts';
+import type { NodeConfig, NodeRole } from '../node/config.ts';
 import { DataDir, initDataDir, NODE_ROLES } from '../node/datadir.ts';
-import { openNode } from '../node/node.ts';
+import { type IcsNode, openNode, withDataDirHeld } from '../node/node.ts';
 import { type RunningServices, startServices } from '../node/services.ts';
 import { checkConfig, loadConfig } from '../node/config.ts';
 import { hashPassword } from '../node/auth.ts';
-import { openPolicy } from '../policy/index.ts';
-import { armor, armorPrivateKey, generateIdentity, parseKeyRecord, ROLES } from '../record/index.ts';
+import { issuerKeyPath, openPolicy } from '../policy/index.ts';
+import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, ROLES } from '../record/index.ts';
 import { parseHostPort } from './args.ts';
 import { DEFAULT_DATA_DIR, type GlobalOptions, print } from './context.ts';
+import { formatServeSummary, type ServeSummary } from './summary.ts';
 
 /** How often a serving node logs its store figures (debug level). */
 const HEARTBEAT_MS = 60_000;
@@ -27,6 +28,75 @@ interface InitFlags extends GlobalOptions {
 async function init(flags: InitFlags) {
   const passphrase = flags.passphraseFile ? (await readFile(flags.passphraseFile, 'utf8')).trim() : process.env.ICS_PASSPHRASE;
   return initDataDir(flags.data, { role: flags.role as NodeRole, name: flags.name, org: flags.org, passphrase: passphrase || undefined });
+}
+
+/** Adds a user with its password hash to config.yaml (mode 0600 from then on: it holds hashes). */
+async function addUser(dir: DataDir, name: string, password: string, write: boolean): Promise<void> {
+  const doc = parseDocument(await readFile(dir.configFile, 'utf8'));
+  const users = (doc.getIn(['auth', 'users']) as { toJSON(): Array<{ name: string }> } | undefined)?.toJSON() ?? [];
+  if (users.some((u) => u.name === name)) throw new IcsError('BAD_REQUEST', `user ${name} exists`);
+  const entry = { name, passwordHash: await hashPassword(password), write };
+  if (doc.hasIn(['auth', 'users'])) doc.addIn(['auth', 'users'], doc.createNode(entry));
+  else doc.setIn(['auth', 'users'], doc.createNode([entry]));
+  checkConfig(doc.toJSON(), dir.configFile);
+  await writeFile(dir.configFile, doc.toString());
+  await chmod(dir.configFile, 0o600);
+}
+
+interface TrustFlags {
+  key: string;
+  roles: string;
+  name?: string;
+  domains?: string;
+}
+
+/** Copies the issuer's key into keys/ and adds it to the policy; both undone if the policy no longer loads. */
+async function addTrustedIssuer(dir: DataDir, config: NodeConfig, record: KeyRecord, flags: TrustFlags) {
+  const fromUserId = (record.userIds[0]?.userId.split(':').pop() ?? '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const name = flags.name ?? (fromUserId.slice(0, 63) || record.id.slice(-16));
+  const policyFile = dir.resolve(config.policy);
+  const original = await readFile(policyFile, 'utf8');
+  const doc = parseDocument(original);
+  const known = (doc.getIn(['trust', 'issuers']) as { toJSON(): Array<{ fingerprint: string }> } | undefined)?.toJSON() ?? [];
+  if (known.some((i) => i.fingerprint.toLowerCase() === record.id)) throw new IcsError('BAD_REQUEST', `${record.id} is already trusted`);
+  const keyPath = `keys/${record.id}.asc`;
+  await copyFile(flags.key, dir.resolve(keyPath));
+  const entry = {
+    name,
+    fingerprint: record.id,
+    roles: flags.roles.split(',').map((r) => r.trim()),
+    ...(flags.domains && { domains: flags.domains.split(',').map((d) => d.trim()) }),
+    key: keyPath,
+  };
+  doc.addIn(['trust', 'issuers'], doc.createNode(entry));
+  await writeFile(policyFile, doc.toString());
+  try {
+    await openPolicy(policyFile);
+  } catch (error) {
+    await writeFile(policyFile, original);
+    await rm(dir.resolve(keyPath), { force: true });
+    throw error;
+  }
+  return entry;
+}
+
+function summaryOf(node: IcsNode, services: RunningServices, records: number): ServeSummary {
+  const ownKey = node.dataDir.resolve(node.config.issuer.publicKey);
+  const policy = node.policy.policy;
+  return {
+    name: node.config.name,
+    role: node.config.role,
+    dataDir: node.dataDir.root,
+    ...services.addresses,
+    records,
+    domains: node.policy.domainNames(),
+    issuers: policy.trust.issuers.map((e) => ({
+      name: e.name,
+      fingerprint: e.fingerprint,
+      roles: e.roles,
+      own: e.key !== undefined && issuerKeyPath(policy, e.key) === ownKey,
+    })),
+  };
 }
 
 export function registerNodeCommands(program: Command): void {
@@ -61,14 +131,16 @@ export function registerNodeCommands(program: Command): void {
     .option('--hkp <host:port>', 'HKP / JSON API listener (port 0: ephemeral; off: none)')
     .option('--ldap <host:port>', 'LDAP listener (port 0: ephemeral; off: none)')
     .option('--p2p <multiaddr>', 'libp2p sync listener (off: none)')
-    .action(async (flags: GlobalOptions & { init?: string; hkp?: string; ldap?: string; p2p?: string }) => {
+    .option('--allow-test-keys', 'start even if the policy trusts a key whose secret key is published (tests and demos only)')
+    .action(async (flags: GlobalOptions & { init?: string; hkp?: string; ldap?: string; p2p?: string; allowTestKeys?: boolean }) => {
       const dir = new DataDir(flags.data);
       if (flags.init && !(await dir.isInitialised())) {
         await init({ data: flags.data, role: flags.init });
       }
       for (const value of [flags.hkp, flags.ldap]) if (value && value !== 'off') parseHostPort(value);
       await loadConfig(dir.configFile);
-      const node = await openNode(flags.data);
+      // A policy trusting a published test key is refused here and on every SIGHUP reload.
+      const node = await openNode(flags.data, { testKeys: flags.allowTestKeys ? 'allow' : 'refuse' });
       let services: RunningServices;
       try {
         services = await startServices(node, { hkp: flags.hkp, ldap: flags.ldap, p2p: flags.p2p });
@@ -81,6 +153,7 @@ export function registerNodeCommands(program: Command): void {
         { data: dir.root, role: node.config.role, records: stats.records, domains: node.policy.domainNames(), addresses: services.addresses },
         'ics node ready',
       );
+      if (process.stdout.isTTY) process.stdout.write(formatServeSummary(summaryOf(node, services, stats.records)));
       process.on('SIGUSR2', () => {
         services.sync
           ?.syncNow()
@@ -102,7 +175,8 @@ export function registerNodeCommands(program: Command): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGHUP', () => {
+        // `on`, not `once`: after a first reload, a second SIGHUP would otherwise kill the node.
+        process.on('SIGHUP', () => {
           node.reloadPolicy().catch((error: unknown) => node.logger.error({ err: error }, 'policy reload failed; keeping the old policy'));
         });
       });
@@ -140,20 +214,10 @@ export function registerNodeCommands(program: Command): void {
     .option('--password-file <file>', 'file holding the password')
     .option('--write', 'may submit records')
     .action(async (flags: GlobalOptions & { name: string; passwordFile?: string; write?: boolean }) => {
-      const dir = new DataDir(flags.data);
       const password = flags.passwordFile ? (await readFile(flags.passwordFile, 'utf8')).trim() : process.env.ICS_USER_PASSWORD;
       if (!password || password.length < 12) throw new IcsError('BAD_REQUEST', 'a password of at least 12 characters is needed (--password-file or ICS_USER_PASSWORD)');
-      const original = await readFile(dir.configFile, 'utf8');
-      const doc = parseDocument(original);
-      const users = (doc.getIn(['auth', 'users']) as { toJSON(): Array<{ name: string }> } | undefined)?.toJSON() ?? [];
-      if (users.some((u) => u.name === flags.name)) throw new IcsError('BAD_REQUEST', `user ${flags.name} exists`);
-      const entry = { name: flags.name, passwordHash: await hashPassword(password), write: flags.write === true };
-      if (doc.hasIn(['auth', 'users'])) doc.addIn(['auth', 'users'], doc.createNode(entry));
-      else doc.setIn(['auth', 'users'], doc.createNode([entry]));
-      checkConfig(doc.toJSON(), dir.configFile);
-      await writeFile(dir.configFile, doc.toString());
-      await chmod(dir.configFile, 0o600); // it now holds password hashes
-      process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}; restart the node to use it\n`);
+      await withDataDirHeld(flags.data, (dir) => addUser(dir, flags.name, password, flags.write === true));
+      process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}\n`);
     });
 
   const trust = program.command('trust').description('issuers this node trusts (the policy’s trust section)');
@@ -166,35 +230,9 @@ export function registerNodeCommands(program: Command): void {
     .option('--name <name>', 'label for logs and reasons (default: from the user ID)')
     .option('--domains <domains>', 'comma-separated domains where the roles count (default: all)')
     .option('--json', 'machine-readable output')
-    .action(async (flags: GlobalOptions & { key: string; roles: string; name?: string; domains?: string }) => {
-      const dir = new DataDir(flags.data);
-      const config = await loadConfig(dir.configFile);
+    .action(async (flags: GlobalOptions & TrustFlags) => {
       const { record } = await parseKeyRecord(await readFile(flags.key));
-      const fromUserId = (record.userIds[0]?.userId.split(':').pop() ?? '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-      const name = flags.name ?? (fromUserId.slice(0, 63) || record.id.slice(-16));
-      const policyFile = dir.resolve(config.policy);
-      const original = await readFile(policyFile, 'utf8');
-      const doc = parseDocument(original);
-      const known = (doc.getIn(['trust', 'issuers']) as { toJSON(): Array<{ fingerprint: string }> } | undefined)?.toJSON() ?? [];
-      if (known.some((i) => i.fingerprint.toLowerCase() === record.id)) throw new IcsError('BAD_REQUEST', `${record.id} is already trusted`);
-      const keyPath = `keys/${record.id}.asc`;
-      await copyFile(flags.key, dir.resolve(keyPath));
-      const entry = {
-        name,
-        fingerprint: record.id,
-        roles: flags.roles.split(',').map((r) => r.trim()),
-        ...(flags.domains && { domains: flags.domains.split(',').map((d) => d.trim()) }),
-        key: keyPath,
-      };
-      doc.addIn(['trust', 'issuers'], doc.createNode(entry));
-      await writeFile(policyFile, doc.toString());
-      try {
-        await openPolicy(policyFile);
-      } catch (error) {
-        await writeFile(policyFile, original);
-        await rm(dir.resolve(keyPath), { force: true });
-        throw error;
-      }
-      print(flags, entry, () => `trusted ${record.id} (${name}) as ${entry.roles.join(', ')}; a running node reloads its policy on SIGHUP`);
+      const entry = await withDataDirHeld(flags.data, (dir, config) => addTrustedIssuer(dir, config, record, flags));
+      print(flags, entry, () => `trusted ${record.id} (${entry.name}) as ${entry.roles.join(', ')}`);
     });
 }

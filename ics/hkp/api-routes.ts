@@ -8,6 +8,7 @@ import { IcsError } from '../errors.ts';
 import type { IngestOutcome } from '../ingest/ingest.ts';
 import type { PolicyEngine, Principal } from '../policy/index.ts';
 import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor } from '../record/index.ts';
+import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import type { Caller } from './access.ts';
 import { decodePublicKeyArmor } from './armor.ts';
@@ -29,7 +30,7 @@ import {
 
 const PacketTag = { signature: 2, publicKey: 6, literalData: 11 } as const;
 
-/** Lower-case form of an id accepted by RECORD_ID_PATTERN. */
+/** Lower-case form of an id accepted by CODE_ID_PATTERN. */
 export function normaliseId(id: string): string {
   return id.toLowerCase();
 }
@@ -74,6 +75,18 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
     return stored;
   }
 
+  /**
+   * The record a reference names (fingerprint, key id, code id or exact user ID, as `ics
+   * verify` takes), among those the caller may read: unreadable records are neither found nor
+   * counted toward an ambiguity, so neither answer reveals them.
+   */
+  function resolve(reference: string, caller: Caller, engine: PolicyEngine): Promise<StoredRecord> {
+    return resolveReference(store, reference, {
+      visible: (stored) => ctx.access.canRead(stored, engine, caller.principal),
+      revive: (stored) => ctx.cache.revive(stored),
+    });
+  }
+
   const submitted = (outcome: IngestOutcome) => {
     ctx.metrics.submitted.inc({ via: 'api', action: outcome.action });
     for (const d of outcome.dropped) ctx.metrics.dropped.inc({ reason: d.reason });
@@ -84,15 +97,14 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
 
   app.get('/ics/v1/records/:id', { schema: recordSchema }, async (request) => {
     const engine = policy();
-    const stored = await readable(normaliseId((request.params as { id: string }).id), callerOf(request), engine);
+    const stored = await resolve((request.params as { id: string }).id, callerOf(request), engine);
     const record = await ctx.cache.revive(stored);
     const armored = ctx.cache.armored(stored, (bytes) => armor(record.type === 'code' ? 'message' : 'publicKey', bytes));
     return recordJson(stored, record, engine, armored.toString('utf8'));
   });
 
   app.get('/ics/v1/records/:id/history', { schema: recordSchema }, async (request) => {
-    const id = normaliseId((request.params as { id: string }).id);
-    await readable(id, callerOf(request), policy());
+    const { id } = await resolve((request.params as { id: string }).id, callerOf(request), policy());
     const events = await store.history(id);
     const showOrigin = callerOf(request).principal.kind !== 'anonymous';
     return { id, events: events.map((e) => eventJson(e, showOrigin)) };
@@ -102,7 +114,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
   // (verdicts.ts) and is the shape VERDICT_SCHEMA describes.
   app.get('/ics/v1/verify/:id', { schema: verifySchema }, async (request, reply) => {
     const engine = policy();
-    const stored = await readable(normaliseId((request.params as { id: string }).id), callerOf(request), engine);
+    const stored = await resolve((request.params as { id: string }).id, callerOf(request), engine);
     return reply.type('application/json; charset=utf-8').send(await ctx.verdicts.json(stored, engine, new Date()));
   });
 
@@ -113,7 +125,8 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
     const record = await ctx.cache.revive(stored);
     if (record.type !== 'code') throw new IcsError('NOT_FOUND', `no code record ${id}`);
     const now = new Date();
-    const verdict = verdictJson(engine.verdict(record, now), engine, stored.digest, now, nextExpiry(record, now.getTime()));
+    const validUntil = Math.min(nextExpiry(record, now.getTime()), engine.nextIssuerChange(now.getTime()));
+    const verdict = verdictJson(engine.verdict(record, now), engine, stored.digest, now, validUntil);
     return { id, digest: stored.digest, statement: record.statement, verdict };
   });
 

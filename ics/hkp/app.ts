@@ -103,7 +103,11 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
     const problem = toProblem(error);
     ctx.metrics.rejections.inc({ code: problem.code });
     const where = { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: problem.status, code: problem.code };
-    if (problem.status >= 500) ctx.logger.error({ ...where, err: error }, 'request failed');
+    // Our faults at error with the stack; a client's asking for what this server does not do
+    // (501) at warn, without one (a client may need updating, nothing here failed); other
+    // client errors at debug.
+    if (problem.fault === 'server') ctx.logger.error({ ...where, err: error }, 'request failed');
+    else if (problem.status >= 500) ctx.logger.warn({ ...where, reason: problem.message }, 'request refused');
     else ctx.logger.debug({ ...where, reason: problem.message }, 'request refused');
     return sendProblem(request, reply, problem);
   });
@@ -111,7 +115,7 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
   app.setNotFoundHandler({}, (request, reply) => {
     ctx.metrics.rejections.inc({ code: 'NOT_FOUND' });
     ctx.metrics.http.slot('unmatched', request.method).record(404, reply.elapsedTime / 1000);
-    return sendProblem(request, reply, { status: 404, code: 'NOT_FOUND', message: `no such endpoint: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
+    return sendProblem(request, reply, { status: 404, code: 'NOT_FOUND', fault: 'client', message: `no such endpoint: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
   });
 
   app.get('/', { schema: noInputSchema }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(LANDING));

@@ -13,6 +13,12 @@ export interface HttpProblem {
   readonly message: string;
   readonly details?: Record<string, unknown>;
   readonly headers?: Record<string, string>;
+  /**
+   * Whose doing the failure is. `client`: the request was wrong or asked for what this server
+   * does not do (every 4xx, and 501 for an unknown op); logged without a stack, as nothing of
+   * ours failed. `server`: our fault; logged at error with the whole error.
+   */
+  readonly fault: 'client' | 'server';
 }
 
 interface FastifyLikeError {
@@ -44,28 +50,30 @@ function validationMessage(e: FastifyLikeError): string {
 
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof AuthenticationRequired) {
-    return { status: 401, code: 'UNAUTHENTICATED', message: error.message, headers: { 'www-authenticate': 'Basic realm="ics", charset="UTF-8"' } };
+    return { status: 401, code: 'UNAUTHENTICATED', fault: 'client', message: error.message, headers: { 'www-authenticate': 'Basic realm="ics", charset="UTF-8"' } };
   }
   if (isIcsError(error)) {
     const status = error.httpStatus;
+    // NOT_IMPLEMENTED is only ever the client's choice (an op this server does not know).
     const exposable = status < 500 || error.code === 'NOT_IMPLEMENTED';
     return {
       status,
       code: error.code,
+      fault: exposable ? 'client' : 'server',
       message: exposable ? error.publicMessage : (SERVER_TEXT[status] ?? 'internal error'),
       ...(exposable && error.details !== undefined && { details: error.details }),
       ...(status === 503 && { headers: { 'retry-after': String(error.details?.retryAfter ?? 5) } }),
     };
   }
   const e = (error ?? {}) as FastifyLikeError;
-  if (e.validation) return { status: 400, code: 'BAD_REQUEST', message: validationMessage(e) };
+  if (e.validation) return { status: 400, code: 'BAD_REQUEST', fault: 'client', message: validationMessage(e) };
   switch (e.code) {
     case 'FST_ERR_HANDLER_TIMEOUT':
-      return { status: 503, code: 'UNAVAILABLE', message: SERVER_TEXT[503] as string, headers: { 'retry-after': '5' } };
+      return { status: 503, code: 'UNAVAILABLE', fault: 'server', message: SERVER_TEXT[503] as string, headers: { 'retry-after': '5' } };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'LIMIT_EXCEEDED', message: 'request body is larger than this server accepts', details: { limit: 'maxBodyBytes' } };
+      return { status: 413, code: 'LIMIT_EXCEEDED', fault: 'client', message: 'request body is larger than this server accepts', details: { limit: 'maxBodyBytes' } };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported Content-Type for this endpoint' };
+      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', fault: 'client', message: 'unsupported Content-Type for this endpoint' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -73,16 +81,16 @@ export function toProblem(error: unknown): HttpProblem {
     case 'FST_ERR_CTP_INVALID_TYPE':
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
-      return { status: 400, code: 'BAD_REQUEST', message: e.message ?? 'bad request' };
+      return { status: 400, code: 'BAD_REQUEST', fault: 'client', message: e.message ?? 'bad request' };
     default:
       break;
   }
   // Body-parser failures (malformed JSON and the like) carry a 4xx statusCode and a message
   // about the client's own input; anything else is ours.
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return { status: e.statusCode === 408 ? 408 : 400, code: e.statusCode === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST', message: e.message ?? 'bad request' };
+    return { status: e.statusCode === 408 ? 408 : 400, code: e.statusCode === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST', fault: 'client', message: e.message ?? 'bad request' };
   }
-  return { status: 500, code: 'INTERNAL', message: SERVER_TEXT[500] as string };
+  return { status: 500, code: 'INTERNAL', fault: 'server', message: SERVER_TEXT[500] as string };
 }
 
 /** An IcsError for a failure that was not one (for logs: keeps the original as cause). */

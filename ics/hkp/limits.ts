@@ -1,5 +1,6 @@
 // Limits and sizes of the HTTP front end, each with the resource it bounds. Body size,
 // request timeout and result limit are configuration (HkpInit); these are fixed.
+import { MAX_REFERENCE_LENGTH } from '../store/index.ts';
 
 /** Longest `search=` value: the longest user ID a record may hold (DEFAULT_LIMITS.maxUserIdBytes). */
 export const MAX_SEARCH_LENGTH = 1024;
@@ -13,8 +14,11 @@ export const TOKEN_SCAN_CAP = 1000;
 /** Candidates whose user IDs are read (records revived) to confirm a text search. */
 export const MAX_CONFIRMED_CANDIDATES = 2000;
 
-/** Longest URL path parameter (a record id is at most `sha256:` + 64 hex). */
-export const MAX_PARAM_LENGTH = 100;
+/**
+ * Longest URL path parameter, counted decoded: a record reference may be a whole user ID
+ * (MAX_REFERENCE_LENGTH, 1 KiB); longer is answered 414 by the router.
+ */
+export const MAX_PARAM_LENGTH = MAX_REFERENCE_LENGTH;
 
 /** Largest request header block; node's default, stated so that it does not drift. */
 export const MAX_HEADER_BYTES = 16 * 1024;

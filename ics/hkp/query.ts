@@ -62,6 +62,10 @@ export function parseSearch(search: string, exact: boolean): SearchTerm {
         throw new IcsError('BAD_REQUEST', `a 0x search must be a long key id (16 hex digits) or a v4 fingerprint (40), got ${hex.length} digits`);
     }
   }
+  // `0x` announces a key id or fingerprint: one that is not hex is a mistake, not words to search.
+  if (/^0x/i.test(search)) {
+    throw new IcsError('BAD_REQUEST', 'a 0x search must be hex digits: a long key id (16) or a v4 fingerprint (40)');
+  }
   if (BARE_FINGERPRINT.test(search)) return { kind: 'fingerprint', fingerprint: search.toLowerCase() };
   if (BARE_KEY_ID.test(search)) return { kind: 'keyId', keyId: search.toLowerCase() };
   const tokens = userIdTokens(search);

@@ -3,13 +3,13 @@
 // the hot verdict route (serialised by fast-json-stringify). Repeated query variables
 // arrive as arrays and fail `type: string`; ajv coerces nothing (see app.ts).
 import { createRequire } from 'node:module';
+import { MAX_REFERENCE_LENGTH } from '../store/index.ts';
 import { MAX_SEARCH_LENGTH, MAX_SIGNATURE_TEXT, MAX_SIGNATURES_PER_SUBMISSION } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 const { $schema: _meta, $id: _id, ...codeStatement } = require('../../schemas/code-statement.schema.json') as Record<string, unknown>;
 
-/** A record id: v4 fingerprint (40 hex) or `sha256:` + 64 hex; either case accepted, answered lower-case. */
-export const RECORD_ID_PATTERN = '^(?:[0-9a-fA-F]{40}|sha256:[0-9a-fA-F]{64})$';
+/** A code record id; either case accepted, answered lower-case. */
 export const CODE_ID_PATTERN = '^sha256:[0-9a-fA-F]{64}$';
 
 const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
@@ -52,7 +52,19 @@ export const addSchema = {
 const idParams = (pattern: string) =>
   ({ type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern } } }) as const;
 
-export const recordSchema = { params: idParams(RECORD_ID_PATTERN), querystring: noQuery } as const;
+/**
+ * A record reference as `ics verify` takes it: fingerprint (optionally 0x), long key id, code
+ * id or exact user ID, URL-encoded. Its form is checked by the store's resolver, which tells
+ * a malformed id (400) from a user ID nobody holds (404).
+ */
+const referenceParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', minLength: 1, maxLength: MAX_REFERENCE_LENGTH } },
+} as const;
+
+export const recordSchema = { params: referenceParams, querystring: noQuery } as const;
 export const codeRecordSchema = { params: idParams(CODE_ID_PATTERN), querystring: noQuery } as const;
 export const noInputSchema = { querystring: noQuery } as const;
 
@@ -120,8 +132,8 @@ export const submitRecordsSchema = { querystring: noQuery, body: { content: rawB
 const nullableString = { type: ['string', 'null'] } as const;
 const issuerRef = { issuer: { type: 'string' }, issuerName: nullableString } as const;
 
-/** GET /ics/v1/verify/{id}: the path parameter; the answer's shape is VERDICT_SCHEMA. */
-export const verifySchema = { params: idParams(RECORD_ID_PATTERN), querystring: noQuery } as const;
+/** GET /ics/v1/verify/{ref}: the path parameter; the answer's shape is VERDICT_SCHEMA. */
+export const verifySchema = { params: referenceParams, querystring: noQuery } as const;
 
 /**
  * The verdict answer (GET /ics/v1/verify/{id}, and `verdict` in GET /ics/v1/code/{id}): the

@@ -1,8 +1,9 @@
 // Verdict answers, made once per record version and policy and reused until the clock
 // crosses the next expiry in the record. A verdict is a function of the record (its digest),
-// the policy (the engine instance: a reload makes a new one) and the time — and the time
-// matters only where a signature or the key expires (evaluateVerdict compares `now` with
-// nothing else). So a cached answer is exact until then, and says so: `checkedAt` is when
+// the policy (the engine instance: a reload, or a trusted issuer's key changing in the store,
+// makes a new one) and the time — and the time matters only where a signature, the key or
+// a trusted issuer's key expires or is revoked (evaluateVerdict compares `now` with nothing
+// else). So a cached answer is exact until then, and says so: `checkedAt` is when
 // it was evaluated, `validUntil` that expiry. The answer is kept as the bytes sent.
 import type { PolicyEngine } from '../policy/index.ts';
 import type { IdentityRecord, VerifiedSignature } from '../record/index.ts';
@@ -49,7 +50,7 @@ export class VerdictCache {
     let entry = this.#entries.get(key);
     if (!entry || entry.engine !== engine || t >= entry.validUntil) {
       const record = await this.records.revive(stored);
-      const validUntil = nextExpiry(record, t);
+      const validUntil = Math.min(nextExpiry(record, t), engine.nextIssuerChange(t));
       const body = Buffer.from(JSON.stringify(verdictJson(engine.verdict(record, now), engine, stored.digest, now, validUntil)), 'utf8');
       entry = { engine, body, validUntil };
       this.#entries.set(key, entry);

@@ -3,11 +3,11 @@
 //   policy.yaml            the node's policy (from policies/<role>.yaml)
 //   keys/issuer.secret.asc the node's issuer key, passphrase-protected, mode 0600
 //   keys/issuer.passphrase its passphrase when ICS_PASSPHRASE is not used, mode 0600
-//   keys/*.asc             public keys of trusted issuers named by the policy
+//   keys/*.asc             public keys of trusted issuers (`ics trust add` copies them here)
 //   db/                    LevelDB
 //   addresses.json         addresses the running node is bound to
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument, stringify } from 'yaml';
@@ -60,12 +60,45 @@ export class DataDir {
     }
   }
 
+  /** What addresses.json says of the node serving this directory, if its process still lives. */
+  async runningNode(): Promise<ServingNode | undefined> {
+    let serving: ServingNode;
+    try {
+      serving = JSON.parse(await readFile(this.addressesFile, 'utf8')) as ServingNode;
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(serving.pid) || serving.pid === process.pid) return undefined;
+    try {
+      process.kill(serving.pid, 0);
+    } catch (error) {
+      // EPERM: the process lives but belongs to someone else.
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+    }
+    return serving;
+  }
+
+  /** UNAVAILABLE naming the node that serves this directory (when addresses.json says which). */
+  inUseError(serving: ServingNode | undefined, cause?: unknown): IcsError {
+    const where = serving ? ` by a running node (pid ${serving.pid}${serving.hkp ? `, HKP ${serving.hkp}` : ''})` : ' by another process';
+    return new IcsError('UNAVAILABLE', `data directory ${this.root} is in use${where}: stop it first, then run the command again`, {
+      cause,
+      details: { ...(serving && { pid: serving.pid }) },
+    });
+  }
+
   async isInitialised(): Promise<boolean> {
     return stat(this.configFile).then(
       () => true,
       () => false,
     );
   }
+}
+
+/** The part of addresses.json (written by a serving node) that tells who serves a directory. */
+export interface ServingNode {
+  readonly pid: number;
+  readonly hkp?: string | null;
 }
 
 export interface InitOptions {
@@ -103,6 +136,11 @@ export async function initDataDir(root: string, options: InitOptions): Promise<I
     throw new IcsError('BAD_REQUEST', `invalid organisation domain "${options.org}"`);
   }
   if (await dir.isInitialised()) throw new IcsError('BAD_REQUEST', `${dir.root} is already initialised`);
+  // Never scatter a node's files (and later a database) among someone else's.
+  const existing = await readdir(dir.root).catch(() => [] as string[]);
+  if (existing.length > 0) {
+    throw new IcsError('BAD_REQUEST', `${dir.root} is not empty and is not an ICS data directory (no config.yaml): choose a new or empty directory`);
+  }
   await mkdir(join(dir.root, 'keys'), { recursive: true, mode: 0o700 });
   await chmod(dir.root, 0o700);
 
@@ -125,12 +163,20 @@ export async function initDataDir(root: string, options: InitOptions): Promise<I
   return { root: dir.root, issuerFingerprint: issuer.record.id, issuerUserId, issuerRoles, passphraseFile };
 }
 
-/** The role's example policy, its key files copied alongside, plus this node's own issuer. */
+/**
+ * The role's policy template plus this node's own issuer. The shipped templates trust no
+ * issuer, so a fresh node trusts only itself; a template that names `key:` files (an
+ * organisation's own) gets them copied alongside.
+ */
 async function writePolicy(dir: DataDir, options: InitOptions, self: { name: string; fingerprint: string; roles: Role[] }): Promise<void> {
   let text = await readFile(join(POLICY_TEMPLATES, `${options.role}.yaml`), 'utf8');
   if (options.org) text = text.replaceAll(EXAMPLE_ORG, options.org);
   const doc = parseDocument(text);
-  const issuers = doc.getIn(['trust', 'issuers']) as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> } | undefined;
+  const issuers = doc.getIn(['trust', 'issuers']) as
+    | { flow?: boolean; items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> }
+    | undefined;
+  // `issuers: []` in the template: write the entries as a block list, one field a line.
+  if (issuers) issuers.flow = false;
   for (const entry of issuers?.items ?? []) {
     const key = entry.get('key');
     if (typeof key !== 'string') continue;

@@ -3,21 +3,28 @@
 // the ingest path; front ends and CLI operations receive these parts, never the wiring.
 import { readFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
-import { IcsError } from '../errors.ts';
+import { IcsError, isIcsError } from '../errors.ts';
 import { Ingest } from '../ingest/ingest.ts';
-import { openPolicy, type PolicyEngine } from '../policy/index.ts';
+import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trustGaps } from '../policy/index.ts';
 import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
 import type { RecordStore } from '../store/types.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
+import { watchIssuerRecords } from './issuers.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 export interface OpenNodeOptions {
   /** Overrides the configured log level (the CLI keeps operations quiet). */
   readonly logLevel?: string;
   readonly logger?: Logger;
+  /**
+   * Published test keys (policy/test-keys.ts) in the policy, at open and on every reload:
+   * 'refuse' throws CONFIG_INVALID (a serving node), 'allow' logs a warning (tests and
+   * demos). Absent: not checked, for offline CLI operations on the data directory.
+   */
+  readonly testKeys?: 'refuse' | 'allow';
 }
 
 export interface IcsNode {
@@ -30,13 +37,32 @@ export interface IcsNode {
   readonly limits: RecordLimits;
   /** The node's own issuer key, decrypted on first use (ICS_PASSPHRASE or the passphrase file). */
   issuerKey(): Promise<openpgp.PrivateKey>;
-  /** Reloads the policy file (and issuer keys) without restarting. */
+  /** Reloads the policy file (and issuer keys) without restarting; on error the old policy stays. */
   reloadPolicy(): Promise<void>;
+  /** Resolves once `policy` reflects every trusted issuer key record written to the store so far. */
+  issuersSettled(): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * The configured store. A store held by another process (a serving node) is UNAVAILABLE
+ * naming that node; the memory backend has no lock, so addresses.json decides there.
+ */
 async function openStore(dir: DataDir, config: NodeConfig): Promise<RecordStore> {
-  if (config.store.backend === 'memory') return createMemoryStore();
+  if (config.store.backend === 'memory') {
+    const serving = await dir.runningNode();
+    if (serving) throw dir.inUseError(serving);
+    return createMemoryStore();
+  }
+  try {
+    return await openLevel(dir, config);
+  } catch (error) {
+    if (isIcsError(error, 'UNAVAILABLE') && error.details?.locked === true) throw dir.inUseError(await dir.runningNode(), error);
+    throw error;
+  }
+}
+
+async function openLevel(dir: DataDir, config: NodeConfig): Promise<RecordStore> {
   return openLevelStore({
     path: dir.resolve(config.store.path),
     cacheRecords: config.store.cacheRecords,
@@ -59,17 +85,59 @@ async function issuerRecordsFromStore(store: RecordStore, fingerprints: readonly
   return records;
 }
 
-async function loadPolicyFor(dir: DataDir, config: NodeConfig, store: RecordStore, logger: Logger): Promise<PolicyEngine> {
+async function loadPolicyFor(
+  dir: DataDir,
+  config: NodeConfig,
+  store: RecordStore,
+  logger: Logger,
+  testKeys: OpenNodeOptions['testKeys'],
+): Promise<PolicyEngine> {
   const path = dir.resolve(config.policy);
   let engine = await openPolicy(path);
-  const missing = engine.missingIssuerKeys().map((e) => e.fingerprint);
-  if (missing.length > 0) {
-    engine = await openPolicy(path, await issuerRecordsFromStore(store, missing));
-    for (const entry of engine.missingIssuerKeys()) {
-      logger.warn({ issuer: entry.name, fingerprint: entry.fingerprint }, 'trusted issuer has no key (no key file, not in the store): its signatures are dropped');
+  // Before anything else is read: a refused policy must never become the node's policy.
+  if (testKeys === 'refuse') assertNoTestKeys(engine.policy);
+  if (testKeys === 'allow') {
+    const found = trustedTestKeys(engine.policy);
+    if (found.length > 0) {
+      logger.warn(
+        { testKeys: found.map((k) => ({ issuer: k.issuer, fingerprint: k.fingerprint, secretKey: k.secretKey })) },
+        'policy trusts published test keys (--allow-test-keys): anyone can sign as these issuers; for tests and demos only',
+      );
     }
   }
+  // Normal on a fresh node (it trusts only itself), so information rather than a warning.
+  for (const gap of trustGaps(engine.policy)) {
+    logger.info(
+      { domain: gap.domain, role: gap.role, path: gap.path },
+      `no trusted issuer may sign as ${gap.role} in domain ${gap.domain}: it stores no records until one is added (ics trust add --key K.asc --roles ${gap.role})`,
+    );
+  }
+  // Every trusted issuer's copy in the store, key file or not: a revocation uploaded there counts.
+  const fromStore = await issuerRecordsFromStore(
+    store,
+    engine.policy.trust.issuers.map((e) => e.fingerprint),
+  );
+  if (fromStore.length > 0) engine = await engine.withIssuerRecords(fromStore);
+  for (const entry of engine.missingIssuerKeys()) {
+    logger.warn({ issuer: entry.name, fingerprint: entry.fingerprint }, 'trusted issuer has no key (no key file, not in the store): its signatures are dropped');
+  }
   return engine;
+}
+
+/**
+ * Runs `task` while this process holds the data directory (its store), so that the files a
+ * serving node reads (config.yaml, policy.yaml) are never edited under it: UNAVAILABLE,
+ * naming the serving node, when one holds it.
+ */
+export async function withDataDirHeld<T>(root: string, task: (dir: DataDir, config: NodeConfig) => Promise<T>): Promise<T> {
+  const dir = new DataDir(root);
+  const config = await loadConfig(dir.configFile);
+  const store = await openStore(dir, config);
+  try {
+    return await task(dir, config);
+  } finally {
+    await store.close();
+  }
 }
 
 export async function openNode(root: string, options: OpenNodeOptions = {}): Promise<IcsNode> {
@@ -80,7 +148,7 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
   const store = await openStore(dataDir, config);
   let policy: PolicyEngine;
   try {
-    policy = await loadPolicyFor(dataDir, config, store, logger);
+    policy = await loadPolicyFor(dataDir, config, store, logger, options.testKeys);
   } catch (error) {
     await store.close();
     throw error;
@@ -92,6 +160,12 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
     issuerName: (fingerprint: string) => policy.issuerName(fingerprint),
   };
   const ingest = new Ingest({ limits }, { store, policy: policyView, logger: logger.child({ component: 'ingest' }) });
+  // A trusted issuer's key record written to the store (e.g. its revocation) updates the engine.
+  const issuerWatch = watchIssuerRecords(
+    store,
+    { get: () => policy, set: (engine) => (policy = engine) },
+    logger.child({ component: 'issuers' }),
+  );
   let issuer: Promise<openpgp.PrivateKey> | undefined;
   return {
     dataDir,
@@ -113,10 +187,14 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
       return issuer;
     },
     async reloadPolicy() {
-      policy = await loadPolicyFor(dataDir, config, store, logger);
+      await issuerWatch.serialize(async () => {
+        policy = await loadPolicyFor(dataDir, config, store, logger, options.testKeys);
+      });
       logger.info({ domains: policy.domainNames() }, 'policy reloaded');
     },
+    issuersSettled: () => issuerWatch.settled(),
     async close() {
+      issuerWatch.stop();
       await store.close();
     },
   };

@@ -1,7 +1,10 @@
 // Checks across fields that a JSON Schema cannot express: names unique, references that
 // resolve, rules that could never be met. Runs on the raw document (defaults filled in)
 // and reads it defensively, so that its problems are reported together with the schema's.
+// trustGaps reports, on a loaded policy, what is valid but not yet usable.
+import type { Role } from '../record/index.ts';
 import { type PathProblem, pointer } from './schema.ts';
+import type { Policy } from './types.ts';
 
 type Raw = Record<string, unknown>;
 type Segments = ReadonlyArray<string | number>;
@@ -30,6 +33,13 @@ export function crossFieldProblems(raw: unknown): PathProblem[] {
   };
   issuers.forEach((issuer, i) => {
     strings(issuer.domains).forEach((name, j) => unknownDomain(name, ['trust', 'issuers', i, 'domains', j]));
+    // The schema checks the form of a date-time; this catches e.g. month 13.
+    const dateAt = (value: unknown, at: Segments) => {
+      const text = str(value);
+      if (text !== undefined && !Number.isFinite(Date.parse(text))) add(at, `"${text}" is not a valid date-time`);
+    };
+    dateAt(obj(issuer.revoked).at, ['trust', 'issuers', i, 'revoked', 'at']);
+    dateAt(issuer.expires, ['trust', 'issuers', i, 'expires']);
   });
 
   /** Issuers that may sign as `role` in domain `domain`. */
@@ -39,11 +49,10 @@ export function crossFieldProblems(raw: unknown): PathProblem[] {
   domains.forEach((domain, d) => {
     const name = str(domain.name) ?? '';
     const writable = strings(obj(domain.write).roles);
+    // A role no trusted issuer may sign in yet is not an error: a fresh node trusts only
+    // itself until the operator adds issuers one by one (see trustGaps).
     const needed = (role: string, at: Segments) => {
       if (!writable.includes(role)) add(at, `role ${role} is required here but not in write.roles, so its signatures would be dropped`);
-      else if (signersOf(role, name).length === 0) {
-        add(at, `no trust.issuers entry may sign as ${role} in domain "${name}", so the domain could never hold a record`);
-      }
     };
     const signedBy = obj(obj(domain.select).signedBy);
     const signedByRole = str(signedBy.role);
@@ -93,4 +102,35 @@ function firstIndexes(
     else add([...base, i, field], `${what} "${key}" is already used at ${pointer([...base, seen])}`);
   });
   return first;
+}
+
+/** A role a domain needs (select.signedBy, accept.requireRoles) that no trusted issuer may sign in there. */
+export interface TrustGap {
+  readonly domain: string;
+  readonly role: Role;
+  /** JSON pointer of the rule that needs the role. */
+  readonly path: string;
+}
+
+/**
+ * Roles each domain needs but no trust.issuers entry may sign in there: until an issuer is
+ * trusted for them the domain holds no record. Normal on a fresh node, a mistake otherwise,
+ * so the node reports them instead of refusing the policy.
+ */
+export function trustGaps(policy: Policy): TrustGap[] {
+  const gaps: TrustGap[] = [];
+  const canSign = (role: Role, domain: string) =>
+    policy.trust.issuers.some((i) => i.roles.includes(role) && (i.domains === undefined || i.domains.includes(domain)));
+  policy.domains.forEach((domain, d) => {
+    const needs: Array<[Role, string]> = [];
+    if (domain.select.signedBy) needs.push([domain.select.signedBy.role, pointer(['domains', d, 'select', 'signedBy', 'role'])]);
+    domain.accept.requireRoles.forEach((role, j) => needs.push([role, pointer(['domains', d, 'accept', 'requireRoles', j])]));
+    const seen = new Set<Role>();
+    for (const [role, path] of needs) {
+      if (seen.has(role) || canSign(role, domain.name)) continue;
+      seen.add(role);
+      gaps.push({ domain: domain.name, role, path });
+    }
+  });
+  return gaps;
 }

@@ -4,12 +4,15 @@
 // to sync.
 import { IcsError } from '../errors.ts';
 import {
+  combineRevocations,
   DEFAULT_LIMITS,
   evaluateVerdict,
   filterSignatures,
   type IdentityRecord,
   IssuerKeyring,
   type KeyRecord,
+  keyLifecycle,
+  mergeRecords,
   type TrustedIssuer,
   type VerdictPolicy,
 } from '../record/index.ts';
@@ -32,6 +35,31 @@ import type {
 
 const union = <T>(lists: ReadonlyArray<readonly T[]>): T[] => [...new Set(lists.flat())];
 
+/** A trusted issuer key's state: from its key record's self-signatures and the policy entry. */
+export type IssuerState = Pick<TrustedIssuer, 'revokedAt' | 'revocationReason' | 'revocationText' | 'expiresAt'>;
+
+function issuerState(entry: TrustedIssuerEntry, record: KeyRecord | undefined): IssuerState {
+  const own = record ? keyLifecycle(record) : {};
+  const ownRevocation = own.revokedAt && {
+    at: own.revokedAt,
+    reason: own.revocationReason ?? 'unspecified',
+    ...(own.revocationText !== undefined && { text: own.revocationText }),
+  };
+  const byPolicy = entry.revoked && {
+    at: entry.revoked.at,
+    reason: entry.revoked.reason,
+    ...(entry.revoked.comment !== undefined && { text: entry.revoked.comment }),
+  };
+  const revocation = combineRevocations(ownRevocation, byPolicy);
+  const expiries = [own.expiresAt, entry.expires].filter((d): d is Date => d !== undefined);
+  const expiresAt = expiries.sort((a, b) => a.getTime() - b.getTime())[0];
+  return {
+    ...(revocation && { revokedAt: revocation.at, revocationReason: revocation.reason }),
+    ...(revocation?.text !== undefined && { revocationText: revocation.text }),
+    ...(expiresAt && { expiresAt }),
+  };
+}
+
 export class PolicyEngine {
   readonly policy: Policy;
   readonly #trust: TrustTable;
@@ -40,12 +68,22 @@ export class PolicyEngine {
   readonly #domains: ReadonlyMap<string, DomainPolicy>;
   readonly #digests: ReadonlyMap<string, string>;
   readonly #peers: ReadonlyMap<string, SyncPeer>;
+  /** The trusted issuers' key records, one per fingerprint (copies merged). */
+  readonly #issuerRecords: ReadonlyMap<string, KeyRecord>;
+  readonly #states: ReadonlyMap<string, IssuerState>;
 
-  private constructor(policy: Policy, ring: IssuerKeyring, missingKeys: readonly TrustedIssuerEntry[]) {
+  private constructor(
+    policy: Policy,
+    ring: IssuerKeyring,
+    missingKeys: readonly TrustedIssuerEntry[],
+    issuerRecords: ReadonlyMap<string, KeyRecord>,
+  ) {
     this.policy = policy;
     this.#trust = TrustTable.of(policy);
     this.#ring = ring;
     this.#missingKeys = missingKeys;
+    this.#issuerRecords = issuerRecords;
+    this.#states = new Map(policy.trust.issuers.map((e) => [e.fingerprint, issuerState(e, issuerRecords.get(e.fingerprint))]));
     this.#domains = new Map(policy.domains.map((d) => [d.name, d]));
     this.#digests = new Map(policy.domains.map((d) => [d.name, definitionDigest(domainDefinition(d, this.#trust))]));
     this.#peers = new Map(policy.sync.peers.map((p) => [p.peerId, p]));
@@ -57,10 +95,51 @@ export class PolicyEngine {
    */
   static async create(policy: Policy, issuerRecords: readonly KeyRecord[] = []): Promise<PolicyEngine> {
     const trust = TrustTable.of(policy);
-    const trusted = issuerRecords.filter((r) => r.type === 'key' && trust.entry(r.id) !== undefined);
-    const ring = await IssuerKeyring.fromRecords(trusted);
+    // Copies of one issuer key (its key file, the store's) are merged: a revocation in
+    // either counts. All are verified records, so merging adds no trust.
+    const byId = new Map<string, KeyRecord>();
+    for (const record of issuerRecords) {
+      if (record.type !== 'key' || trust.entry(record.id) === undefined) continue;
+      const seen = byId.get(record.id);
+      byId.set(record.id, seen ? mergeRecords(seen, record) : record);
+    }
+    const ring = await IssuerKeyring.fromRecords(byId.values());
     const missing = policy.trust.issuers.filter((e) => !ring.has(e.fingerprint));
-    return new PolicyEngine(policy, ring, missing);
+    return new PolicyEngine(policy, ring, missing, byId);
+  }
+
+  /**
+   * A new engine for the same policy, with `records` merged into the issuer keys this one
+   * holds: how a node applies an issuer's revocation or new expiry arriving in its store.
+   * A new engine, not a changed one, so every answer cached per engine is dropped with it.
+   */
+  withIssuerRecords(records: readonly KeyRecord[]): Promise<PolicyEngine> {
+    return PolicyEngine.create(this.policy, [...this.#issuerRecords.values(), ...records]);
+  }
+
+  /** Whether `fingerprint` is a trusted issuer of this policy. */
+  trusts(fingerprint: string): boolean {
+    return this.#trust.entry(fingerprint) !== undefined;
+  }
+
+  /** The key state (revoked, expires) of a trusted issuer; undefined for others. */
+  issuerState(fingerprint: string): IssuerState | undefined {
+    return this.#states.get(fingerprint.toLowerCase());
+  }
+
+  /**
+   * The first instant after `now` (ms) at which an issuer's revocation or expiry takes
+   * effect; Infinity when none will. Verdicts cached by callers hold until then.
+   */
+  nextIssuerChange(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const state of this.#states.values()) {
+      for (const d of [state.revokedAt, state.expiresAt]) {
+        const t = d?.getTime();
+        if (t !== undefined && t > now && t < next) next = t;
+      }
+    }
+    return next;
   }
 
   /**
@@ -154,7 +233,12 @@ export class PolicyEngine {
     const defined = <T>(pick: (r: (typeof rules)[number]) => readonly T[] | undefined) =>
       rules.map(pick).filter((x): x is readonly T[] => x !== undefined);
     const issuers: TrustedIssuer[] = this.#trust.entries
-      .map((e) => ({ fingerprint: e.fingerprint, name: e.name, roles: union(domains.map((d) => TrustTable.writableRoles(e, d))) }))
+      .map((e) => ({
+        fingerprint: e.fingerprint,
+        name: e.name,
+        roles: union(domains.map((d) => TrustTable.writableRoles(e, d))),
+        ...this.#states.get(e.fingerprint),
+      }))
       .filter((e) => e.roles.length > 0);
     const statusSetters = defined((r) => r.statusSetters);
     const trustedStatuses = defined((r) => r.trustedStatuses);
@@ -166,6 +250,8 @@ export class PolicyEngine {
       ...(trustedStatuses.length > 0 && { trustedStatuses: trustedStatuses.reduce((a, b) => a.filter((s) => b.includes(s))) }),
       ...(terminalStatuses.length > 0 && { terminalStatuses: union(terminalStatuses) }),
       allowMissingStatus: rules.length > 0 && rules.every((r) => r.allowMissingStatus),
+      afterIssuerRevocation: this.policy.trust.afterIssuerRevocation,
+      afterIssuerExpiry: this.policy.trust.afterIssuerExpiry,
       ...(now && { now }),
     };
     return { ...evaluateVerdict(record, policy), domains: domains.map((d) => d.name) };

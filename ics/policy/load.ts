@@ -3,7 +3,7 @@
 // with its file and JSON path, in one CONFIG_INVALID error.
 import { readFile } from 'node:fs/promises';
 import { IcsError } from '../errors.ts';
-import type { EntityKind, Role } from '../record/index.ts';
+import type { AfterIssuerEnd, EntityKind, RevocationReason, Role } from '../record/index.ts';
 import { crossFieldProblems } from './consistency.ts';
 import { formatOf, type PolicyDocument, readDocument } from './document.ts';
 import { type PathProblem, pointerSegments, schemaProblems } from './schema.ts';
@@ -67,7 +67,19 @@ function invalid(errors: PolicyFileError[], cause?: unknown): IcsError {
 /** The file's shape once the schema has passed and filled in its defaults. */
 interface RawPolicy {
   version: 1;
-  trust: { issuers: Array<{ name: string; fingerprint: string; roles: Role[]; domains?: string[]; key?: string }> };
+  trust: {
+    issuers: Array<{
+      name: string;
+      fingerprint: string;
+      roles: Role[];
+      domains?: string[];
+      key?: string;
+      revoked?: { at: string; reason: RevocationReason; comment?: string };
+      expires?: string;
+    }>;
+    afterIssuerRevocation: AfterIssuerEnd;
+    afterIssuerExpiry: AfterIssuerEnd;
+  };
   domains: Array<{
     name: string;
     description?: string;
@@ -96,6 +108,14 @@ function normalise(raw: RawPolicy, source: string): Policy {
       roles: [...i.roles],
       ...(i.domains && { domains: [...i.domains] }),
       ...(i.key !== undefined && { key: i.key }),
+      ...(i.revoked && {
+        revoked: {
+          at: new Date(i.revoked.at),
+          reason: i.revoked.reason,
+          ...(i.revoked.comment !== undefined && { comment: i.revoked.comment }),
+        },
+      }),
+      ...(i.expires !== undefined && { expires: new Date(i.expires) }),
     }),
   );
   const domains = raw.domains.map((d): DomainPolicy => {
@@ -132,7 +152,8 @@ function normalise(raw: RawPolicy, source: string): Policy {
       intervalSeconds: p.intervalSeconds,
     }),
   );
-  return { version: 1, source, trust: { issuers }, domains, sync: { peers } };
+  const { afterIssuerRevocation, afterIssuerExpiry } = raw.trust;
+  return { version: 1, source, trust: { issuers, afterIssuerRevocation, afterIssuerExpiry }, domains, sync: { peers } };
 }
 
 function deepFreeze<T>(value: T): T {

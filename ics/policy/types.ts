@@ -1,7 +1,7 @@
 // Policy model (DESIGN §3): what a node trusts, which records it keeps in which domain,
 // who may add signatures, who may read, and with whom it syncs. The file format is
 // schemas/policy.schema.json; these are the validated, frozen in-memory types.
-import type { EntityKind, IdentityRecord, Role, Verdict } from '../record/index.ts';
+import type { AfterIssuerEnd, EntityKind, IdentityRecord, RevocationReason, Role, Verdict } from '../record/index.ts';
 
 export interface TrustedIssuerEntry {
   /** A label for logs and reasons; unique in the policy; referenced by `signedBy.issuer`. */
@@ -14,6 +14,10 @@ export interface TrustedIssuerEntry {
   readonly domains?: readonly string[];
   /** Armored public key file, relative to the policy file; else the key must be in the store. */
   readonly key?: string;
+  /** The operator's revocation of the key: statements from `at` on never count. */
+  readonly revoked?: { readonly at: Date; readonly reason: RevocationReason; readonly comment?: string };
+  /** The operator's expiry of the key (the earlier of this and the key's own counts). */
+  readonly expires?: Date;
 }
 
 export interface DomainSelector {
@@ -87,7 +91,13 @@ export interface Policy {
   readonly version: 1;
   /** File it was loaded from (for messages, and the base of relative `key` paths). */
   readonly source: string;
-  readonly trust: { readonly issuers: readonly TrustedIssuerEntry[] };
+  readonly trust: {
+    readonly issuers: readonly TrustedIssuerEntry[];
+    /** Whether statements made before an issuer key's (compromised/unspecified) revocation count. */
+    readonly afterIssuerRevocation: AfterIssuerEnd;
+    /** Whether statements made before an issuer key's expiry count. */
+    readonly afterIssuerExpiry: AfterIssuerEnd;
+  };
   readonly domains: readonly DomainPolicy[];
   readonly sync: { readonly peers: readonly SyncPeer[] };
 }

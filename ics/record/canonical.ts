@@ -3,15 +3,17 @@
 // node, whatever order the signatures arrived in (DESIGN §2, "Merging").
 import { createHash } from 'node:crypto';
 import { framePacket, PacketTag } from './packets.ts';
-import type {
-  CodeRecord,
-  CodeStatement,
-  EntityKind,
-  KeyRecord,
-  PublicKeyInfo,
-  SubkeyBinding,
-  UserIdBinding,
-  VerifiedSignature,
+import {
+  type CodeRecord,
+  type CodeStatement,
+  type EntityKind,
+  KEY_FLAG_SIGN,
+  type KeyRecord,
+  type PublicKeyInfo,
+  SigType,
+  type SubkeyBinding,
+  type UserIdBinding,
+  type VerifiedSignature,
 } from './types.ts';
 
 /** Oldest first; ties broken by signature id so that the order is total. */
@@ -21,11 +23,27 @@ export function compareSignatures(a: VerifiedSignature, b: VerifiedSignature): n
   return a.sigId < b.sigId ? -1 : a.sigId > b.sigId ? 1 : 0;
 }
 
-/** Union by signature id (copies of one signature are byte-identical in canonical form). */
+/**
+ * Union by signature id. Copies of one signature are byte-identical in canonical form,
+ * except a subkey binding whose unhashed back-signature one copy lacks (or, as ECDSA is
+ * randomised, carries another valid one): the copy with a back-signature, then the smaller
+ * bytes, wins — a total order, so unions stay commutative and associative.
+ */
 export function unionSignatures(...lists: ReadonlyArray<readonly VerifiedSignature[]>): VerifiedSignature[] {
   const byId = new Map<string, VerifiedSignature>();
-  for (const list of lists) for (const sig of list) if (!byId.has(sig.sigId)) byId.set(sig.sigId, sig);
+  for (const list of lists) {
+    for (const sig of list) {
+      const seen = byId.get(sig.sigId);
+      if (!seen || preferCopy(sig, seen)) byId.set(sig.sigId, sig);
+    }
+  }
   return [...byId.values()];
+}
+
+function preferCopy(candidate: VerifiedSignature, seen: VerifiedSignature): boolean {
+  if (candidate.packet === seen.packet) return false;
+  if (Boolean(candidate.backsig) !== Boolean(seen.backsig)) return Boolean(candidate.backsig);
+  return Buffer.compare(candidate.packet, seen.packet) < 0;
 }
 
 /**
@@ -66,7 +84,14 @@ export interface KeyParts {
   primaryKey: PublicKeyInfo;
   keySignatures: readonly VerifiedSignature[];
   userIds: readonly UserIdBinding[];
-  subkeys: readonly SubkeyBinding[];
+  subkeys: ReadonlyArray<Pick<SubkeyBinding, 'key' | 'signatures'>>;
+}
+
+/** See SubkeyBinding.signingUsable: derived from the signatures alone, so merges agree. */
+export function signingUsable(signatures: readonly VerifiedSignature[]): boolean {
+  if (signatures.some((s) => s.type === SigType.subkeyRevocation)) return false;
+  const newest = signatures.filter((s) => s.type === SigType.subkeyBinding).sort(compareSignatures).at(-1);
+  return newest !== undefined && ((newest.keyFlags ?? 0) & KEY_FLAG_SIGN) !== 0 && newest.backsig === true;
 }
 
 const byteCompare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -79,7 +104,10 @@ export function assembleKeyRecord(parts: KeyParts): KeyRecord {
     .map((u) => ({ ...u, signatures: [...u.signatures].sort(compareSignatures) }));
   const subkeys = [...parts.subkeys]
     .sort((a, b) => byteCompare(a.key.fingerprint, b.key.fingerprint))
-    .map((s) => ({ ...s, signatures: [...s.signatures].sort(compareSignatures) }));
+    .map((s) => {
+      const signatures = [...s.signatures].sort(compareSignatures);
+      return { key: s.key, signatures, signingUsable: signingUsable(signatures) };
+    });
   const chunks: Uint8Array[] = [parts.primaryKey.packet, ...keySignatures.map((s) => s.packet)];
   for (const u of userIds) chunks.push(u.packet, ...u.signatures.map((s) => s.packet));
   for (const s of subkeys) chunks.push(s.key.packet, ...s.signatures.map((sig) => sig.packet));

@@ -14,6 +14,14 @@ export {
   signStatement,
 } from './create.ts';
 export { IssuerKeyring } from './issuers.ts';
+export {
+  combineRevocations,
+  type KeyLifecycle,
+  keyLifecycle,
+  type RevocationReason,
+  revocationReasonOf,
+  revocationTaintsEarlier,
+} from './lifecycle.ts';
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 export { filterSignatures, mergeAll, mergeRecords, type SignaturePlace } from './merge.ts';
 export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
@@ -23,4 +31,4 @@ export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts
 export { readSignature as readSignatureFields, type SignatureFields } from './signature.ts';
 export { canonicalStatement, codeStatement } from './statement.ts';
 export * from './types.ts';
-export { evaluateVerdict, type Reason, type ReasonCode, type TrustedIssuer, type Verdict, type VerdictPolicy } from './verdict.ts';
+export { type AfterIssuerEnd, evaluateVerdict, type Reason, type ReasonCode, type TrustedIssuer, type Verdict, type VerdictPolicy } from './verdict.ts';

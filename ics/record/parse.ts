@@ -17,6 +17,7 @@ import {
   type DroppedSignature,
   type DropReason,
   type IdentityRecord,
+  KEY_FLAG_SIGN,
   type KeyRecord,
   type Notation,
   type ParseResult,
@@ -252,6 +253,7 @@ async function settle(
   pending: PendingSignature,
   prefix: readonly Uint8Array[],
   primaryCreated: Date | undefined,
+  backsig?: Backsig,
 ): Promise<VerifiedSignature | DropReason> {
   const { packet } = pending;
   let verifiedBy: string | undefined = pending.storedIssuer;
@@ -274,6 +276,7 @@ async function settle(
   const created = packet.created as Date;
   const expirySeconds = packet.expirySeconds;
   const keyExpirySeconds = packet.keyExpirySeconds;
+  const revocation = packet.revocation;
   return {
     type: packet.type,
     issuer: verifiedBy,
@@ -284,8 +287,11 @@ async function settle(
       pending.self && keyExpirySeconds && primaryCreated ? new Date(primaryCreated.getTime() + keyExpirySeconds * 1000) : undefined,
     hashAlgorithm: packet.hashAlgorithm,
     notations: decodeNotations(packet),
+    ...(packet.keyFlags !== undefined && { keyFlags: packet.keyFlags }),
+    ...(revocation && { revocationReason: { code: revocation.code, text: revocation.text } }),
+    ...(backsig?.valid && { backsig: true }),
     sigId: pending.sigId,
-    packet: framePacket(PacketTag.signature, canonicalSignatureBody(packet, verifiedBy)),
+    packet: framePacket(PacketTag.signature, canonicalSignatureBody(packet, verifiedBy, backsig?.unhashed)),
   };
 }
 
@@ -316,6 +322,7 @@ interface UidSlot {
 interface SubkeySlot {
   /** Hash-input prefix of the subkey (§5.2.4). */
   prefix: Uint8Array;
+  packet: openpgp.PublicSubkeyPacket;
   info: PublicKeyInfo;
   signatures: VerifiedSignature[];
 }
@@ -387,6 +394,7 @@ async function parseKeyPackets(
           const body = packet.write();
           subkeys.push({
             prefix: keyHashPrefix(body),
+            packet,
             info: describeKey(packet, framePacket(PacketTag.publicSubkey, body)),
             signatures: [],
           });
@@ -410,21 +418,31 @@ async function parseKeyPackets(
   }
 
   const keySignatures: VerifiedSignature[] = [];
-  const settled = await Promise.all(
+  // Back-signatures of signing subkeys first: a binding whose hashed one is bad is dropped.
+  const backsigs = await Promise.all(
     triage.pending.map((p) => {
+      if (p.target.kind !== 'subkey' || p.packet.type !== SigType.subkeyBinding) return undefined;
+      return checkBacksig(p.packet, subkeys[p.target.index] as SubkeySlot, primaryPrefix, revive);
+    }),
+  );
+  const settled = await Promise.all(
+    triage.pending.map((p, i) => {
+      const backsig = backsigs[i];
+      if (backsig?.hashedInvalid) return 'BACKSIG_INVALID' as const;
       const prefix =
         p.target.kind === 'uid'
           ? [primaryPrefix, (uids[p.target.index] as UidSlot).prefix]
           : p.target.kind === 'subkey'
             ? [primaryPrefix, (subkeys[p.target.index] as SubkeySlot).prefix]
             : [primaryPrefix];
-      return settle(p, prefix, primary.created);
+      return settle(p, prefix, primary.created, backsig);
     }),
   );
   settled.forEach((result, i) => {
     const p = triage.pending[i] as PendingSignature;
     const t = p.target;
-    if (typeof result === 'string') triage.drop(p.packet, result, 'hash or public-key algorithm not accepted');
+    if (result === 'BACKSIG_INVALID') triage.drop(p.packet, 'NOT_ALLOWED', 'subkey binding with an invalid back-signature (0x19)');
+    else if (typeof result === 'string') triage.drop(p.packet, result, 'hash or public-key algorithm not accepted');
     else if (t.kind === 'uid') (uids[t.index] as UidSlot).signatures.push(result);
     else if (t.kind === 'subkey') (subkeys[t.index] as SubkeySlot).signatures.push(result);
     else keySignatures.push(result);
@@ -459,6 +477,58 @@ async function parseKeyPackets(
     subkeys: keptSubkeys.map((s) => ({ key: s.info, signatures: s.signatures })),
   });
   return { record, dropped: triage.dropped };
+}
+
+/** What a subkey binding's embedded primary key binding signature (RFC 4880 §11.1) proved. */
+interface Backsig {
+  /** A back-signature by the subkey over primary and subkey verified. */
+  readonly valid: boolean;
+  /** The verified back-signature when it came in the unhashed area: kept in canonical form. */
+  readonly unhashed?: Uint8Array;
+  /** A back-signature in the hashed area (signed by the primary) does not verify. */
+  readonly hashedInvalid: boolean;
+}
+
+/**
+ * Checks the back-signatures of a binding that grants the sign flag; other bindings need
+ * none and their embedded signatures are ignored. An invalid one in the unhashed area is
+ * ignored too (anyone can put bytes there); an invalid one in the hashed area was signed
+ * by the primary, and the binding is refused. Reviving trusts what was verified on ingest.
+ */
+async function checkBacksig(binding: SignatureFields, subkey: SubkeySlot, primaryPrefix: Uint8Array, revive: boolean): Promise<Backsig> {
+  const none: Backsig = { valid: false, hashedInvalid: false };
+  if (((binding.keyFlags ?? 0) & KEY_FLAG_SIGN) === 0 || binding.embedded.length === 0) return none;
+  const fingerprint = subkey.info.fingerprint;
+  let key: VerifyingKey | undefined;
+  const verdicts = await Promise.all(
+    binding.embedded.map(async (embedded) => {
+      let inner: SignatureFields;
+      try {
+        inner = readSignature(embedded.body);
+      } catch {
+        return { embedded, ok: false };
+      }
+      const namesSubkey =
+        (inner.issuerFingerprint === undefined || inner.issuerFingerprint === fingerprint) &&
+        (inner.issuerKeyId === undefined || inner.issuerKeyId === fingerprint.slice(-16));
+      if (inner.version !== 4 || inner.type !== SigType.primaryKeyBinding || !inner.created || !namesSubkey) return { embedded, ok: false };
+      if (inner.unknownCritical !== undefined) return { embedded, ok: false };
+      if (revive) return { embedded, ok: true };
+      try {
+        key ??= verifyingKey(subkey.packet);
+        return { embedded, ok: await verifySignature(inner, key, [primaryPrefix, subkey.prefix]) };
+      } catch (error) {
+        if (error instanceof IcsError && (error.code === 'ALGORITHM_UNSUPPORTED' || error.code === 'SIGNATURE_INVALID')) {
+          return { embedded, ok: false };
+        }
+        throw error;
+      }
+    }),
+  );
+  if (verdicts.some((v) => v.embedded.hashed && !v.ok)) return { valid: false, hashedInvalid: true };
+  if (verdicts.some((v) => v.embedded.hashed && v.ok)) return { valid: true, hashedInvalid: false };
+  const unhashed = verdicts.find((v) => v.ok);
+  return unhashed ? { valid: true, unhashed: unhashed.embedded.body, hashedInvalid: false } : none;
 }
 
 /** Reads a literal data body (RFC 4880 §5.9): format, file name, date, then the data. */

@@ -27,6 +27,12 @@ export interface SignatureFields {
   readonly issuerKeyId: string | undefined;
   readonly issuerFingerprint: string | undefined;
   readonly notations: readonly RawNotation[];
+  /** First octet of the key flags (§5.2.3.21), hashed area only; undefined when absent. */
+  readonly keyFlags: number | undefined;
+  /** Reason for revocation (§5.2.3.23), hashed area only. */
+  readonly revocation: { readonly code: number; readonly text: string } | undefined;
+  /** Embedded signatures (§5.2.3.26, e.g. a subkey's back-signature), from either area. */
+  readonly embedded: readonly EmbeddedSignature[];
   /** Type of the first critical subpacket this model does not understand. */
   readonly unknownCritical: number | undefined;
   readonly left16: Uint8Array;
@@ -35,6 +41,16 @@ export interface SignatureFields {
   /** The value's integers, without length prefixes (r, s for (EC)DSA/EdDSA; s for RSA). */
   readonly integers: readonly Uint8Array[];
 }
+
+export interface EmbeddedSignature {
+  /** The embedded signature packet's body. */
+  readonly body: Uint8Array;
+  /** Whether it sits in the hashed area (covered by the outer signature). */
+  readonly hashed: boolean;
+}
+
+/** Embedded signatures read per area: a binding carries one; more is padding, not meaning. */
+const MAX_EMBEDDED_PER_AREA = 2;
 
 /** Subpackets read here or safe to ignore even when marked critical. */
 const KNOWN_SUBPACKETS: ReadonlySet<number> = new Set([
@@ -68,6 +84,9 @@ interface SubpacketSink {
   issuerKeyId?: string;
   issuerFingerprint?: string;
   notations: RawNotation[];
+  keyFlags?: number;
+  revocation?: { code: number; text: string };
+  embedded: EmbeddedSignature[];
   unknownCritical?: number;
 }
 
@@ -93,6 +112,11 @@ function readSubpackets(area: Uint8Array, hashed: boolean, sink: SubpacketSink):
     const critical = (rawType & 0x80) !== 0;
     const body = area.subarray(pos + 1, pos + length);
     pos += length;
+    if (type === 32) {
+      // GnuPG puts a subkey's back-signature in the unhashed area; RFC 4880 §11.1 allows either.
+      if (sink.embedded.filter((e) => e.hashed === hashed).length < MAX_EMBEDDED_PER_AREA) sink.embedded.push({ body, hashed });
+      continue;
+    }
     if (!hashed) {
       if (type === 16 && body.length === 8) sink.issuerKeyId ??= hex(body);
       else if (type === 33 && body.length === 21 && body[0] === 4) sink.issuerFingerprint ??= hex(body.subarray(1));
@@ -114,6 +138,12 @@ function readSubpackets(area: Uint8Array, hashed: boolean, sink: SubpacketSink):
         break;
       case 16:
         if (body.length === 8) sink.issuerKeyId = hex(body);
+        break;
+      case 27:
+        if (body.length >= 1) sink.keyFlags = body[0] as number;
+        break;
+      case 29:
+        if (body.length >= 1) sink.revocation = { code: body[0] as number, text: utf8.decode(body.subarray(1)) };
         break;
       case 33:
         if (body.length === 21 && body[0] === 4) sink.issuerFingerprint = hex(body.subarray(1));
@@ -191,6 +221,9 @@ export function readSignature(body: Uint8Array): SignatureFields {
       issuerKeyId: undefined,
       issuerFingerprint: undefined,
       notations: [],
+      keyFlags: undefined,
+      revocation: undefined,
+      embedded: [],
       unknownCritical: undefined,
       left16: body.subarray(0, 0),
       value: body.subarray(0, 0),
@@ -203,7 +236,7 @@ export function readSignature(body: Uint8Array): SignatureFields {
   const unhashedLength = u16(body, hashedEnd);
   const unhashedEnd = hashedEnd + 2 + unhashedLength;
   if (unhashedEnd + 2 > body.length) throw malformed('truncated subpacket areas');
-  const sink: SubpacketSink = { exportable: true, notations: [] };
+  const sink: SubpacketSink = { exportable: true, notations: [], embedded: [] };
   readSubpackets(body.subarray(6, hashedEnd), true, sink);
   readSubpackets(body.subarray(hashedEnd + 2, unhashedEnd), false, sink);
   const publicKeyAlgorithm = body[2] as number;
@@ -221,6 +254,9 @@ export function readSignature(body: Uint8Array): SignatureFields {
     issuerKeyId: sink.issuerKeyId,
     issuerFingerprint: sink.issuerFingerprint,
     notations: sink.notations,
+    keyFlags: sink.keyFlags,
+    revocation: sink.revocation,
+    embedded: sink.embedded,
     unknownCritical: sink.unknownCritical,
     left16: body.subarray(unhashedEnd, unhashedEnd + 2),
     value,
@@ -234,11 +270,25 @@ export function hashTrailer(sig: SignatureFields): Uint8Array {
   return Uint8Array.of(0x04, 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
-/** Canonical body: the signed part as read, an unhashed area naming only the issuer, the value. */
-export function canonicalSignatureBody(sig: SignatureFields, issuerFingerprint: string): Uint8Array {
+/**
+ * Canonical body: the signed part as read, an unhashed area naming only the issuer (plus a
+ * verified back-signature that arrived unhashed, which GnuPG needs to use a signing
+ * subkey), the value.
+ */
+export function canonicalSignatureBody(sig: SignatureFields, issuerFingerprint: string, unhashedBacksig?: Uint8Array): Uint8Array {
   const fpr = Buffer.from(issuerFingerprint, 'hex');
-  const unhashed = Buffer.concat([Uint8Array.of(9, 16), fpr.subarray(-8), Uint8Array.of(22, 33, 4), fpr]);
+  const parts: Uint8Array[] = [Uint8Array.of(9, 16), fpr.subarray(-8), Uint8Array.of(22, 33, 4), fpr];
+  if (unhashedBacksig) parts.push(subpacketLength(unhashedBacksig.length + 1), Uint8Array.of(32), unhashedBacksig);
+  const unhashed = Buffer.concat(parts);
+  if (unhashed.length > 0xffff) throw malformed('unhashed area too long');
   return Buffer.concat([sig.hashedPart, Uint8Array.of(unhashed.length >> 8, unhashed.length & 0xff), unhashed, sig.left16, sig.value]);
+}
+
+/** Subpacket length octets (§5.2.3.1). */
+function subpacketLength(n: number): Uint8Array {
+  if (n < 192) return Uint8Array.of(n);
+  if (n < 8384) return Uint8Array.of(((n - 192) >> 8) + 192, (n - 192) & 0xff);
+  return Uint8Array.of(255, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
 /** Hash-input prefix for a key (§5.2.4): 0x99, two-octet length, key packet body. */

@@ -25,6 +25,7 @@ export const SigType = {
   certPositive: 0x13,
   subkeyBinding: 0x18,
   directKey: 0x1f,
+  primaryKeyBinding: 0x19,
   keyRevocation: 0x20,
   subkeyRevocation: 0x28,
   certRevocation: 0x30,
@@ -50,6 +51,15 @@ export interface VerifiedSignature {
   readonly keyExpires: Date | undefined;
   readonly hashAlgorithm: number;
   readonly notations: readonly Notation[];
+  /** Key flags of a self-signature or binding (RFC 4880 §5.2.3.21, first octet), if given. */
+  readonly keyFlags?: number;
+  /** Reason for revocation (RFC 4880 §5.2.3.23) of a revocation signature, if given. */
+  readonly revocationReason?: { readonly code: number; readonly text: string };
+  /**
+   * Subkey bindings (0x18): true when the binding carries a primary key binding signature
+   * (0x19, RFC 4880 §11.1) that was verified against the subkey when the record was parsed.
+   */
+  readonly backsig?: boolean;
   /** Hex digest identifying the signature regardless of its unhashed area. */
   readonly sigId: string;
   /** The whole signature packet (header included) in canonical form. */
@@ -76,9 +86,20 @@ export interface UserIdBinding {
   readonly signatures: readonly VerifiedSignature[];
 }
 
+/** Key flag "may sign data" (RFC 4880 §5.2.3.21). */
+export const KEY_FLAG_SIGN = 0x02;
+
 export interface SubkeyBinding {
   readonly key: PublicKeyInfo;
   readonly signatures: readonly VerifiedSignature[];
+  /**
+   * Whether the subkey may be used to verify data signatures: its newest binding grants
+   * the sign flag AND carries a verified back-signature (0x19), and no subkey revocation
+   * stands. Without the back-signature anyone could bind someone else's signing key as
+   * their own subkey (RFC 4880 §11.1). Nothing may verify with a subkey for which this
+   * is false. (Today no signature is verified with a subkey at all.)
+   */
+  readonly signingUsable: boolean;
 }
 
 /** A device, gateway, service or organisation: an OpenPGP transferable public key. */

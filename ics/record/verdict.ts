@@ -3,6 +3,7 @@
 // latter. Statement time is the signature's creation time, never its arrival time, so a
 // replayed old statement cannot change the outcome.
 import { compareSignatures } from './canonical.ts';
+import { keyLifecycle, type RevocationReason, revocationTaintsEarlier } from './lifecycle.ts';
 import { type Claims, claimsOf } from './notations.ts';
 import { CODE_STATUSES, DEVICE_STATUSES, type IdentityRecord, type Role, SigType, type VerifiedSignature } from './types.ts';
 
@@ -12,7 +13,22 @@ export interface TrustedIssuer {
   /** Roles this issuer may sign in. */
   readonly roles: readonly Role[];
   readonly name?: string;
+  /**
+   * When the issuer's key was revoked (its own 0x20 or the policy). Statements it made at
+   * or after this time never count; earlier ones as `afterIssuerRevocation` says.
+   */
+  readonly revokedAt?: Date;
+  readonly revocationReason?: RevocationReason;
+  readonly revocationText?: string;
+  /** When the issuer's key expires (its newest self-signature or the policy): the same rule. */
+  readonly expiresAt?: Date;
 }
+
+/**
+ * Statements an issuer made before its key was revoked or expired: `keep-earlier` (they
+ * count; the verdict says the issuer is revoked or expired now) or `drop-all`.
+ */
+export type AfterIssuerEnd = 'keep-earlier' | 'drop-all';
 
 export interface VerdictPolicy {
   readonly issuers: readonly TrustedIssuer[];
@@ -28,6 +44,13 @@ export interface VerdictPolicy {
   readonly allowMissingStatus?: boolean;
   /** Reference time for expiry. Default: now. */
   readonly now?: Date;
+  /**
+   * For compromised or unspecified revocations; statements made before a superseded or
+   * retired key's revocation always count (see lifecycle.ts). Default: keep-earlier.
+   */
+  readonly afterIssuerRevocation?: AfterIssuerEnd;
+  /** For expired issuer keys. Default: keep-earlier. */
+  readonly afterIssuerExpiry?: AfterIssuerEnd;
 }
 
 export type ReasonCode =
@@ -38,6 +61,8 @@ export type ReasonCode =
   | 'ROLE_NOT_ALLOWED'
   | 'NO_ROLE'
   | 'ISSUER_UNTRUSTED'
+  | 'ISSUER_REVOKED'
+  | 'ISSUER_EXPIRED'
   | 'CERTIFICATION_EXPIRED'
   | 'CERTIFICATION_REVOKED'
   | 'STATUS_TRUSTED'
@@ -83,7 +108,6 @@ interface Statement {
 }
 
 const KNOWN_STATUSES: ReadonlySet<string> = new Set<string>([...DEVICE_STATUSES, ...CODE_STATUSES]);
-const CERTIFICATIONS: ReadonlySet<number> = new Set([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
 
 export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): Verdict {
   const now = (policy.now ?? new Date()).getTime();
@@ -100,23 +124,23 @@ export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): 
   // Groups of signatures within which a certification revocation applies (one per user ID).
   const groups: VerifiedSignature[][] = [];
   if (record.type === 'key') {
-    const revocation = record.keySignatures.find((s) => s.self && s.type === SigType.keyRevocation);
-    if (revocation) fail('KEY_REVOKED', `key revoked by its owner on ${revocation.created.toISOString()}`);
-    const selfCerts = record.userIds.flatMap((u) => u.signatures.filter((s) => s.self && CERTIFICATIONS.has(s.type)));
-    const newestSelf = selfCerts.sort(compareSignatures).at(-1);
-    if (newestSelf?.keyExpires && newestSelf.keyExpires.getTime() <= now) {
-      fail('KEY_EXPIRED', `key expired on ${newestSelf.keyExpires.toISOString()}`);
-    }
+    const own = keyLifecycle(record);
+    if (own.revokedAt) fail('KEY_REVOKED', `key revoked by its owner on ${own.revokedAt.toISOString()}`);
+    if (own.expiresAt && own.expiresAt.getTime() <= now) fail('KEY_EXPIRED', `key expired on ${own.expiresAt.toISOString()}`);
     for (const u of record.userIds) groups.push(u.signatures.filter((s) => !s.self));
   } else {
     groups.push([...record.signatures]);
   }
 
+  const lifecycle = new IssuerLifecycle(now, policy.afterIssuerRevocation ?? 'keep-earlier', policy.afterIssuerExpiry ?? 'keep-earlier');
   const effective: Statement[] = [];
   for (const group of groups) {
     const newestRevocation = new Map<string, number>();
     for (const s of group) {
       if (s.type !== SigType.certRevocation) continue;
+      // A withdrawal made with a key already revoked or expired is no statement either.
+      const issuer = trust.get(s.issuer);
+      if (issuer && lifecycle.madeAfterEnd(issuer, s)) continue;
       newestRevocation.set(s.issuer, Math.max(newestRevocation.get(s.issuer) ?? 0, s.created.getTime()));
     }
     for (const sig of group) {
@@ -124,6 +148,11 @@ export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): 
       const issuer = trust.get(sig.issuer);
       if (!issuer) {
         info('ISSUER_UNTRUSTED', 'signature by an issuer this policy does not trust', sig.issuer);
+        continue;
+      }
+      const ended = lifecycle.judge(issuer, sig);
+      if (ended) {
+        info(ended.code, ended.message, sig.issuer);
         continue;
       }
       const revokedAt = newestRevocation.get(sig.issuer);
@@ -148,6 +177,11 @@ export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): 
     }
   }
   effective.sort((a, b) => compareSignatures(a.sig, b.sig));
+  // Issuers whose earlier statements still count although their key is revoked or expired now.
+  for (const fingerprint of new Set(effective.map((s) => s.sig.issuer))) {
+    const issuer = trust.get(fingerprint);
+    for (const note of issuer ? lifecycle.standing(issuer) : []) info(note.code, note.message, fingerprint);
+  }
 
   const roles = rolesHeld(effective);
   for (const role of policy.requiredRoles) {
@@ -185,6 +219,69 @@ export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): 
     metadata: Object.assign({}, ...effective.map((s) => s.claims.metadata)) as Record<string, string>,
     reasons,
   };
+}
+
+interface EndNote {
+  readonly code: 'ISSUER_REVOKED' | 'ISSUER_EXPIRED';
+  readonly message: string;
+}
+
+/** Applies trusted issuers' key revocation and expiry to their statements. */
+class IssuerLifecycle {
+  constructor(
+    private readonly now: number,
+    private readonly afterRevocation: AfterIssuerEnd,
+    private readonly afterExpiry: AfterIssuerEnd,
+  ) {}
+
+  /** Made at or after the issuer's key was revoked or expired: never a statement. */
+  madeAfterEnd(issuer: TrustedIssuer, sig: VerifiedSignature): boolean {
+    const t = sig.created.getTime();
+    return (issuer.revokedAt !== undefined && t >= issuer.revokedAt.getTime()) || (issuer.expiresAt !== undefined && t >= issuer.expiresAt.getTime());
+  }
+
+  /** Why `sig` does not count because of its issuer's key state; undefined when it may. */
+  judge(issuer: TrustedIssuer, sig: VerifiedSignature): EndNote | undefined {
+    const t = sig.created.getTime();
+    const made = sig.created.toISOString();
+    const { revokedAt, expiresAt } = issuer;
+    if (revokedAt && t >= revokedAt.getTime()) {
+      return { code: 'ISSUER_REVOKED', message: `statement of ${made} made after its issuer's key was revoked (${this.#revocation(issuer)})` };
+    }
+    if (expiresAt && t >= expiresAt.getTime()) {
+      return { code: 'ISSUER_EXPIRED', message: `statement of ${made} made after its issuer's key expired on ${expiresAt.toISOString()}` };
+    }
+    if (this.#dropsEarlier(issuer)) {
+      return { code: 'ISSUER_REVOKED', message: `statement of ${made} by an issuer whose key is revoked (${this.#revocation(issuer)}); this policy drops its earlier statements` };
+    }
+    if (expiresAt && expiresAt.getTime() <= this.now && this.afterExpiry === 'drop-all') {
+      return { code: 'ISSUER_EXPIRED', message: `statement of ${made} by an issuer whose key expired on ${expiresAt.toISOString()}; this policy drops its earlier statements` };
+    }
+    return undefined;
+  }
+
+  /** For an issuer with statements that count: that its key is revoked or expired now. */
+  standing(issuer: TrustedIssuer): EndNote[] {
+    const notes: EndNote[] = [];
+    if (issuer.revokedAt && issuer.revokedAt.getTime() <= this.now) {
+      notes.push({ code: 'ISSUER_REVOKED', message: `issuer's key is revoked (${this.#revocation(issuer)}); its statements made before then still count` });
+    }
+    if (issuer.expiresAt && issuer.expiresAt.getTime() <= this.now) {
+      notes.push({ code: 'ISSUER_EXPIRED', message: `issuer's key expired on ${issuer.expiresAt.toISOString()}; its statements made before then still count` });
+    }
+    return notes;
+  }
+
+  #dropsEarlier(issuer: TrustedIssuer): boolean {
+    if (!issuer.revokedAt || issuer.revokedAt.getTime() > this.now) return false;
+    return this.afterRevocation === 'drop-all' && revocationTaintsEarlier(issuer.revocationReason ?? 'unspecified');
+  }
+
+  #revocation(issuer: TrustedIssuer): string {
+    const reason = issuer.revocationReason ?? 'unspecified';
+    const text = issuer.revocationText ? `: ${JSON.stringify(issuer.revocationText.slice(0, 200))}` : '';
+    return `on ${issuer.revokedAt?.toISOString()}, ${reason}${text}`;
+  }
 }
 
 function rolesHeld(effective: readonly Statement[]): RoleHeld[] {

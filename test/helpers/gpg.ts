@@ -6,8 +6,9 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool } from './tools.ts';
 
-/** The gpg binary; ICS_TEST_GPG can point at another one (or at nothing, to see the skip). */
+/** The gpg binary; ICS_TEST_GPG can point at another one (or at nothing, to see the failure). */
 export const GPG = process.env.ICS_TEST_GPG ?? 'gpg';
 export const GPGCONF = process.env.ICS_TEST_GPGCONF ?? 'gpgconf';
 
@@ -33,14 +34,14 @@ export function run(file: string, args: readonly string[], input?: Uint8Array | 
   });
 }
 
-export async function gpgInstalled(): Promise<boolean> {
-  try {
-    await run(GPG, ['--version']);
-    return true;
-  } catch (error) {
-    if ((error as { cause?: { code?: unknown } }).cause?.code === 'ENOENT') return false;
-    throw error;
-  }
+/**
+ * Fails the test unless GnuPG is installed: gpg, gpgconf (which stops a home's daemons) and,
+ * with `keyserver`, dirmngr (which gpg runs for --recv-keys / --send-keys / --search-keys).
+ */
+export function requireGpg(options: { keyserver?: boolean } = {}): void {
+  requireTool(GPG, 'gnupg');
+  requireTool(GPGCONF, 'gpgconf');
+  if (options.keyserver) requireTool('dirmngr', 'dirmngr');
 }
 
 /** A throwaway GnuPG home (mode 0700). `dispose` stops its agent and dirmngr and removes it. */

@@ -16,8 +16,8 @@ import {
 } from '../../ics/record/index.ts';
 import AjvModule from 'ajv';
 import { VERDICT_SCHEMA } from '../../ics/hkp/schemas.ts';
-import { acmeDeviceId, device, minutesAgo, policyFixture, testEngine } from '../policy/helpers.ts';
-import { startNode, type TestNode } from './helpers.ts';
+import { acmeDeviceId, device, firmware, minutesAgo, policyFixture, siteDeviceId, testEngine } from '../policy/helpers.ts';
+import { basic, startNode, type TestNode, tableAuthenticator } from './helpers.ts';
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
 const validVerdict = new Ajv({ allErrors: true, strict: false }).compile(VERDICT_SCHEMA);
@@ -107,15 +107,26 @@ describe('hkp: JSON API', () => {
     });
 
     it('400 for malformed ids and for unknown query variables; 404 for unknown records', async () => {
-      for (const path of [`/ics/v1/records/${cam.id.slice(1)}`, '/ics/v1/records/sha256:xyz', `/ics/v1/verify/${cam.id}z`]) {
+      for (const path of [
+        `/ics/v1/records/${cam.id.slice(1)}`,
+        '/ics/v1/records/sha256:xyz',
+        `/ics/v1/verify/0x${cam.id.slice(0, 39)}z`,
+        '/ics/v1/verify/0xZZZZ',
+        `/ics/v1/verify/${cam.id.slice(-8)}`,
+        `/ics/v1/records/${cam.id.slice(0, 16)}/history/`,
+      ]) {
         const res = await node.fetch(path);
-        assert.equal(res.status, 400, path);
-        assert.equal(((await res.json()) as ErrorBody).error.code, 'BAD_REQUEST');
+        assert.equal(res.status, path.endsWith('/') ? 404 : 400, path);
+        if (!path.endsWith('/')) assert.equal(((await res.json()) as ErrorBody).error.code, 'BAD_REQUEST', path);
       }
       assert.equal((await node.fetch(`/ics/v1/verify/${cam.id}?now=1`)).status, 400);
-      const missing = await node.fetch(`/ics/v1/verify/${'0'.repeat(40)}`);
-      assert.equal(missing.status, 404);
-      assert.equal(((await missing.json()) as ErrorBody).error.code, 'NOT_FOUND');
+      // Not an id's form: a user ID that no record holds.
+      for (const path of [`/ics/v1/verify/${'0'.repeat(40)}`, `/ics/v1/verify/${cam.id}z`, `/ics/v1/records/${encodeURIComponent('urn:cm4it:device:nobody')}`]) {
+        const missing = await node.fetch(path);
+        assert.equal(missing.status, 404, path);
+        assert.equal(((await missing.json()) as ErrorBody).error.code, 'NOT_FOUND');
+      }
+      assert.equal((await node.fetch(`/ics/v1/verify/${'a'.repeat(2000)}`)).status, 414, 'longer than any user ID');
     });
   });
 
@@ -343,5 +354,106 @@ describe('hkp: JSON API', () => {
       assert.equal(res.status, 404);
       assert.equal(((await res.json()) as ErrorBody).error.code, 'NOT_FOUND');
     });
+  });
+});
+
+// GET /ics/v1/verify/{ref}, /records/{ref} and /records/{ref}/history take what `ics verify`
+// takes (the store's resolver): fingerprint, 0x fingerprint, long key id, code id, or the
+// exact user ID, URL-encoded. Read rules hold: what the caller may not read does not exist for
+// it, neither as an answer nor as the second record that makes a reference ambiguous.
+describe('hkp: JSON API record references', () => {
+  let node: TestNode;
+  /** Public (`devices`), and a twin with the same user ID readable only by authenticated clients (`system`). */
+  let shared: string;
+  let publicTwin: KeyRecord;
+  let privateTwin: KeyRecord;
+  let service: KeyRecord;
+  let codeId: string;
+  const alice = { headers: { authorization: basic('alice', 'correct horse') } };
+  const verify = (ref: string, init?: RequestInit) => node.fetch(`/ics/v1/verify/${encodeURIComponent(ref)}`, init);
+
+  before(async () => {
+    const f = await policyFixture();
+    const engine = await testEngine(f, (d) => {
+      d.firmware.read = 'public';
+      d.firmware.accept = { requireRoles: ['developer'] };
+    });
+    node = await startNode({ engine, authenticator: tableAuthenticator({ alice: { password: 'correct horse', write: false } }) });
+    shared = siteDeviceId();
+    publicTwin = await device(shared, [{ issuer: f.manufacturer, role: 'manufacturer', status: 'in-use' }]);
+    privateTwin = await device(shared, [{ issuer: f.integrator, role: 'integrator' }]);
+    service = await device(`urn:cm4it:service:acme.example:site-a:broker-${publicTwin.id.slice(0, 8)}`, [{ issuer: f.integrator, role: 'integrator' }]);
+    const code = await firmware(f, 'acme-ref-fw');
+    codeId = code.id;
+    for (const r of [publicTwin, privateTwin, service, code]) await node.ingest.submit(r.bytes, { source: 'cli' });
+    assert.deepEqual((await node.store.get(publicTwin.id))?.domains, ['devices']);
+    assert.deepEqual((await node.store.get(privateTwin.id))?.domains, ['system']);
+    assert.deepEqual((await node.store.get(service.id))?.domains, ['system']);
+  });
+
+  after(() => node.close());
+
+  it('every form of reference names the same record', async () => {
+    const id = publicTwin.id;
+    for (const ref of [id, id.toUpperCase(), `0x${id}`, `0X${id.toUpperCase()}`, id.slice(-16), `0x${id.slice(-16).toUpperCase()}`, ` ${id} `]) {
+      const res = await verify(ref);
+      assert.equal(res.status, 200, ref);
+      assert.equal(((await res.json()) as { id: string }).id, id, ref);
+    }
+    for (const ref of [codeId, codeId.toUpperCase().replace('SHA256:', 'sha256:')]) {
+      const res = await verify(ref);
+      assert.equal(res.status, 200, ref);
+      assert.equal(((await res.json()) as { id: string }).id, codeId, ref);
+    }
+  });
+
+  it('an exact user ID names the one record holding it that the caller may read: verify, record and history', async () => {
+    const ref = encodeURIComponent(shared);
+    const verdict = await node.fetch(`/ics/v1/verify/${ref}`);
+    assert.equal(verdict.status, 200);
+    assert.equal(((await verdict.json()) as { id: string }).id, publicTwin.id, 'the private twin is neither found nor counted');
+    const record = await node.fetch(`/ics/v1/records/${ref}`);
+    assert.equal(record.status, 200);
+    assert.equal(((await record.json()) as { id: string }).id, publicTwin.id);
+    const history = await node.fetch(`/ics/v1/records/${ref}/history`);
+    assert.equal(history.status, 200);
+    const events = (await history.json()) as { id: string; events: Array<{ action: string }> };
+    assert.equal(events.id, publicTwin.id);
+    assert.deepEqual(events.events.map((e) => e.action), ['insert']);
+    // Unencoded colons are fine in a path too.
+    assert.equal((await node.fetch(`/ics/v1/verify/${shared}`)).status, 200);
+  });
+
+  it('a user ID that two readable records hold is 400 naming the problem and the candidates', async () => {
+    const res = await verify(shared, alice);
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as ErrorBody;
+    assert.equal(body.error.code, 'BAD_REQUEST');
+    assert.match(body.error.message, /names several records; use the fingerprint/);
+    assert.deepEqual(((body.error.details?.candidates ?? []) as string[]).slice().sort(), [publicTwin.id, privateTwin.id].sort());
+    // The fingerprint still names each of them.
+    for (const twin of [publicTwin, privateTwin]) {
+      const one = await verify(twin.id, alice);
+      assert.equal(one.status, 200);
+      assert.equal(((await one.json()) as { id: string }).id, twin.id);
+    }
+  });
+
+  it('a record in no domain the caller may read is 404 by every reference, like one that does not exist', async () => {
+    const userId = service.userIds[0]?.userId ?? '';
+    for (const ref of [userId, service.id, `0x${service.id}`, service.id.slice(-16)]) {
+      const hidden = await verify(ref);
+      assert.equal(hidden.status, 404, ref);
+      assert.equal(((await hidden.json()) as ErrorBody).error.code, 'NOT_FOUND');
+      assert.equal((await node.fetch(`/ics/v1/records/${encodeURIComponent(ref)}/history`)).status, 404, ref);
+      const seen = await verify(ref, alice);
+      assert.equal(seen.status, 200, ref);
+      assert.equal(((await seen.json()) as { id: string }).id, service.id);
+    }
+    const unknown = await verify(`${userId}-nobody`);
+    assert.equal(unknown.status, 404);
+    // The user ID is matched exactly: case and all, no prefix.
+    assert.equal((await verify(userId.toUpperCase(), alice)).status, 404);
+    assert.equal((await verify(userId.slice(0, -1), alice)).status, 404);
   });
 });

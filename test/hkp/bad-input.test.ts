@@ -11,7 +11,9 @@ import * as openpgp from 'openpgp';
 import { armor, certify, type KeyRecord } from '../../ics/record/index.ts';
 import { framePacket, PacketTag } from '../../ics/record/packets.ts';
 import { acmeDeviceId, device, minutesAgo } from '../policy/helpers.ts';
-import { keytextForm, startNode, type TestNode } from './helpers.ts';
+import { seededRandom } from '../helpers/random.ts';
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
+import { capturingLogger, keytextForm, startNode, type TestNode } from './helpers.ts';
 
 interface RawAnswer {
   /** Status of the response, if one came. */
@@ -124,6 +126,14 @@ describe('hkp: bad input', function () {
       }
     });
 
+    it('a 0x search that is not hex is 400, like one with the wrong number of digits', async () => {
+      for (const search of ['0xZZZZ', '0x', `0x${record.id.slice(0, 39)}q`, '0x0123 4567']) {
+        const res = await node.fetch(`/pks/lookup?op=get&options=mr&search=${encodeURIComponent(search)}`);
+        assert.equal(res.status, 400, search);
+        assert.match(await res.text(), /^BAD_REQUEST: /, search);
+      }
+    });
+
     it('a request line or headers beyond 16 KiB: 431, before any handler', async () => {
       const res = await node.fetch(`/pks/lookup?op=index&search=${'a'.repeat(20_000)}`);
       assert.equal(res.status, 431);
@@ -166,7 +176,7 @@ describe('hkp: bad input', function () {
         assert.equal(res.status, 422, label);
         assert.match(await res.text(), /RECORD_MALFORMED|SIGNATURE_INVALID|ALGORITHM_UNSUPPORTED/, label);
       }
-      const binary = await add(randomBytes(512));
+      const binary = await add(seededRandom(512).bytes(512)); // the same garbage on every run
       assert.equal(binary.status, 422);
       const truncated = await add(Buffer.from(record.bytes).subarray(0, record.bytes.length - 7));
       assert.equal(truncated.status, 422);
@@ -246,6 +256,47 @@ describe('hkp: bad input', function () {
       assert.equal(answer.results[0]?.dropped.sample.length, 10, 'the answer lists a sample, not 3,000 lines');
       assert.equal((await node.store.get(target.id))?.digest, target.digest, 'the stored record holds none of the flood');
       assert.ok(elapsed < 2000, `answered in ${elapsed.toFixed(0)} ms`);
+    });
+  });
+
+  describe('logging', () => {
+    it("a client's unknown op (501) is logged at warn without a stack; our own 500 at error with one", async () => {
+      const { logger, lines } = capturingLogger();
+      const store = await createMemoryStore();
+      // A store that fails the way a broken disk would: our fault, not the client's.
+      const failing = new Proxy(store, {
+        get(target, name, receiver) {
+          if (name === 'stats') return () => Promise.reject(new Error('disk on fire'));
+          const value = Reflect.get(target, name, receiver) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const logged = await startNode({ logger, store: failing });
+      try {
+        const unknownOp = await logged.fetch('/pks/lookup?op=x-delete&search=abc');
+        assert.equal(unknownOp.status, 501);
+        const refused = lines.filter((l) => l.code === 'NOT_IMPLEMENTED');
+        assert.equal(refused.length, 1, JSON.stringify(lines));
+        assert.equal(refused[0]?.level, 40, 'warn');
+        assert.equal(refused[0]?.status, 501);
+        assert.ok(!JSON.stringify(refused[0]).includes('stack'), 'no stack trace for a client error');
+        assert.match(String(refused[0]?.reason), /unknown op "x-delete"/);
+
+        const bad = await logged.fetch('/pks/lookup?op=get&search=0xZZZZ');
+        assert.equal(bad.status, 400);
+        const badLine = lines.find((l) => l.code === 'BAD_REQUEST');
+        assert.equal(badLine?.level, 20, 'other client errors stay at debug');
+        assert.ok(!JSON.stringify(badLine).includes('stack'));
+
+        const broken = await logged.fetch('/pks/lookup?op=stats');
+        assert.equal(broken.status, 500);
+        assert.equal(await broken.text(), 'INTERNAL: internal error\n', 'nothing of the failure reaches the client');
+        const failed = lines.find((l) => l.code === 'INTERNAL');
+        assert.equal(failed?.level, 50, 'error');
+        assert.match(String((failed?.err as { stack?: string } | undefined)?.stack), /disk on fire/);
+      } finally {
+        await logged.close();
+      }
     });
   });
 

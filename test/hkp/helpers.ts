@@ -1,6 +1,6 @@
 // Fixtures for the HTTP front-end tests: an HKP server on an ephemeral loopback port over
 // an in-memory store, the test policy (test/policy/helpers.ts) and the real ingest path.
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createHkpServer, type HkpAuthenticator, type HkpInit, type HkpServer } from '../../ics/hkp/index.ts';
 import { Ingest } from '../../ics/ingest/ingest.ts';
@@ -37,7 +37,7 @@ export const DEFAULT_INIT: HkpInit = {
 };
 
 export async function startNode(
-  options: { init?: Partial<HkpInit>; engine?: PolicyEngine; authenticator?: HkpAuthenticator; store?: RecordStore } = {},
+  options: { init?: Partial<HkpInit>; engine?: PolicyEngine; authenticator?: HkpAuthenticator; store?: RecordStore; logger?: Logger } = {},
 ): Promise<TestNode> {
   const f = await policyFixture();
   const store = options.store ?? (await createMemoryStore());
@@ -46,7 +46,7 @@ export async function startNode(
   const registry = new Registry();
   const server = createHkpServer(
     { ...DEFAULT_INIT, ...options.init },
-    { store, policy: () => node.engine, ingest, logger: silent, authenticator: options.authenticator, metrics: { registry } },
+    { store, policy: () => node.engine, ingest, logger: options.logger ?? silent, authenticator: options.authenticator, metrics: { registry } },
   );
   const address = await server.start();
   return Object.assign(node, {
@@ -63,6 +63,13 @@ export async function startNode(
       await store.close();
     },
   });
+}
+
+/** A logger at `level` that keeps every line it writes, parsed, for tests to inspect. */
+export function capturingLogger(level = 'debug'): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+  return { logger: pino({ level }, destination), lines };
 }
 
 /** A form-encoded /pks/add body, as GnuPG's dirmngr sends it. */

@@ -193,6 +193,10 @@ describe('hkp: /pks/lookup', () => {
       ['/pks/lookup?op=get&search=0xDEADBEEF', 400, 'BAD_REQUEST'],
       ['/pks/lookup?op=get&search=0x0123456789abcdef0123456789abcdef', 400, 'BAD_REQUEST'],
       ['/pks/lookup?op=get&search=0x123', 400, 'BAD_REQUEST'],
+      // 0x announces hex: not hex is a bad request, not a text search that finds nothing.
+      ['/pks/lookup?op=get&search=0xZZZZ', 400, 'BAD_REQUEST'],
+      [`/pks/lookup?op=get&search=0x${'g'.repeat(40)}`, 400, 'BAD_REQUEST'],
+      ['/pks/lookup?op=index&search=0X', 400, 'BAD_REQUEST'],
       ['/pks/lookup?op=get&search=a', 400, 'BAD_REQUEST'],
       ['/pks/lookup?op=get&search=alice&exact=maybe', 400, 'BAD_REQUEST'],
       ['/pks/lookup?op=get&search=', 400, 'BAD_REQUEST'],

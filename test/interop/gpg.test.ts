@@ -23,7 +23,7 @@ import {
   signCode,
   type VerdictPolicy,
 } from '../../ics/record/index.ts';
-import { GnuPG, gpgInstalled, signatureRecords, withGnuPG } from '../helpers/gpg.ts';
+import { GnuPG, requireGpg, signatureRecords, withGnuPG } from '../helpers/gpg.ts';
 
 /** Human-readable `--list-sigs --list-options show-notations`: notations per issuer key id. */
 function notationsByKeyId(listing: string): Map<string, string[]> {
@@ -64,7 +64,7 @@ describe('interop/gpg (GnuPG 2.2)', function () {
   let certified: KeyRecord;
 
   before(async function () {
-    if (!(await gpgInstalled())) this.skip();
+    requireGpg();
     manufacturer = await generateIdentity({ userId: 'urn:cm4it:org:acme.example', algorithm: 'p256', created: KEYS_CREATED });
     integrator = await generateIdentity({ userId: 'urn:cm4it:org:integrator.example', algorithm: 'ed25519', created: KEYS_CREATED });
     device = await generateIdentity({ userId: 'urn:cm4it:device:acme.example:cam-3:SN000042', created: KEYS_CREATED });
@@ -184,7 +184,7 @@ describe('interop/gpg (GnuPG 2.2)', function () {
       let policy: VerdictPolicy;
 
       before(async function () {
-        if (!(await gpgInstalled())) this.skip();
+        requireGpg();
         gpg = await GnuPG.create();
         const fingerprint = await gpg.generateKey('urn:cm4it:org:integrator.example', algorithm);
         ours = await certify(device.record, manufacturer.privateKey, { role: 'manufacturer', status: 'in-use' }, { created: at(1) });
@@ -305,7 +305,7 @@ describe('interop/gpg (GnuPG 2.2)', function () {
     let ring: IssuerKeyring;
 
     before(async function () {
-      if (!(await gpgInstalled())) this.skip();
+      requireGpg();
       gpg = await GnuPG.create();
       const fingerprint = await gpg.generateKey('urn:cm4it:org:maintainer.example', 'ed25519');
       signer = (await parseKeyRecord(await gpg.export(fingerprint))).record;

@@ -8,7 +8,7 @@
 // must be (README). Skipped only when gpg is not installed.
 import assert from 'node:assert/strict';
 import { armor, certify, generateIdentity, type KeyRecord, parseKeyRecord, reviveRecord } from '../../ics/record/index.ts';
-import { GnuPG, gpgInstalled, signatureRecords } from '../helpers/gpg.ts';
+import { GnuPG, requireGpg, signatureRecords } from '../helpers/gpg.ts';
 import { publicEngine, startNode, type TestNode } from '../hkp/helpers.ts';
 import { minutesAgo, policyFixture } from '../policy/helpers.ts';
 
@@ -34,7 +34,7 @@ describe('interop/hkp-gpg (GnuPG 2.2 against the HKP server)', function () {
   const stored = async () => (await reviveRecord((await node.store.get(device.id))?.bytes as Uint8Array)) as KeyRecord;
 
   before(async function () {
-    if (!(await gpgInstalled())) this.skip();
+    requireGpg({ keyserver: true });
     const f = await policyFixture();
     // The integrator's key is made by gpg, as an integrator would; the node's policy trusts it.
     const keys = await GnuPG.create();

@@ -9,7 +9,8 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { armor, armorPrivateKey, filterSignatures, type KeyRecord, parseKeyRecord, reviveRecord } from '../../ics/record/index.ts';
-import { BASE, installed, KEYS, type LdapTestNode, PASSWORDS, RECORDS, run, startLdap, userDn } from '../ldap/helpers.ts';
+import { BASE, KEYS, type LdapTestNode, PASSWORDS, RECORDS, run, startLdap, userDn } from '../ldap/helpers.ts';
+import { requireTool } from '../helpers/tools.ts';
 
 const LDAPSEARCH = process.env.ICS_TEST_LDAPSEARCH ?? 'ldapsearch';
 const GPG = process.env.ICS_TEST_GPG ?? 'gpg';
@@ -91,9 +92,7 @@ describe('interop/ldap (ldapsearch, GnuPG dirmngr)', function () {
   after(() => node?.stop());
 
   describe('ldapsearch', () => {
-    before(async function () {
-      if (!(await installed(LDAPSEARCH))) this.skip();
-    });
+    before(() => requireTool(LDAPSEARCH, 'ldap-utils'));
 
     const ldapsearch = (args: readonly string[]) => run(LDAPSEARCH, ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', node.url, ...args]);
 
@@ -152,8 +151,9 @@ describe('interop/ldap (ldapsearch, GnuPG dirmngr)', function () {
   });
 
   describe('gpg --keyserver ldap://', () => {
-    before(async function () {
-      if (!(await installed(GPG))) this.skip();
+    before(() => {
+      requireTool(GPG, 'gnupg');
+      requireTool('dirmngr', 'dirmngr');
     });
 
     const keyserver = () => node.url;

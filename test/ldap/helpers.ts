@@ -12,6 +12,7 @@ import type { PolicyEngine } from '../../ics/policy/index.ts';
 import { armor, certify, type CodeRecord, type KeyRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import type { RecordStore } from '../../ics/store/types.ts';
+import { requireTool } from '../helpers/tools.ts';
 import { acmeDeviceId, device, firmware, minutesAgo, PEER_B, type PolicyFixture, policyFixture, siteDeviceId, testEngine } from '../policy/helpers.ts';
 
 export const BASE = 'dc=ics,dc=example';
@@ -154,31 +155,21 @@ export function run(file: string, args: readonly string[], options: { input?: st
   });
 }
 
-export async function installed(program: string): Promise<boolean> {
-  try {
-    await run(program, ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
+let certificate: Promise<{ cert: string; key: string }> | undefined;
 
-let certificate: Promise<{ cert: string; key: string } | undefined> | undefined;
-
-/** A self-signed certificate for localhost / 127.0.0.1 (openssl), or undefined without openssl. */
-export function testCertificate(): Promise<{ cert: string; key: string } | undefined> {
+/** A self-signed certificate for localhost / 127.0.0.1, made once by openssl (the test fails without it). */
+export function testCertificate(): Promise<{ cert: string; key: string }> {
+  requireTool('openssl', 'openssl');
   certificate ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ics-ldap-tls-'));
     try {
-      const { code } = await run('openssl', [
+      const { code, stderr } = await run('openssl', [
         'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
         '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
         '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
       ]);
-      if (code !== 0) return undefined;
+      if (code !== 0) throw new Error(`openssl req failed (${code}): ${stderr}`);
       return { cert: await readFile(join(dir, 'cert.pem'), 'utf8'), key: await readFile(join(dir, 'key.pem'), 'utf8') };
-    } catch {
-      return undefined;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadIssuerKeys, loadPolicy, openPolicy, type PolicyEngine } from '../../ics/policy/index.ts';
+import { loadIssuerKeys, loadPolicy, openPolicy, type PolicyEngine, trustGaps } from '../../ics/policy/index.ts';
 import {
   certify,
   codeStatement,
@@ -12,39 +12,52 @@ import {
   readPrivateKey,
   signCode,
 } from '../../ics/record/index.ts';
-import { EXAMPLE_ISSUERS } from './fixtures/make-example-keys.ts';
+import { type Example, EXAMPLE_TRUST, EXAMPLES, exampleFingerprint, exampleKeyFile, examplePolicyEngine, POLICIES } from './example-policies.ts';
 import { fileErrors, minutesAgo, rejection } from './helpers.ts';
 
-const POLICIES = 'policies';
-const EXAMPLES = ['default', 'manufacturer', 'developer', 'maintenance', 'infield'];
 const privateKey = async (name: string) => readPrivateKey(await readFile(`test/policy/fixtures/keys/${name}.secret.asc`, 'utf8'));
 
+// The shipped files trust no issuer; each test engine is a copy with the example test
+// issuers added (example-policies.ts), so these tests show what the examples do with them.
 describe('policies/ (examples)', () => {
-  const engines = new Map<string, PolicyEngine>();
+  const engines = new Map<Example, PolicyEngine>();
 
   before(async () => {
-    for (const name of EXAMPLES) engines.set(name, await openPolicy(join(POLICIES, `${name}.yaml`)));
+    for (const name of EXAMPLES) engines.set(name, await examplePolicyEngine(name));
   });
 
-  const engine = (name: string) => engines.get(name) as PolicyEngine;
+  const engine = (name: Example) => engines.get(name) as PolicyEngine;
 
-  it('every example policy loads, with a key file for every issuer', async () => {
-    const files = (await readdir(POLICIES)).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, EXAMPLES.map((n) => `${n}.yaml`).sort());
+  it('every shipped policy loads as it is, trusting no issuer, and nothing else is under policies/', async () => {
+    assert.deepEqual((await readdir(POLICIES)).sort(), EXAMPLES.map((n) => `${n}.yaml`).sort());
+    for (const name of EXAMPLES) {
+      const shipped = await openPolicy(join(POLICIES, `${name}.yaml`));
+      assert.deepEqual(shipped.policy.trust.issuers, [], name);
+      assert.deepEqual(shipped.syncPeers(), [], `${name}: the mesh script fills in sync peers`);
+    }
+  });
+
+  it('a shipped policy reports the roles its domains lack until issuers are added', async () => {
+    const gaps = (name: Example) => trustGaps(engine(name).policy);
+    const shipped = async (name: Example) => trustGaps((await openPolicy(join(POLICIES, `${name}.yaml`))).policy);
+    assert.deepEqual(
+      (await shipped('maintenance')).map((g) => [g.domain, g.role, g.path]),
+      [
+        ['devices', 'manufacturer', '/domains/0/select/signedBy/role'],
+        ['system', 'integrator', '/domains/1/select/signedBy/role'],
+        ['firmware', 'developer', '/domains/2/select/signedBy/role'],
+      ],
+    );
+    assert.deepEqual(await shipped('default'), [], 'the public keyserver needs no issuer');
+    for (const name of EXAMPLES) assert.deepEqual(gaps(name), [], `${name} with the test issuers`);
+  });
+
+  it('with the test issuers, every example loads with a key for every issuer', async () => {
     for (const name of EXAMPLES) {
       assert.deepEqual(engine(name).missingIssuerKeys(), [], name);
-      assert.equal(engine(name).issuerRing().size, engine(name).policy.trust.issuers.length, name);
-      assert.deepEqual(engine(name).syncPeers(), [], `${name}: the mesh script fills in sync peers`);
+      assert.equal(engine(name).issuerRing().size, EXAMPLE_TRUST[name].length, name);
+      assert.deepEqual(engine(name).policy.trust.issuers.map((i) => i.name), EXAMPLE_TRUST[name], name);
     }
-  });
-
-  it('holds public keys only under policies/', async () => {
-    for (const file of await readdir(join(POLICIES, 'keys'))) {
-      const text = await readFile(join(POLICIES, 'keys', file), 'utf8');
-      assert.ok(!text.includes('PRIVATE KEY'), file);
-      assert.ok(text.includes('BEGIN PGP PUBLIC KEY BLOCK'), file);
-    }
-    assert.deepEqual((await readdir(join(POLICIES, 'keys'))).sort(), EXAMPLE_ISSUERS.map((i) => `${i.name}.asc`).sort());
   });
 
   it('domains shared between nodes have equal definitions (sync would report a mismatch)', () => {
@@ -86,7 +99,7 @@ describe('policies/ (examples)', () => {
     const developer = await privateKey('firmware-developer');
     const statement = codeStatement('acme-cam-fw', '3.2.1', { sha256: 'cd'.repeat(32) });
     const code = await signCode(statement, developer, { role: 'developer', status: 'released' }, { created: minutesAgo(60) });
-    for (const name of ['developer', 'maintenance', 'infield']) {
+    for (const name of ['developer', 'maintenance', 'infield'] as const) {
       assert.deepEqual(engine(name).admit(code).domains, ['firmware'], name);
       assert.equal(engine(name).verdict(code).trusted, true, name);
     }
@@ -112,15 +125,14 @@ describe('policies/ (examples)', () => {
   it('loadIssuerKeys refuses a missing key file and a key that is not the named one, at once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ics-policy-keys-'));
     try {
-      const [acme, integrator] = EXAMPLE_ISSUERS;
-      await copyFile(join(POLICIES, 'keys', `${integrator?.name}.asc`), join(dir, 'acme.asc'));
-      const fingerprint = (await loadPolicy(join(POLICIES, 'manufacturer.yaml'))).trust.issuers[0]?.fingerprint;
+      await copyFile(exampleKeyFile('integrator'), join(dir, 'acme.asc'));
+      const fingerprint = await exampleFingerprint('acme-manufacturer');
       await writeFile(
         join(dir, 'p.yaml'),
         `version: 1
 trust:
   issuers:
-    - { name: ${acme?.name}, fingerprint: ${fingerprint}, roles: [manufacturer], key: acme.asc }
+    - { name: acme-manufacturer, fingerprint: ${fingerprint}, roles: [manufacturer], key: acme.asc }
     - { name: gone, fingerprint: "${'0'.repeat(40)}", roles: [owner], key: keys/gone.asc }
 domains: [{ name: all, read: public }]
 `,

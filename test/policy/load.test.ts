@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPolicy, parsePolicy, policyFromObject } from '../../ics/policy/index.ts';
+import { loadPolicy, parsePolicy, policyFromObject, trustGaps } from '../../ics/policy/index.ts';
 import { DEFAULT_LIMITS, ROLES } from '../../ics/record/index.ts';
 import { fileErrors, PEER_A, rejection } from './helpers.ts';
 
@@ -153,8 +153,8 @@ describe('policy/load', () => {
       },
     };
     const errors = fileErrors(await rejection(() => policyFromObject(object, 'x.json'), 'CONFIG_INVALID'));
+    // requireRoles owner with no issuer for it is a trust gap (trustGaps), not an error.
     assert.deepEqual(paths(errors), [
-      '/domains/0/accept/requireRoles/0', // owner: no issuer may sign as owner
       '/domains/0/select/signedBy/issuer', // no issuer named "nobody"
       '/domains/1/accept/requireRoles/0', // integrator: not in write.roles
       '/domains/1/name', // duplicate domain
@@ -166,6 +166,31 @@ describe('policy/load', () => {
       '/trust/issuers/1/domains/1', // unknown domain
       '/trust/issuers/1/name', // duplicate issuer name
     ].sort());
+  });
+
+  it('a role no issuer may sign in is a trust gap, not an error: a fresh node adds issuers one by one', () => {
+    const policy = policyFromObject(
+      {
+        version: 1,
+        trust: { issuers: [{ name: 'dev', fingerprint: FPR, roles: ['developer'], domains: ['firmware'] }] },
+        domains: [
+          { name: 'devices', select: { signedBy: { role: 'manufacturer' } }, accept: { requireRoles: ['manufacturer', 'owner'] }, read: 'public' },
+          { name: 'firmware', select: { signedBy: { role: 'developer' } }, accept: { requireRoles: ['developer'] }, read: 'public' },
+          // The developer is trusted in `firmware` only, so here the role is missing too.
+          { name: 'other', accept: { requireRoles: ['developer'] }, read: 'public' },
+        ],
+      },
+      'gaps.json',
+    );
+    assert.deepEqual(
+      trustGaps(policy).map((g) => [g.domain, g.role, g.path]),
+      [
+        ['devices', 'manufacturer', '/domains/0/select/signedBy/role'],
+        ['devices', 'owner', '/domains/0/accept/requireRoles/1'],
+        ['other', 'developer', '/domains/2/accept/requireRoles/0'],
+      ],
+    );
+    assert.deepEqual(trustGaps(parsePolicy(VALID, 'valid.yaml')), []);
   });
 
   it('policyFromObject does not change the object it is given', () => {

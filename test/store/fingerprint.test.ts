@@ -2,7 +2,7 @@
 // kept in step item by item against one built from scratch, and the LevelDB store's lazily
 // built, incrementally kept index against the reference over its own items.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,12 +19,14 @@ import {
   type RawItem,
   rawItems,
   type SyncBound,
+  type SyncPiece,
   summarise,
 } from '../../ics/store/fingerprint.ts';
 import { compareIdToBound } from '../../ics/store/ids.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import type { RecordStore, SyncItem } from '../../ics/store/types.ts';
+import { type SeededRandom, seededRandom } from '../helpers/random.ts';
 
 const sumOf = (bytes: Uint8Array) => {
   let v = 0n;
@@ -33,10 +35,12 @@ const sumOf = (bytes: Uint8Array) => {
 };
 const MOD = 1n << 256n;
 
-function randomItem(time: number, boundary?: boolean): SyncItem {
-  const digest = randomBytes(32);
+// Every test draws its data from its own seeded generator: the same items on every run, so
+// that the bounds below (piece sizes, bucket counts) are checked, never met by chance.
+function randomItem(rng: SeededRandom, time: number, boundary?: boolean): SyncItem {
+  const digest = rng.bytes(32);
   if (boundary !== undefined) digest[0] = boundary ? 0 : 0x80;
-  return { time, id: randomBytes(20).toString('hex'), digest: digest.toString('hex') };
+  return { time, id: rng.hex(20), digest: digest.toString('hex') };
 }
 
 const order = (a: SyncItem, b: SyncItem) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -51,15 +55,15 @@ function naive(items: readonly SyncItem[], from: SyncBound, to: SyncBound | unde
 }
 
 /** Bounds worth asking about: bucket starts of items, items themselves, prefixes, gaps. */
-function someBounds(items: readonly SyncItem[], n: number): SyncBound[] {
+function someBounds(rng: SeededRandom, items: readonly SyncItem[], n: number): SyncBound[] {
   const out: SyncBound[] = [{ time: 0, id: '' }];
   for (let k = 0; k < n; k++) {
-    const item = items[Math.floor(Math.random() * items.length)];
+    const item = items[rng.int(items.length)];
     if (!item) break;
-    const pick = Math.floor(Math.random() * 4);
+    const pick = rng.int(4);
     if (pick === 0) out.push(bucketBound(item.time, item.id));
     else if (pick === 1) out.push({ time: item.time, id: item.id });
-    else if (pick === 2) out.push({ time: item.time, id: item.id.slice(0, 1 + Math.floor(Math.random() * 39)) });
+    else if (pick === 2) out.push({ time: item.time, id: item.id.slice(0, 1 + rng.int(39)) });
     else out.push({ time: item.time + 1, id: '' });
   }
   return out.sort((a, b) => Buffer.compare(boundKey(a), boundKey(b)));
@@ -93,16 +97,15 @@ describe('sync-set fingerprints', () => {
 
   describe('BucketIndex', () => {
     it('kept item by item equals one built from the items, and answers as a scan does', async () => {
+      const rng = seededRandom(0x1d3);
       for (let round = 0; round < 20; round++) {
         let items: SyncItem[] = [];
         const index = new BucketIndex();
         const reader = () => arrayReader(rawItems([...items].sort(order)));
         for (let step = 0; step < 40; step++) {
           // A batch of adds and removes, then settle (as a store commits a group).
-          const adds = Array.from({ length: Math.floor(Math.random() * 30) }, () =>
-            randomItem(1000 + Math.floor(Math.random() * 50) * 1000, Math.random() < 0.1 ? true : undefined),
-          );
-          const removes = items.filter(() => Math.random() < 0.08);
+          const adds = Array.from({ length: rng.int(30) }, () => randomItem(rng, 1000 + rng.int(50) * 1000, rng.chance(0.1) ? true : undefined));
+          const removes = items.filter(() => rng.chance(0.08));
           items = items.filter((i) => !removes.includes(i)).concat(adds);
           for (const r of removes) index.remove(itemKey(r.time, r.id) as Buffer, Buffer.from(r.digest, 'hex'));
           for (const a of adds) index.add(itemKey(a.time, a.id) as Buffer, Buffer.from(a.digest, 'hex'));
@@ -113,7 +116,7 @@ describe('sync-set fingerprints', () => {
         assert.equal(index.bucketCount, fresh.bucketCount, 'same buckets');
         assert.equal(index.count, items.length);
         const read = reader();
-        const bounds = someBounds(items, 12);
+        const bounds = someBounds(rng, items, 12);
         const got = await index.summaries(bounds.map(boundKey), undefined, read);
         const want = bounds.map((b, i) => naive(items, b, bounds[i + 1]));
         assert.deepEqual(got, want);
@@ -129,14 +132,31 @@ describe('sync-set fingerprints', () => {
     });
 
     it('cuts a large range at bucket starts into near-equal pieces, and one piece inside a bucket', async () => {
-      const items = Array.from({ length: 5000 }, (_, i) => randomItem(1000 * (1 + Math.floor(i / 4)))).sort(order);
+      const rng = seededRandom(0x5000);
+      const items = Array.from({ length: 5000 }, (_, i) => randomItem(rng, 1000 * (1 + Math.floor(i / 4)))).sort(order);
       const index = BucketIndex.fromItems(rawItems(items));
       const read = arrayReader(rawItems(items));
       const from = { time: 0, id: '' };
       const pieces = await index.split(boundKey(from), from, undefined, 16, read);
       assert.equal(pieces.length, 16);
       checkPieces(items, from, undefined, pieces, 16);
-      for (const p of pieces) assert.ok(p.count > 5000 / 16 / 3 && p.count < (5000 / 16) * 3, `piece of ${p.count}`);
+      // Bucket sizes are geometric (mean 64, the largest of ~80 often 300 or more), so piece
+      // sizes vary with the data: what holds for any data is where the cuts fall. Each piece
+      // ends at the first bucket start at or after its share of the items (and after the
+      // previous cut), so no piece exceeds a share plus the largest bucket.
+      const starts = items.flatMap((it, i) => (i > 0 && Buffer.from(it.digest, 'hex')[0] as number < BOUNDARY_BYTE_BELOW ? [i] : []));
+      const largestBucket = Math.max(...[0, ...starts, items.length].map((s, i, all) => (all[i + 1] ?? s) - s));
+      const share = items.length / 16;
+      let position = 0;
+      pieces.forEach((p, k) => {
+        if (k > 0) {
+          const previous = position - (pieces[k - 1] as SyncPiece).count;
+          const want = starts.find((s) => s >= k * share && s > previous);
+          assert.equal(position, want, `piece ${k} starts at item ${position}, not at the first bucket start from ${Math.ceil(k * share)}`);
+        }
+        assert.ok(p.count > 0 && p.count <= share + largestBucket, `piece of ${p.count} (share ${share}, largest bucket ${largestBucket})`);
+        position += p.count;
+      });
       // Two adjacent items in the middle of a bucket: nothing to cut at.
       const at = items.findIndex((it, i) => i > 100 && Buffer.from(it.digest, 'hex')[0] as number >= BOUNDARY_BYTE_BELOW);
       const a = items[at] as SyncItem;
@@ -159,18 +179,19 @@ describe('sync-set fingerprints', () => {
       dirs.push(dir);
       const level = await LevelStore.open({ path: dir, syncWrites: false });
       const memory = await createMemoryStore();
+      const rng = seededRandom(0xf00d);
       try {
         const write = async (stores: RecordStore[], n: number) => {
-          const records = Array.from({ length: n }, () => fakeCode(1_700_000_000_000 + Math.floor(Math.random() * 400) * 1000));
+          const records = Array.from({ length: n }, () => fakeCode(rng, 1_700_000_000_000 + rng.int(400) * 1000));
           for (const s of stores) await Promise.all(records.map((record) => s.write(codeRequest(record))));
         };
         await write([level, memory], 1500);
-        await compare(level, memory); // builds the index
+        await compare(rng, level, memory); // builds the index
         await write([level, memory], 1500); // kept in step, with splits
-        await compare(level, memory);
+        await compare(rng, level, memory);
         await level.close();
         const reopened = await LevelStore.open({ path: dir, syncWrites: false });
-        await compare(reopened, memory); // rebuilt from the set
+        await compare(rng, reopened, memory); // rebuilt from the set
         await reopened.close();
       } finally {
         await level.close();
@@ -190,10 +211,10 @@ function checkPieces(items: readonly SyncItem[], from: SyncBound, to: SyncBound 
   });
 }
 
-async function compare(store: RecordStore, reference: RecordStore): Promise<void> {
+async function compare(rng: SeededRandom, store: RecordStore, reference: RecordStore): Promise<void> {
   const items = await reference.syncRange('firmware', { time: 0, id: '' }, undefined, 1e9);
   assert.deepEqual(await store.syncRange('firmware', { time: 0, id: '' }, undefined, 1e9), items);
-  const bounds = someBounds(items, 40);
+  const bounds = someBounds(rng, items, 40);
   assert.deepEqual(await store.syncSummaries('firmware', bounds, undefined), await reference.syncSummaries('firmware', bounds, undefined));
   const whole = await store.syncSummaries('firmware', [{ time: 0, id: '' }], undefined);
   assert.deepEqual(whole, [summarise(items)]);
@@ -207,8 +228,8 @@ async function compare(store: RecordStore, reference: RecordStore): Promise<void
 }
 
 /** A code record as the store reads it: enough for its indexes and content time, nothing verified. */
-function fakeCode(createdMs: number): CodeRecord {
-  const bytes = randomBytes(64);
+function fakeCode(rng: SeededRandom, createdMs: number): CodeRecord {
+  const bytes = rng.bytes(64);
   const digest = createHash('sha256').update(bytes).digest('hex');
   const subject = { name: `fw-${digest.slice(0, 6)}`, version: '1.0.0', digest: { sha256: digest } };
   return {

@@ -2,7 +2,6 @@
 // to a message within the limits or fail with ProtocolError — never another exception, never
 // an allocation larger than the input allows.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import {
   BoundReader,
@@ -17,24 +16,28 @@ import {
   Writer,
 } from '../../ics/sync/codec.ts';
 import { IDLIST_MAX, MAX_RANGES } from '../../ics/sync/consts.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const LIMITS = { maxFetchIds: 256, maxRecordBytes: 65536 };
-const fpr = () => randomBytes(20).toString('hex');
-const prefix = () => randomBytes(8);
+// Seeded: the samples and the bit flips below are the same on every run.
+const rng = seededRandom(0xc0dec);
+const seededBytes = (n: number) => rng.bytes(n);
+const fpr = () => rng.hex(20);
+const prefix = () => rng.bytes(8);
 
 const samples: Message[] = [
   {
     type: MessageType.hello,
     version: 1,
     limits: { maxMessageBytes: 4 << 20, batchSize: 256 },
-    domains: [{ name: 'devices', digest: randomBytes(32), flags: 7 }],
+    domains: [{ name: 'devices', digest: seededBytes(32), flags: 7 }],
   },
   {
     type: MessageType.helloOk,
     version: 1,
     limits: { maxMessageBytes: 1 << 20, batchSize: 64 },
     domains: [
-      { name: 'devices', status: 0, flags: 4, digest: randomBytes(32) },
+      { name: 'devices', status: 0, flags: 4, digest: seededBytes(32) },
       { name: 'gone', status: 1, flags: 0, digest: undefined },
     ],
   },
@@ -43,15 +46,15 @@ const samples: Message[] = [
     domain: 'devices',
     ranges: [
       { upper: { time: 1000, id: '' }, mode: Mode.skip },
-      { upper: { time: 2000, id: 'ab1' }, mode: Mode.fingerprint, fingerprint: randomBytes(16) },
+      { upper: { time: 2000, id: 'ab1' }, mode: Mode.fingerprint, fingerprint: seededBytes(16) },
       { upper: { time: 2000, id: 'sha256:' }, mode: Mode.idList, prefixes: [prefix(), prefix()] },
       { upper: { time: 2000, id: 'sha256:0f' }, mode: Mode.wantIdList },
-      { upper: undefined, mode: Mode.idListReply, listed: 9, have: Uint8Array.of(0xff, 0x01), extras: [{ id: fpr(), prefix: prefix() }, { id: `sha256:${randomBytes(32).toString('hex')}`, prefix: prefix() }] },
+      { upper: undefined, mode: Mode.idListReply, listed: 9, have: Uint8Array.of(0xff, 0x01), extras: [{ id: fpr(), prefix: prefix() }, { id: `sha256:${seededBytes(32).toString('hex')}`, prefix: prefix() }] },
     ],
   },
   { type: MessageType.reconcileReply, ranges: [{ upper: undefined, mode: Mode.skip }] },
   { type: MessageType.fetch, domain: 'devices', ids: [fpr(), fpr()] },
-  { type: MessageType.records, entries: [{ status: 0, bytes: randomBytes(700) }, { status: 1 }, { status: 2 }] },
+  { type: MessageType.records, entries: [{ status: 0, bytes: seededBytes(700) }, { status: 1 }, { status: 2 }] },
   { type: MessageType.announce, domain: 'devices', hint: true, items: [{ id: fpr(), prefix: prefix() }] },
   { type: MessageType.ack, status: 0 },
   { type: MessageType.error, code: 3, text: 'devices is defined differently here' },
@@ -88,8 +91,8 @@ describe('sync: wire format', () => {
       for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeMessage(bytes.subarray(0, n), LIMITS), ProtocolError);
       for (let i = 0; i < 200; i++) {
         const copy = Uint8Array.from(bytes);
-        const at = Math.floor(Math.random() * copy.length);
-        copy[at] = (copy[at] as number) ^ (1 << Math.floor(Math.random() * 8));
+        const at = rng.int(copy.length);
+        copy[at] = (copy[at] as number) ^ (1 << rng.int(8));
         decodeOrProtocolError(copy);
       }
       assert.throws(() => decodeMessage(Uint8Array.from([...bytes, 0]), LIMITS), ProtocolError, 'trailing bytes');
@@ -110,7 +113,7 @@ describe('sync: wire format', () => {
     assert.throws(() => decodeMessage(l.done(), LIMITS), /over its limit/);
     // More FETCH ids than the batch size.
     const f = new Writer().byte(MessageType.fetch).string('devices').varint(257);
-    for (let i = 0; i < 257; i++) f.byte(1).bytes(randomBytes(20));
+    for (let i = 0; i < 257; i++) f.byte(1).bytes(seededBytes(20));
     assert.throws(() => decodeMessage(f.done(), LIMITS), ProtocolError);
   });
 

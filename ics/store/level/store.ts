@@ -157,7 +157,7 @@ export class LevelStore implements RecordStore {
     try {
       await db.open();
     } catch (cause) {
-      if (isLocked(cause)) throw new IcsError('UNAVAILABLE', 'data directory in use by another process', { cause });
+      if (isLocked(cause)) throw new IcsError('UNAVAILABLE', 'data directory in use by another process', { cause, details: { locked: true } });
       throw new IcsError('UNAVAILABLE', `store at ${options.path} cannot be opened`, { cause });
     }
     try {
