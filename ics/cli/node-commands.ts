@@ -140,7 +140,9 @@ export function registerNodeCommands(program: Command): void {
       for (const value of [flags.hkp, flags.ldap]) if (value && value !== 'off') parseHostPort(value);
       await loadConfig(dir.configFile);
       // A policy trusting a published test key is refused here and on every SIGHUP reload.
-      const node = await openNode(flags.data, { testKeys: flags.allowTestKeys ? 'allow' : 'refuse' });
+      // ICS_LOG_LEVEL overrides config.yaml's log.level, as for every other command.
+      const logLevel = process.env.ICS_LOG_LEVEL;
+      const node = await openNode(flags.data, { testKeys: flags.allowTestKeys ? 'allow' : 'refuse', ...(logLevel && { logLevel }) });
       let services: RunningServices;
       try {
         services = await startServices(node, { hkp: flags.hkp, ldap: flags.ldap, p2p: flags.p2p });

@@ -21,7 +21,6 @@ interface RawAnswer {
   text: string;
   /** The server closed the connection. */
   closed: boolean;
-  elapsedMs: number;
   /** Bytes of the request actually written before the answer or the close. */
   written: number;
 }
@@ -32,7 +31,6 @@ interface RawAnswer {
  */
 function rawRequest(port: number, parts: ReadonlyArray<string | Buffer>, options: { gapMs?: number; giveUpMs?: number } = {}): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const start = performance.now();
     const socket = connect(port, '127.0.0.1');
     let text = '';
     let closed = false;
@@ -44,7 +42,7 @@ function rawRequest(port: number, parts: ReadonlyArray<string | Buffer>, options
       clearTimeout(giveUp);
       socket.destroy();
       const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
-      resolve({ status: status ? Number(status) : undefined, text, closed, elapsedMs: performance.now() - start, written });
+      resolve({ status: status ? Number(status) : undefined, text, closed, written });
     };
     const giveUp = setTimeout(finish, options.giveUpMs ?? 10_000);
     socket.on('data', (d) => {
@@ -197,7 +195,6 @@ describe('hkp: bad input', function () {
       const bomb = framePacket(PacketTag.compressedData, Buffer.concat([Buffer.from([1]), deflateRawSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 })]));
       assert.ok(bomb.length < 128 * 1024, 'the bomb itself is small');
       const before = process.memoryUsage().rss;
-      const start = performance.now();
       for (const res of [await add(Buffer.from(bomb)), await node.fetch('/pks/add', keytextForm(armor('message', bomb)))]) {
         assert.equal(res.status, 422);
         const text = await res.text();
@@ -206,7 +203,6 @@ describe('hkp: bad input', function () {
       // After a key, too: the frame scan refuses it before anything is parsed.
       const inside = await add(Buffer.concat([record.bytes, bomb]));
       assert.equal(inside.status, 422);
-      assert.ok(performance.now() - start < 2000, 'answered quickly');
       assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'nothing was inflated');
       await nothingStored();
     });
@@ -232,30 +228,25 @@ describe('hkp: bad input', function () {
       template = sig.packet;
     });
 
-    it('a key with 10,000 certifications by unknown issuers: refused quickly (413), nothing stored', async () => {
+    // How fast these are refused is measured by the benchmarks, not asserted here.
+    it('a key with 10,000 certifications by unknown issuers: refused (413), nothing stored', async () => {
       const flood = Buffer.concat([target.bytes, ...fakeCertifications(template, node.f.stranger.record.id, 10_000)]);
       assert.ok(flood.length < 2 * 1024 * 1024, `flood of ${flood.length} bytes fits the body limit`);
-      const start = performance.now();
       const res = await add(flood);
-      const elapsed = performance.now() - start;
       assert.equal(res.status, 413);
       assert.match(await res.text(), /LIMIT_EXCEEDED/);
-      assert.ok(elapsed < 1000, `answered in ${elapsed.toFixed(0)} ms`);
       await nothingStored();
     });
 
-    it('a key with 3,000 of them (under the packet cap): stored without any, each reported, quickly', async () => {
+    it('a key with 3,000 of them (under the packet cap): stored without any, each reported', async () => {
       const flood = Buffer.concat([target.bytes, ...fakeCertifications(template, node.f.stranger.record.id, 3000)]);
-      const start = performance.now();
       const res = await node.fetch('/pks/add', { method: 'POST', headers: { 'content-type': 'application/pgp-keys', accept: 'application/json' }, body: flood });
-      const elapsed = performance.now() - start;
       assert.equal(res.status, 200);
       const answer = (await res.json()) as { results: Array<{ action: string; dropped: { count: number; byReason: Record<string, number>; sample: unknown[] } }> };
       assert.equal(answer.results[0]?.action, 'inserted');
       assert.deepEqual(answer.results[0]?.dropped.byReason, { UNKNOWN_ISSUER: 3000 });
       assert.equal(answer.results[0]?.dropped.sample.length, 10, 'the answer lists a sample, not 3,000 lines');
       assert.equal((await node.store.get(target.id))?.digest, target.digest, 'the stored record holds none of the flood');
-      assert.ok(elapsed < 2000, `answered in ${elapsed.toFixed(0)} ms`);
     });
   });
 
@@ -306,28 +297,29 @@ describe('hkp: bad input', function () {
       const answer = await rawRequest(node.port, parts, { gapMs: 100, giveUpMs: 8000 });
       assert.ok(answer.closed, 'the server closed the connection');
       assert.ok(answer.status === 408 || answer.status === undefined, answer.text);
-      assert.ok(answer.elapsedMs < 3500, `cut off after ${answer.elapsedMs.toFixed(0)} ms`);
+      assert.ok(answer.written < parts.join('').length, 'cut off before the client had sent its whole request');
     });
 
     it('a body trickling in past the request timeout: 408, closed, nothing stored; others are served meanwhile', async () => {
       const body = `keytext=${encodeURIComponent(armor('publicKey', record.bytes))}`;
       const head = `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`;
-      const slow = rawRequest(node.port, [head, ...body.match(/.{1,16}/gs)!], { gapMs: 100, giveUpMs: 8000 });
-      // While it hangs, a normal client is answered at once.
-      const t = performance.now();
+      let slowEnded = false;
+      const slow = rawRequest(node.port, [head, ...body.match(/.{1,16}/gs)!], { gapMs: 100, giveUpMs: 8000 }).finally(() => {
+        slowEnded = true;
+      });
+      // While it hangs, a normal client is answered.
       assert.equal((await node.fetch('/pks/lookup?op=stats&options=mr')).status, 200);
-      assert.ok(performance.now() - t < 500);
+      assert.equal(slowEnded, false, 'answered while the slow request was still hanging');
       const answer = await slow;
       assert.ok(answer.closed);
       assert.ok(answer.status === 408 || answer.status === undefined, answer.text);
-      assert.ok(answer.elapsedMs < 3500, `cut off after ${answer.elapsedMs.toFixed(0)} ms`);
+      assert.ok(answer.written < head.length + body.length, 'cut off before the client had sent its whole body');
       assert.equal(await node.store.get(record.id), undefined);
     });
 
     it('an idle connection that never sends a request is closed', async () => {
       const answer = await rawRequest(node.port, [], { giveUpMs: 8000 });
-      assert.ok(answer.closed);
-      assert.ok(answer.elapsedMs < 7000, `closed after ${answer.elapsedMs.toFixed(0)} ms`);
+      assert.ok(answer.closed, 'closed by the server before the client gave up');
     });
   });
 });
