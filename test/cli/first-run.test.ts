@@ -73,7 +73,7 @@ describe('cli: first run', function () {
     // Piped: machines read the JSON log on stderr; stdout stays empty.
     const piped = await serve('fresh', work);
     const stdout: Buffer[] = [];
-    piped.child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    piped.process.child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     await piped.stop();
     assert.equal(Buffer.concat(stdout).toString(), '');
   });

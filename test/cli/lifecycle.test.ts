@@ -1,36 +1,12 @@
 // The `ics` command on a real data directory (LevelDB on disk), run as a user would:
 // init → register → countersign → status → verify → history, and the bad inputs.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { armor, parseRecord } from '../../ics/record/index.ts';
+import { ics, ok, serve } from '../helpers/cli.ts';
 import { certifiedDevice, fixture } from '../helpers/identities.ts';
-
-const ICS = fileURLToPath(new URL('../../bin/ics.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function ics(args: string[], cwd: string, input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [ICS, ...args], { cwd, env: { ...process.env, ICS_LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-async function ok(args: string[], cwd: string, input?: string): Promise<Run> {
-  const run = await ics(args, cwd, input);
-  assert.equal(run.code, 0, `ics ${args.join(' ')} failed: ${run.stderr}`);
-  return run;
-}
 
 describe('cli: lifecycle on a real data directory', function () {
   this.timeout(120_000);
@@ -122,7 +98,7 @@ describe('cli: lifecycle on a real data directory', function () {
     const f = await fixture();
     const { record: foreign } = await certifiedDevice(f);
     const garbage = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n';
-    const run = await ics(['device', 'import', '--data', 'data', '--json'], work, `${armor('publicKey', foreign.bytes)}\n${garbage}`);
+    const run = await ics(['device', 'import', '--data', 'data', '--json'], work, { input: `${armor('publicKey', foreign.bytes)}\n${garbage}` });
     assert.equal(run.code, 1, run.stderr);
     const summary = JSON.parse(run.stdout);
     assert.equal(summary.rejected, 2);
@@ -159,24 +135,13 @@ describe('cli: lifecycle on a real data directory', function () {
   });
 
   it('a data directory in use by a running node is refused with UNAVAILABLE', async () => {
-    const server = spawn(process.execPath, [ICS, 'serve', '--data', 'data'], { cwd: work, env: { ...process.env, ICS_LOG_LEVEL: 'info' } });
+    const server = await serve('data', work);
     try {
-      await new Promise<void>((resolve, reject) => {
-        let log = '';
-        server.stderr.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-          if (log.includes('ics node ready')) resolve();
-        });
-        server.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${log}`)));
-      });
-      const addresses = JSON.parse(await readFile(join(work, 'data/addresses.json'), 'utf8'));
-      assert.equal(addresses.pid, server.pid);
       const busy = await ics(['verify', '--data', 'data', deviceId], work);
       assert.equal(busy.code, 2);
-      assert.match(busy.stderr, /UNAVAILABLE/);
+      assert.match(busy.stderr, new RegExp(`UNAVAILABLE: data directory .* is in use by a running node \\(pid ${server.addresses.pid}`));
     } finally {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
+      assert.equal(await server.stop(), 0);
     }
     const after = await ics(['verify', '--data', 'data', deviceId], work);
     assert.notEqual(after.code, 2, 'the node released the data directory');

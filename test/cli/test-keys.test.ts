@@ -1,77 +1,18 @@
 // `ics serve` refuses a policy that trusts a key whose secret key is published (the
 // repository's test keys), at start and on SIGHUP reload, unless --allow-test-keys is given.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { EPHEMERAL as SERVE, ics as run, ServeProcess } from '../helpers/cli.ts';
 
-const ICS = fileURLToPath(new URL('../../bin/ics.js', import.meta.url));
 const ACME_KEY = resolve('test/policy/fixtures/keys/acme-manufacturer.asc');
 const ACME = 'b98c4e08638efcb2d3ac6540b797f9257df3a186';
 const ADVICE = 'its secret key is published; use --allow-test-keys only for tests and demos';
-const SERVE = ['--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', 'off'];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function ics(args: string[], cwd: string): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [ICS, ...args], { cwd, env: { ...process.env, ICS_LOG_LEVEL: 'info' } }, (error, stdout, stderr) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** A running `ics serve`, with its stderr (JSON log lines) collected. */
-class Server {
-  readonly child: ChildProcess;
-  log = '';
-  exitCode: number | null | undefined;
-  private readonly exited: Promise<number | null>;
-
-  constructor(args: string[], cwd: string) {
-    this.child = spawn(process.execPath, [ICS, 'serve', ...args], {
-      cwd,
-      env: { ...process.env, ICS_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.log += chunk.toString();
-    });
-    this.exited = new Promise((done) =>
-      this.child.once('exit', (code) => {
-        this.exitCode = code;
-        done(code);
-      }),
-    );
-  }
-
-  /** Waits (within the test's timeout) until a log line has `msg` matching `pattern`. */
-  async logged(pattern: RegExp): Promise<Record<string, unknown>> {
-    for (;;) {
-      const line = this.log
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => pattern.test(String(l.msg)));
-      if (line) return line;
-      if (this.exitCode !== undefined) throw new Error(`ics serve exited (${this.exitCode}) before logging ${pattern}: ${this.log}`);
-      await sleep(50);
-    }
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.exitCode === undefined) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
+/** Commands with their info log on stderr, which these tests read. */
+const ics = (args: string[], cwd: string) => run(args, cwd, { env: { ICS_LOG_LEVEL: 'info' } });
 
 /** Trusts the ACME test key by editing policy.yaml, as an operator does before a SIGHUP (`ics trust add` waits for the node to stop). */
 async function trustAcmeInPlace(dataDir: string): Promise<void> {
@@ -85,9 +26,9 @@ async function trustAcmeInPlace(dataDir: string): Promise<void> {
 describe('cli: serve refuses published test keys', function () {
   this.timeout(120_000);
   let work: string;
-  const servers: Server[] = [];
+  const servers: ServeProcess[] = [];
   const start = (args: string[]) => {
-    const server = new Server(args, work);
+    const server = new ServeProcess(args, work);
     servers.push(server);
     return server;
   };

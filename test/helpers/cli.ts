@@ -1,5 +1,5 @@
 // Runs the `ics` command as a user would: one-shot commands, and `ics serve` in the
-// background on ephemeral loopback ports until stopped.
+// background (on ephemeral loopback ports unless told otherwise) with its JSON log collected.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -9,65 +9,94 @@ import { fileURLToPath } from 'node:url';
 
 export const ICS = fileURLToPath(new URL('../../bin/ics.js', import.meta.url));
 
+/** `ics serve` flags for ephemeral loopback ports and no sync. */
+export const EPHEMERAL = ['--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', 'off'];
+
 export interface Run {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export function ics(args: string[], cwd: string, options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
+export interface RunOptions {
+  readonly input?: string;
+  /** Extra environment; ICS_LOG_LEVEL is `silent` unless given here. */
+  readonly env?: Record<string, string>;
+}
+
+export function ics(args: string[], cwd: string, options: RunOptions = {}): Promise<Run> {
+  return new Promise((done) => {
     const env = { ...process.env, ICS_LOG_LEVEL: 'silent', ...options.env };
     const child = execFile(process.execPath, [ICS, ...args], { cwd, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 
-export async function ok(args: string[], cwd: string, options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+export async function ok(args: string[], cwd: string, options: RunOptions = {}): Promise<Run> {
   const run = await ics(args, cwd, options);
   assert.equal(run.code, 0, `ics ${args.join(' ')} failed: ${run.stderr}`);
   return run;
 }
 
-export interface ServingNode {
+/** A running `ics serve ARGS` (log level info), with its stderr (JSON log lines) collected. */
+export class ServeProcess {
   readonly child: ChildProcess;
+  log = '';
+  exitCode: number | null | undefined;
+  readonly #exited: Promise<number | null>;
+
+  constructor(args: string[], cwd: string) {
+    this.child = spawn(process.execPath, [ICS, 'serve', ...args], {
+      cwd,
+      env: { ...process.env, ICS_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.log += chunk.toString();
+    });
+    this.#exited = new Promise((done) =>
+      this.child.once('exit', (code) => {
+        this.exitCode = code;
+        done(code);
+      }),
+    );
+  }
+
+  /** Waits (within the test's timeout) until a log line has `msg` matching `pattern`. */
+  async logged(pattern: RegExp): Promise<Record<string, unknown>> {
+    for (;;) {
+      const line = this.log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => pattern.test(String(l.msg)));
+      if (line) return line;
+      if (this.exitCode !== undefined) throw new Error(`ics serve exited (${this.exitCode}) before logging ${pattern}: ${this.log}`);
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM (unless it has exited), then its exit code. */
+  async stop(): Promise<number | null> {
+    if (this.exitCode === undefined) this.child.kill('SIGTERM');
+    return this.#exited;
+  }
+}
+
+export interface ServingNode {
+  readonly process: ServeProcess;
+  /** What the node wrote to its addresses.json. */
   readonly addresses: { pid: number; hkp: string | null; ldap: string | null };
-  /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** `ics serve` on ports 0 (sync off unless `args` say otherwise); resolves once addresses.json names this process. */
+/** `ics serve --data DIR` on ephemeral ports (plus `args`); resolves once it is ready and has written addresses.json. */
 export async function serve(dataDir: string, cwd: string, args: string[] = []): Promise<ServingNode> {
-  const child = spawn(process.execPath, [ICS, 'serve', '--data', dataDir, '--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', 'off', ...args], {
-    cwd,
-    env: { ...process.env, ICS_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => {
-    done = true;
-  });
-  for (;;) {
-    if (done) throw new Error(`ics serve exited before it was ready: ${stderr}`);
-    const text = await readFile(resolve(cwd, dataDir, 'addresses.json'), 'utf8').catch(() => undefined);
-    const addresses = text === undefined ? undefined : (JSON.parse(text) as ServingNode['addresses']);
-    if (addresses !== undefined && addresses.pid === child.pid) {
-      return {
-        child,
-        addresses,
-        stop: async () => {
-          if (!done) child.kill('SIGTERM');
-          return exited;
-        },
-      };
-    }
-    await sleep(50);
-  }
+  const server = new ServeProcess(['--data', dataDir, ...EPHEMERAL, ...args], cwd);
+  await server.logged(/^ics node ready$/);
+  const addresses = JSON.parse(await readFile(resolve(cwd, dataDir, 'addresses.json'), 'utf8')) as ServingNode['addresses'];
+  assert.equal(addresses.pid, server.child.pid, 'addresses.json names this process');
+  return { process: server, addresses, stop: () => server.stop() };
 }
