@@ -22,11 +22,15 @@ export interface Benchmark {
   readonly name: string;
   /** One line saying what is measured. */
   readonly title: string;
+  /** A missed goal fails the run (exit 1): the benchmark checks invariants, not only speed. */
+  readonly enforce?: boolean;
   run(ctx: BenchContext): Promise<void>;
 }
 
 export interface GoalResult {
   bench: string;
+  /** The benchmark enforces its goals (see Benchmark.enforce). */
+  enforce?: boolean;
   name: string;
   met: boolean;
   detail: string;

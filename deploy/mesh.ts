@@ -189,6 +189,8 @@ export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
     const file = join(nodes[role].dir, 'config.yaml');
     const doc = parseDocument(await readFile(file, 'utf8'));
     doc.setIn(['auth', 'users'], doc.createNode([{ name: 'operator', passwordHash, write: false }]));
+    // Loopback only: basic auth over plain HTTP is otherwise refused.
+    doc.setIn(['hkp', 'allowInsecureAuth'], true);
     await writeFile(file, doc.toString(), { mode: 0o600 });
   }
   const mesh: Mesh = { root, nodes, issuers };

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   NOT_IMPLEMENTED: { http: 501, ldap: 53, exposable: true },
   /** A resource is busy or down (data directory locked, shutting down). */
   UNAVAILABLE: { http: 503, ldap: 51, exposable: false },
+  /** A client exceeded its request rate (per client address); retry after the time given. */
+  RATE_LIMITED: { http: 429, ldap: 51, exposable: true },
   /** A key or secret could not be used (wrong passphrase, missing private key). */
   KEY_UNUSABLE: { http: 500, ldap: 80, exposable: false },
   /** Anything unexpected: a bug. */

@@ -12,7 +12,8 @@ import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import type { Caller } from './access.ts';
 import { decodePublicKeyArmor } from './armor.ts';
-import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts';
+import { callerOf, type HkpContext, requireWriter, submissionOf } from './context.ts';
+import { storeFigures } from './figures.ts';
 import { eventJson, outcomeJson, recordJson, verdictJson } from './describe.ts';
 import { answerSubmission } from './hkp-routes.ts';
 import { TOKEN_SCAN_CAP } from './limits.ts';
@@ -150,9 +151,10 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
 
   app.get('/ics/v1/status', { schema: noInputSchema }, async (request) => {
     const engine = policy();
-    const stats = await store.stats();
+    const figures = await storeFigures(store, engine, callerOf(request).principal);
     const now = new Date();
-    const extra = ctx.components.statusSections ? await ctx.components.statusSections() : {};
+    // Sync state counts every domain's records: only for a caller who may read them all.
+    const extra = figures.totals && ctx.components.statusSections ? await ctx.components.statusSections() : {};
     return {
       ...extra,
       name: ctx.init.nodeInfo.name,
@@ -161,7 +163,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
       software: 'cm4it-ics',
       startedAt: ctx.startedAt.toISOString(),
       uptimeSeconds: Math.floor((now.getTime() - ctx.startedAt.getTime()) / 1000),
-      store: { records: stats.records, byKind: stats.byKind, lastSeq: stats.lastSeq },
+      store: { ...figures.totals, domains: figures.domains },
       policy: {
         domains: engine.domainNames().map((name) => ({
           name,
@@ -198,7 +200,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
       const release = await ctx.writes.acquire();
       try {
         const body = bodyOf<Buffer | string>(request.body);
-        const batch = await ingest.submitBatch(typeof body === 'string' ? (decodePublicKeyArmor(body) ?? body) : body, { source: 'api', origin: originOf(callerOf(request), request.ip) });
+        const batch = await ingest.submitBatch(typeof body === 'string' ? (decodePublicKeyArmor(body) ?? body) : body, submissionOf(ctx, request, 'api'));
         return answerSubmission(ctx, request, reply, batch, 'api');
       } finally {
         release();
@@ -220,7 +222,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
         } else {
           bytes = codeRecordBytes(body.statement, await signaturePackets(body.signatures));
         }
-        const outcome = await ingest.submit(bytes, { source: 'api', origin: originOf(callerOf(request), request.ip) });
+        const outcome = await ingest.submit(bytes, submissionOf(ctx, request, 'api'));
         return reply.code(outcome.action === 'inserted' ? 201 : 200).send(submitted(outcome));
       } catch (error) {
         ctx.metrics.submitted.inc({ via: 'api', action: 'rejected' });
@@ -239,10 +241,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
         const record = await ctx.cache.revive(stored);
         if (record.type !== 'code') throw new IcsError('NOT_FOUND', `no code record ${id}`);
         const signatures = await signaturePackets(bodyOf<{ signatures: string[] }>(request.body).signatures);
-        const outcome = await ingest.submit(codeRecordBytes(record.statement, signatures), {
-          source: 'api',
-          origin: originOf(callerOf(request), request.ip),
-        });
+        const outcome = await ingest.submit(codeRecordBytes(record.statement, signatures), submissionOf(ctx, request, 'api'));
         return reply.code(200).send(submitted(outcome));
       } catch (error) {
         ctx.metrics.submitted.inc({ via: 'api', action: 'rejected' });

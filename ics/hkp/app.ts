@@ -4,16 +4,21 @@
 // JSON, and the routes.
 import http from 'node:http';
 import https from 'node:https';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type onResponseHookHandler } from 'fastify';
+import { AuthenticationRequired } from './access.ts';
 import { registerApiRoutes } from './api-routes.ts';
-import type { HkpContext } from './context.ts';
+import { callerOf, type HkpContext } from './context.ts';
 import { type HttpProblem, toProblem } from './errors.ts';
 import { registerHkpRoutes } from './hkp-routes.ts';
-import { KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH } from './limits.ts';
+import { IcsError } from '../errors.ts';
+import { AddressSet, ClientMetrics, clientAddress, ConnectionGuard, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH, REQUESTS_PER_MINUTE } from './limits.ts';
 import { noInputSchema } from './schemas.ts';
 
 /**
- * node's own timeouts do the cutting off: a request whose headers and body have not all
+ * Connections over the caps per client address and in all are closed as they arrive
+ * (ConnectionGuard). node's own timeouts do the cutting off: a request whose headers and body have not all
  * arrived within `requestTimeoutSeconds` is answered 408 and its connection closed, and a
  * connection idle that long in the middle of a request or response is destroyed. The
  * checking interval is node's 30 s by default, far coarser than the timeout; it is tied to it.
@@ -32,6 +37,12 @@ function serverFactory(ctx: HkpContext): FastifyServerFactory {
     const tls = ctx.init.tls;
     const server = tls ? https.createServer({ ...options, cert: tls.cert, key: tls.key }, handler) : http.createServer(options, handler);
     server.setTimeout(timeoutMs);
+    const limits = {
+      maxConnections: ctx.init.maxConnections ?? MAX_CONNECTIONS,
+      maxConnectionsPerAddress: ctx.init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS,
+      exempt: new AddressSet(ctx.init.exempt),
+    };
+    new ConnectionGuard('hkp', limits, ClientMetrics.of(ctx.metrics.registry), ctx.logger).attach(server);
     return server as http.Server;
   };
 }
@@ -69,11 +80,43 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: false } },
   });
   app.decorateRequest('caller', null);
-  // Credentials are checked only where they are sent (and only when the node has users).
-  if (ctx.access.authenticates) {
+  // Requests per client address (@fastify/rate-limit, a fixed window per address; IPv6 per /56,
+  // its default, so that one site cannot dodge the limit by rotating addresses): beyond the
+  // rate, 429 with Retry-After through the error handler, counted and logged (throttled).
+  const exempt = new AddressSet(ctx.init.exempt);
+  const limited = ClientMetrics.of(ctx.metrics.registry).limited;
+  const limitedLog = new ThrottledWarning(ctx.logger, 'request refused: rate limit exceeded');
+  const perMinute = ctx.init.requestsPerMinute ?? REQUESTS_PER_MINUTE;
+  await app.register(rateLimit, {
+    global: true,
+    max: perMinute,
+    timeWindow: 60_000,
+    cache: MAX_TRACKED_ADDRESSES,
+    allowList: (request) => exempt.has(request.ip),
+    onExceeded: (request) => {
+      limited.inc({ listener: 'hkp' });
+      limitedLog.warn({ listener: 'hkp', client: clientAddress(request.ip), limit: `${perMinute}/min` });
+    },
+    errorResponseBuilder: (_request, context) =>
+      new IcsError('RATE_LIMITED', `more than ${context.max} requests a minute from this address; retry in ${context.after}`, {
+        details: { retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)) },
+      }),
+  });
+  // Credentials are checked only where they are sent (and only when the node has users);
+  // sent in the clear they are refused unchecked, so that a guess never gets an answer.
+  const insecure = ctx.init.tls === undefined && ctx.init.allowInsecureAuth !== true;
+  if (ctx.access.authenticates || insecure) {
     app.addHook('onRequest', (request, _reply, done) => {
       const header = request.headers.authorization;
       if (header === undefined) {
+        done();
+        return;
+      }
+      if (insecure) {
+        done(new IcsError('BAD_REQUEST', 'credentials are not accepted over plain HTTP: use HTTPS (configure tls)'));
+        return;
+      }
+      if (!ctx.access.authenticates) {
         done();
         return;
       }
@@ -120,7 +163,12 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
 
   app.get('/', { schema: noInputSchema }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(LANDING));
 
-  app.get('/metrics', { schema: noInputSchema }, async (_request, reply) => {
+  app.get('/metrics', { schema: noInputSchema }, async (request, reply) => {
+    // Figures of every domain, private ones included: not for anonymous clients unless the
+    // operator says so (Prometheus sends basic_auth credentials with each scrape).
+    if (ctx.init.metrics !== 'public' && callerOf(request).principal.kind === 'anonymous') {
+      throw new AuthenticationRequired('/metrics needs credentials (HTTP basic auth), or hkp.metrics: public');
+    }
     const registry = ctx.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });

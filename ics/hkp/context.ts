@@ -1,6 +1,7 @@
 // What the route handlers share: tuning, components, caches, metrics, the write gate.
 import type { Logger } from 'pino';
 import { IcsError } from '../errors.ts';
+import type { IngestContext } from '../ingest/ingest.ts';
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, AuthenticationRequired, type Caller } from './access.ts';
 import type { Access } from './access.ts';
@@ -79,6 +80,16 @@ export function requireWriter(ctx: HkpContext, caller: Caller): void {
   if (!ctx.init.writesRequireAuth) return;
   if (caller.principal.kind === 'anonymous') throw new AuthenticationRequired('submissions to this node need credentials (HTTP basic auth)');
   if (!caller.write) throw new IcsError('POLICY_REJECTED', 'this user may not submit records');
+}
+
+/**
+ * The ingest context of a client's submission: where it came from, and what the client may
+ * read (it may only write where it may read, and learns nothing of records it may not read).
+ */
+export function submissionOf(ctx: HkpContext, request: FastifyRequest, source: 'hkp' | 'api'): IngestContext {
+  const caller = callerOf(request);
+  const engine = ctx.components.policy();
+  return { source, origin: originOf(caller, request.ip), readable: (domain) => engine.canRead(domain, caller.principal) };
 }
 
 /** Who sent a submission, for the event log: the client address, and the user name when authenticated. */

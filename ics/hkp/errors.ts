@@ -63,6 +63,7 @@ export function toProblem(error: unknown): HttpProblem {
       message: exposable ? error.publicMessage : (SERVER_TEXT[status] ?? 'internal error'),
       ...(exposable && error.details !== undefined && { details: error.details }),
       ...(status === 503 && { headers: { 'retry-after': String(error.details?.retryAfter ?? 5) } }),
+      ...(status === 429 && { headers: { 'retry-after': String(error.details?.retryAfter ?? 1) } }),
     };
   }
   const e = (error ?? {}) as FastifyLikeError;

@@ -145,20 +145,24 @@ export interface StatsView {
   readonly role: string;
   readonly version: string;
   readonly software: string;
-  readonly records: number;
-  readonly byKind: Readonly<Record<string, number>>;
-  readonly lastSeq: number;
+  /** Node-wide figures: absent unless the caller may read every domain (figures.ts). */
+  readonly records?: number;
+  readonly byKind?: Readonly<Record<string, number>>;
+  readonly lastSeq?: number;
   readonly domains: readonly string[];
+  /** Records per readable domain. */
+  readonly domainRecords: Readonly<Record<string, number>>;
 }
 
 export function htmlStats(s: StatsView): string {
   const rows = [
     ['Software', `${s.software} ${s.version}`],
     ['Node', `${s.name} (${s.role})`],
-    ['Records', String(s.records)],
-    ...Object.entries(s.byKind).map(([kind, n]) => [`  ${kind}`, String(n)]),
-    ['Changes accepted', String(s.lastSeq)],
+    ...(s.records === undefined ? [] : [['Records', String(s.records)]]),
+    ...Object.entries(s.byKind ?? {}).map(([kind, n]) => [`  ${kind}`, String(n)]),
+    ...(s.lastSeq === undefined ? [] : [['Changes accepted', String(s.lastSeq)]]),
     ['Domains you may read', s.domains.join(', ') || '(none)'],
+    ...Object.entries(s.domainRecords).map(([domain, n]) => [`  ${domain}`, `${n} records`]),
   ];
   const table = rows.map(([k, v]) => `<tr><td>${escapeHtml(k as string)}</td><td>${escapeHtml(v as string)}</td></tr>`).join('\n');
   return page(`${s.name} keyserver statistics`, `<table>\n${table}\n</table>\n`);

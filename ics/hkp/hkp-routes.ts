@@ -8,9 +8,10 @@ import { ERROR_CODES, IcsError, type IcsErrorCode } from '../errors.ts';
 import type { BatchOutcome } from '../ingest/ingest.ts';
 import { armor, type KeyRecord } from '../record/index.ts';
 import { decodePublicKeyArmor } from './armor.ts';
-import { callerOf, type HkpContext, originOf, requireWriter } from './context.ts';
+import { callerOf, type HkpContext, requireWriter, submissionOf } from './context.ts';
 import { batchJson, batchText, type SubmissionAnswer } from './describe.ts';
-import { htmlIndex, htmlStats, mrIndex, summariseKey } from './format.ts';
+import { storeFigures } from './figures.ts';
+import { htmlIndex, htmlStats, mrIndex, type StatsView, summariseKey } from './format.ts';
 import { type LookupQuerystring, parseLookup } from './query.ts';
 import { addSchema, lookupSchema } from './schemas.ts';
 
@@ -32,16 +33,15 @@ export async function registerHkpRoutes(app: FastifyInstance, ctx: HkpContext): 
     const engine = policy();
     const { principal } = callerOf(request);
     if (query.op === 'stats') {
-      const stats = await store.stats();
-      const view = {
+      const figures = await storeFigures(store, engine, principal);
+      const view: StatsView = {
         name: ctx.init.nodeInfo.name,
         role: ctx.init.nodeInfo.role,
         version: ctx.init.nodeInfo.version,
         software: SOFTWARE,
-        records: stats.records,
-        byKind: stats.byKind,
-        lastSeq: stats.lastSeq,
+        ...figures.totals,
         domains: engine.readableDomains(principal),
+        domainRecords: figures.domains,
       };
       if (query.machineReadable) return reply.type('application/json; charset=utf-8').send(view);
       return reply.type('text/html; charset=utf-8').send(htmlStats(view));
@@ -84,7 +84,7 @@ export async function registerHkpRoutes(app: FastifyInstance, ctx: HkpContext): 
       const body = request.body as { keytext: string } | Buffer | undefined;
       if (body === undefined || body === null) throw new IcsError('BAD_REQUEST', 'no body: send keytext form-encoded, or application/pgp-keys');
       const input = Buffer.isBuffer(body) ? body : (decodePublicKeyArmor(body.keytext) ?? body.keytext);
-      const batch = await ctx.components.ingest.submitBatch(input, { source: 'hkp', origin: originOf(callerOf(request), request.ip) });
+      const batch = await ctx.components.ingest.submitBatch(input, submissionOf(ctx, request, 'hkp'));
       return answerSubmission(ctx, request, reply, batch, 'hkp');
     } finally {
       release();

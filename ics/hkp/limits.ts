@@ -26,6 +26,27 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 /** Idle keep-alive connections are closed after this (node's default). */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
+/**
+ * Connections open at once, by default (config `hkp.maxConnections`): below the usual 1024
+ * file descriptors per process minus what LevelDB, LDAP and sync hold, so that a flood of
+ * sockets is refused here rather than failing accept() for everyone.
+ */
+export const MAX_CONNECTIONS = 512;
+
+/**
+ * Connections open at once from one client address, by default (`hkp.maxConnectionsPerAddress`):
+ * a gateway keeps a few keep-alive connections and a browser six; a NAT of many gateways
+ * belongs in `clientLimits.exempt`. One address can hold at most this share of MAX_CONNECTIONS.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+
+/**
+ * Requests per minute from one client address, by default (`hkp.requestsPerMinute`): 50 a
+ * second on average, with the whole minute's worth allowed as a burst, far above a gateway
+ * that checks entities as it meets them.
+ */
+export const REQUESTS_PER_MINUTE = 3000;
+
 /** How long `stop()` lets requests in progress finish before closing their connections. */
 export const STOP_GRACE_MS = 5_000;
 

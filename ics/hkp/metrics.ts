@@ -102,6 +102,15 @@ export class HttpStats {
   }
 }
 
+/** What the write gate shows of its load (context.ts's WriteGate). */
+export interface WriteLoad {
+  readonly active: number;
+  readonly waiting: number;
+}
+
+/** Write gates reporting into each registry (several servers may share one in tests). */
+const gatesOf = new WeakMap<Registry, Set<WriteLoad>>();
+
 export class HkpMetrics {
   readonly registry: Registry;
   readonly http: HttpStats;
@@ -178,6 +187,29 @@ export class HkpMetrics {
       () => new Gauge({ name: 'ics_node_info', help: 'The node serving these metrics (value 1)', labelNames: ['name', 'role', 'version'], registers }),
     );
     node.set({ name: info.name, role: info.role, version: info.version }, 1);
+  }
+
+  /** Reports `gate`'s submissions in progress and waiting (gauges) until the returned function is called. */
+  watchWrites(gate: WriteLoad): () => void {
+    const registry = this.registry;
+    let gates = gatesOf.get(registry);
+    if (!gates) gatesOf.set(registry, (gates = new Set()));
+    const all = gates;
+    const gauge = (name: string, help: string, value: (g: WriteLoad) => number) =>
+      metric(registry, name, () =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.set([...all].reduce((sum, g) => sum + value(g), 0));
+          },
+        }),
+      );
+    gauge('ics_hkp_submissions_in_progress', 'Submissions (/pks/add, JSON writes) being ingested now', (g) => g.active);
+    gauge('ics_hkp_submissions_waiting', 'Submissions queued for a free slot; beyond the queue they are answered 503', (g) => g.waiting);
+    all.add(gate);
+    return () => all.delete(gate);
   }
 
   /** Counts accepted changes until the returned function is called. */

@@ -41,7 +41,9 @@ export const addSchema = {
         schema: {
           type: 'object',
           required: ['keytext'],
-          properties: { keytext: { type: 'string', minLength: 1 }, options: { type: 'string', maxLength: 64 } },
+          // A pattern, not minLength: ajv counts a string's code points for minLength, one by
+          // one in JavaScript, which for a 1 MB key was a tenth of an upload's CPU time.
+          properties: { keytext: { type: 'string', pattern: '\\S' }, options: { type: 'string', maxLength: 64 } },
         },
       },
       'application/pgp-keys': { schema: {} },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
+import { AddressSet } from '../net/clients.ts';
 import { Access } from './access.ts';
 import { buildApp } from './app.ts';
 import { type HkpContext, WriteGate } from './context.ts';
@@ -21,6 +22,11 @@ function checkInit(init: HkpInit): void {
   if (!Number.isInteger(init.requestTimeoutSeconds) || init.requestTimeoutSeconds < 1) problems.push('requestTimeoutSeconds must be an integer ≥ 1');
   if (!Number.isInteger(init.resultLimit) || init.resultLimit < 1) problems.push('resultLimit must be an integer ≥ 1');
   if (init.tls && (!init.tls.cert || !init.tls.key)) problems.push('tls needs both cert and key');
+  for (const key of ['maxConnections', 'maxConnectionsPerAddress', 'requestsPerMinute'] as const) {
+    const value = init[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`${key} must be an integer ≥ 1`);
+  }
+  if (init.exempt !== undefined) new AddressSet(init.exempt); // throws CONFIG_INVALID naming the bad entry
   if (problems.length > 0) throw new IcsError('CONFIG_INVALID', `hkp: ${problems.join('; ')}`, { details: { errors: problems } });
 }
 
@@ -36,6 +42,7 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
   let app: FastifyInstance | undefined;
   let address: HkpAddress | undefined;
   let unwatch: (() => void) | undefined;
+  let unwatchWrites: (() => void) | undefined;
 
   return {
     async start() {
@@ -61,13 +68,14 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
       }
       app = instance;
       unwatch = metrics.watch(components.store);
+      unwatchWrites = metrics.watchWrites(ctx.writes);
       const bound = instance.server.address() as AddressInfo;
       const scheme = init.tls ? 'https' : 'http';
       const hostPart = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
       address = { url: `${scheme}://${hostPart}:${bound.port}`, host: bound.address, port: bound.port };
       logger.info({ url: address.url, tls: init.tls !== undefined, writesRequireAuth: init.writesRequireAuth }, 'hkp listening');
-      if (!init.tls && !isLoopback(bound.address) && components.authenticator) {
-        logger.warn({ url: address.url }, 'hkp: plain HTTP on a non-loopback address: basic-auth passwords cross the network in clear; configure tls');
+      if (!init.tls && init.allowInsecureAuth === true && !isLoopback(bound.address) && components.authenticator) {
+        logger.warn({ url: address.url }, 'hkp: allowInsecureAuth on a non-loopback address: basic-auth passwords cross the network in clear; configure tls');
       }
       return address;
     },
@@ -78,6 +86,8 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
       address = undefined;
       unwatch?.();
       unwatch = undefined;
+      unwatchWrites?.();
+      unwatchWrites = undefined;
       if (!instance) return;
       // In-progress requests get STOP_GRACE_MS to finish; then every connection is closed.
       const timer = setTimeout(() => (instance.server as { closeAllConnections?: () => void }).closeAllConnections?.(), STOP_GRACE_MS);

@@ -21,6 +21,22 @@ export interface HkpInit {
   readonly resultLimit: number;
   /** When true, /pks/add and JSON writes need HTTP basic auth by a user with write rights. */
   readonly writesRequireAuth: boolean;
+  /** Connections open at once in all; default MAX_CONNECTIONS (limits.ts). */
+  readonly maxConnections?: number;
+  /** Connections open at once from one client address; default MAX_CONNECTIONS_PER_ADDRESS. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Requests per minute from one client address, beyond: 429 with Retry-After; default REQUESTS_PER_MINUTE. */
+  readonly requestsPerMinute?: number;
+  /** Client addresses and CIDR blocks exempt from the per-address limits (gateways behind one NAT). */
+  readonly exempt?: readonly string[];
+  /**
+   * Accept HTTP basic auth over plain HTTP (loopback tests, or TLS ended by a proxy on the
+   * same host). Default false: without TLS, a request carrying credentials is refused (400)
+   * before they are checked, as LDAP refuses password binds without TLS.
+   */
+  readonly allowInsecureAuth?: boolean;
+  /** Who may read /metrics (figures of every domain): any authenticated user (default) or anyone. */
+  readonly metrics?: 'public' | 'authenticated';
   /** Shown by op=stats and /ics/v1/status. */
   readonly nodeInfo: { readonly name: string; readonly role: string; readonly version: string };
 }

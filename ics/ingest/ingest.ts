@@ -43,6 +43,19 @@ export interface IngestContext {
   readonly source: ChangeSource;
   /** Peer id, client address or local user: for the event log, never secret. */
   readonly origin?: string;
+  /**
+   * The submitter's read rights, for submissions by clients (HKP, JSON API, LDAP). A record
+   * is written only when it lands in a domain the submitter may read, and the answer names
+   * only such domains. A stored record the submitter may not read is answered as if it were
+   * absent: its existence, digest and domains are not the submitter's to learn. Absent: the
+   * local operator (CLI) or a peer whose rights sync has already checked.
+   */
+  readonly readable?: (domain: string) => boolean;
+}
+
+/** The one refusal for a record that would be stored only where its submitter may not read. */
+function hiddenRefusal(): IcsError {
+  return new IcsError('POLICY_REJECTED', 'no domain that this client may read would hold the record');
 }
 
 export interface DroppedReport {
@@ -160,8 +173,17 @@ export class Ingest {
 
   async #mergeAndWrite(incoming: IdentityRecord, dropped: DroppedReport[], context: IngestContext): Promise<IngestOutcome> {
     const { store, policy } = this.#components;
+    const readable = context.readable;
+    const shown = (domains: readonly string[]) => (readable ? domains.filter(readable) : domains);
     for (let attempt = 1; ; attempt++) {
       const stored = await store.get(incoming.id);
+      if (readable && stored && !stored.domains.some(readable)) {
+        // Answer as for an unknown record: judge the input alone (its refusal, if any, is the
+        // one an unknown record gets); only if that alone lands where the submitter may read
+        // does the merge go ahead, and its result is then the submitter's to see.
+        const alone = policy.admit(incoming);
+        if (!alone.domains.some(readable)) throw hiddenRefusal();
+      }
       const base = stored ? await reviveRecord(stored.bytes) : undefined;
       const merged = base ? mergeRecords(base, incoming, this.#limits) : incoming;
       // The policy judges the merged record: a copy carrying only a new countersignature
@@ -169,12 +191,13 @@ export class Ingest {
       // admitted before (admission is idempotent), so what it drops came with this input.
       const admitted = policy.admit(merged);
       if (attempt === 1) dropped.push(...admitted.dropped.map((d) => ({ issuer: d.issuer, reason: d.reason, detail: d.detail })));
+      if (readable && !admitted.domains.some(readable)) throw hiddenRefusal();
       const record = admitted.record;
       const before = new Set(base ? allSignatures(base).map((s) => s.sigId) : []);
       const added = allSignatures(record).filter((s) => !before.has(s.sigId));
       const sameDomains = stored !== undefined && stored.domains.join('\n') === [...admitted.domains].sort().join('\n');
       if (stored && stored.digest === record.digest && sameDomains) {
-        return this.#outcome(record, 'unchanged', admitted.domains, 0, dropped, undefined);
+        return this.#outcome(record, 'unchanged', shown(admitted.domains), 0, dropped, undefined);
       }
       try {
         const event = await store.write({
@@ -186,7 +209,7 @@ export class Ingest {
           signaturesAdded: added.length,
           summary: this.#summary(stored === undefined, added),
         });
-        return this.#outcome(record, stored ? 'updated' : 'inserted', admitted.domains, added.length, dropped, event.seq);
+        return this.#outcome(record, stored ? 'updated' : 'inserted', shown(admitted.domains), added.length, dropped, event.seq);
       } catch (error) {
         if (isIcsError(error, 'CONFLICT') && attempt < this.#maxAttempts) continue;
         throw error;

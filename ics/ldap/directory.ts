@@ -3,6 +3,7 @@
 // current policy only; who may see a record is decided by its domains (PolicyEngine.canRead).
 import type { Logger } from 'pino';
 import type { PolicyEngine, Principal } from '../policy/index.ts';
+import { CookieSealer } from './cookie.ts';
 import { type KeyRecord, reviveRecord } from '../record/index.ts';
 import type { RecordStore, StoredRecord } from '../store/index.ts';
 import { Dit } from './dit.ts';
@@ -53,6 +54,8 @@ export interface Reader {
 }
 
 export class Directory {
+  /** Seals paged-results cookies; its key is made with the directory, once per server start. */
+  readonly cookies = new CookieSealer();
   readonly dit: Dit;
   readonly rootDse: Entry;
   readonly base: Entry;

@@ -37,10 +37,28 @@ export const MAX_VALUES_PER_ATTRIBUTE = 256;
 
 /** Requests one session may have in progress; reading pauses above it (backpressure, not errors). */
 export const MAX_OUTSTANDING_PER_SESSION = 64;
-/** Open sessions per server; further connections are refused by the listener. */
+/** Open sessions per server, by default (`ldap.maxConnections`); further connections are closed as they arrive. */
 export const MAX_SESSIONS = 1024;
-/** A session with no traffic for this long is closed (GnuPG opens one per operation). */
-export const IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Open sessions from one client address, by default (`ldap.maxConnectionsPerAddress`): GnuPG
+ * opens one per operation and closes it; a NAT of many gateways belongs in
+ * `clientLimits.exempt`. Without it one client holding idle sockets filled MAX_SESSIONS.
+ */
+export const MAX_SESSIONS_PER_ADDRESS = 64;
+/**
+ * An anonymous session with no traffic for this long is closed (`ldap.idleTimeoutSeconds`):
+ * GnuPG and gateways send their request at once, and an idle anonymous socket only holds a slot.
+ */
+export const IDLE_TIMEOUT_MS = 30_000;
+/** A bound session with no traffic for this long is closed (`ldap.boundIdleTimeoutSeconds`): a client that authenticated may pool it. */
+export const BOUND_IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Operations per second from one client address, by default (`ldap.requestsPerSecond`); beyond,
+ * an operation is answered busy (51). A gateway checking the entities it meets asks a few a second.
+ */
+export const REQUESTS_PER_SECOND = 100;
+/** Seconds' worth of operations one address may send at once: a client pipelining a batch is not refused. */
+export const BURST_SECONDS = 5;
 /** TLS handshake (LDAPS or StartTLS) must finish within this. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 

@@ -3,7 +3,6 @@
 // store's indexes (plan.ts); a search the indexes cannot narrow examines at most `sizeLimit`
 // records per request, ends with sizeLimitExceeded and says why, and can be continued with
 // paged results.
-import { createHash } from 'node:crypto';
 import type { Directory, Reader } from './directory.ts';
 import type { Target } from './dit.ts';
 import type { Entry, Selection } from './entry.ts';
@@ -31,6 +30,11 @@ export interface SearchInput {
   /** The filter's encoding, to tie a paged-results cookie to its search (read only when paging). */
   readonly filterKey: () => Uint8Array;
   readonly selection: Selection;
+  /**
+   * Who asks, where: the connection and bind identity, and the attributes asked for, which a
+   * paged-results cookie is bound to together with base, scope and filter (cookie.ts).
+   */
+  readonly binding: Uint8Array;
   readonly paged: { readonly size: number; readonly cookie: Buffer } | undefined;
 }
 
@@ -65,31 +69,27 @@ interface PageState {
   readonly c?: CandidateCursor;
 }
 
-const COOKIE_VERSION = 1;
-
-function searchKey(input: SearchInput): Buffer {
-  return createHash('sha256').update(`${input.base.toLowerCase()}\n${input.scope}\n`).update(input.filterKey()).digest().subarray(0, 8);
+/** What a cookie is bound to: the caller's binding plus base, scope and filter, each length-prefixed. */
+function cookieBinding(input: SearchInput): Buffer {
+  const parts = [Buffer.from(input.binding), Buffer.from(input.base.toLowerCase(), 'utf8'), Buffer.of(input.scope), Buffer.from(input.filterKey())];
+  return Buffer.concat(parts.flatMap((p) => [Buffer.from(Uint32Array.of(p.length).buffer), p]));
 }
 
-function encodeCookie(input: SearchInput, state: PageState): Buffer {
-  return Buffer.concat([Buffer.of(COOKIE_VERSION), searchKey(input), Buffer.from(JSON.stringify(state))]);
+function encodeCookie(dir: Directory, input: SearchInput, state: PageState): Buffer {
+  return dir.cookies.seal(state, cookieBinding(input));
 }
 
-/** The state in a client's cookie, or undefined when it is not one of ours for this search. */
-function decodeCookie(input: SearchInput, cookie: Buffer): PageState | undefined {
-  if (cookie.length > MAX_COOKIE_BYTES || cookie.length < 10 || cookie[0] !== COOKIE_VERSION) return undefined;
-  if (!cookie.subarray(1, 9).equals(searchKey(input))) return undefined;
-  try {
-    const state = JSON.parse(cookie.subarray(9).toString('utf8')) as PageState;
-    if (!Number.isInteger(state.s) || state.s < 0) return undefined;
-    const c = state.c;
-    if (c !== undefined && (typeof c !== 'object' || c === null)) return undefined;
-    if (c?.after !== undefined && typeof c.after !== 'string') return undefined;
-    if (c?.domain !== undefined && typeof c.domain !== 'string') return undefined;
-    return state;
-  } catch {
-    return undefined;
-  }
+/** The state in a client's cookie, or undefined when it is not one of ours for this connection and search. */
+function decodeCookie(dir: Directory, input: SearchInput, cookie: Buffer): PageState | undefined {
+  if (cookie.length > MAX_COOKIE_BYTES) return undefined;
+  const state = dir.cookies.open(cookie, cookieBinding(input)) as PageState | undefined;
+  // Sealed by this server, so well-formed; checked all the same before use.
+  if (typeof state !== 'object' || state === null || !Number.isInteger(state.s) || state.s < 0) return undefined;
+  const c = state.c;
+  if (c !== undefined && (typeof c !== 'object' || c === null)) return undefined;
+  if (c?.after !== undefined && typeof c.after !== 'string') return undefined;
+  if (c?.domain !== undefined && typeof c.domain !== 'string') return undefined;
+  return state;
 }
 
 /** The entries a base object and scope cover, in the order they are returned. */
@@ -154,7 +154,7 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
   let state: PageState = { s: 0 };
   if (input.paged) {
     if (input.paged.cookie.length > 0) {
-      const decoded = decodeCookie(input, input.paged.cookie);
+      const decoded = decodeCookie(dir, input, input.paged.cookie);
       if (!decoded) return { result: { code: ResultCode.unwillingToPerform, message: 'paged results cookie is invalid or belongs to another search' }, controls: [] };
       state = decoded;
     }
@@ -197,7 +197,7 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
     if (performance.now() > deadline) return done({ code: ResultCode.timeLimitExceeded, message: `time limit of ${timeLimitMs / 1000} s exceeded` });
     if (source.kind === 'entry') {
       if (cursor !== undefined) continue;
-      if (limitReached() && pageSize !== undefined) return done({ code: ResultCode.success }, encodeCookie(input, { s }));
+      if (limitReached() && pageSize !== undefined) return done({ code: ResultCode.success }, encodeCookie(dir, input, { s }));
       offer(source.entry);
       if (overflow) return done(sizeExceeded(sizeLimit));
       continue;
@@ -221,17 +221,19 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
       if (sink.stopped) return { result: undefined, controls: [] };
       if (performance.now() > deadline) return done({ code: ResultCode.timeLimitExceeded, message: `time limit of ${timeLimitMs / 1000} s exceeded` });
       if (limitReached()) {
-        if (pageSize !== undefined) return done({ code: ResultCode.success }, encodeCookie(input, { s, c: last }));
+        if (pageSize !== undefined) return done({ code: ResultCode.success }, encodeCookie(dir, input, { s, c: last }));
       }
       if (examined >= budget) {
         const why = resolved.walk
           ? `examined ${examined} records: the filter names no indexed attribute that narrows it (${INDEXED})`
           : `examined ${examined} records: the filter's index term matches more records than one request examines`;
-        if (pageSize !== undefined) return done({ code: ResultCode.success, message: `page ends early: ${why}` }, encodeCookie(input, { s, c: last }));
+        if (pageSize !== undefined) return done({ code: ResultCode.success, message: `page ends early: ${why}` }, encodeCookie(dir, input, { s, c: last }));
         return done({ code: ResultCode.sizeLimitExceeded, message: `size limit ${sizeLimit}: ${why}; use paged results to continue` });
       }
       const { records, examined: n } = await candidates.next(Math.min(FETCH_BATCH, budget - examined));
-      examined += n;
+      // Only records the reader may see count: what it cannot see must not end its search early
+      // (a candidate list holds at most MAX_LOOKUP_IDS ids, so skipping the rest is bounded).
+      examined += resolved.ids ? records.length : n;
       for (let i = 0; i < records.length; i++) {
         const stored = records[i] as StoredRecord;
         const entry = source.view === 'key' ? await dir.keyEntry(stored) : await dir.recordEntry(reader, stored);
@@ -239,7 +241,7 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
         if (overflow) return done(sizeExceeded(sizeLimit));
         if (pageSize !== undefined && sent >= pageSize) {
           const finished = i === records.length - 1 && candidates.done && s === sources.length - 1;
-          if (!finished) return done({ code: ResultCode.success }, encodeCookie(input, { s, c: candidates.cursorAfter(stored.id) }));
+          if (!finished) return done({ code: ResultCode.success }, encodeCookie(dir, input, { s, c: candidates.cursorAfter(stored.id) }));
         }
       }
       last = candidates.cursor;

@@ -5,6 +5,7 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Authenticator } from '../node/auth.ts';
@@ -13,7 +14,8 @@ import { DEFAULT_LIMITS } from '../record/index.ts';
 import type { RecordStore } from '../store/index.ts';
 import { Directory } from './directory.ts';
 import { DecodeError } from './ldapjs.ts';
-import { MAX_SESSIONS, TLS_HANDSHAKE_TIMEOUT_MS } from './limits.ts';
+import { AddressRateLimiter, AddressSet, ClientMetrics, ConnectionGuard, ThrottledWarning } from '../net/clients.ts';
+import { BOUND_IDLE_TIMEOUT_MS, BURST_SECONDS, IDLE_TIMEOUT_MS, MAX_SESSIONS, MAX_SESSIONS_PER_ADDRESS, REQUESTS_PER_SECOND, TLS_HANDSHAKE_TIMEOUT_MS } from './limits.ts';
 import { ResultCode } from './protocol.ts';
 import { Session } from './session.ts';
 import type { NodeInfo } from './views.ts';
@@ -46,6 +48,18 @@ export interface LdapInit {
   readonly nodeInfo: NodeInfo;
   /** Largest pgpKey accepted in a write; the record model's armored limit by default. */
   readonly maxKeyBytes?: number;
+  /** An anonymous session idle this long is closed; default IDLE_TIMEOUT_MS (limits.ts). */
+  readonly idleTimeoutSeconds?: number;
+  /** A bound session idle this long is closed; default BOUND_IDLE_TIMEOUT_MS. */
+  readonly boundIdleTimeoutSeconds?: number;
+  /** Sessions open at once in all; default MAX_SESSIONS. */
+  readonly maxConnections?: number;
+  /** Sessions open at once from one client address; default MAX_SESSIONS_PER_ADDRESS. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Operations per second from one client address (bursts of BURST_SECONDS' worth), beyond: busy (51); default REQUESTS_PER_SECOND. */
+  readonly requestsPerSecond?: number;
+  /** Client addresses and CIDR blocks exempt from the per-address limits. */
+  readonly exempt?: readonly string[];
 }
 
 export interface LdapComponents {
@@ -56,6 +70,8 @@ export interface LdapComponents {
   readonly logger: Logger;
   /** Checks simple binds; without it every bind with a password fails (invalidCredentials). */
   readonly authenticator?: Authenticator;
+  /** The node's metrics registry: refused connections and rate-limited operations are counted in it. */
+  readonly metrics?: { readonly registry: Registry };
 }
 
 export interface LdapAddress {
@@ -88,6 +104,19 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
     throw new IcsError('CONFIG_INVALID', 'the LDAP TLS certificate or key cannot be used', { cause });
   }
   if (!(init.sizeLimit >= 1) || !(init.timeLimitSeconds >= 1)) throw new IcsError('CONFIG_INVALID', 'ldap.sizeLimit and ldap.timeLimitSeconds must be at least 1');
+  for (const key of ['idleTimeoutSeconds', 'boundIdleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerAddress', 'requestsPerSecond'] as const) {
+    const value = init[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new IcsError('CONFIG_INVALID', `ldap.${key} must be an integer ≥ 1`);
+  }
+  const exempt = new AddressSet(init.exempt);
+  const clientMetrics = components.metrics ? ClientMetrics.of(components.metrics.registry) : undefined;
+  const rate = init.requestsPerSecond ?? REQUESTS_PER_SECOND;
+  const guard = new ConnectionGuard(
+    'ldap',
+    { maxConnections: init.maxConnections ?? MAX_SESSIONS, maxConnectionsPerAddress: init.maxConnectionsPerAddress ?? MAX_SESSIONS_PER_ADDRESS, exempt },
+    clientMetrics,
+    logger,
+  );
 
   const sessions = new Set<Session>();
   const sessionContext = {
@@ -99,6 +128,16 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
     allowInsecureBind: init.allowInsecureBind,
     startTls: tlsMode === 'starttls' ? context : undefined,
     maxKeyBytes: init.maxKeyBytes ?? DEFAULT_LIMITS.maxArmoredBytes,
+    idleTimeoutMs: {
+      anonymous: (init.idleTimeoutSeconds ?? IDLE_TIMEOUT_MS / 1000) * 1000,
+      bound: (init.boundIdleTimeoutSeconds ?? BOUND_IDLE_TIMEOUT_MS / 1000) * 1000,
+    },
+    rate: {
+      limiter: new AddressRateLimiter(rate, BURST_SECONDS * rate, exempt),
+      perSecond: rate,
+      refused: () => clientMetrics?.limited.inc({ listener: 'ldap' }),
+      log: new ThrottledWarning(logger, 'request refused: rate limit exceeded'),
+    },
   };
   const open = (socket: Socket, secure: boolean) => {
     const session = new Session(socket, secure, sessionContext, () => sessions.delete(session));
@@ -110,11 +149,13 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
   return {
     async start() {
       if (server) throw new IcsError('UNAVAILABLE', 'the LDAP server is already started');
+      // The guard sees each TCP connection first (before a TLS handshake) and closes those over the caps.
       const s =
         tlsMode === 'ldaps'
           ? createTlsServer({ cert: init.tls?.cert, key: init.tls?.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (socket) => open(socket, true))
-          : createNetServer((socket) => open(socket, false));
-      s.maxConnections = MAX_SESSIONS;
+          : createNetServer();
+      guard.attach(s);
+      if (tlsMode !== 'ldaps') s.on('connection', (socket: Socket) => socket.destroyed || open(socket, false));
       s.on('tlsClientError', (error: Error) => logger.debug({ err: error }, 'TLS handshake failed'));
       s.on('error', (error) => logger.error({ err: error }, 'LDAP listener error'));
       const host = init.host ?? '127.0.0.1';

@@ -3,12 +3,14 @@
 // (RFC 4511 §4.14, RFC 4513 §3) and the Notice of Disconnection for input that cannot be
 // read. Operations run concurrently except bind and StartTLS, which wait for the others
 // (RFC 4511 §4.2.1) and hold back later requests until they are done.
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { isIcsError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Authenticator, AuthenticatedUser } from '../node/auth.ts';
+import { type AddressRateLimiter, clientAddress, type ThrottledWarning } from '../net/clients.ts';
 import type { Principal } from '../policy/index.ts';
 import { BerError, element, readHeader, readInteger, shapeOf, Tag } from './ber.ts';
 import type { Directory } from './directory.ts';
@@ -16,7 +18,6 @@ import { selectionOf } from './entry.ts';
 import { compareValues, compileFilter, FilterError, FilterLimitError } from './filter.ts';
 import { DecodeError, type DecodedRequest, decodeRequest, PAGED_RESULTS_OID, pagedValue, parseDn } from './ldapjs.ts';
 import {
-  IDLE_TIMEOUT_MS,
   MAX_BER_DEPTH,
   MAX_BER_ELEMENTS,
   MAX_OTHER_REQUEST_BYTES,
@@ -52,6 +53,15 @@ export interface SessionContext {
   /** For StartTLS on a plain listener; undefined when the server has no certificate or serves LDAPS. */
   readonly startTls: SecureContext | undefined;
   readonly maxKeyBytes: number;
+  /** A session without traffic is closed after this long: short while anonymous, longer once bound. */
+  readonly idleTimeoutMs: { readonly anonymous: number; readonly bound: number };
+  /** Operations per client address (all its sessions together); beyond, busy (51). */
+  readonly rate: {
+    readonly limiter: AddressRateLimiter;
+    readonly perSecond: number;
+    readonly refused: () => void;
+    readonly log: ThrottledWarning;
+  };
 }
 
 interface Frame {
@@ -85,6 +95,11 @@ export class Session {
   readonly #ctx: SessionContext;
   readonly #log: Logger;
   readonly #remote: string;
+  readonly #address: string;
+  /** Names this connection in the paged-results cookies it is given (cookie.ts). */
+  readonly #connectionId = randomBytes(16);
+  /** The TCP socket, whose traffic (TLS or not) resets the idle timer. */
+  readonly #raw: Socket;
   #socket: Socket;
   #secure: boolean;
   #principal: Principal = ANONYMOUS;
@@ -107,11 +122,16 @@ export class Session {
     this.#socket = socket;
     this.#secure = secure;
     this.#remote = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    this.#address = clientAddress(socket.remoteAddress);
+    this.#raw = socket;
     this.#log = ctx.logger.child({ session: this.#remote });
     this.#onClose = onClose;
     // ldapjs's server leaves Nagle on: one-at-a-time searches then wait for delayed ACKs.
     socket.setNoDelay(true);
-    socket.setTimeout(IDLE_TIMEOUT_MS, () => this.#disconnect(ResultCode.unavailable, 'idle timeout'));
+    socket.setTimeout(ctx.idleTimeoutMs.anonymous, () => {
+      this.#log.debug({ bound: this.#userName !== undefined }, 'idle session closed');
+      this.#disconnect(ResultCode.unavailable, 'idle timeout');
+    });
     this.#attach(socket);
   }
 
@@ -296,6 +316,19 @@ export class Session {
   // ---- dispatch -----------------------------------------------------------------------
 
   #dispatch(message: Buffer, frame: Frame): void {
+    // Unbind and abandon only free resources; everything answered counts against the rate.
+    if (RESPONSE_OF.has(frame.op)) {
+      const retryAfter = this.#ctx.rate.limiter.take(this.#address);
+      if (retryAfter > 0) {
+        this.#ctx.rate.refused();
+        this.#ctx.rate.log.warn({ listener: 'ldap', client: this.#address, limit: `${this.#ctx.rate.perSecond}/s` });
+        this.#respond(frame.messageId, frame.op, {
+          code: ResultCode.busy,
+          message: `more than ${this.#ctx.rate.perSecond} operations a second from this address; retry in ${retryAfter} s`,
+        });
+        return;
+      }
+    }
     try {
       shapeOf(message, 0, message.length, MAX_BER_DEPTH, MAX_BER_ELEMENTS);
     } catch (error) {
@@ -519,6 +552,9 @@ export class Session {
             filter,
             filterKey: () => rawFilter(message),
             selection: selectionOf(request.attributes, request.typesOnly),
+            binding: Buffer.from(
+              JSON.stringify([this.#connectionId.toString('base64'), this.#principal, request.attributes, request.typesOnly]),
+            ),
             paged,
           },
           this.#ctx.limits,
@@ -631,6 +667,7 @@ export class Session {
     this.#principal = ANONYMOUS;
     this.#user = undefined;
     this.#userName = undefined;
+    this.#raw.setTimeout(this.#ctx.idleTimeoutMs.anonymous);
     if (request.version !== 3) {
       reply({ code: ResultCode.protocolError, message: 'only LDAPv3 is supported' });
       return;
@@ -665,6 +702,7 @@ export class Session {
     this.#principal = user.principal;
     this.#user = user;
     this.#userName = target.name;
+    this.#raw.setTimeout(this.#ctx.idleTimeoutMs.bound);
     this.#log.debug({ user: target.name, write: user.write }, 'bound');
     reply({ code: ResultCode.success });
   }

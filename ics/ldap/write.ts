@@ -100,7 +100,12 @@ async function store(ingest: Ingest, writer: Writer, keyId: string, armored: str
     return { code: ResultCode.namingViolation, message: `the key sent is ${id.slice(-16).toUpperCase()}, not the one the DN names (${keyId.toUpperCase()})` };
   }
   try {
-    const outcome = await ingest.submit(armored, { source: 'ldap', origin: writer.origin });
+    const outcome = await ingest.submit(armored, {
+      source: 'ldap',
+      origin: writer.origin,
+      // Writes land only where the writer may read; other records are as if absent (ingest.ts).
+      readable: (domain) => writer.reader.readableSet.has(domain),
+    });
     const dropped = outcome.dropped.length > 0 ? `; ${outcome.dropped.length} signature(s) not kept` : '';
     return { code: ResultCode.success, message: `${outcome.action}, ${outcome.signaturesAdded} signature(s) added${dropped}` };
   } catch (error) {

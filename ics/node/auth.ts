@@ -45,14 +45,16 @@ export interface Authenticator {
 /** A placeholder hash so that unknown user names cost as much as wrong passwords. */
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
-export function createAuthenticator(users: ReadonlyArray<{ name: string; passwordHash: string; write: boolean }>): Authenticator {
+export function createAuthenticator(
+  users: ReadonlyArray<{ name: string; passwordHash: string; write: boolean; groups?: readonly string[] }>,
+): Authenticator {
   const byName = new Map(users.map((u) => [u.name, u]));
   return {
     async authenticate(name, password) {
       const user = byName.get(name);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
       if (!user || !ok) return undefined;
-      return { principal: { kind: 'user', name: user.name }, write: user.write };
+      return { principal: { kind: 'user', name: user.name, groups: [...(user.groups ?? [])] }, write: user.write };
     },
   };
 }

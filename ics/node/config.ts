@@ -28,10 +28,41 @@ export interface NodeConfig {
   readonly limits: Partial<RecordLimits>;
   readonly log: { readonly level: string };
   readonly tls?: { readonly cert: string; readonly key: string };
-  readonly auth: { readonly users: ReadonlyArray<{ readonly name: string; readonly passwordHash: string; readonly write: boolean }> };
-  readonly hkp: { readonly maxBodyBytes: number; readonly requestTimeoutSeconds: number; readonly resultLimit: number; readonly writesRequireAuth: boolean };
-  readonly ldap: { readonly baseDn: string; readonly allowInsecureBind: boolean; readonly sizeLimit: number; readonly timeLimitSeconds: number };
-  readonly sync: { readonly keyFile: string; readonly maxMessageBytes: number; readonly batchSize: number; readonly announce: boolean };
+  readonly auth: {
+    readonly users: ReadonlyArray<{ readonly name: string; readonly passwordHash: string; readonly write: boolean; readonly groups?: readonly string[] }>;
+  };
+  readonly hkp: {
+    readonly maxBodyBytes: number;
+    readonly requestTimeoutSeconds: number;
+    readonly resultLimit: number;
+    readonly writesRequireAuth: boolean;
+    readonly allowInsecureAuth: boolean;
+    readonly metrics: 'authenticated' | 'public';
+    readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly requestsPerMinute: number;
+  };
+  readonly ldap: {
+    readonly baseDn: string;
+    readonly allowInsecureBind: boolean;
+    readonly sizeLimit: number;
+    readonly timeLimitSeconds: number;
+    readonly idleTimeoutSeconds: number;
+    readonly boundIdleTimeoutSeconds: number;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly requestsPerSecond: number;
+  };
+  readonly sync: {
+    readonly keyFile: string;
+    readonly maxMessageBytes: number;
+    readonly batchSize: number;
+    readonly announce: boolean;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+  };
+  /** Addresses exempt from every listener's per-address limits. */
+  readonly clientLimits: { readonly exempt: readonly string[] };
 }
 
 const require = createRequire(import.meta.url);

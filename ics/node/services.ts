@@ -62,7 +62,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
     if (listen.p2p !== 'off') {
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
       sync = createSyncService(
-        { listen: listen.p2p, privateKey: key.privateKey, maxMessageBytes: node.config.sync.maxMessageBytes, batchSize: node.config.sync.batchSize, announce: node.config.sync.announce },
+        { listen: listen.p2p, privateKey: key.privateKey, ...node.config.sync, exempt: node.config.clientLimits.exempt },
         { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'sync' }), metrics },
       );
       addresses.p2p = await sync.start();
@@ -75,6 +75,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
           ...splitHostPort(listen.hkp),
           ...(tls && { tls }),
           ...node.config.hkp,
+          exempt: node.config.clientLimits.exempt,
           nodeInfo: { name: node.config.name, role: node.config.role, version: VERSION },
         },
         {
@@ -92,8 +93,14 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
     }
     if (listen.ldap !== 'off') {
       const ldap: LdapServer = createLdapServer(
-        { ...splitHostPort(listen.ldap), ...(tls && { tls }), ...node.config.ldap, nodeInfo: { name: node.config.name, version: VERSION } },
-        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator },
+        {
+          ...splitHostPort(listen.ldap),
+          ...(tls && { tls }),
+          ...node.config.ldap,
+          exempt: node.config.clientLimits.exempt,
+          nodeInfo: { name: node.config.name, version: VERSION },
+        },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator, metrics },
       );
       addresses.ldap = (await ldap.start()).url;
       stops.push(() => ldap.stop());

@@ -267,15 +267,18 @@ export class PolicyEngine {
   }
 
   /**
-   * Public domains are readable by anyone; others by the peers they list and, when they say
-   * `authenticated`, by any authenticated client. Unknown domains by no one.
+   * Public domains are readable by anyone; others by the peers they list, the users they
+   * name, members of the groups they name and, when they say `authenticated`, by any
+   * authenticated user. Unknown domains by no one.
    */
   canRead(domain: string, principal: Principal): boolean {
     const read = this.#domains.get(domain)?.read;
     if (!read) return false;
     if (read.public) return true;
     if (principal.kind === 'peer') return read.peers.includes(principal.peerId);
-    if (principal.kind === 'user') return read.authenticated;
+    if (principal.kind === 'user') {
+      return read.authenticated || read.users.includes(principal.name) || (principal.groups ?? []).some((g) => read.groups.includes(g));
+    }
     return false;
   }
 

@@ -86,7 +86,7 @@ interface RawPolicy {
     select: { kinds?: EntityKind[]; userId?: string; signedBy?: { role: Role; issuer?: string } };
     accept: { requireRoles: Role[] };
     write: { roles: Role[] };
-    read: 'public' | { peers: string[]; authenticated: boolean };
+    read: 'public' | { peers: string[]; authenticated: boolean; users: string[]; groups: string[] };
     limits: { maxRecordBytes: number; maxSignaturesPerSigner: number };
     verdict: {
       requiredRoles?: Role[];
@@ -131,7 +131,10 @@ function normalise(raw: RawPolicy, source: string): Policy {
       },
       accept: { requireRoles: [...d.accept.requireRoles] },
       write: { roles: [...d.write.roles] },
-      read: d.read === 'public' ? { public: true } : { public: false, peers: [...d.read.peers], authenticated: d.read.authenticated },
+      read:
+        d.read === 'public'
+          ? { public: true }
+          : { public: false, peers: [...d.read.peers], authenticated: d.read.authenticated, users: [...d.read.users], groups: [...d.read.groups] },
       limits: { maxRecordBytes: d.limits.maxRecordBytes, maxSignaturesPerSigner: d.limits.maxSignaturesPerSigner },
       verdict: {
         requiredRoles: [...(v.requiredRoles ?? d.accept.requireRoles)],

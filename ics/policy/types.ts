@@ -44,7 +44,15 @@ export interface WriteRule {
 
 export type ReadRule =
   | { readonly public: true }
-  | { readonly public: false; readonly peers: readonly string[]; readonly authenticated: boolean };
+  | {
+      readonly public: false;
+      readonly peers: readonly string[];
+      /** Any authenticated user. */
+      readonly authenticated: boolean;
+      /** Local users by name, and members of these groups (config `auth.users[].groups`). */
+      readonly users: readonly string[];
+      readonly groups: readonly string[];
+    };
 
 /** Applied after the policy drops signatures; defaults are the record parser's own caps. */
 export interface DomainLimits {
@@ -105,7 +113,7 @@ export interface Policy {
 /** Who is asking to read. `user` is an authenticated client (LDAP bind, API credentials). */
 export type Principal =
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'user'; readonly name: string }
+  | { readonly kind: 'user'; readonly name: string; readonly groups?: readonly string[] }
   | { readonly kind: 'peer'; readonly peerId: string };
 
 /** One problem in a policy file, as listed in a CONFIG_INVALID error's `details.errors`. */

@@ -17,7 +17,20 @@ export const PacketTag = {
   userId: 13,
   publicSubkey: 14,
   userAttribute: 17,
+  padding: 21,
 } as const;
+
+/**
+ * Packets a reader skips (RFC 9580 §4.3, §5.8, §5.14): marker and padding, which carry
+ * nothing, and tags 40–63, the non-critical range, none of which this model knows. They
+ * still count toward the packet and size limits; no record keeps them. Unknown tags below
+ * 40 are critical: the RFC has the whole sequence refused, and so does the parser.
+ */
+export function isSkippedPacket(tag: number): boolean {
+  return tag === PacketTag.marker || tag === PacketTag.padding || tag >= FIRST_NON_CRITICAL_TAG;
+}
+
+const FIRST_NON_CRITICAL_TAG = 40;
 
 export interface RawPacket {
   readonly tag: number;

@@ -3,14 +3,22 @@
 // parse, structural checks, then every kept signature verified cryptographically. A
 // caller gets a fully verified record or an IcsError; never a half-checked object.
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
 import { assembleCodeRecord, assembleKeyRecord, unionSignatures } from './canonical.ts';
 import { IssuerKeyring } from './issuers.ts';
 import { describeKey, type VerifyingKey, verifyingKey } from './keys.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-import { dearmor, framePacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
-import { canonicalSignatureBody, keyHashPrefix, readSignature, type SignatureFields, userIdHashPrefix } from './signature.ts';
+import { dearmor, framePacket, isSkippedPacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
+import {
+  canonicalSignatureBody,
+  keyHashPrefix,
+  readSignature,
+  readSignatureHead,
+  type SignatureFields,
+  userIdHashPrefix,
+} from './signature.ts';
 import { readCanonicalStatement } from './statement.ts';
 import {
   type CodeRecord,
@@ -42,6 +50,11 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 600;
 const KNOWN_NOTATION_DOMAIN = '@cm4it.org';
 /** openpgp.js must neither skip nor tolerate anything: every packet is accounted for here. */
 const STRICT_CONFIG = { ...openpgp.config, ignoreUnsupportedPackets: false, ignoreMalformedPackets: false };
+/**
+ * Packets handled between two turns of the event loop: a record near the packet cap is
+ * parsed in slices of ~1 ms, so that lookups interleave with a large (or hostile) upload.
+ */
+const PACKETS_PER_TURN = 256;
 const CERTIFICATIONS: ReadonlySet<number> = new Set([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
 
 type SigTarget = { kind: 'key' } | { kind: 'uid'; index: number } | { kind: 'subkey'; index: number } | { kind: 'code' };
@@ -76,7 +89,7 @@ export async function reviveRecord(bytes: Uint8Array): Promise<IdentityRecord> {
 }
 
 async function parsePackets(bytes: Uint8Array, options: ParseOptions, limits: RecordLimits, revive: boolean): Promise<ParseResult> {
-  const packets = scanPackets(bytes, limits).filter((p) => p.tag !== PacketTag.marker);
+  const packets = scanPackets(bytes, limits).filter((p) => !isSkippedPacket(p.tag));
   const first = packets[0];
   if (!first) throw new IcsError('RECORD_MALFORMED', 'no OpenPGP packets in input');
   if (first.tag === PacketTag.publicKey) return parseKeyPackets(packets, options, limits, revive);
@@ -134,6 +147,8 @@ class SignatureTriage {
   /** Signature ids seen and signatures counted per (target, issuer), before any verification. */
   readonly #seen = new Set<string>();
   readonly #perSigner = new Map<string, number>();
+  /** Copies of signatures refused unread, so that each is reported once. */
+  readonly #seenUnread = new Set<string>();
 
   constructor(
     private readonly issuers: IssuerKeyring,
@@ -153,6 +168,37 @@ class SignatureTriage {
     return false;
   }
 
+  /**
+   * Refuses a third-party signature from its issuer subpackets alone, before it is read:
+   * one by an issuer this node does not know (the flood of CVE-2019-13050), or one that only
+   * the key itself may make. True when refused; false leaves it to `consider`, which repeats
+   * these checks on the full reading (and reports malformed packets, never skipped here).
+   */
+  refuseUnread(raw: RawPacket, target: SigTarget, allowedTypes: ReadonlySet<number>): boolean {
+    if (this.revive) return false;
+    const head = readSignatureHead(raw.body);
+    if (!head || !allowedTypes.has(head.type)) return false;
+    const { issuerFingerprint: fingerprint, issuerKeyId: keyId } = head;
+    const selfKey = this.selfKey;
+    if (selfKey && (fingerprint === selfKey.fingerprint || (!fingerprint && keyId === selfKey.fingerprint.slice(-16)))) return false;
+    const issuer = fingerprint ?? keyId;
+    const thirdPartyAllowed =
+      target.kind === 'code' || (target.kind === 'uid' && (CERTIFICATIONS.has(head.type) || head.type === SigType.certRevocation));
+    if (!thirdPartyAllowed) {
+      const copy = `${targetKeyOf(target)} ${head.copyKey}`;
+      if (this.#seenUnread.has(copy)) return true;
+      this.#seenUnread.add(copy);
+      this.dropped.push({ reason: 'NOT_ALLOWED', issuer, type: head.type, detail: 'only the key itself may make this signature' });
+      return true;
+    }
+    if (this.issuers.candidates(fingerprint, keyId).length > 0) return false;
+    const copy = `${targetKeyOf(target)} ${head.copyKey}`;
+    if (this.#seenUnread.has(copy)) return true;
+    this.#seenUnread.add(copy);
+    this.dropped.push({ reason: 'UNKNOWN_ISSUER', issuer, type: head.type, detail: 'issuer key not known to this node' });
+    return true;
+  }
+
   /** Decides whether `packet` is worth verifying, and against which key(s); true when queued. */
   consider(packet: SignatureFields, target: SigTarget, allowedTypes: ReadonlySet<number>, index: number): boolean {
     if (packet.version !== 4) return this.drop(packet, 'UNSUPPORTED', `version ${packet.version} signature`);
@@ -163,7 +209,7 @@ class SignatureTriage {
     // Copies of one signature are verified once; the cap per signer is checked before any
     // cryptography, so that an upload of thousands of copies is refused cheaply.
     const sigId = signatureId(packet);
-    const targetKey = target.kind === 'uid' || target.kind === 'subkey' ? `${target.kind}${target.index}` : target.kind;
+    const targetKey = targetKeyOf(target);
     if (this.#seen.has(`${targetKey} ${sigId}`)) return false;
     this.#seen.add(`${targetKey} ${sigId}`);
     const fingerprint = packet.issuerFingerprint;
@@ -218,6 +264,10 @@ class SignatureTriage {
     this.pending.push({ packet, target, issuer: candidates, self, index, sigId });
     return true;
   }
+}
+
+function targetKeyOf(target: SigTarget): string {
+  return target.kind === 'uid' || target.kind === 'subkey' ? `${target.kind}${target.index}` : target.kind;
 }
 
 function signatureId(packet: SignatureFields): string {
@@ -353,8 +403,10 @@ async function parseKeyPackets(
   let allowed = KEY_SIG_TYPES;
 
   for (const raw of rest) {
+    if (raw.index % PACKETS_PER_TURN === 0) await nextTurn();
     switch (raw.tag) {
       case PacketTag.signature: {
+        if (target.kind !== 'skip' && triage.refuseUnread(raw, target, allowed)) break;
         const sig = readSignatureAt(raw);
         if (target.kind === 'skip') triage.drop(sig, 'NOT_ALLOWED', 'signature on a user attribute');
         else triage.consider(sig, target, allowed, raw.index);
@@ -550,7 +602,9 @@ async function parseCodePackets(
   const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, undefined, options, revive);
   let statementBytes: Uint8Array | undefined;
   for (const raw of packets) {
+    if (raw.index % PACKETS_PER_TURN === 0 && raw.index > 0) await nextTurn();
     if (raw.tag === PacketTag.signature) {
+      if (triage.refuseUnread(raw, { kind: 'code' }, CODE_SIG_TYPES)) continue;
       triage.consider(readSignatureAt(raw), { kind: 'code' }, CODE_SIG_TYPES, raw.index);
     } else if (raw.tag === PacketTag.literalData) {
       if (statementBytes) throw new IcsError('RECORD_MALFORMED', `packet ${raw.index}: more than one statement`);

@@ -203,6 +203,69 @@ function readValue(algorithm: number, raw: Uint8Array): { value: Uint8Array; int
   return { value: Buffer.concat(parts), integers };
 }
 
+/** What triage needs to refuse a signature before reading it: who made it, of what type. */
+export interface SignatureHead {
+  readonly version: number;
+  readonly type: number;
+  readonly issuerKeyId: string | undefined;
+  readonly issuerFingerprint: string | undefined;
+  /**
+   * The signed part and the value as read (latin1): equal for copies that differ only in the
+   * unsigned area, so that such copies are counted once without hashing them.
+   */
+  readonly copyKey: string;
+}
+
+/**
+ * Reads only the version, the type and the issuer subpackets (16, 33) of a v4 signature,
+ * with the same precedence as `readSignature` (hashed area first, unhashed fills gaps).
+ * Nothing else is decoded or copied: a flood of signatures by unknown issuers is refused
+ * at this cost. Undefined when the body is not a well-framed v4 signature; the caller
+ * then reads it in full, which reports what is wrong.
+ */
+export function readSignatureHead(body: Uint8Array): SignatureHead | undefined {
+  if (body.length < 10 || body[0] !== 4) return undefined;
+  const hashedEnd = 6 + (((body[4] as number) << 8) | (body[5] as number));
+  if (hashedEnd + 2 > body.length) return undefined;
+  const unhashedEnd = hashedEnd + 2 + (((body[hashedEnd] as number) << 8) | (body[hashedEnd + 1] as number));
+  if (unhashedEnd + 2 > body.length) return undefined;
+  const head = { keyId: undefined as string | undefined, fingerprint: undefined as string | undefined };
+  if (!scanIssuer(body, 6, hashedEnd, true, head) || !scanIssuer(body, hashedEnd + 2, unhashedEnd, false, head)) return undefined;
+  const copyKey = latin1.decode(body.subarray(0, hashedEnd)) + latin1.decode(body.subarray(unhashedEnd));
+  return { version: 4, type: body[1] as number, issuerKeyId: head.keyId, issuerFingerprint: head.fingerprint, copyKey };
+}
+
+function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, head: { keyId?: string; fingerprint?: string }): boolean {
+  let pos = start;
+  while (pos < end) {
+    const first = b[pos] as number;
+    let length: number;
+    if (first < 192) {
+      length = first;
+      pos += 1;
+    } else if (first < 255) {
+      if (pos + 2 > end) return false;
+      length = ((first - 192) << 8) + (b[pos + 1] as number) + 192;
+      pos += 2;
+    } else {
+      if (pos + 5 > end) return false;
+      length = u32(b, pos + 1);
+      pos += 5;
+    }
+    if (length < 1 || pos + length > end) return false;
+    const type = (b[pos] as number) & 0x7f;
+    if (type === 16 && length === 9) {
+      const keyId = hex(b.subarray(pos + 1, pos + 9));
+      head.keyId = hashed ? keyId : (head.keyId ?? keyId);
+    } else if (type === 33 && length === 22 && b[pos + 1] === 4) {
+      const fingerprint = hex(b.subarray(pos + 2, pos + 22));
+      head.fingerprint = hashed ? fingerprint : (head.fingerprint ?? fingerprint);
+    }
+    pos += length;
+  }
+  return true;
+}
+
 /** Reads a signature packet body. Versions other than 4 come back with only `version` meaningful. */
 export function readSignature(body: Uint8Array): SignatureFields {
   const version = body[0];

@@ -89,6 +89,21 @@ export const DEFAULT_LIMITS: SyncLimits = Object.freeze({
   banMs: 60_000,
 });
 
+/**
+ * libp2p connections open at once, by default (config `sync.maxConnections`): a mesh node has
+ * tens of peers, each on one connection; the rest is room for redials and refused strangers.
+ */
+export const MAX_CONNECTIONS = 256;
+/**
+ * Connections from one IP address, by default (`sync.maxConnectionsPerAddress`): several
+ * nodes may share a host (tests, containers behind one address), but not hundreds.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 16;
+/** Inbound connections still in their Noise / Yamux upgrade at once: each costs a handshake. */
+export const MAX_PENDING_INBOUND = 16;
+/** Inbound connections one IP address may open per second (libp2p's `inboundConnectionThreshold`). */
+export const INBOUND_CONNECTIONS_PER_SECOND = 5;
+
 /** The longest a ban grows to. */
 export const MAX_BAN_MS = 3_600_000;
 /** Announcements are gathered this long before they are sent, so that a burst goes as one message. */

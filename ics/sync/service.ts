@@ -10,10 +10,11 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
-import { multiaddr } from '@multiformats/multiaddr';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import { IcsError, isIcsError } from '../errors.ts';
+import { AddressSet, ClientMetrics, ThrottledWarning } from '../net/clients.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { ChangeEvent } from '../store/types.ts';
 import { Announcer } from './announcer.ts';
@@ -33,6 +34,10 @@ import {
 } from './codec.ts';
 import {
   DEFAULT_LIMITS,
+  INBOUND_CONNECTIONS_PER_SECOND,
+  MAX_CONNECTIONS,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_PENDING_INBOUND,
   MAX_REFUSED_REMEMBERED,
   MESSAGE_SLACK,
   PROTOCOL,
@@ -100,6 +105,11 @@ const zeroReport = (name: string, state: DomainSyncState, error?: string): Domai
   ...(error && { error }),
 });
 
+/** The IP address of a multiaddr, if it has one. */
+function hostOf(address: Multiaddr): string | undefined {
+  return address.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value;
+}
+
 export function createSyncService(init: SyncInit, components: SyncComponents): SyncService {
   return new SyncNode(init, components);
 }
@@ -122,6 +132,9 @@ class SyncNode implements SyncService {
   #unregister: (() => void) | undefined;
   #stopped = false;
   readonly #background = new Set<Promise<unknown>>();
+  readonly #exempt: AddressSet;
+  readonly #refusedMetric: ClientMetrics['refused'] | undefined;
+  readonly #refusedLog: ThrottledWarning;
 
   constructor(init: SyncInit, components: SyncComponents) {
     this.#init = init;
@@ -134,6 +147,9 @@ class SyncNode implements SyncService {
     });
     this.#components = components;
     this.#log = components.logger; // node/ gives it as child({ component: 'sync' })
+    this.#exempt = new AddressSet(init.exempt);
+    this.#refusedMetric = components.metrics ? ClientMetrics.of(components.metrics.registry).refused : undefined;
+    this.#refusedLog = new ThrottledWarning(this.#log, 'connection refused: too many connections');
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -155,11 +171,19 @@ class SyncNode implements SyncService {
         connectionGater: {
           // Loopback and private addresses are where a mesh lives: do not filter them.
           denyDialMultiaddr: () => false,
+          // Before any handshake: the per-address cap (libp2p's own caps are below).
+          denyInboundConnection: (connection) => this.#denyAddress(connection.remoteAddr),
           // After Noise has authenticated the remote key: only policy peers, not banned.
           denyInboundEncryptedConnection: (peerId: PeerId) => this.#deny(peerId.toString()),
           denyOutboundEncryptedConnection: (peerId: PeerId) => this.#deny(peerId.toString()),
         },
-        connectionManager: { maxConnections: 256 },
+        connectionManager: {
+          maxConnections: this.#init.maxConnections ?? MAX_CONNECTIONS,
+          maxIncomingPendingConnections: MAX_PENDING_INBOUND,
+          inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
+          // libp2p lets allow-listed addresses past every cap, its total included.
+          allow: this.#exemptMultiaddrs(),
+        },
       });
     } catch (cause) {
       throw new IcsError('UNAVAILABLE', `sync cannot listen on ${this.#settings.listen}`, { cause });
@@ -264,6 +288,27 @@ class SyncNode implements SyncService {
       for (const state of this.#peers.values()) for (const name of state.entry?.pull ?? []) state.domain(name).due = 0;
       this.#log.info({ peers: current.size }, 'sync took up a new policy');
     }
+  }
+
+  /** The exempt addresses as libp2p's allow list wants them (`/ip4/…/ipcidr/…`). */
+  #exemptMultiaddrs(): string[] {
+    return (this.#init.exempt ?? []).map((entry) => {
+      const [address = '', bits] = entry.trim().split('/');
+      const ip = address.includes(':') ? 'ip6' : 'ip4';
+      return `/${ip}/${address}/ipcidr/${bits ?? (ip === 'ip4' ? 32 : 128)}`;
+    });
+  }
+
+  /** The connection gater's per-address answer: refuse a connection over the cap of its IP address. */
+  #denyAddress(remote: Multiaddr): boolean {
+    const host = hostOf(remote);
+    if (host === undefined || this.#exempt.has(host)) return false;
+    const max = this.#init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
+    const open = (this.#libp2p?.getConnections() ?? []).filter((c) => hostOf(c.remoteAddr) === host).length;
+    if (open < max) return false;
+    this.#refusedMetric?.inc({ listener: 'sync', reason: 'per-address' });
+    this.#refusedLog.warn({ listener: 'sync', reason: 'per-address', client: host, limit: max });
+    return true;
   }
 
   /** The connection gater's answer: refuse unknown and banned peers. */

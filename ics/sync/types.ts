@@ -21,6 +21,12 @@ export interface SyncInit {
   /** Announce local changes to peers at once (config `sync.announce`); periodic reconciliation runs either way. */
   readonly announce?: boolean;
   readonly limits?: Partial<SyncLimits>;
+  /** libp2p connections open at once; default MAX_CONNECTIONS (consts.ts). */
+  readonly maxConnections?: number;
+  /** Connections from one IP address; default MAX_CONNECTIONS_PER_ADDRESS. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Addresses and CIDR blocks exempt from the per-address limits. */
+  readonly exempt?: readonly string[];
 }
 
 /** What sync needs of the ingest path: everything a peer sends goes through it. */

@@ -257,7 +257,7 @@ describe('hkp: bad input', function () {
       // A store that fails the way a broken disk would: our fault, not the client's.
       const failing = new Proxy(store, {
         get(target, name, receiver) {
-          if (name === 'stats') return () => Promise.reject(new Error('disk on fire'));
+          if (name === 'stats' || name === 'syncSummaries') return () => Promise.reject(new Error('disk on fire'));
           const value = Reflect.get(target, name, receiver) as unknown;
           return typeof value === 'function' ? value.bind(target) : value;
         },

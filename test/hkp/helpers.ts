@@ -33,6 +33,8 @@ export const DEFAULT_INIT: HkpInit = {
   requestTimeoutSeconds: 30,
   resultLimit: 100,
   writesRequireAuth: false,
+  // Loopback tests send basic auth over plain HTTP; the refusal itself is tested with it off.
+  allowInsecureAuth: true,
   nodeInfo: { name: 'test-node', role: 'default', version: '0.0.0-test' },
 };
 
@@ -87,12 +89,12 @@ export function basic(name: string, password: string): string {
 }
 
 /** A fixed-table authenticator (the node's scrypt one is tested in test/node). */
-export function tableAuthenticator(users: Record<string, { password: string; write: boolean }>): HkpAuthenticator {
+export function tableAuthenticator(users: Record<string, { password: string; write: boolean; groups?: string[] }>): HkpAuthenticator {
   return {
     async authenticate(name, password) {
       const user = users[name];
       if (!user || user.password !== password) return undefined;
-      return { principal: { kind: 'user', name }, write: user.write };
+      return { principal: { kind: 'user', name, groups: user.groups ?? [] }, write: user.write };
     },
   };
 }

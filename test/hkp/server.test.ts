@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { isIcsError } from '../../ics/errors.ts';
 import { createHkpServer, HKP_LIMITS } from '../../ics/hkp/index.ts';
 import type { BatchOutcome } from '../../ics/ingest/ingest.ts';
@@ -178,15 +179,22 @@ describe('hkp: server', () => {
           return empty;
         },
       };
-      const server = createHkpServer(DEFAULT_INIT, { store, policy: () => engine, ingest: stuck, logger: silent });
+      const registry = new Registry();
+      const gauge = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
+      // One client sends every held submission at once: the per-address connection cap is lifted.
+      const init = { ...DEFAULT_INIT, maxConnections: 1024, maxConnectionsPerAddress: 1024 };
+      const server = createHkpServer(init, { store, policy: () => engine, ingest: stuck, logger: silent, metrics: { registry } });
       const { url } = await server.start();
       try {
         const record = await device(acmeDeviceId(), [{ issuer: f.manufacturer, role: 'manufacturer', status: 'in-use' }]);
         const form = keytextForm(armor('publicKey', record.bytes));
         const held = HKP_LIMITS.MAX_CONCURRENT_WRITES + HKP_LIMITS.MAX_QUEUED_WRITES;
         const pending = Array.from({ length: held }, () => fetch(`${url}/pks/add`, form));
-        for (let i = 0; i < 100 && entered < HKP_LIMITS.MAX_CONCURRENT_WRITES; i++) await new Promise((r) => setTimeout(r, 50));
-        await new Promise((r) => setTimeout(r, 500));
+        // Until every held submission is in the gate or its queue (the gauges /metrics shows).
+        while ((await gauge('ics_hkp_submissions_waiting')) < HKP_LIMITS.MAX_QUEUED_WRITES || entered < HKP_LIMITS.MAX_CONCURRENT_WRITES) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(await gauge('ics_hkp_submissions_in_progress'), HKP_LIMITS.MAX_CONCURRENT_WRITES);
         assert.equal(entered, HKP_LIMITS.MAX_CONCURRENT_WRITES, 'only the gate’s worth is ingested at once');
         const refused = await fetch(`${url}/pks/add`, form);
         assert.equal(refused.status, 503);
@@ -194,6 +202,7 @@ describe('hkp: server', () => {
         release();
         const answers = await Promise.all(pending);
         assert.equal(entered, held, 'the queued ones were ingested in turn');
+        assert.equal(await gauge('ics_hkp_submissions_waiting'), 0);
         assert.ok(answers.every((a) => a.status === 422), 'the held submissions completed (an empty batch is 422)');
         assert.equal((await fetch(`${url}/pks/add`, form)).status, 422);
       } finally {

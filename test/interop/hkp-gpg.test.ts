@@ -42,7 +42,7 @@ describe('interop/hkp-gpg (GnuPG 2.2 against the HKP server)', function () {
     integratorFpr = await keys.generateKey('urn:cm4it:org:integrator.example', 'ed25519');
     strangerFpr = await keys.generateKey('urn:cm4it:org:stranger.example', 'ed25519');
     const integratorRecord = (await parseKeyRecord(await keys.export(integratorFpr))).record;
-    node = await startNode({ engine: await publicEngine(f, [integratorRecord]) });
+    node = await startNode({ engine: await publicEngine(f, [integratorRecord]), init: { metrics: 'public' } });
     integrator = await home();
     stranger = await home();
     const secret = async (fpr: string) => (await keys.run(['--export-secret-keys', fpr.toUpperCase()])).stdout;

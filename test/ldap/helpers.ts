@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Registry } from 'prom-client';
 import { Ingest } from '../../ics/ingest/ingest.ts';
 import { createLdapServer, type LdapInit } from '../../ics/ldap/index.ts';
 import { createAuthenticator, hashPassword } from '../../ics/node/auth.ts';
@@ -90,6 +91,8 @@ export interface StartOptions {
   wrap?: (store: RecordStore) => RecordStore;
   /** Leave the store empty. */
   empty?: boolean;
+  /** The metrics registry the server counts in. */
+  registry?: Registry;
 }
 
 export const silent = pino({ level: 'silent' });
@@ -119,6 +122,7 @@ export async function startLdap(options: StartOptions = {}): Promise<LdapTestNod
       ingest,
       logger: silent,
       authenticator: createAuthenticator(await testUsers()),
+      ...(options.registry && { metrics: { registry: options.registry } }),
     },
   );
   const address = await server.start();

@@ -228,10 +228,12 @@ export class WireClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, options: { tls?: boolean; ca?: string | Buffer } = {}): Promise<WireClient> {
+  /** `localAddress`: the source address (any of 127/8 reaches a loopback listener), to act as another client. */
+  static async connect(port: number, options: { tls?: boolean; ca?: string | Buffer; localAddress?: string } = {}): Promise<WireClient> {
+    const source = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
     const socket = options.tls
-      ? tlsConnect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' })
-      : netConnect({ host: '127.0.0.1', port });
+      ? tlsConnect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost', ...source })
+      : netConnect({ host: '127.0.0.1', port, ...source });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -41,7 +41,7 @@ describe('policy/load', () => {
     assert.deepEqual(devices?.read, { public: true });
     assert.deepEqual(priv?.select, {});
     assert.deepEqual(priv?.accept, { requireRoles: [] });
-    assert.deepEqual(priv?.read, { public: false, peers: [PEER_A], authenticated: false });
+    assert.deepEqual(priv?.read, { public: false, peers: [PEER_A], authenticated: false, users: [], groups: [] });
     assert.deepEqual(policy.sync.peers[0], { name: 'maintenance', peerId: PEER_A, addresses: [], pull: ['devices'], push: ['private'], intervalSeconds: 60 });
     assert.ok(Object.isFrozen(policy) && Object.isFrozen(policy.domains) && Object.isFrozen(devices?.select.kinds));
     assert.throws(() => (policy.domains[0]?.accept.requireRoles as string[]).push('owner'), TypeError);
@@ -74,7 +74,7 @@ describe('policy/load', () => {
       '    colour: blue', //                             10 unknown property
       '    limits: { maxRecordBytes: big }', //          11 wrong type
       '    read: private', //                            12 neither "public" nor an object
-      '  - name: Bad_Name', //                           13 bad name, read missing
+      '  - name: Bad_Name', //                           13 bad name (read missing: private)
       'sync:', //                                        14
       '  peers:', //                                     15
       `    - { name: m, peerId: ${PEER_A}, pull: [devices, missing] }`, // 16 unknown domain
@@ -86,7 +86,6 @@ describe('policy/load', () => {
       '/domains/0/limits/maxRecordBytes',
       '/domains/0/read',
       '/domains/1/name',
-      '/domains/1/read',
       '/sync/peers/0/pull/1',
       '/trust/issuers/0/domains/0',
       '/trust/issuers/0/fingerprint',

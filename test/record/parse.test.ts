@@ -106,12 +106,42 @@ describe('record/parse', () => {
     await rejects(parseRecord(Buffer.concat([framePacket(key.tag, key.body), framePacket(uid.tag, uid.body)])), 'RECORD_MALFORMED');
   });
 
-  it('refuses secret keys, compressed data and unknown packets with PACKET_NOT_ALLOWED', async () => {
+  it('refuses secret keys, compressed data and unknown critical packets with PACKET_NOT_ALLOWED', async () => {
     const { privateKey } = await generateIdentity({ userId: 'urn:cm4it:device:acme.example:x:2' });
     await rejects(parseRecord(privateKey.armor()), 'PACKET_NOT_ALLOWED');
     await rejects(parseRecord(framePacket(PacketTag.compressedData, new Uint8Array([1, 2, 3]))), 'PACKET_NOT_ALLOWED');
     const { record } = await generateIdentity({ userId: 'urn:cm4it:device:acme.example:x:3' });
-    await rejects(parseRecord(Buffer.concat([record.bytes, framePacket(60, new Uint8Array([0]))])), 'PACKET_NOT_ALLOWED');
+    // RFC 9580 §4.3: tags 0–39 are critical; an unknown one makes the sequence invalid.
+    for (const tag of [22, 39]) await rejects(parseRecord(Buffer.concat([record.bytes, framePacket(tag, new Uint8Array([0]))])), 'PACKET_NOT_ALLOWED');
+    // Known but never part of a record: encrypted data (SED, SEIPD, AEAD), PKESK, one-pass signature.
+    for (const tag of [1, 3, 4, 9, 18, 20]) {
+      await rejects(parseRecord(Buffer.concat([record.bytes, framePacket(tag, new Uint8Array([1, 2, 3]))])), 'PACKET_NOT_ALLOWED');
+    }
+  });
+
+  it('skips unknown non-critical packets (tags 40–63) and padding, keeping nothing of them (RFC 9580 §4.3, §5.14)', async () => {
+    const f = await fixture();
+    const { record } = await certifiedDevice(f);
+    const [key, ...others] = scanPackets(record.bytes, DEFAULT_LIMITS);
+    assert.ok(key);
+    const extra = (tag: number) => framePacket(tag, Buffer.from(`ignored ${tag}`));
+    // Before the key, between its packets and at the end; armored and binary.
+    const input = Buffer.concat([
+      extra(60),
+      framePacket(key.tag, key.body),
+      extra(40),
+      ...others.flatMap((p) => [framePacket(p.tag, p.body), extra(PacketTag.padding)]),
+      extra(59),
+      extra(63),
+    ]);
+    for (const form of [input, armor('publicKey', input)]) {
+      const { record: parsed, dropped } = await parseKeyRecord(form, { issuers: f.ring });
+      assert.equal(parsed.digest, record.digest, 'the canonical record holds only known packets');
+      assert.deepEqual(dropped, []);
+    }
+    // They still count toward the packet cap.
+    const cap = { ...DEFAULT_LIMITS, maxPackets: scanPackets(record.bytes, DEFAULT_LIMITS).length + 1 };
+    await rejects(parseRecord(Buffer.concat([record.bytes, extra(60), extra(60)]), { issuers: f.ring, limits: cap }), 'LIMIT_EXCEEDED');
   });
 
   it('refuses truncated input, bad armor and empty input with RECORD_MALFORMED', async () => {

@@ -1,0 +1,246 @@
+// Shared pieces of the reliability suite: the seed, failing inputs written to disk, device
+// records made fast (bench/store-packets.ts), `ics serve` processes on 127.0.0.1 port 0 with
+// their RSS and open file descriptors read from /proc, and data directories trusting the
+// suite's own issuers (generated per run: no published key is ever trusted).
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import type { NodeRole } from '../../ics/node/config.ts';
+import { initDataDir } from '../../ics/node/datadir.ts';
+import { armor } from '../../ics/record/index.ts';
+import { type EdKey, type Issuer, deviceRecord, keyFacts, selfSignedKey } from '../store-packets.ts';
+
+export { seededRandom, type SeededRandom } from '../../test/helpers/random.ts';
+
+export const ICS = fileURLToPath(new URL('../../bin/ics.js', import.meta.url));
+
+/** The seed of a run: RELIABILITY_SEED, else a fixed default, so that every run is the same unless asked. */
+export function runSeed(): number {
+  const text = process.env.RELIABILITY_SEED;
+  if (text === undefined || text === '') return 0x1c5_2025;
+  const seed = Number(text);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff) throw new Error('RELIABILITY_SEED must be an integer from 0 to 2^32-1');
+  return seed;
+}
+
+/** Where failing inputs go: RELIABILITY_FAILURES, else bench/results/reliability-failures/. */
+export function failuresDir(): string {
+  return process.env.RELIABILITY_FAILURES ?? fileURLToPath(new URL('../results/reliability-failures/', import.meta.url));
+}
+
+/**
+ * Writes an input that broke an invariant, with the seed and case number that reproduce it:
+ * `<dir>/<suite>-<seed>-<case>.bin` and a `.json` beside it saying what went wrong.
+ */
+export async function writeFailure(suite: string, seed: number, index: number, input: Uint8Array | string, what: string): Promise<string> {
+  const dir = failuresDir();
+  await mkdir(dir, { recursive: true });
+  const base = join(dir, `${suite}-${seed}-${index}`);
+  await writeFile(`${base}.bin`, input);
+  await writeFile(`${base}.json`, `${JSON.stringify({ suite, seed, case: index, what, reproduce: `RELIABILITY_SEED=${seed}` }, null, 2)}\n`);
+  return `${base}.bin`;
+}
+
+// ---- records --------------------------------------------------------------------------------
+
+function edKey(created: number): EdKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { publicRaw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey, created };
+}
+
+function issuer(userId: string): Issuer {
+  const key = edKey(1_704_067_200);
+  return { key, facts: keyFacts(key), userId };
+}
+
+export interface Device {
+  readonly id: string;
+  readonly userId: string;
+  readonly bytes: Buffer;
+}
+
+/** Two issuers (manufacturer, integrator) made for this run, and devices certified by both. */
+export class Devices {
+  readonly manufacturer = issuer('urn:cm4it:org:acme.example');
+  readonly integrator = issuer('urn:cm4it:org:integrator.example');
+  #serial = 0;
+
+  constructor(readonly tag = 'rel') {}
+
+  /** A device of acme.example (the `devices` domain of the role policies). */
+  next(): Device {
+    this.#serial += 1;
+    const key = edKey(1_735_689_600 + this.#serial);
+    const userId = `urn:cm4it:device:acme.example:${this.tag}:SN${String(this.#serial).padStart(7, '0')}`;
+    return { id: keyFacts(key).fingerprint.toString('hex'), userId, bytes: deviceRecord(key, userId, this.manufacturer, this.integrator) };
+  }
+
+  /** Armored public keys of the two issuers. */
+  issuerKeys(): { manufacturer: string; integrator: string } {
+    const text = (i: Issuer) => armor('publicKey', selfSignedKey(i.key, i.userId).bytes);
+    return { manufacturer: text(this.manufacturer), integrator: text(this.integrator) };
+  }
+}
+
+/** `ics init` a data directory of `role` whose policy trusts exactly the suite's two issuers. */
+export async function initNode(dir: string, role: NodeRole, devices: Devices, edit?: (doc: ReturnType<typeof parseDocument>) => void): Promise<void> {
+  await initDataDir(dir, { role, name: `rel-${role}` });
+  const keys = devices.issuerKeys();
+  await writeFile(join(dir, 'keys/rel-manufacturer.asc'), keys.manufacturer);
+  await writeFile(join(dir, 'keys/rel-integrator.asc'), keys.integrator);
+  const file = join(dir, 'policy.yaml');
+  const doc = parseDocument(await readFile(file, 'utf8'));
+  doc.setIn(
+    ['trust', 'issuers'],
+    doc.createNode([
+      { name: 'rel-manufacturer', fingerprint: devices.manufacturer.facts.fingerprint.toString('hex').toUpperCase(), roles: ['manufacturer'], key: 'keys/rel-manufacturer.asc' },
+      { name: 'rel-integrator', fingerprint: devices.integrator.facts.fingerprint.toString('hex').toUpperCase(), roles: ['integrator', 'maintainer'], key: 'keys/rel-integrator.asc' },
+    ]),
+  );
+  edit?.(doc);
+  await writeFile(file, doc.toString());
+}
+
+export function runIcs(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`ics ${args.join(' ')}: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+export interface Served {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** http://127.0.0.1:PORT */
+  readonly hkp: string;
+  readonly ldap: string | null;
+  readonly p2p: readonly string[];
+  readonly peerId: string | undefined;
+  /** The process ended (killed or crashed). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its log (stderr), last 64 KiB. */
+  log(): string;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+interface Bound {
+  pid: number;
+  hkp: string | null;
+  ldap: string | null;
+  p2p?: { peerId: string; addresses: string[] } | null;
+}
+
+/** addresses.json, or undefined while it is absent or half written. */
+function parseBound(text: string | undefined): Bound | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as Bound;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `ics serve` on 127.0.0.1 port 0; resolves once addresses.json names this process. */
+export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?: string } = {}): Promise<Served> {
+  const args = ['serve', '--data', dir, '--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', options.p2p ? '/ip4/127.0.0.1/tcp/0' : 'off'];
+  const child = spawn(process.execPath, [ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-65536);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (done) throw new Error(`ics serve exited before it was ready:\n${log}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`ics serve not ready within 60 s:\n${log}`);
+    }
+    const text = await readFile(join(dir, 'addresses.json'), 'utf8').catch(() => undefined);
+    const bound = parseBound(text);
+    if (bound && bound.pid === child.pid && bound.hkp) {
+      return {
+        child,
+        pid: child.pid as number,
+        hkp: bound.hkp.replace(/\/$/, ''),
+        ldap: bound.ldap,
+        p2p: bound.p2p?.addresses ?? [],
+        peerId: bound.p2p?.peerId,
+        exited,
+        log: () => log,
+        async stop() {
+          if (!done) child.kill('SIGTERM');
+          await exited;
+        },
+        async kill9() {
+          if (!done) child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    }
+    await sleep(25);
+  }
+}
+
+/** Resident set size of a process in bytes (Linux /proc), undefined when it is gone. */
+export async function rssOf(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kb = status?.match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+/** Open file descriptors of a process (Linux /proc), undefined when it is gone. */
+export async function fdCount(pid: number): Promise<number | undefined> {
+  return (await readdir(`/proc/${pid}/fd`).catch(() => undefined))?.length;
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+/** POST /pks/add with a form `keytext`; the status code (0 when the connection failed). */
+export async function pksAdd(base: string, keytext: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<number> {
+  try {
+    const response = await fetch(`${base}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext }), headers, signal: AbortSignal.timeout(timeoutMs) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Temp directories of one run, removed by `cleanup`. */
+export class TempDirs {
+  readonly #dirs: string[] = [];
+
+  async make(prefix: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), `ics-rel-${prefix}-`));
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const dir of this.#dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** One figure of bench/results/*.json. */
+export interface Figure {
+  readonly value: number;
+  readonly unit: string;
+  readonly baseline: number | null;
+  readonly goal: string;
+  readonly met: boolean;
+}
