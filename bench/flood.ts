@@ -31,7 +31,7 @@ interface Settings {
 const FULL: Settings = { devices: 1000, connections: 16, durationSec: 10 };
 const QUICK: Settings = { devices: 100, connections: 16, durationSec: 3 };
 
-interface ClientResult {
+export interface ClientResult {
   lookups: number;
   p50: number;
   p99: number;
@@ -80,7 +80,7 @@ Promise.all(tasks).then(() => {
 }, (e) => parentPort.postMessage({ error: String(e) }));
 `;
 
-function runClients(data: { url: string; paths: string[]; connections: number; durationMs: number; floods?: string[]; inFlight?: number }): Promise<ClientResult> {
+export function runClients(data: { url: string; paths: string[]; connections: number; durationMs: number; floods?: string[]; inFlight?: number }): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(CLIENT_WORKER, { eval: true, workerData: data });
     worker.once('message', (m: ClientResult & { error?: string }) => {
@@ -97,7 +97,7 @@ function runClients(data: { url: string; paths: string[]; connections: number; d
  * the issuer's fingerprint and key id replaced (derived from a counter, so every run floods
  * with the same bytes). They need not verify: unknown issuers are dropped unverified.
  */
-function fakeCertifications(template: Uint8Array, issuer: string, count: number, seed: string): Buffer[] {
+export function fakeCertifications(template: Uint8Array, issuer: string, count: number, seed: string): Buffer[] {
   const fpr = Buffer.from(issuer, 'hex');
   const keyId = fpr.subarray(-8);
   const out: Buffer[] = [];

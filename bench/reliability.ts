@@ -1,5 +1,6 @@
 // The reliability suite (`npm run bench -- reliability`; BENCH_QUICK=1 for the short form):
-// kill -9 during ingest and sync, and fuzzing of every front end. Each part prints its
+// kill -9 during ingest and sync, fuzzing of every front end, the leak matrix of private
+// domains and a soak of the four-role mesh. Each part prints its
 // figures and checks its goals; unlike the other benchmarks a missed goal here fails the run
 // (run.ts exits non-zero), and a full run writes bench/results/reliability.json.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -8,6 +9,8 @@ import { type BenchContext, type Benchmark, environmentLine, int, mib, pick } fr
 import { type Figure, runSeed } from './reliability/common.ts';
 import { runFuzz } from './reliability/fuzz.ts';
 import { runKill } from './reliability/kill.ts';
+import { leakTable, runLeak } from './reliability/leak.ts';
+import { FD_TOLERANCE, runSoak } from './reliability/soak.ts';
 
 /** RSS growth of a fuzzed node allowed: its caches filling, not a leak per input. */
 export const FUZZ_RSS_BOUND_BYTES = 256 * 1024 * 1024;
@@ -47,9 +50,47 @@ async function fuzz(ctx: BenchContext, seed: number, figures: Record<string, Fig
   figures['fuzz.rss_growth'] = { value: report.rssGrowth / (1024 * 1024), unit: 'MiB', baseline: null, goal: `<= ${FUZZ_RSS_BOUND_BYTES / (1024 * 1024)}`, met: report.rssGrowth <= FUZZ_RSS_BOUND_BYTES };
 }
 
+async function leak(ctx: BenchContext, seed: number, figures: Record<string, Figure>): Promise<void> {
+  const report = await runLeak({ perDomain: pick(ctx, 5, 2), seed, log: ctx.log });
+  for (const line of leakTable(report)) ctx.log(line);
+  for (const f of report.figureLeaks) ctx.row('leak.figure', `${f.iface} to ${f.caller}: ${f.what}`);
+  for (const c of report.underServed) ctx.row('leak.probe', `${c.iface} served ${c.caller} ${c.served} of ${c.planted} ${c.domain} records it may read`);
+  ctx.row('leak.records', `${report.recordsLeaked} private records served to callers the policy does not name (${report.cells.length} cells)`);
+  ctx.row('leak.figures', `${report.figureLeaks.length} figures about private records (${report.figureChecks} figure answers checked)`);
+  ctx.goal('leak: 0 private records to callers the policy does not name', report.recordsLeaked === 0, `${report.recordsLeaked}`);
+  ctx.goal('leak: 0 figures about private records to callers the policy does not name', report.figureLeaks.length === 0, report.figureLeaks.map((f) => `${f.iface}/${f.caller}`).join(', ') || '0');
+  ctx.goal('leak: every probe serves what the policy allows (the matrix can see a leak)', report.underServed.length === 0, `${report.underServed.length} cells short`);
+  figures['leak.records'] = { value: report.recordsLeaked, unit: 'records', baseline: null, goal: '= 0', met: report.recordsLeaked === 0 };
+  figures['leak.figures'] = { value: report.figureLeaks.length, unit: 'answers', baseline: null, goal: '= 0', met: report.figureLeaks.length === 0 };
+}
+
+/** RSS at the end within this share of the RSS at the mark. */
+export const SOAK_RSS_BAND = 0.1;
+
+async function soak(ctx: BenchContext, seed: number, figures: Record<string, Figure>): Promise<void> {
+  const report = await runSoak({ seconds: pick(ctx, 3600, 30), markSeconds: pick(ctx, 600, 10), seed, log: ctx.log });
+  ctx.row('soak.load', `${report.seconds.toFixed(0)} s, ${int(report.requests)} requests, ${report.submitted} devices + services submitted, ${report.statusChanges} status changes, ${report.synced}/${report.submitted} devices synced to maintenance`);
+  ctx.row('soak.errors', `${report.errors}${report.errorSamples.length ? ` (${report.errorSamples.slice(0, 3).join('; ')})` : ''}`);
+  let rssOk = true;
+  let fdOk = true;
+  for (const [role, end] of Object.entries(report.end)) {
+    const mark = report.mark[role as keyof typeof report.mark];
+    const change = end.rss / mark.rss - 1;
+    rssOk &&= Math.abs(change) <= SOAK_RSS_BAND;
+    fdOk &&= end.fds <= mark.fds + FD_TOLERANCE;
+    ctx.row(`soak.${role}`, `RSS ${mib(mark.rss)} at the mark, ${mib(end.rss)} at the end (${(change * 100).toFixed(1)} %); fds ${mark.fds} → ${end.fds}`);
+    figures[`soak.${role}.rss_change`] = { value: change * 100, unit: '%', baseline: null, goal: `within ±${SOAK_RSS_BAND * 100}`, met: Math.abs(change) <= SOAK_RSS_BAND };
+    figures[`soak.${role}.fd_growth`] = { value: end.fds - mark.fds, unit: 'fds', baseline: null, goal: `<= ${FD_TOLERANCE}`, met: end.fds <= mark.fds + FD_TOLERANCE };
+  }
+  ctx.goal('soak: 0 errors', report.errors === 0, `${report.errors} of ${int(report.requests)}`);
+  ctx.goal(`soak: RSS at the end within ±${SOAK_RSS_BAND * 100} % of the mark`, rssOk, 'per node above');
+  ctx.goal(`soak: no fd growth (tolerance ${FD_TOLERANCE})`, fdOk, 'per node above');
+  figures['soak.errors'] = { value: report.errors, unit: 'requests', baseline: null, goal: '= 0', met: report.errors === 0 };
+}
+
 export const reliabilityBenchmark: Benchmark = {
   name: 'reliability',
-  title: 'kill -9 during ingest and sync; fuzzing of HKP, LDAP, sync frames, policy and config files',
+  title: 'kill -9 during ingest and sync; fuzzing of HKP, LDAP, sync frames, policy and config files; leak matrix; soak',
   enforce: true,
   async run(ctx) {
     const seed = runSeed();
@@ -58,6 +99,8 @@ export const reliabilityBenchmark: Benchmark = {
     const figures: Record<string, Figure> = {};
     await kill(ctx, seed, figures);
     await fuzz(ctx, seed, figures);
+    await leak(ctx, seed, figures);
+    await soak(ctx, seed, figures);
     if (!ctx.quick) {
       await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
       await writeFile(RESULTS, `${JSON.stringify({ benchmark: 'reliability', date: new Date().toISOString(), environment: environmentLine(), seed, figures }, null, 2)}\n`);

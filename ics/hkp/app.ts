@@ -10,6 +10,7 @@ import { AuthenticationRequired } from './access.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { callerOf, type HkpContext } from './context.ts';
 import { type HttpProblem, toProblem } from './errors.ts';
+import { readsEveryDomain } from './figures.ts';
 import { registerHkpRoutes } from './hkp-routes.ts';
 import { IcsError } from '../errors.ts';
 import { AddressSet, ClientMetrics, clientAddress, ConnectionGuard, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
@@ -164,10 +165,14 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
   app.get('/', { schema: noInputSchema }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(LANDING));
 
   app.get('/metrics', { schema: noInputSchema }, async (request, reply) => {
-    // Figures of every domain, private ones included: not for anonymous clients unless the
-    // operator says so (Prometheus sends basic_auth credentials with each scrape).
-    if (ctx.init.metrics !== 'public' && callerOf(request).principal.kind === 'anonymous') {
-      throw new AuthenticationRequired('/metrics needs credentials (HTTP basic auth), or hkp.metrics: public');
+    // Figures of every domain, private ones included: unless the operator says so, only for
+    // a user who may read every domain (Prometheus sends basic_auth with each scrape).
+    if (ctx.init.metrics !== 'public') {
+      const { principal } = callerOf(request);
+      if (principal.kind === 'anonymous') throw new AuthenticationRequired('/metrics needs credentials (HTTP basic auth), or hkp.metrics: public');
+      if (!readsEveryDomain(ctx.components.policy(), principal)) {
+        throw new IcsError('POLICY_REJECTED', '/metrics counts the records of every domain: only for a user who may read every domain');
+      }
     }
     const registry = ctx.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());

@@ -15,6 +15,11 @@ export interface StoreFigures {
 /** Whole reconciliation set of a domain: one entry per record it holds. */
 const EVERYTHING = { time: 0, id: '' };
 
+/** Whether `principal` may read every domain: the condition for figures that count all of them. */
+export function readsEveryDomain(engine: PolicyEngine, principal: Principal): boolean {
+  return engine.domainNames().every((name) => engine.canRead(name, principal));
+}
+
 export async function storeFigures(store: RecordStore, engine: PolicyEngine, principal: Principal): Promise<StoreFigures> {
   const names = engine.domainNames();
   const readable = names.filter((name) => engine.canRead(name, principal));

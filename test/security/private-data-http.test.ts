@@ -19,9 +19,11 @@ describe('security: private data over HTTP', () => {
 
   before(async () => {
     const f = await policyFixture();
-    // `system` readable by the group site-a and by alice only; `devices` public; `firmware` a peer's.
+    // `system` readable by the group site-a and by alice only; `devices` public; `firmware` a
+    // peer's and alice's: alice alone may read every domain.
     const engine = await testEngine(f, (d) => {
       d.system.read = { users: ['alice'], groups: ['site-a'] };
+      d.firmware.read = { ...(d.firmware.read as object), users: ['alice'] };
     });
     node = await startNode({ engine, authenticator: tableAuthenticator(users) });
     site = [];
@@ -56,10 +58,14 @@ describe('security: private data over HTTP', () => {
     assert.deepEqual(body.store, { domains: { devices: 1 } });
   });
 
-  it('/metrics needs credentials by default', async () => {
+  it('/metrics needs credentials of a user who may read every domain', async () => {
     const anonymous = await node.fetch('/metrics');
     assert.equal(anonymous.status, 401);
     assert.doesNotMatch(await anonymous.text(), /ics_store_records/);
+    // bob reads `system` but not `firmware`: the node-wide counts are not his to see.
+    const partial = await node.fetch('/metrics', { headers: as('bob') });
+    assert.equal(partial.status, 403);
+    assert.doesNotMatch(await partial.text(), /ics_store_records/);
     const user = await node.fetch('/metrics', { headers: as('alice') });
     assert.equal(user.status, 200);
     assert.match(await user.text(), /^ics_store_records\{kind="service"\} 3$/m);

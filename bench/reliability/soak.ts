@@ -1,0 +1,170 @@
+// Soak: the four-role mesh under mixed load for a fixed time — lookups (HKP get and index) and
+// verdicts on manufacturer and maintenance, new devices over /pks/add on the manufacturer
+// (they sync to maintenance), new services over the JSON API on maintenance (they sync to
+// infield), status changes of earlier devices over /pks/add, and the nodes' own sync. Counts
+// errors (5xx, an unexpected 4xx, a failed connection) and samples each node's RSS and open
+// file descriptors at a mark (10 minutes; 10 s in quick mode) and at the end.
+import { armor } from '../../ics/record/index.ts';
+import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
+import { fdCount, rssOf, seededRandom, TempDirs } from './common.ts';
+import { type Planted, plantDevice, plantService, type RelMesh, startRelMesh, statusChange, submit } from './mesh.ts';
+
+/** Workers of each kind; also the bound on client sockets each node may hold open for them. */
+export const SOAK_WORKERS = { lookup: 4, write: 1, status: 1 } as const;
+/**
+ * File descriptors a node may hold more at the end than at the mark: each lookup/write worker's
+ * keep-alive socket may be open or not at a sample (6), LevelDB may hold a new log and table
+ * files after a compaction (a few), libp2p may be mid-redial of a peer (one per peer).
+ */
+export const FD_TOLERANCE = 16;
+
+export interface NodeSample {
+  readonly rss: number;
+  readonly fds: number;
+}
+
+export interface SoakReport {
+  readonly seconds: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorSamples: string[];
+  readonly submitted: number;
+  readonly statusChanges: number;
+  /** Devices submitted to the manufacturer found on maintenance at the end (sync kept up). */
+  readonly synced: number;
+  readonly mark: Record<MeshRole, NodeSample>;
+  readonly end: Record<MeshRole, NodeSample>;
+}
+
+async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
+  const out = {} as Record<MeshRole, NodeSample>;
+  for (const role of ROLES) {
+    const rss = await rssOf(m.pid[role]);
+    const fds = await fdCount(m.pid[role]);
+    if (rss === undefined || fds === undefined) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
+    out[role] = { rss, fds };
+  }
+  return out;
+}
+
+export async function runSoak(options: { seconds: number; markSeconds: number; seed: number; log?: (line: string) => void }): Promise<SoakReport> {
+  const log = options.log ?? (() => undefined);
+  const rng = seededRandom(options.seed);
+  const temp = new TempDirs();
+  const m = await startRelMesh(await temp.make('soak'));
+  try {
+    const operator = m.auth('operator');
+    const devices: Planted[] = [];
+    const services: Planted[] = [];
+    for (let i = 0; i < 20; i++) {
+      const d = await plantDevice(m, `soak:seed${i}`);
+      if ((await submit(m.url.manufacturer, d, operator)) >= 300) throw new Error('seeding the manufacturer failed');
+      if ((await submit(m.url.maintenance, d, operator)) >= 300) throw new Error('seeding maintenance failed');
+      devices.push(d);
+      const s = await plantService(m, `soak:seed${i}`);
+      if ((await submit(m.url.maintenance, s, operator)) >= 300) throw new Error('seeding maintenance failed');
+      services.push(s);
+    }
+    let requests = 0;
+    let errors = 0;
+    const errorSamples: string[] = [];
+    const fail = (what: string) => {
+      errors++;
+      if (errorSamples.length < 10) errorSamples.push(what);
+    };
+    const call = async (url: string, init: RequestInit, ok: readonly number[]) => {
+      requests++;
+      try {
+        const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+        await response.arrayBuffer();
+        if (!ok.includes(response.status)) fail(`${init.method ?? 'GET'} ${url}: HTTP ${response.status}`);
+      } catch (error) {
+        fail(`${init.method ?? 'GET'} ${url}: ${(error as Error).message}`);
+      }
+    };
+    const start = Date.now();
+    const deadline = start + options.seconds * 1000;
+    let serial = 0;
+    let submitted = 0;
+    let statusChanges = 0;
+    const lookup = async (w: number) => {
+      const r = seededRandom(options.seed + w);
+      while (Date.now() < deadline) {
+        const device = devices[r.int(20)] as Planted;
+        const service = services[r.int(20)] as Planted;
+        switch (r.int(5)) {
+          case 0:
+            await call(`${m.url.manufacturer}/pks/lookup?op=get&options=mr&search=0x${device.id}`, {}, [200]);
+            break;
+          case 1:
+            await call(`${m.url.manufacturer}/ics/v1/verify/${device.id}`, {}, [200]);
+            break;
+          case 2:
+            await call(`${m.url.maintenance}/pks/lookup?op=index&options=mr&search=soak`, { headers: operator }, [200]);
+            break;
+          case 3:
+            await call(`${m.url.maintenance}/ics/v1/verify/${service.id}`, { headers: operator }, [200]);
+            break;
+          default:
+            await call(`${m.url.maintenance}/ics/v1/records/${device.id}`, { headers: operator }, [200]);
+        }
+      }
+    };
+    const fresh: Planted[] = [];
+    const writer = async () => {
+      while (Date.now() < deadline) {
+        serial++;
+        const d = await plantDevice(m, `soak:new${serial}`);
+        await call(`${m.url.manufacturer}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext: armor('publicKey', d.bytes) }), headers: operator }, [200]);
+        fresh.push(d);
+        submitted++;
+        const s = await plantService(m, `soak:new${serial}`);
+        await call(`${m.url.maintenance}/ics/v1/records`, { method: 'POST', body: new Uint8Array(s.bytes), headers: { 'content-type': 'application/pgp-keys', ...operator } }, [200, 201]);
+      }
+    };
+    const statuses = async () => {
+      const statusList = ['inactive', 'in-use', 'stolen', 'in-use'];
+      let n = 0;
+      while (Date.now() < deadline) {
+        const device = devices[rng.int(20)] as Planted;
+        const at = new Date(Date.UTC(2025, 1, 1) + ++n * 1000);
+        const keytext = await statusChange(m, device, statusList[n % statusList.length] as string, at);
+        await call(`${m.url.manufacturer}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext }), headers: operator }, [200]);
+        statusChanges++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    let mark: Record<MeshRole, NodeSample> | undefined;
+    const marker = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, options.markSeconds * 1000));
+      mark = await sample(m);
+      log(`soak: mark at ${options.markSeconds} s: ${ROLES.map((r) => `${r} ${((mark as Record<MeshRole, NodeSample>)[r].rss / 1048576).toFixed(0)} MiB ${(mark as Record<MeshRole, NodeSample>)[r].fds} fds`).join(', ')}`);
+    })();
+    await Promise.all([
+      ...Array.from({ length: SOAK_WORKERS.lookup }, (_, w) => lookup(w)),
+      ...Array.from({ length: SOAK_WORKERS.write }, () => writer()),
+      ...Array.from({ length: SOAK_WORKERS.status }, () => statuses()),
+      marker,
+    ]);
+    const end = await sample(m);
+    // Sync kept up: every device submitted to the manufacturer reaches maintenance.
+    let synced = 0;
+    const settle = Date.now() + 30_000;
+    for (const d of fresh) {
+      for (;;) {
+        const res = await fetch(`${m.url.maintenance}/ics/v1/records/${d.id}`, { headers: operator });
+        await res.arrayBuffer();
+        if (res.status === 200) {
+          synced++;
+          break;
+        }
+        if (Date.now() > settle) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    return { seconds: (Date.now() - start) / 1000, requests, errors, errorSamples, submitted, statusChanges, synced, mark: mark as Record<MeshRole, NodeSample>, end };
+  } finally {
+    await m.stop();
+    await temp.cleanup();
+  }
+}
