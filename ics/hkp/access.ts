@@ -40,6 +40,13 @@ export class Access {
     return this.#authenticator !== undefined;
   }
 
+  /** The caller for a header that passed its check within AUTH_CACHE_TTL_MS (no scrypt), if any. */
+  known(header: string): Caller | undefined {
+    if (this.#authenticator === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
+    const hit = this.#cache.get(createHash('sha256').update(header).digest('base64'));
+    return hit && hit.until > Date.now() ? hit.caller : undefined;
+  }
+
   /**
    * The caller for an Authorization header. No header: anonymous. Without an authenticator
    * credentials are ignored (the node has no users). Wrong or malformed: AuthenticationRequired.

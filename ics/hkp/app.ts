@@ -13,8 +13,8 @@ import { type HttpProblem, toProblem } from './errors.ts';
 import { readsEveryDomain } from './figures.ts';
 import { registerHkpRoutes } from './hkp-routes.ts';
 import { IcsError } from '../errors.ts';
-import { AddressSet, ClientMetrics, clientAddress, ConnectionGuard, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
-import { KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH, REQUESTS_PER_MINUTE } from './limits.ts';
+import { AddressSet, addressKey, ClientMetrics, clientAddress, ConnectionGuard, FailureLimiter, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
+import { AUTH_FAILURES_PER_MINUTE, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH, REQUESTS_PER_MINUTE } from './limits.ts';
 import { noInputSchema } from './schemas.ts';
 
 /**
@@ -84,12 +84,15 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
   // Requests per client address (@fastify/rate-limit, a fixed window per address; IPv6 per /56,
   // its default, so that one site cannot dodge the limit by rotating addresses): beyond the
   // rate, 429 with Retry-After through the error handler, counted and logged (throttled).
+  // It is the first onRequest hook of the whole server (unknown URLs included), so that a
+  // flood is refused before any other work — before credentials are checked above all.
   const exempt = new AddressSet(ctx.init.exempt);
-  const limited = ClientMetrics.of(ctx.metrics.registry).limited;
+  const clientMetrics = ClientMetrics.of(ctx.metrics.registry);
+  const limited = clientMetrics.limited;
   const limitedLog = new ThrottledWarning(ctx.logger, 'request refused: rate limit exceeded');
   const perMinute = ctx.init.requestsPerMinute ?? REQUESTS_PER_MINUTE;
   await app.register(rateLimit, {
-    global: true,
+    global: false,
     max: perMinute,
     timeWindow: 60_000,
     cache: MAX_TRACKED_ADDRESSES,
@@ -103,8 +106,13 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
         details: { retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)) },
       }),
   });
+  app.addHook('onRequest', app.rateLimit());
   // Credentials are checked only where they are sent (and only when the node has users);
   // sent in the clear they are refused unchecked, so that a guess never gets an answer.
+  // Credentials not known good cost a scrypt check: at most AUTH_FAILURES_PER_MINUTE may
+  // fail per client address (IPv6 per /56); past that, 429 unchecked until the minute ends.
+  const failures = new FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60_000, exempt);
+  const throttledLog = new ThrottledWarning(ctx.logger, 'request refused: too many failed authentications');
   const insecure = ctx.init.tls === undefined && ctx.init.allowInsecureAuth !== true;
   if (ctx.access.authenticates || insecure) {
     app.addHook('onRequest', (request, _reply, done) => {
@@ -121,12 +129,34 @@ export async function buildApp(ctx: HkpContext): Promise<FastifyInstance> {
         done();
         return;
       }
+      const known = ctx.access.known(header);
+      if (known) {
+        request.caller = known;
+        done();
+        return;
+      }
+      const attempt = failures.reserve(request.ip);
+      if ('retryAfter' in attempt) {
+        clientMetrics.authThrottled.inc({ listener: 'hkp' });
+        throttledLog.warn({ listener: 'hkp', client: addressKey(request.ip), limit: `${AUTH_FAILURES_PER_MINUTE} failures/min` });
+        done(
+          new IcsError('RATE_LIMITED', `more than ${AUTH_FAILURES_PER_MINUTE} failed authentications a minute from this address; retry in ${attempt.retryAfter} s`, {
+            details: { retryAfter: attempt.retryAfter },
+          }),
+        );
+        return;
+      }
       ctx.access.caller(header).then(
         (caller) => {
+          failures.release(attempt.key);
           request.caller = caller;
           done();
         },
-        (error: Error) => done(error),
+        (error: Error) => {
+          if (error instanceof AuthenticationRequired) clientMetrics.authFailures.inc({ listener: 'hkp' });
+          else failures.release(attempt.key);
+          done(error);
+        },
       );
     });
   }

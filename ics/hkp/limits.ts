@@ -47,6 +47,14 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 64;
  */
 export const REQUESTS_PER_MINUTE = 3000;
 
+/**
+ * Failed authentications per minute from one client address (IPv6 per /56). Beyond, requests
+ * carrying credentials that are not already known good are answered 429 unchecked until the
+ * minute is over: a password-guessing flood costs at most this many scrypt checks a minute
+ * per address, while a user's correct password succeeds within it.
+ */
+export const AUTH_FAILURES_PER_MINUTE = 10;
+
 /** How long `stop()` lets requests in progress finish before closing their connections. */
 export const STOP_GRACE_MS = 5_000;
 

@@ -53,12 +53,30 @@ export function clientAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
+/**
+ * The key a per-address limit counts under: IPv4 addresses as they are, IPv6 ones by their /56
+ * (a site's usual allocation, as @fastify/rate-limit does), so that one site cannot dodge a
+ * limit by rotating addresses.
+ */
+export function addressKey(address: string | undefined): string {
+  const plain = clientAddress(address).split('%')[0] as string;
+  if (!isIPv6(plain) || plain.includes('.')) return plain;
+  const [head = '', tail] = plain.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const g = (i: number) => parseInt(groups[i] ?? '0', 16);
+  return `${[g(0), g(1), g(2), g(3) & 0xff00].map((n) => n.toString(16)).join(':')}::/56`;
+}
+
 const registries = new WeakMap<Registry, ClientMetrics>();
 
 /** The abuse-limit counters, one set per registry (several servers may share one in tests). */
 export class ClientMetrics {
   readonly refused: Counter<'listener' | 'reason'>;
   readonly limited: Counter<'listener'>;
+  readonly authFailures: Counter<'listener'>;
+  readonly authThrottled: Counter<'listener'>;
 
   private constructor(registry: Registry) {
     const registers = [registry];
@@ -71,6 +89,18 @@ export class ClientMetrics {
     this.limited = new Counter({
       name: 'ics_requests_rate_limited_total',
       help: 'Requests refused for exceeding the per-address rate (HTTP 429, LDAP busy), by listener',
+      labelNames: ['listener'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'ics_authentication_failures_total',
+      help: 'Credentials checked and found wrong or malformed, by listener',
+      labelNames: ['listener'],
+      registers,
+    });
+    this.authThrottled = new Counter({
+      name: 'ics_authentication_throttled_total',
+      help: 'Requests refused unchecked (HTTP 429) because their address had too many failed authentications, by listener',
       labelNames: ['listener'],
       registers,
     });
@@ -196,5 +226,45 @@ export class AddressRateLimiter {
     if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
     bucket.tokens -= 1;
     return 0;
+  }
+}
+
+/**
+ * Failed attempts per client address (addressKey) in a fixed window, e.g. failed authentications
+ * a minute. An attempt is reserved before the costly check and released if it succeeds, so that
+ * concurrent guesses cannot overrun the limit; past `max`, attempts are refused unchecked until
+ * the window ends. Exempt addresses are not limited.
+ */
+export class FailureLimiter {
+  /** Per key: attempts counted and when the window ends; Map order is least recently used first. */
+  readonly #windows = new Map<string, { used: number; until: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly exempt: AddressSet,
+  ) {}
+
+  /** Reserves an attempt for `address`: its key if it may go ahead, else seconds until the window ends. */
+  reserve(address: string | undefined): { key: string } | { retryAfter: number } {
+    const key = addressKey(address);
+    if (this.exempt.has(clientAddress(address))) return { key: '' };
+    const now = performance.now();
+    let window = this.#windows.get(key);
+    if (window) this.#windows.delete(key);
+    if (!window || window.until <= now) {
+      if (this.#windows.size >= MAX_TRACKED_ADDRESSES) this.#windows.delete(this.#windows.keys().next().value as string);
+      window = { used: 0, until: now + this.windowMs };
+    }
+    this.#windows.set(key, window);
+    if (window.used >= this.max) return { retryAfter: Math.max(1, Math.ceil((window.until - now) / 1000)) };
+    window.used += 1;
+    return { key };
+  }
+
+  /** Gives back an attempt reserved under `key` that did not fail. */
+  release(key: string): void {
+    const window = this.#windows.get(key);
+    if (window && window.used > 0) window.used -= 1;
   }
 }

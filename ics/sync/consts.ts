@@ -101,6 +101,12 @@ export const MAX_CONNECTIONS = 256;
 export const MAX_CONNECTIONS_PER_ADDRESS = 16;
 /** Inbound connections still in their Noise / Yamux upgrade at once: each costs a handshake. */
 export const MAX_PENDING_INBOUND = 16;
+/**
+ * Of those, from one IP address: a quarter, so that one address holding sockets that never
+ * finish the handshake (each is cut off after libp2p's 10 s upgrade timeout) cannot take every
+ * handshake slot and lock the other peers out.
+ */
+export const MAX_PENDING_PER_ADDRESS = 4;
 /** Inbound connections one IP address may open per second (libp2p's `inboundConnectionThreshold`). */
 export const INBOUND_CONNECTIONS_PER_SECOND = 5;
 

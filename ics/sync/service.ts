@@ -7,7 +7,7 @@
 import './polyfill.ts';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import type { Connection, Libp2p, MultiaddrConnection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
@@ -38,6 +38,7 @@ import {
   MAX_CONNECTIONS,
   MAX_CONNECTIONS_PER_ADDRESS,
   MAX_PENDING_INBOUND,
+  MAX_PENDING_PER_ADDRESS,
   MAX_REFUSED_REMEMBERED,
   MESSAGE_SLACK,
   PROTOCOL,
@@ -135,6 +136,8 @@ class SyncNode implements SyncService {
   readonly #exempt: AddressSet;
   readonly #refusedMetric: ClientMetrics['refused'] | undefined;
   readonly #refusedLog: ThrottledWarning;
+  /** Inbound connections open per IP address, from acceptance (before any handshake) to close. */
+  readonly #inbound = new Map<string, number>();
 
   constructor(init: SyncInit, components: SyncComponents) {
     this.#init = init;
@@ -172,7 +175,7 @@ class SyncNode implements SyncService {
           // Loopback and private addresses are where a mesh lives: do not filter them.
           denyDialMultiaddr: () => false,
           // Before any handshake: the per-address cap (libp2p's own caps are below).
-          denyInboundConnection: (connection) => this.#denyAddress(connection.remoteAddr),
+          denyInboundConnection: (connection) => this.#denyAddress(connection),
           // After Noise has authenticated the remote key: only policy peers, not banned.
           denyInboundEncryptedConnection: (peerId: PeerId) => this.#deny(peerId.toString()),
           denyOutboundEncryptedConnection: (peerId: PeerId) => this.#deny(peerId.toString()),
@@ -299,15 +302,40 @@ class SyncNode implements SyncService {
     });
   }
 
-  /** The connection gater's per-address answer: refuse a connection over the cap of its IP address. */
-  #denyAddress(remote: Multiaddr): boolean {
-    const host = hostOf(remote);
+  /**
+   * The connection gater's per-address answer: refuse a connection over the cap of its IP
+   * address. Inbound connections count from the moment they are accepted, so that sockets that
+   * never finish the Noise handshake count too; of those, one address may hold MAX_PENDING_PER_ADDRESS.
+   */
+  #denyAddress(maConn: MultiaddrConnection): boolean {
+    const host = hostOf(maConn.remoteAddr);
     if (host === undefined || this.#exempt.has(host)) return false;
     const max = this.#init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
-    const open = (this.#libp2p?.getConnections() ?? []).filter((c) => hostOf(c.remoteAddr) === host).length;
-    if (open < max) return false;
+    const inbound = this.#inbound.get(host) ?? 0;
+    let outbound = 0;
+    let upgraded = 0;
+    for (const c of this.#libp2p?.getConnections() ?? []) {
+      if (hostOf(c.remoteAddr) !== host) continue;
+      if (c.direction === 'outbound') outbound++;
+      else upgraded++;
+    }
+    const pending = inbound - upgraded;
+    if (inbound + outbound < max && pending < MAX_PENDING_PER_ADDRESS) {
+      if (maConn.status !== 'open') return false;
+      this.#inbound.set(host, inbound + 1);
+      maConn.addEventListener(
+        'close',
+        () => {
+          const n = (this.#inbound.get(host) ?? 1) - 1;
+          if (n <= 0) this.#inbound.delete(host);
+          else this.#inbound.set(host, n);
+        },
+        { once: true },
+      );
+      return false;
+    }
     this.#refusedMetric?.inc({ listener: 'sync', reason: 'per-address' });
-    this.#refusedLog.warn({ listener: 'sync', reason: 'per-address', client: host, limit: max });
+    this.#refusedLog.warn({ listener: 'sync', reason: 'per-address', client: host, limit: pending >= MAX_PENDING_PER_ADDRESS ? `${MAX_PENDING_PER_ADDRESS} handshakes` : max });
     return true;
   }
 
