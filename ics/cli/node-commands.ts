@@ -31,11 +31,11 @@ async function init(flags: InitFlags) {
 }
 
 /** Adds a user with its password hash to config.yaml (mode 0600 from then on: it holds hashes). */
-async function addUser(dir: DataDir, name: string, password: string, write: boolean): Promise<void> {
+async function addUser(dir: DataDir, name: string, password: string, write: boolean, groups: readonly string[]): Promise<void> {
   const doc = parseDocument(await readFile(dir.configFile, 'utf8'));
   const users = (doc.getIn(['auth', 'users']) as { toJSON(): Array<{ name: string }> } | undefined)?.toJSON() ?? [];
   if (users.some((u) => u.name === name)) throw new IcsError('BAD_REQUEST', `user ${name} exists`);
-  const entry = { name, passwordHash: await hashPassword(password), write };
+  const entry = { name, passwordHash: await hashPassword(password), write, ...(groups.length > 0 && { groups: [...new Set(groups)] }) };
   if (doc.hasIn(['auth', 'users'])) doc.addIn(['auth', 'users'], doc.createNode(entry));
   else doc.setIn(['auth', 'users'], doc.createNode([entry]));
   checkConfig(doc.toJSON(), dir.configFile);
@@ -215,11 +215,13 @@ export function registerNodeCommands(program: Command): void {
     .requiredOption('--name <name>', 'user name (LDAP bind DN cn=<name>,ou=users,<base DN>)')
     .option('--password-file <file>', 'file holding the password')
     .option('--write', 'may submit records')
-    .action(async (flags: GlobalOptions & { name: string; passwordFile?: string; write?: boolean }) => {
+    .option('--group <name>', "a group the user is in (repeatable): domains open to it in the policy's read.groups", (value: string, previous: string[]) => [...previous, value], [])
+    .action(async (flags: GlobalOptions & { name: string; passwordFile?: string; write?: boolean; group: string[] }) => {
       const password = flags.passwordFile ? (await readFile(flags.passwordFile, 'utf8')).trim() : process.env.ICS_USER_PASSWORD;
       if (!password || password.length < 12) throw new IcsError('BAD_REQUEST', 'a password of at least 12 characters is needed (--password-file or ICS_USER_PASSWORD)');
-      await withDataDirHeld(flags.data, (dir) => addUser(dir, flags.name, password, flags.write === true));
-      process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}\n`);
+      await withDataDirHeld(flags.data, (dir) => addUser(dir, flags.name, password, flags.write === true, flags.group));
+      const groups = flags.group.length > 0 ? ` in ${[...new Set(flags.group)].join(', ')}` : '';
+      process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}${groups}\n`);
     });
 
   const trust = program.command('trust').description('issuers this node trusts (the policy’s trust section)');

@@ -5,14 +5,22 @@
 // records of the domains the reader may see, in id order and resumable, and the search bounds
 // how many it examines (search.ts).
 //
+// Only records the reader may see are candidates, so that what it may not see never changes
+// an answer (README "No existence oracle"): an index term's ids are checked against the
+// readable domains before use, and walks (of a kind too) go over the readable domains only.
+// A term matching more than `cap` records (the candidate cap) is checked the other way
+// round when the readable domains hold at most `cap` records: each of those is tested for
+// the term. Either way at most about `cap` ids and records are read. When both exceed the
+// cap, the search walks the readable domains like a filter no index narrows.
+//
 // User-ID tokens are words (runs of letters and digits, store/indexing.ts). A substring
 // piece is looked up as the words it contains: whole words exactly, a word cut by the
 // pattern's edge as a prefix. A piece inside `*…*` is taken to start at a word boundary, as
 // keyservers match words: `*SN0042*` finds `…:SN0042` and `…:SN00421`, not `…:XSN0042`.
-import type { EntityKind } from '../record/index.ts';
-import { compareIds, isRecordId, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, type RecordStore, type StoredRecord } from '../store/index.ts';
+import { type EntityKind, reviveRecord } from '../record/index.ts';
+import { compareIds, indexTermsOf, isRecordId, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, type RecordStore, type StoredRecord } from '../store/index.ts';
 import type { Filter } from './filter.ts';
-import { FETCH_BATCH, MAX_LOOKUP_IDS, PROBE_IDS } from './limits.ts';
+import { FETCH_BATCH, PROBE_IDS } from './limits.ts';
 
 /** Which entries a search looks for: pgpKeyInfo (key records) or icsRecord (all records). */
 export type View = 'key' | 'record';
@@ -194,12 +202,22 @@ export interface CandidateCursor {
 }
 
 export interface Resolved {
-  /** Sorted candidate ids, or a walk. */
+  /** Sorted ids of candidates the reader may see, or a walk of the readable domains. */
   readonly ids?: readonly string[];
   readonly walk?: Walk;
-  /** An index term matched more than MAX_LOOKUP_IDS records: candidates are incomplete. */
-  readonly truncated: boolean;
+  /** The walk was chosen because an index term matches more than the candidate cap. */
+  readonly common?: boolean;
 }
+
+/** Whom candidates are for, and the candidate cap (MAX_LOOKUP_IDS unless configured). */
+export interface ResolveContext {
+  readonly readable: readonly string[];
+  readonly readableSet: ReadonlySet<string>;
+  readonly cap: number;
+}
+
+/** Records read at once when checking candidates. */
+const CHECK_BATCH = 1024;
 
 async function runLookup(store: RecordStore, l: Lookup, limit: number): Promise<string[]> {
   switch (l.index) {
@@ -215,45 +233,92 @@ async function runLookup(store: RecordStore, l: Lookup, limit: number): Promise<
 }
 
 const sortIds = (ids: Iterable<string>) => [...new Set(ids)].sort(compareIds);
+const ALL_READABLE: Resolved = { walk: { over: 'all' }, common: true };
 
-/** Turns a plan into sorted candidate ids or a walk, probing which index to use. */
-export async function resolvePlan(store: RecordStore, plan: Plan): Promise<Resolved> {
+/** The ids (sorted) of those records that the reader may see, and for which `keep` holds. */
+async function readableOf(store: RecordStore, ids: readonly string[], ctx: ResolveContext, keep?: (s: StoredRecord) => Promise<boolean>): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += CHECK_BATCH) {
+    for (const s of await store.getMany(ids.slice(i, i + CHECK_BATCH))) {
+      if (s && s.domains.some((d) => ctx.readableSet.has(d)) && (!keep || (await keep(s)))) out.push(s.id);
+    }
+  }
+  return sortIds(out);
+}
+
+/** Ids of the records in the readable domains, or undefined when they are more than `limit`. */
+async function readableIds(store: RecordStore, ctx: ResolveContext, limit: number): Promise<string[] | undefined> {
+  const ids = new Set<string>();
+  for (const domain of ctx.readable) {
+    for (const id of await store.listDomain(domain, { limit: limit + 1 })) ids.add(id);
+    if (ids.size > limit) return undefined;
+  }
+  return [...ids];
+}
+
+/** Whether a record is found by a lookup: the terms the store indexes it by (store/indexing.ts). */
+async function holds(stored: StoredRecord, l: Lookup): Promise<boolean> {
+  if (l.index === 'id') return stored.id === l.value;
+  const terms = indexTermsOf(await reviveRecord(stored.bytes));
+  if (l.index === 'keyId') return terms.keyIds.includes(l.value);
+  if (l.index === 'fingerprint') return terms.fingerprints.includes(l.value);
+  return terms.tokens.some((t) => (l.prefix ? t.startsWith(l.value) : t === l.value));
+}
+
+/**
+ * Turns a plan into the sorted ids of the candidates the reader may see, or a walk of the
+ * readable domains, probing which index to use (see the header).
+ */
+export async function resolvePlan(store: RecordStore, plan: Plan, ctx: ResolveContext): Promise<Resolved> {
   switch (plan.kind) {
     case 'none':
-      return { ids: [], truncated: false };
+      return { ids: [] };
     case 'walk':
-      return { walk: plan.walk, truncated: false };
+      return { walk: plan.walk };
     case 'lookup': {
-      const ids = await runLookup(store, plan.lookup, MAX_LOOKUP_IDS + 1);
-      return { ids: sortIds(ids.slice(0, MAX_LOOKUP_IDS)), truncated: ids.length > MAX_LOOKUP_IDS };
+      const ids = await runLookup(store, plan.lookup, ctx.cap + 1);
+      if (ids.length <= ctx.cap) return { ids: await readableOf(store, ids, ctx) };
+      // A common term: test the records of the readable domains for it, if they are few.
+      const readable = await readableIds(store, ctx, ctx.cap);
+      if (!readable) return ALL_READABLE;
+      const l = plan.lookup;
+      return { ids: await readableOf(store, readable, ctx, (s) => holds(s, l)) };
     }
     case 'union': {
-      const parts = await Promise.all(plan.parts.map((p) => resolvePlan(store, p)));
-      if (parts.some((p) => p.walk)) return { walk: { over: 'all' }, truncated: false };
-      const ids = sortIds(parts.flatMap((p) => p.ids ?? []));
-      return { ids: ids.slice(0, MAX_LOOKUP_IDS), truncated: ids.length > MAX_LOOKUP_IDS || parts.some((p) => p.truncated) };
+      // Parts one after the other: their ids are readable ones, so whether they exceed the
+      // cap together depends on what the reader may see only.
+      const ids = new Set<string>();
+      for (const part of plan.parts) {
+        const resolved = await resolvePlan(store, part, ctx);
+        if (!resolved.ids) return resolved.common ? ALL_READABLE : { walk: { over: 'all' } };
+        for (const id of resolved.ids) ids.add(id);
+        if (ids.size > ctx.cap) return ALL_READABLE;
+      }
+      return { ids: sortIds(ids) };
     }
     case 'any': {
       // Probe the lookups, most promising first: the first that turns out small is complete
-      // and cheap. Otherwise the best lookup in full, unless it is truncated and a walk of one
-      // domain or kind (which paging can take to its end) is an option.
+      // and cheap. Otherwise the best lookup in full, unless it is too common to give ids (it
+      // gives a walk of every readable domain) and a walk of one domain or kind is an option.
       const lookups = plan.options.filter((o) => o.kind !== 'walk');
-      const walk = plan.options.find((o): o is Extract<Plan, { kind: 'walk' }> => o.kind === 'walk');
+      const walks = plan.options.filter((o): o is Extract<Plan, { kind: 'walk' }> => o.kind === 'walk');
+      // A domain is narrower than a kind (whose walk goes over every readable domain).
+      const walk = walks.find((w) => w.walk.over === 'domain') ?? walks[0];
       for (const option of lookups) {
         if (option.kind === 'lookup') {
           const probe = await runLookup(store, option.lookup, PROBE_IDS);
-          if (probe.length < PROBE_IDS) return { ids: sortIds(probe), truncated: false };
+          if (probe.length < PROBE_IDS) return { ids: await readableOf(store, probe, ctx) };
         } else {
-          const resolved = await resolvePlan(store, option);
-          if (resolved.ids && !resolved.truncated && resolved.ids.length < PROBE_IDS) return resolved;
+          const resolved = await resolvePlan(store, option, ctx);
+          if (resolved.ids && resolved.ids.length < PROBE_IDS) return resolved;
         }
       }
       const best = lookups[0];
       if (best) {
-        const full = await resolvePlan(store, best);
-        if (!full.truncated || !walk) return full;
+        const full = await resolvePlan(store, best, ctx);
+        if (full.ids || !walk) return full;
       }
-      return { walk: walk ? walk.walk : { over: 'all' }, truncated: false };
+      return { walk: walk ? walk.walk : { over: 'all' } };
     }
   }
 }
@@ -325,23 +390,23 @@ export class Candidates {
       return { records: found.filter((s) => this.#visible(s)), examined: slice.length };
     }
     const walk = r.walk as Walk;
-    if (walk.over === 'kind' || walk.over === 'domain') {
-      if (walk.over === 'domain' && !this.#readableSet.has(walk.domain)) {
+    if (walk.over === 'domain') {
+      if (!this.#readableSet.has(walk.domain)) {
         this.#done = true;
         return { records: [], examined: 0 };
       }
-      const ids =
-        walk.over === 'kind'
-          ? await this.#store.listKind(walk.kind, { limit: max, ...(this.#after !== undefined && { after: this.#after }) })
-          : await this.#store.listDomain(walk.domain, { limit: max, ...(this.#after !== undefined && { after: this.#after }) });
+      const ids = await this.#store.listDomain(walk.domain, { limit: max, ...(this.#after !== undefined && { after: this.#after }) });
       if (ids.length < max) this.#done = true;
       if (ids.length === 0) return { records: [], examined: 0 };
       this.#after = ids[ids.length - 1];
       const found = await this.#store.getMany(ids);
       return { records: found.filter((s) => this.#visible(s)), examined: ids.length };
     }
-    // All records the reader may see: each readable domain in turn; a record in several is
-    // handed out in the first of them only.
+    // All records the reader may see (of one kind, for a kind walk): each readable domain in
+    // turn; a record in several is handed out in the first of them only. A kind walk does not
+    // use the kind index, which lists records of every domain: the records the reader may not
+    // see would count toward the records a request examines.
+    const kind = walk.over === 'kind' ? walk.kind : undefined;
     for (;;) {
       const domain = this.#domain ?? this.#readable[0];
       if (domain === undefined) {
@@ -363,7 +428,8 @@ export class Candidates {
       this.#after = ids[ids.length - 1];
       const found = await this.#store.getMany(ids);
       const records = found.filter(
-        (s): s is StoredRecord => this.#visible(s) && s.domains.filter((d) => this.#readableSet.has(d)).sort()[0] === domain,
+        (s): s is StoredRecord =>
+          this.#visible(s) && (kind === undefined || s.kind === kind) && s.domains.filter((d) => this.#readableSet.has(d)).sort()[0] === domain,
       );
       return { records, examined: ids.length };
     }

@@ -41,6 +41,8 @@ export interface SearchInput {
 export interface SearchLimits {
   readonly sizeLimit: number;
   readonly timeLimitSeconds: number;
+  /** Ids one index term yields (plan.ts); MAX_LOOKUP_IDS unless configured. */
+  readonly maxCandidates?: number;
 }
 
 /** Where entries go. `stopped` turns true when the client abandoned the search or left. */
@@ -172,7 +174,7 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
 
   let sent = 0;
   let examined = 0;
-  let truncated = false;
+  const cap = limits.maxCandidates ?? MAX_LOOKUP_IDS;
   const done = (result: Result, cookie?: Buffer): SearchOutcome => ({
     result,
     controls: input.paged ? [pagedResultsControl(cookie ?? Buffer.alloc(0))] : [],
@@ -213,8 +215,7 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
     }
     // A view: candidates from the indexes, checked against the filter one by one.
     const plan = planFor(input.filter, source.view, reader.readableSet);
-    const resolved = await resolvePlan(dir.store, plan);
-    truncated ||= resolved.truncated;
+    const resolved = await resolvePlan(dir.store, plan, { readable: reader.readable, readableSet: reader.readableSet, cap });
     const candidates = new Candidates(dir.store, resolved, source.view, reader.readable, cursor);
     let last: CandidateCursor | undefined = cursor;
     while (!candidates.done) {
@@ -224,15 +225,17 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
         if (pageSize !== undefined) return done({ code: ResultCode.success }, encodeCookie(dir, input, { s, c: last }));
       }
       if (examined >= budget) {
-        const why = resolved.walk
-          ? `examined ${examined} records: the filter names no indexed attribute that narrows it (${INDEXED})`
-          : `examined ${examined} records: the filter's index term matches more records than one request examines`;
+        const why = resolved.common
+          ? `examined ${examined} records: the filter's index terms match more than ${cap} records`
+          : resolved.walk
+            ? `examined ${examined} records: the filter names no indexed attribute that narrows it (${INDEXED})`
+            : `examined ${examined} records: the filter's index term matches more records than one request examines`;
         if (pageSize !== undefined) return done({ code: ResultCode.success, message: `page ends early: ${why}` }, encodeCookie(dir, input, { s, c: last }));
         return done({ code: ResultCode.sizeLimitExceeded, message: `size limit ${sizeLimit}: ${why}; use paged results to continue` });
       }
       const { records, examined: n } = await candidates.next(Math.min(FETCH_BATCH, budget - examined));
-      // Only records the reader may see count: what it cannot see must not end its search early
-      // (a candidate list holds at most MAX_LOOKUP_IDS ids, so skipping the rest is bounded).
+      // Only records the reader may see count: candidate ids are readable ones, and walks go
+      // over the readable domains only (plan.ts), so what it cannot see never ends a search early.
       examined += resolved.ids ? records.length : n;
       for (let i = 0; i < records.length; i++) {
         const stored = records[i] as StoredRecord;
@@ -247,12 +250,6 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
       last = candidates.cursor;
       await sink.drain();
     }
-  }
-  if (truncated) {
-    return done({
-      code: ResultCode.sizeLimitExceeded,
-      message: `an index term of the filter matches more than ${MAX_LOOKUP_IDS} records; results are incomplete: narrow the filter`,
-    });
   }
   return done({ code: ResultCode.success });
 }

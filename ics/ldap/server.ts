@@ -45,6 +45,8 @@ export interface LdapInit {
   readonly sizeLimit: number;
   /** Longest a search runs. */
   readonly timeLimitSeconds: number;
+  /** Ids one index term of a search yields (the candidate cap); default MAX_LOOKUP_IDS. */
+  readonly maxCandidates?: number;
   readonly nodeInfo: NodeInfo;
   /** Largest pgpKey accepted in a write; the record model's armored limit by default. */
   readonly maxKeyBytes?: number;
@@ -104,7 +106,7 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
     throw new IcsError('CONFIG_INVALID', 'the LDAP TLS certificate or key cannot be used', { cause });
   }
   if (!(init.sizeLimit >= 1) || !(init.timeLimitSeconds >= 1)) throw new IcsError('CONFIG_INVALID', 'ldap.sizeLimit and ldap.timeLimitSeconds must be at least 1');
-  for (const key of ['idleTimeoutSeconds', 'boundIdleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerAddress', 'requestsPerSecond'] as const) {
+  for (const key of ['idleTimeoutSeconds', 'boundIdleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerAddress', 'requestsPerSecond', 'maxCandidates'] as const) {
     const value = init[key];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new IcsError('CONFIG_INVALID', `ldap.${key} must be an integer ≥ 1`);
   }
@@ -124,7 +126,7 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
     ingest: components.ingest,
     authenticator: components.authenticator,
     logger,
-    limits: { sizeLimit: init.sizeLimit, timeLimitSeconds: init.timeLimitSeconds },
+    limits: { sizeLimit: init.sizeLimit, timeLimitSeconds: init.timeLimitSeconds, ...(init.maxCandidates !== undefined && { maxCandidates: init.maxCandidates }) },
     allowInsecureBind: init.allowInsecureBind,
     startTls: tlsMode === 'starttls' ? context : undefined,
     maxKeyBytes: init.maxKeyBytes ?? DEFAULT_LIMITS.maxArmoredBytes,

@@ -52,6 +52,7 @@ export interface NodeConfig {
     readonly maxConnections: number;
     readonly maxConnectionsPerAddress: number;
     readonly requestsPerSecond: number;
+    readonly maxCandidates: number;
   };
   readonly sync: {
     readonly keyFile: string;

@@ -93,13 +93,19 @@ export interface StartOptions {
   empty?: boolean;
   /** The metrics registry the server counts in. */
   registry?: Registry;
+  /** The policy (the fixture's by default; records are ingested under it). */
+  engine?: PolicyEngine;
+  /** Users to bind as instead of alice and bob. */
+  users?: Array<{ name: string; passwordHash: string; write: boolean; groups?: string[] }>;
 }
 
 export const silent = pino({ level: 'silent' });
 
 /** A node with the fixture records and an LDAP server on an ephemeral port. */
 export async function startLdap(options: StartOptions = {}): Promise<LdapTestNode> {
-  const { f, engine, records } = await ldapFixture();
+  const fixture = await ldapFixture();
+  const { f, records } = fixture;
+  const engine = options.engine ?? fixture.engine;
   const store = await createMemoryStore();
   const ingest = new Ingest({}, { store, policy: engine, logger: silent });
   if (!options.empty) {
@@ -121,7 +127,7 @@ export async function startLdap(options: StartOptions = {}): Promise<LdapTestNod
       policy: () => engine,
       ingest,
       logger: silent,
-      authenticator: createAuthenticator(await testUsers()),
+      authenticator: createAuthenticator(options.users ?? (await testUsers())),
       ...(options.registry && { metrics: { registry: options.registry } }),
     },
   );
