@@ -8,13 +8,12 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { createHkpServer } from '../ics/hkp/index.ts';
 import { Ingest } from '../ics/ingest/ingest.ts';
-import { createMetrics } from '../ics/node/metrics.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { armor, certify, generateIdentity, type KeyRecord } from '../ics/record/index.ts';
 import { createMemoryStore } from '../ics/store/memory/index.ts';
 import { environmentLine, int, pick, pool, type BenchContext, type Benchmark } from './harness.ts';
+import { benchHkpServer } from './hkp.ts';
 
 const GOAL_RATIO = 2;
 /** The shape of the reported flood. */
@@ -167,18 +166,7 @@ async function run(ctx: BenchContext): Promise<void> {
     const text = armor('publicKey', Buffer.concat([target.bytes, ...fakeCertifications(template, stranger.record.id, FLOOD_CERTIFICATIONS, `flood${i}`)]));
     return `keytext=${encodeURIComponent(text)}`;
   });
-  const server = createHkpServer(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 2 * 1024 * 1024,
-      requestTimeoutSeconds: 30,
-      resultLimit: 100,
-      writesRequireAuth: false,
-      nodeInfo: { name: 'bench', role: 'infield', version: 'bench' },
-    },
-    { store, policy: () => engine, ingest, logger, metrics: createMetrics() },
-  );
+  const server = benchHkpServer({ store, engine, ingest, logger });
   const { url } = await server.start();
   try {
     ctx.log(

@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { createHkpServer } from '../ics/hkp/index.ts';
+import { createHkpServer, type HkpComponents } from '../ics/hkp/index.ts';
 import { Ingest } from '../ics/ingest/ingest.ts';
 import { createMetrics } from '../ics/node/metrics.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
@@ -312,18 +312,7 @@ async function run(ctx: BenchContext): Promise<void> {
   const engine = await benchPolicy(manufacturer, integrator);
   const logger = pino({ level: 'silent' });
   const ingest = new Ingest({}, { store, policy: engine, logger });
-  const server = createHkpServer(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 2 * 1024 * 1024,
-      requestTimeoutSeconds: 30,
-      resultLimit: 100,
-      writesRequireAuth: false,
-      nodeInfo: { name: 'bench', role: 'infield', version: 'bench' },
-    },
-    { store, policy: () => engine, ingest, logger, metrics: createMetrics() },
-  );
+  const server = benchHkpServer({ store, engine, ingest, logger });
   const { url } = await server.start();
 
   const idHex = (i: number) => corpus.ids.toString('hex', i * FINGERPRINT_BYTES, (i + 1) * FINGERPRINT_BYTES);
@@ -483,3 +472,24 @@ export const hkpBenchmark: Benchmark = {
   title: 'HKP + JSON API over HTTP: op=get and verify vs a bare node:http server, /pks/add vs the store ingest',
   run,
 };
+
+/**
+ * The HKP server the benchmarks measure: loopback, port 0, the node's defaults for limits
+ * except that the load generator's own address is exempt from the per-address ones (it
+ * stands for many clients, like gateways behind one NAT).
+ */
+export function benchHkpServer(parts: { store: HkpComponents['store']; engine: PolicyEngine; ingest: HkpComponents['ingest']; logger: HkpComponents['logger'] }) {
+  return createHkpServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 2 * 1024 * 1024,
+      requestTimeoutSeconds: 30,
+      resultLimit: 100,
+      writesRequireAuth: false,
+      nodeInfo: { name: 'bench', role: 'infield', version: 'bench' },
+      exempt: ['127.0.0.1'],
+    },
+    { store: parts.store, policy: () => parts.engine, ingest: parts.ingest, logger: parts.logger, metrics: createMetrics() },
+  );
+}

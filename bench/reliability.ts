@@ -1,8 +1,9 @@
 // The reliability suite (`npm run bench -- reliability`; BENCH_QUICK=1 for the short form):
 // kill -9 during ingest and sync, fuzzing of every front end, the leak matrix of private
-// domains and a soak of the four-role mesh. Each part prints its
-// figures and checks its goals; unlike the other benchmarks a missed goal here fails the run
-// (run.ts exits non-zero), and a full run writes bench/results/reliability.json.
+// domains, a certification flood under lookup load and a soak of the four-role mesh
+// (RELIABILITY_SOAK_MINUTES sets its length). Each part prints its figures and checks its
+// goals; unlike the other benchmarks a missed goal here fails the run (run.ts exits
+// non-zero), and a full run writes bench/results/reliability.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, type Benchmark, environmentLine, int, mib, pick } from './harness.ts';
@@ -10,6 +11,7 @@ import { type Figure, runSeed } from './reliability/common.ts';
 import { runFuzz } from './reliability/fuzz.ts';
 import { runKill } from './reliability/kill.ts';
 import { leakTable, runLeak } from './reliability/leak.ts';
+import { FLOOD_IN_FLIGHT, runFlood } from './reliability/flood.ts';
 import { FD_TOLERANCE, runSoak } from './reliability/soak.ts';
 
 /** RSS growth of a fuzzed node allowed: its caches filling, not a leak per input. */
@@ -64,11 +66,65 @@ async function leak(ctx: BenchContext, seed: number, figures: Record<string, Fig
   figures['leak.figures'] = { value: report.figureLeaks.length, unit: 'answers', baseline: null, goal: '= 0', met: report.figureLeaks.length === 0 };
 }
 
+/** Lookup p99 during the flood at most this multiple of p99 without (as bench/flood.ts). */
+export const FLOOD_P99_RATIO = 2;
+
+async function flood(ctx: BenchContext, seed: number, figures: Record<string, Figure>): Promise<void> {
+  const report = await runFlood({
+    unknownCertifications: pick(ctx, 100_000, 20_000),
+    reusedIssuers: pick(ctx, 1000, 100),
+    copiesPerIssuer: pick(ctx, 100, 100),
+    devices: pick(ctx, 1000, 50),
+    connections: pick(ctx, 16, 8),
+    windowSeconds: pick(ctx, 20, 3),
+    seed,
+    log: ctx.log,
+  });
+  const fmt = (r: typeof report.quiet) => `${int(r.lookups)} lookups, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, ${r.failedLookups} failed`;
+  for (const w of report.whole) ctx.row('flood.whole', `${w.name}: ${mib(w.bytes)} form body → HTTP ${w.status}`);
+  const refused = Object.entries(report.chunkRefusals).map(([status, n]) => `${n}× ${status}`).join(', ') || 'none';
+  ctx.row('flood.chunks', `${report.chunks} chunks (largest ${mib(report.largestChunkBytes)}), ${report.passes} passes, ${report.submissions} submissions ${FLOOD_IN_FLIGHT} at a time; refused chunks: ${refused}`);
+  ctx.row('flood.filtered', `${int(report.certificationsDropped)} of ${int(report.certificationsSent)} certifications sent in chunks reported dropped`);
+  ctx.row('flood.forgeries', `${report.forgeriesAccepted} of ${report.forgeries} forged manufacturer certifications accepted`);
+  ctx.row('flood.stored', `${report.thirdPartyStored} third-party signatures on the flooded keys, ${report.unauthorisedStored} by untrusted issuers, ${report.foreignStored} not the legitimate ones`);
+  ctx.row('flood.lookup quiet', fmt(report.quiet));
+  ctx.row('flood.lookup flooded', fmt(report.flooded));
+  if (report.overrunSeconds > 0) ctx.row('flood.overrun', `the first pass ended ${report.overrunSeconds.toFixed(1)} s after the lookup window`);
+  const ratio = report.flooded.p99 / report.quiet.p99;
+  const wholeOk = report.whole.every((w) => w.status === 413);
+  const filteredOk = report.certificationsSent > 0 && report.certificationsDropped === report.certificationsSent && Object.keys(report.chunkRefusals).length === 0 && report.forgeriesAccepted === 0;
+  const servingOk = report.servingAfter && report.flooded.failedLookups === 0 && report.flooded.lookups > 0;
+  ctx.goal('flood: whole floods above the body limit refused 413', wholeOk, report.whole.map((w) => `${w.status}`).join(', '));
+  ctx.goal('flood: every certification reaches the filter and is dropped; forgeries refused', filteredOk, `${int(report.certificationsDropped)}/${int(report.certificationsSent)} dropped, ${refused} refused chunks, ${report.forgeriesAccepted} forgeries accepted`);
+  ctx.goal('flood: 0 unauthorised certifications stored', report.unauthorisedStored === 0 && report.foreignStored === 0, `${report.unauthorisedStored} by untrusted issuers, ${report.foreignStored} not legitimate, seed ${seed}`);
+  ctx.goal('flood: node still serving', servingOk, `${report.flooded.failedLookups} failed lookups during, ${report.servingAfter ? 'answers' : 'does NOT answer'} after`);
+  ctx.goal(`flood: lookup p99 during flood ≤ ${FLOOD_P99_RATIO}× p99 without`, ratio <= FLOOD_P99_RATIO, `${ratio.toFixed(2)}×: ${report.flooded.p99.toFixed(2)} ms vs ${report.quiet.p99.toFixed(2)} ms`);
+  figures['flood.unauthorised_stored'] = { value: report.unauthorisedStored + report.foreignStored, unit: 'signatures', baseline: null, goal: '= 0', met: report.unauthorisedStored + report.foreignStored === 0 };
+  figures['flood.unfiltered'] = { value: report.certificationsSent - report.certificationsDropped, unit: 'certifications', baseline: null, goal: '= 0', met: filteredOk };
+  figures['flood.certifications_sent'] = { value: report.certificationsSent, unit: 'certifications', baseline: null, goal: 'info', met: true };
+  figures['flood.whole_not_413'] = { value: report.whole.filter((w) => w.status !== 413).length, unit: 'submissions', baseline: null, goal: '= 0', met: wholeOk };
+  figures['flood.failed_lookups'] = { value: report.flooded.failedLookups + (report.servingAfter ? 0 : 1), unit: 'lookups', baseline: null, goal: '= 0', met: servingOk };
+  figures['flood.lookup_p99_quiet'] = { value: report.quiet.p99, unit: 'ms', baseline: null, goal: 'info', met: true };
+  figures['flood.lookup_p99_flooded'] = { value: report.flooded.p99, unit: 'ms', baseline: report.quiet.p99, goal: `<= ${FLOOD_P99_RATIO}x baseline`, met: ratio <= FLOOD_P99_RATIO };
+  figures['flood.lookup_p99_ratio'] = { value: ratio, unit: 'x', baseline: null, goal: `<= ${FLOOD_P99_RATIO}`, met: ratio <= FLOOD_P99_RATIO };
+}
+
+/** Soak length in minutes: RELIABILITY_SOAK_MINUTES, else 60 (0.5 in quick mode). */
+export function soakMinutes(quick: boolean): { minutes: number; from: string } {
+  const text = process.env.RELIABILITY_SOAK_MINUTES;
+  if (text === undefined || text === '') return { minutes: quick ? 0.5 : 60, from: quick ? 'quick default' : 'default' };
+  const minutes = Number(text);
+  if (!Number.isFinite(minutes) || minutes <= 0) throw new Error('RELIABILITY_SOAK_MINUTES must be a positive number of minutes');
+  return { minutes, from: 'RELIABILITY_SOAK_MINUTES' };
+}
+
 /** RSS at the end within this share of the RSS at the mark. */
 export const SOAK_RSS_BAND = 0.1;
 
-async function soak(ctx: BenchContext, seed: number, figures: Record<string, Figure>): Promise<void> {
-  const report = await runSoak({ seconds: pick(ctx, 3600, 30), markSeconds: pick(ctx, 600, 10), seed, log: ctx.log });
+async function soak(ctx: BenchContext, seed: number, figures: Record<string, Figure>, minutes: number): Promise<void> {
+  // The mark (RSS and fds after warm-up) at a third of the soak, at most 10 minutes in.
+  const seconds = minutes * 60;
+  const report = await runSoak({ seconds, markSeconds: Math.min(600, seconds / 3), seed, log: ctx.log });
   ctx.row('soak.load', `${report.seconds.toFixed(0)} s, ${int(report.requests)} requests, ${report.submitted} devices + services submitted, ${report.statusChanges} status changes, ${report.synced}/${report.submitted} devices synced to maintenance`);
   ctx.row('soak.errors', `${report.errors}${report.errorSamples.length ? ` (${report.errorSamples.slice(0, 3).join('; ')})` : ''}`);
   let rssOk = true;
@@ -86,24 +142,28 @@ async function soak(ctx: BenchContext, seed: number, figures: Record<string, Fig
   ctx.goal(`soak: RSS at the end within ±${SOAK_RSS_BAND * 100} % of the mark`, rssOk, 'per node above');
   ctx.goal(`soak: no fd growth (tolerance ${FD_TOLERANCE})`, fdOk, 'per node above');
   figures['soak.errors'] = { value: report.errors, unit: 'requests', baseline: null, goal: '= 0', met: report.errors === 0 };
+  figures['soak.minutes'] = { value: report.seconds / 60, unit: 'min', baseline: null, goal: `info (asked ${minutes})`, met: true };
 }
 
 export const reliabilityBenchmark: Benchmark = {
   name: 'reliability',
-  title: 'kill -9 during ingest and sync; fuzzing of HKP, LDAP, sync frames, policy and config files; leak matrix; soak',
+  title: 'kill -9 during ingest and sync; fuzzing of HKP, LDAP, sync frames, policy and config files; leak matrix; certification flood; soak',
   enforce: true,
   async run(ctx) {
     const seed = runSeed();
     ctx.log(environmentLine());
+    const soakLength = soakMinutes(ctx.quick);
     ctx.log(`seed ${seed} (RELIABILITY_SEED=${seed} reproduces this run)`);
+    ctx.log(`soak ${soakLength.minutes} min (${soakLength.from === 'RELIABILITY_SOAK_MINUTES' ? 'from RELIABILITY_SOAK_MINUTES' : `${soakLength.from}; RELIABILITY_SOAK_MINUTES sets it`})`);
     const figures: Record<string, Figure> = {};
     await kill(ctx, seed, figures);
     await fuzz(ctx, seed, figures);
     await leak(ctx, seed, figures);
-    await soak(ctx, seed, figures);
+    await flood(ctx, seed, figures);
+    await soak(ctx, seed, figures, soakLength.minutes);
     if (!ctx.quick) {
       await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-      await writeFile(RESULTS, `${JSON.stringify({ benchmark: 'reliability', date: new Date().toISOString(), environment: environmentLine(), seed, figures }, null, 2)}\n`);
+      await writeFile(RESULTS, `${JSON.stringify({ benchmark: 'reliability', date: new Date().toISOString(), environment: environmentLine(), seed, soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from, figures }, null, 2)}\n`);
       ctx.log(`figures written to bench/results/reliability.json`);
     }
   },
