@@ -2,7 +2,7 @@
 // built by hand and signed with node:crypto Ed25519, byte for byte what the record model's
 // canonical form is (checked by parsing samples with parseRecord). openpgp.js signing costs
 // milliseconds per record, which would make a 1,000,000-record corpus take hours.
-import { createHash, type KeyObject, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 
 /** OID of Ed25519 as OpenPGP's legacy EdDSA names it (RFC 4880bis §9.2). */
 const ED25519_OID = Buffer.from('2b06010401da470f01', 'hex');
@@ -136,6 +136,18 @@ export interface Issuer {
   readonly key: EdKey;
   readonly facts: KeyFacts;
   readonly userId: string;
+}
+
+/** A new Ed25519 key pair, dated `created` (seconds since the epoch). */
+export function newEdKey(created: number): EdKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { publicRaw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey, created };
+}
+
+/** A new issuer with user ID `userId`, its key dated 2024-01-01. */
+export function newIssuer(userId: string): Issuer {
+  const key = newEdKey(1_704_067_200);
+  return { key, facts: keyFacts(key), userId };
 }
 
 /** A self-certified key record: key, user ID, positive self-certification. */

@@ -3,7 +3,6 @@
 // their RSS and open file descriptors read from /proc, and data directories trusting the
 // suite's own issuers (generated per run: no published key is ever trusted).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { parseDocument } from 'yaml';
 import type { NodeRole } from '../../ics/node/config.ts';
 import { initDataDir } from '../../ics/node/datadir.ts';
 import { armor } from '../../ics/record/index.ts';
-import { type EdKey, type Issuer, deviceRecord, keyFacts, selfSignedKey } from '../store-packets.ts';
+import { type Issuer, deviceRecord, keyFacts, newEdKey, newIssuer, selfSignedKey } from '../store-packets.ts';
 
 export { seededRandom, type SeededRandom } from '../../test/helpers/random.ts';
 
@@ -48,15 +47,6 @@ export async function writeFailure(suite: string, seed: number, index: number, i
 
 // ---- records --------------------------------------------------------------------------------
 
-function edKey(created: number): EdKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  return { publicRaw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey, created };
-}
-
-function issuer(userId: string): Issuer {
-  const key = edKey(1_704_067_200);
-  return { key, facts: keyFacts(key), userId };
-}
 
 export interface Device {
   readonly id: string;
@@ -66,8 +56,8 @@ export interface Device {
 
 /** Two issuers (manufacturer, integrator) made for this run, and devices certified by both. */
 export class Devices {
-  readonly manufacturer = issuer('urn:cm4it:org:acme.example');
-  readonly integrator = issuer('urn:cm4it:org:integrator.example');
+  readonly manufacturer = newIssuer('urn:cm4it:org:acme.example');
+  readonly integrator = newIssuer('urn:cm4it:org:integrator.example');
   #serial = 0;
 
   constructor(readonly tag = 'rel') {}
@@ -75,7 +65,7 @@ export class Devices {
   /** A device of acme.example (the `devices` domain of the role policies). */
   next(): Device {
     this.#serial += 1;
-    const key = edKey(1_735_689_600 + this.#serial);
+    const key = newEdKey(1_735_689_600 + this.#serial);
     const userId = `urn:cm4it:device:acme.example:${this.tag}:SN${String(this.#serial).padStart(7, '0')}`;
     return { id: keyFacts(key).fingerprint.toString('hex'), userId, bytes: deviceRecord(key, userId, this.manufacturer, this.integrator) };
   }

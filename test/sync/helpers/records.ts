@@ -2,9 +2,8 @@
 // packets laid out as the record model's canonical form (bench/store-packets.ts, whose output
 // the store benchmark checks against parseRecord), so that a test can make thousands in a
 // second. Every record made here verifies; the nodes ingest them like any other input.
-import { generateKeyPairSync } from 'node:crypto';
 import { type KeyRecord, parseRecord } from '../../../ics/record/index.ts';
-import { certification, deviceRecord, type EdKey, type Issuer, keyFacts, selfSignedKey } from '../../../bench/store-packets.ts';
+import { certification, deviceRecord, type EdKey, type Issuer, keyFacts, newEdKey, newIssuer, selfSignedKey } from '../../../bench/store-packets.ts';
 
 export interface Issuers {
   readonly manufacturer: KeyRecord;
@@ -18,15 +17,6 @@ export interface Device {
   readonly bytes: Buffer;
 }
 
-function edKey(created: number): EdKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  return { publicRaw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey, created };
-}
-
-function issuer(userId: string): Issuer {
-  const key = edKey(1_704_067_200);
-  return { key, facts: keyFacts(key), userId };
-}
 
 let serial = 0;
 
@@ -42,8 +32,8 @@ export class RecordFactory {
   }
 
   static async create(): Promise<RecordFactory> {
-    const manufacturer = issuer('urn:cm4it:org:acme.example');
-    const integrator = issuer('urn:cm4it:org:integrator.example');
+    const manufacturer = newIssuer('urn:cm4it:org:acme.example');
+    const integrator = newIssuer('urn:cm4it:org:integrator.example');
     const parse = async (i: Issuer) => (await parseRecord(selfSignedKey(i.key, i.userId).bytes)).record as KeyRecord;
     return new RecordFactory(manufacturer, integrator, { manufacturer: await parse(manufacturer), integrator: await parse(integrator) });
   }
@@ -55,7 +45,7 @@ export class RecordFactory {
    */
   device(org = 'acme.example', created = 1_735_689_600 + Math.floor(serial / 4)): Device {
     serial += 1;
-    const key = edKey(created);
+    const key = newEdKey(created);
     const userId = `urn:cm4it:device:${org}:cam:SN${String(serial).padStart(7, '0')}`;
     const bytes = deviceRecord(key, userId, this.#manufacturer, this.#integrator);
     return { id: keyFacts(key).fingerprint.toString('hex'), userId, key, bytes };
