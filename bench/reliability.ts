@@ -3,8 +3,9 @@
 // domains, a certification flood under lookup load and a soak of the four-role mesh
 // (RELIABILITY_SOAK_MINUTES sets its length). Each part prints its figures and checks its
 // goals; unlike the other benchmarks a missed goal here fails the run (run.ts exits
-// non-zero), and a full run writes bench/results/reliability.json.
-import { mkdir, writeFile } from 'node:fs/promises';
+// non-zero), and a full run writes bench/results/reliability.json. RELIABILITY_PARTS (e.g.
+// `fuzz,soak`) runs only those parts; their figures replace those parts' figures in the file.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, type Benchmark, environmentLine, int, mib, pick } from './harness.ts';
 import { type Figure, runSeed } from './reliability/common.ts';
@@ -145,6 +146,49 @@ async function soak(ctx: BenchContext, seed: number, figures: Record<string, Fig
   figures['soak.minutes'] = { value: report.seconds / 60, unit: 'min', baseline: null, goal: `info (asked ${minutes})`, met: true };
 }
 
+const PARTS = ['kill', 'fuzz', 'leak', 'flood', 'soak'] as const;
+type Part = (typeof PARTS)[number];
+
+/** When and how each part's figures were made: parts may come from separate runs. */
+interface PartRun {
+  readonly date: string;
+  readonly seed: number;
+  readonly environment: string;
+  readonly soakMinutes?: number;
+  readonly soakMinutesFrom?: string;
+}
+
+interface Results {
+  readonly benchmark: 'reliability';
+  readonly runs: Record<string, PartRun>;
+  readonly figures: Record<string, Figure>;
+}
+
+function selectedParts(): Part[] {
+  const text = process.env.RELIABILITY_PARTS;
+  if (text === undefined || text.trim() === '') return [...PARTS];
+  const asked = text.split(',').map((p) => p.trim());
+  const unknown = asked.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`RELIABILITY_PARTS: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+  return PARTS.filter((p) => asked.includes(p));
+}
+
+/** The file's figures with those of the parts just run replaced (figures are named `<part>.…`). */
+async function mergeResults(parts: readonly Part[], runs: Record<string, PartRun>, figures: Record<string, Figure>): Promise<Results> {
+  let previous: Partial<Results> = {};
+  try {
+    previous = JSON.parse(await readFile(RESULTS, 'utf8')) as Partial<Results>;
+  } catch {
+    // no earlier results
+  }
+  const kept = Object.entries(previous.figures ?? {}).filter(([name]) => !parts.some((p) => name.startsWith(`${p}.`)));
+  return {
+    benchmark: 'reliability',
+    runs: { ...(previous.runs ?? {}), ...runs },
+    figures: Object.fromEntries([...kept, ...Object.entries(figures)].sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
 export const reliabilityBenchmark: Benchmark = {
   name: 'reliability',
   title: 'kill -9 during ingest and sync; fuzzing of HKP, LDAP, sync frames, policy and config files; leak matrix; certification flood; soak',
@@ -155,15 +199,23 @@ export const reliabilityBenchmark: Benchmark = {
     const soakLength = soakMinutes(ctx.quick);
     ctx.log(`seed ${seed} (RELIABILITY_SEED=${seed} reproduces this run)`);
     ctx.log(`soak ${soakLength.minutes} min (${soakLength.from === 'RELIABILITY_SOAK_MINUTES' ? 'from RELIABILITY_SOAK_MINUTES' : `${soakLength.from}; RELIABILITY_SOAK_MINUTES sets it`})`);
+    const parts = selectedParts();
+    ctx.log(`parts: ${parts.join(', ')}${parts.length < PARTS.length ? ' (RELIABILITY_PARTS)' : ''}`);
     const figures: Record<string, Figure> = {};
-    await kill(ctx, seed, figures);
-    await fuzz(ctx, seed, figures);
-    await leak(ctx, seed, figures);
-    await flood(ctx, seed, figures);
-    await soak(ctx, seed, figures, soakLength.minutes);
+    const runs: Record<string, PartRun> = {};
+    for (const part of parts) {
+      const started = new Date();
+      if (part === 'kill') await kill(ctx, seed, figures);
+      if (part === 'fuzz') await fuzz(ctx, seed, figures);
+      if (part === 'leak') await leak(ctx, seed, figures);
+      if (part === 'flood') await flood(ctx, seed, figures);
+      if (part === 'soak') await soak(ctx, seed, figures, soakLength.minutes);
+      runs[part] = { date: started.toISOString(), seed, environment: environmentLine(), ...(part === 'soak' && { soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from }) };
+    }
     if (!ctx.quick) {
       await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-      await writeFile(RESULTS, `${JSON.stringify({ benchmark: 'reliability', date: new Date().toISOString(), environment: environmentLine(), seed, soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from, figures }, null, 2)}\n`);
+      const merged = await mergeResults(parts, runs, figures);
+      await writeFile(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
       ctx.log(`figures written to bench/results/reliability.json`);
     }
   },

@@ -149,7 +149,9 @@ function parseBound(text: string | undefined): Bound | undefined {
 /** `ics serve` on 127.0.0.1 port 0; resolves once addresses.json names this process. */
 export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?: string } = {}): Promise<Served> {
   const args = ['serve', '--data', dir, '--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', options.p2p ? '/ip4/127.0.0.1/tcp/0' : 'off'];
-  const child = spawn(process.execPath, [ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_NODE_FLAGS: node flags for the served process (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const child = spawn(process.execPath, [...flags, ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-65536);

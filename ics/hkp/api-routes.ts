@@ -12,7 +12,7 @@ import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import type { Caller } from './access.ts';
 import { decodePublicKeyArmor } from './armor.ts';
-import { callerOf, type HkpContext, requireWriter, submissionOf } from './context.ts';
+import { callerOf, type HkpContext, ingestSubmission, requireWriter, submissionOf } from './context.ts';
 import { storeFigures } from './figures.ts';
 import { eventJson, outcomeJson, recordJson, verdictJson } from './describe.ts';
 import { answerSubmission } from './hkp-routes.ts';
@@ -200,7 +200,7 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
       const release = await ctx.writes.acquire();
       try {
         const body = bodyOf<Buffer | string>(request.body);
-        const batch = await ingest.submitBatch(typeof body === 'string' ? (decodePublicKeyArmor(body) ?? body) : body, submissionOf(ctx, request, 'api'));
+        const batch = await ingestSubmission(ctx, request, 'api', typeof body === 'string' ? (decodePublicKeyArmor(body) ?? body) : body);
         return answerSubmission(ctx, request, reply, batch, 'api');
       } finally {
         release();

@@ -1,12 +1,14 @@
 // What the route handlers share: tuning, components, caches, metrics, the write gate.
 import type { Logger } from 'pino';
 import { IcsError } from '../errors.ts';
-import type { IngestContext } from '../ingest/ingest.ts';
+import { BULK_BYTES, type BulkLane } from '../net/bulk-lane.ts';
+import type { BatchOutcome, IngestContext } from '../ingest/ingest.ts';
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, AuthenticationRequired, type Caller } from './access.ts';
 import type { Access } from './access.ts';
 import { MAX_CONCURRENT_WRITES, MAX_QUEUED_WRITES, RETRY_AFTER_SECONDS } from './limits.ts';
 import type { HkpMetrics } from './metrics.ts';
+import type { BodyDecoder } from './submission-body.ts';
 import type { Finder, RecordCache } from './search.ts';
 import type { HkpComponents, HkpInit } from './types.ts';
 import type { VerdictCache } from './verdicts.ts';
@@ -72,6 +74,9 @@ export interface HkpContext {
   readonly verdicts: VerdictCache;
   readonly metrics: HkpMetrics;
   readonly writes: WriteGate;
+  readonly decoder: BodyDecoder;
+  /** Large submissions, one at a time and paced (see bulk-lane.ts). */
+  readonly bulk: BulkLane;
   readonly startedAt: Date;
 }
 
@@ -90,6 +95,17 @@ export function submissionOf(ctx: HkpContext, request: FastifyRequest, source: '
   const caller = callerOf(request);
   const engine = ctx.components.policy();
   return { source, origin: originOf(caller, request.ip), readable: (domain) => engine.canRead(domain, caller.principal) };
+}
+
+/**
+ * Ingests a submission's records as `submissionOf` describes them; a large one (BULK_BYTES or
+ * more) waits for the bulk lane and is parsed at its pace.
+ */
+export async function ingestSubmission(ctx: HkpContext, request: FastifyRequest, source: 'hkp' | 'api', input: Uint8Array | string): Promise<BatchOutcome> {
+  const context = submissionOf(ctx, request, source);
+  const size = typeof input === 'string' ? input.length : input.byteLength;
+  if (size < BULK_BYTES) return ctx.components.ingest.submitBatch(input, context);
+  return ctx.bulk.run((pace) => ctx.components.ingest.submitBatch(input, { ...context, pace }));
 }
 
 /** Who sent a submission, for the event log: the client address, and the user name when authenticated. */

@@ -2,13 +2,11 @@
 // GET /pks/lookup (§3: op=get, index, vindex, and stats) and POST /pks/add (§4), the two
 // that GnuPG's dirmngr (ks-engine-hkp.c) uses: get with options=mr and search=0x<fpr or
 // long key id>, index with options=mr, and add with form-encoded keytext.
-import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, IcsError, type IcsErrorCode } from '../errors.ts';
 import type { BatchOutcome } from '../ingest/ingest.ts';
 import { armor, type KeyRecord } from '../record/index.ts';
-import { decodePublicKeyArmor } from './armor.ts';
-import { callerOf, type HkpContext, requireWriter, submissionOf } from './context.ts';
+import { callerOf, type HkpContext, ingestSubmission, requireWriter } from './context.ts';
 import { batchJson, batchText, type SubmissionAnswer } from './describe.ts';
 import { storeFigures } from './figures.ts';
 import { htmlIndex, htmlStats, mrIndex, type StatsView, summariseKey } from './format.ts';
@@ -18,12 +16,20 @@ import { addSchema, lookupSchema } from './schemas.ts';
 const SOFTWARE = 'cm4it-ics';
 const armorKey = (bytes: Uint8Array) => armor('publicKey', bytes);
 
+/** A form-encoded body as received, decoded in the route (BodyDecoder). */
+class FormBody {
+  constructor(readonly bytes: Buffer) {}
+}
+
 export async function registerHkpRoutes(app: FastifyInstance, ctx: HkpContext): Promise<void> {
   const { store, policy } = ctx.components;
 
-  // Only the bodies /pks/add takes: form-encoded keytext and raw key material.
+  // Only the bodies /pks/add takes: form-encoded keytext and raw key material. Both are
+  // kept as bytes here; the form is decoded by ctx.decoder (large ones off the main thread).
   app.removeAllContentTypeParsers();
-  await app.register(formbody, { bodyLimit: ctx.init.maxBodyBytes });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: ctx.init.maxBodyBytes }, (_request, body, done) => {
+    done(null, new FormBody(body as Buffer));
+  });
   app.addContentTypeParser('application/pgp-keys', { parseAs: 'buffer', bodyLimit: ctx.init.maxBodyBytes }, (_request, body, done) => {
     done(null, body);
   });
@@ -81,10 +87,14 @@ export async function registerHkpRoutes(app: FastifyInstance, ctx: HkpContext): 
     requireWriter(ctx, callerOf(request));
     const release = await ctx.writes.acquire();
     try {
-      const body = request.body as { keytext: string } | Buffer | undefined;
+      const body = request.body as FormBody | Buffer | undefined;
       if (body === undefined || body === null) throw new IcsError('BAD_REQUEST', 'no body: send keytext form-encoded, or application/pgp-keys');
-      const input = Buffer.isBuffer(body) ? body : (decodePublicKeyArmor(body.keytext) ?? body.keytext);
-      const batch = await ctx.components.ingest.submitBatch(input, submissionOf(ctx, request, 'hkp'));
+      let input: Uint8Array | string = body as Buffer;
+      if (body instanceof FormBody) {
+        const decoded = await ctx.decoder.decodeForm(body.bytes);
+        input = 'bytes' in decoded ? decoded.bytes : decoded.text;
+      }
+      const batch = await ingestSubmission(ctx, request, 'hkp', input);
       return answerSubmission(ctx, request, reply, batch, 'hkp');
     } finally {
       release();

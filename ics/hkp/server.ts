@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
+import { BulkLane } from '../net/bulk-lane.ts';
 import { AddressSet } from '../net/clients.ts';
 import { Access } from './access.ts';
 import { buildApp } from './app.ts';
 import { type HkpContext, WriteGate } from './context.ts';
 import { STOP_GRACE_MS } from './limits.ts';
 import { HkpMetrics } from './metrics.ts';
+import { BodyDecoder } from './submission-body.ts';
 import { Finder, RecordCache } from './search.ts';
 import type { HkpAddress, HkpComponents, HkpInit, HkpServer } from './types.ts';
 import { VerdictCache } from './verdicts.ts';
@@ -43,6 +45,7 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
   let address: HkpAddress | undefined;
   let unwatch: (() => void) | undefined;
   let unwatchWrites: (() => void) | undefined;
+  let decoder: BodyDecoder | undefined;
 
   return {
     async start() {
@@ -57,6 +60,8 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
         verdicts,
         metrics,
         writes: new WriteGate(),
+        decoder: (decoder = new BodyDecoder()),
+        bulk: new BulkLane(),
         startedAt: new Date(),
       };
       const instance = await buildApp(ctx);
@@ -96,6 +101,8 @@ export function createHkpServer(init: HkpInit, components: HkpComponents): HkpSe
         await instance.close();
       } finally {
         clearTimeout(timer);
+        await decoder?.close();
+        decoder = undefined;
       }
       logger.info('hkp stopped');
     },

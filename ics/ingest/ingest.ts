@@ -51,6 +51,8 @@ export interface IngestContext {
    * local operator (CLI) or a peer whose rights sync has already checked.
    */
   readonly readable?: (domain: string) => boolean;
+  /** Awaited between slices of a record's parsing (see ParseOptions.pace): how a front end keeps bulk from starving its reads. */
+  readonly pace?: () => Promise<unknown>;
 }
 
 /** The one refusal for a record that would be stored only where its submitter may not read. */
@@ -111,7 +113,7 @@ export class Ingest {
   async submit(input: Uint8Array | string, context: IngestContext): Promise<IngestOutcome> {
     const { logger } = this.#components;
     try {
-      const parsed = await parseRecord(input, { issuers: this.#components.policy.issuerRing(), limits: this.#limits });
+      const parsed = await parseRecord(input, { issuers: this.#components.policy.issuerRing(), limits: this.#limits, pace: context.pace });
       const dropped: DroppedReport[] = parsed.dropped.map((d) => ({ issuer: d.issuer, reason: d.reason, detail: d.detail }));
       const outcome = await this.#serialised(parsed.record.id, () => this.#mergeAndWrite(parsed.record, dropped, context));
       logger.debug(

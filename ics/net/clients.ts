@@ -23,6 +23,8 @@ export const MAX_TRACKED_ADDRESSES = 100_000;
 /** Addresses and CIDR blocks (IPv4 or IPv6), e.g. `10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`. */
 export class AddressSet {
   readonly #list = new BlockList();
+  /** Answers by address: BlockList.check builds a SocketAddress per call, a cost on every request. */
+  readonly #answers = new Map<string, boolean>();
   readonly size: number;
 
   constructor(entries: readonly string[] = []) {
@@ -43,7 +45,14 @@ export class AddressSet {
   /** True when `address` (as a socket reports it; IPv4-mapped IPv6 included) is in the set. */
   has(address: string | undefined): boolean {
     if (this.size === 0 || !address) return false;
-    return this.#list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+    let answer = this.#answers.get(address);
+    if (answer === undefined) {
+      answer = this.#list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+      // Bounded: addresses are client-chosen (IPv6 above all); past the bound, start afresh.
+      if (this.#answers.size >= MAX_TRACKED_ADDRESSES) this.#answers.clear();
+      this.#answers.set(address, answer);
+    }
+    return answer;
   }
 }
 

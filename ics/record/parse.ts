@@ -43,6 +43,11 @@ export interface ParseOptions {
   now?: Date;
   /** Tolerated clock difference between nodes, seconds. */
   clockSkewSeconds?: number;
+  /**
+   * Awaited between slices of PACKETS_PER_TURN packets; one turn of the event loop when absent.
+   * A caller that parses untrusted bulk (a large submission) passes one that waits longer.
+   */
+  pace?: () => Promise<unknown>;
 }
 
 const DEFAULT_CLOCK_SKEW_SECONDS = 600;
@@ -403,7 +408,7 @@ async function parseKeyPackets(
   let allowed = KEY_SIG_TYPES;
 
   for (const raw of rest) {
-    if (raw.index % PACKETS_PER_TURN === 0) await nextTurn();
+    if (raw.index % PACKETS_PER_TURN === 0) await (options.pace ?? nextTurn)();
     switch (raw.tag) {
       case PacketTag.signature: {
         if (target.kind !== 'skip' && triage.refuseUnread(raw, target, allowed)) break;
@@ -602,7 +607,7 @@ async function parseCodePackets(
   const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, undefined, options, revive);
   let statementBytes: Uint8Array | undefined;
   for (const raw of packets) {
-    if (raw.index % PACKETS_PER_TURN === 0 && raw.index > 0) await nextTurn();
+    if (raw.index % PACKETS_PER_TURN === 0 && raw.index > 0) await (options.pace ?? nextTurn)();
     if (raw.tag === PacketTag.signature) {
       if (triage.refuseUnread(raw, { kind: 'code' }, CODE_SIG_TYPES)) continue;
       triage.consider(readSignatureAt(raw), { kind: 'code' }, CODE_SIG_TYPES, raw.index);

@@ -76,6 +76,15 @@ function u32(b: Uint8Array, at: number): number {
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
+// Buffer's native slicers on any Uint8Array, without a Buffer view per call: triage reads
+// issuer ids and copy keys of every signature in a flood, so the per-call garbage counts.
+const nativeSlice = Buffer.prototype as unknown as {
+  hexSlice(this: Uint8Array, start: number, end: number): string;
+  latin1Slice(this: Uint8Array, start: number, end: number): string;
+};
+const hexRange = (b: Uint8Array, start: number, end: number) => nativeSlice.hexSlice.call(b, start, end);
+const latin1Range = (b: Uint8Array, start: number, end: number) => nativeSlice.latin1Slice.call(b, start, end);
+
 interface SubpacketSink {
   created?: Date;
   expirySeconds?: number;
@@ -211,7 +220,8 @@ export interface SignatureHead {
   readonly issuerFingerprint: string | undefined;
   /**
    * The signed part and the value as read (latin1): equal for copies that differ only in the
-   * unsigned area, so that such copies are counted once without hashing them.
+   * unsigned area, so that such copies are counted once without hashing them. Made on first
+   * use: most signatures triaged (those by known issuers) never need it.
    */
   readonly copyKey: string;
 }
@@ -231,8 +241,17 @@ export function readSignatureHead(body: Uint8Array): SignatureHead | undefined {
   if (unhashedEnd + 2 > body.length) return undefined;
   const head = { keyId: undefined as string | undefined, fingerprint: undefined as string | undefined };
   if (!scanIssuer(body, 6, hashedEnd, true, head) || !scanIssuer(body, hashedEnd + 2, unhashedEnd, false, head)) return undefined;
-  const copyKey = latin1.decode(body.subarray(0, hashedEnd)) + latin1.decode(body.subarray(unhashedEnd));
-  return { version: 4, type: body[1] as number, issuerKeyId: head.keyId, issuerFingerprint: head.fingerprint, copyKey };
+  let copyKey: string | undefined;
+  return {
+    version: 4,
+    type: body[1] as number,
+    issuerKeyId: head.keyId,
+    issuerFingerprint: head.fingerprint,
+    get copyKey() {
+      copyKey ??= latin1Range(body, 0, hashedEnd) + latin1Range(body, unhashedEnd, body.length);
+      return copyKey;
+    },
+  };
 }
 
 function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, head: { keyId?: string; fingerprint?: string }): boolean {
@@ -255,10 +274,10 @@ function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, 
     if (length < 1 || pos + length > end) return false;
     const type = (b[pos] as number) & 0x7f;
     if (type === 16 && length === 9) {
-      const keyId = hex(b.subarray(pos + 1, pos + 9));
+      const keyId = hexRange(b, pos + 1, pos + 9);
       head.keyId = hashed ? keyId : (head.keyId ?? keyId);
     } else if (type === 33 && length === 22 && b[pos + 1] === 4) {
-      const fingerprint = hex(b.subarray(pos + 2, pos + 22));
+      const fingerprint = hexRange(b, pos + 2, pos + 22);
       head.fingerprint = hashed ? fingerprint : (head.fingerprint ?? fingerprint);
     }
     pos += length;

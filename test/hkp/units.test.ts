@@ -110,3 +110,42 @@ describe('hkp: decodePublicKeyArmor (the /pks/add shortcut)', () => {
     }
   });
 });
+
+describe('hkp: decodeKeytextForm (the /pks/add form, read as bytes)', () => {
+  it('reads the keytext field as URLSearchParams does, for seeded random forms', async () => {
+    const { decodeKeytextForm } = await import('../../ics/hkp/submission-body.ts');
+    const { seededRandom } = await import('../helpers/random.ts');
+    const random = seededRandom(1306);
+    const alphabet = 'aZ09+/=%&-_.~ \n\u00e9\u20ac';
+    const piece = () => Array.from({ length: random.int(12) }, () => alphabet[random.int(alphabet.length)]).join('');
+    let compared = 0;
+    for (let i = 0; i < 500; i++) {
+      const value = piece();
+      const raw = random.int(2) === 0 ? encodeURIComponent(value) : value.replace(/[&\n]/g, '');
+      const form = [random.int(2) ? `a=${piece().replace(/[&=]/g, '')}` : '', `keytext=${raw}`, random.int(3) === 0 ? '%zz=1' : ''].filter(Boolean).join('&');
+      const expected = new URLSearchParams(form).getAll('keytext');
+      const blank = expected.length !== 1 || !/\S/.test(expected[0] as string);
+      if (blank) {
+        assert.throws(() => decodeKeytextForm(Buffer.from(form)), /keytext/, form);
+        continue;
+      }
+      const got = decodeKeytextForm(Buffer.from(form));
+      assert.ok('text' in got, form);
+      assert.equal(got.text, expected[0], form);
+      compared++;
+    }
+    assert.ok(compared > 300, `${compared} forms compared`);
+  });
+
+  it('an armored key in the form comes back as its packet bytes; repeated or missing keytext is refused', async () => {
+    const { decodeKeytextForm } = await import('../../ics/hkp/submission-body.ts');
+    const { armor, generateIdentity: gen } = await import('../../ics/record/index.ts');
+    const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:4' });
+    const got = decodeKeytextForm(Buffer.from(`keytext=${encodeURIComponent(armor('publicKey', record.bytes))}&options=mr`));
+    assert.ok('bytes' in got);
+    assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(record.bytes));
+    for (const form of ['keytext=a&keytext=b', 'text=abc', 'keytext=', 'keytext=%20+%0A', '']) {
+      assert.throws(() => decodeKeytextForm(Buffer.from(form)), /keytext/, form);
+    }
+  });
+});
