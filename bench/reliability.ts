@@ -5,6 +5,7 @@
 // goals; unlike the other benchmarks a missed goal here fails the run (run.ts exits
 // non-zero), and a full run writes bench/results/reliability.json. RELIABILITY_PARTS (e.g.
 // `fuzz,soak`) runs only those parts; their figures replace those parts' figures in the file.
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, type Benchmark, environmentLine, int, mib, pick } from './harness.ts';
@@ -152,6 +153,8 @@ type Part = (typeof PARTS)[number];
 /** When and how each part's figures were made: parts may come from separate runs. */
 interface PartRun {
   readonly date: string;
+  /** The checked-out commit the part ran on, with "+changes" when the work tree differed from it. */
+  readonly commit: string;
   readonly seed: number;
   readonly environment: string;
   readonly soakMinutes?: number;
@@ -162,6 +165,17 @@ interface Results {
   readonly benchmark: 'reliability';
   readonly runs: Record<string, PartRun>;
   readonly figures: Record<string, Figure>;
+}
+
+function sourceCommit(): string {
+  try {
+    const cwd = fileURLToPath(new URL('..', import.meta.url));
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'ics', 'bench', 'bin'], { cwd, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function selectedParts(): Part[] {
@@ -210,7 +224,7 @@ export const reliabilityBenchmark: Benchmark = {
       if (part === 'leak') await leak(ctx, seed, figures);
       if (part === 'flood') await flood(ctx, seed, figures);
       if (part === 'soak') await soak(ctx, seed, figures, soakLength.minutes);
-      runs[part] = { date: started.toISOString(), seed, environment: environmentLine(), ...(part === 'soak' && { soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from }) };
+      runs[part] = { date: started.toISOString(), commit: sourceCommit(), seed, environment: environmentLine(), ...(part === 'soak' && { soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from }) };
     }
     if (!ctx.quick) {
       await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
