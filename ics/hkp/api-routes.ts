@@ -165,11 +165,15 @@ export async function registerApiRoutes(app: FastifyInstance, ctx: HkpContext): 
       uptimeSeconds: Math.floor((now.getTime() - ctx.startedAt.getTime()) / 1000),
       store: { ...figures.totals, domains: figures.domains },
       policy: {
-        domains: engine.domainNames().map((name) => ({
-          name,
-          public: engine.domain(name)?.read.public === true,
-          readable: engine.canRead(name, callerOf(request).principal),
-        })),
+        // A private domain's very name is not for a caller who may not read it.
+        domains: engine
+          .domainNames()
+          .filter((name) => figures.totals !== undefined || engine.canRead(name, callerOf(request).principal))
+          .map((name) => ({
+            name,
+            public: engine.domain(name)?.read.public === true,
+            readable: engine.canRead(name, callerOf(request).principal),
+          })),
         trustedIssuers: engine.policy.trust.issuers.map((e) => ({ name: e.name, fingerprint: e.fingerprint, roles: [...e.roles] })),
         missingIssuerKeys: engine.missingIssuerKeys().map((e) => e.name),
       },
