@@ -14,7 +14,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { createHkpServer, type HkpComponents } from '../ics/hkp/index.ts';
+import { apiPlugin } from '../ics/api/index.ts';
+import { hkpPlugin } from '../ics/hkp/index.ts';
+import { createHttpServer, type HttpComponents, httpInit } from '../ics/http/index.ts';
 import { Ingest } from '../ics/ingest/ingest.ts';
 import { createMetrics } from '../ics/node/metrics.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
@@ -478,18 +480,10 @@ export const hkpBenchmark: Benchmark = {
  * except that the load generator's own address is exempt from the per-address ones (it
  * stands for many clients, like gateways behind one NAT).
  */
-export function benchHkpServer(parts: { store: HkpComponents['store']; engine: PolicyEngine; ingest: HkpComponents['ingest']; logger: HkpComponents['logger'] }) {
-  return createHkpServer(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 2 * 1024 * 1024,
-      requestTimeoutSeconds: 30,
-      resultLimit: 100,
-      writesRequireAuth: false,
-      nodeInfo: { name: 'bench', role: 'infield', version: 'bench' },
-      exempt: ['127.0.0.1'],
-    },
+export function benchHkpServer(parts: { store: HttpComponents['store']; engine: PolicyEngine; ingest: HttpComponents['ingest']; logger: HttpComponents['logger'] }) {
+  return createHttpServer(
+    httpInit({ nodeInfo: { name: 'bench', role: 'infield', version: 'bench' }, exempt: ['127.0.0.1'] }),
     { store: parts.store, policy: () => parts.engine, ingest: parts.ingest, logger: parts.logger, metrics: createMetrics() },
+    [hkpPlugin(), apiPlugin()],
   );
 }

@@ -15,7 +15,7 @@ import {
   DEFAULT_WRITE_BUFFER_BYTES,
   MAX_FILE_BYTES,
 } from '../ics/store/level/options.ts';
-import type { RecordStore } from '../ics/store/types.ts';
+import type { RecordWriter, StoreLifecycle } from '../ics/store/types.ts';
 import { corpusWrite, environmentLine, int, mib, percentile, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, checkCorpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { serialOf } from './store-corpus-shared.ts';
@@ -370,7 +370,7 @@ async function run(ctx: BenchContext): Promise<void> {
     }
 
     // ---- (b) end-to-end ingest: parse + verify + write, fsync on ---------------------------
-    const e2e: RecordStore = await LevelStore.open({ path: e2eDir });
+    const e2e: RecordWriter & StoreLifecycle = await LevelStore.open({ path: e2eDir });
     const [inputs = []] = [...corpusChunks(corpus, s.e2eRecords, s.e2eRecords)];
     const t = performance.now();
     await pool(inputs, s.e2eInFlight, async (bytes) => {

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
-import { hashPassword } from '../ics/node/auth.ts';
+import { hashPassword } from '../ics/auth/index.ts';
 import { DataDir, initDataDir } from '../ics/node/datadir.ts';
 import type { BoundAddresses } from '../ics/node/services.ts';
 import { armor, armorPrivateKey, generateIdentity, readPrivateKey } from '../ics/record/index.ts';

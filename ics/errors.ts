@@ -31,6 +31,12 @@ export const ERROR_CODES = {
   UNAVAILABLE: { http: 503, ldap: 51, exposable: false },
   /** A client exceeded its request rate (per client address); retry after the time given. */
   RATE_LIMITED: { http: 429, ldap: 51, exposable: true },
+  /** Credentials are needed, or those sent are wrong or malformed (HTTP: with a basic-auth challenge). */
+  UNAUTHENTICATED: { http: 401, ldap: 49, exposable: true },
+  /** A request body of a type the endpoint does not take. */
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, ldap: 2, exposable: true },
+  /** The request (headers and body) did not arrive within the server's time limit. */
+  REQUEST_TIMEOUT: { http: 408, ldap: 3, exposable: true },
   /** A key or secret could not be used (wrong passphrase, missing private key). */
   KEY_UNUSABLE: { http: 500, ldap: 80, exposable: false },
   /** Anything unexpected: a bug. */

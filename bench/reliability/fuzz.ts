@@ -6,9 +6,8 @@
 // request outlives its timeout, nothing but the valid originals is stored, the node's RSS
 // stays bounded. A failing input is written to disk with the seed and case that made it.
 import { createConnection } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { isIcsError } from '../../ics/errors.ts';
 import { decodeSearchRequest } from '../../ics/ldap/search-request.ts';
 import { loadConfig } from '../../ics/node/config.ts';
@@ -276,13 +275,13 @@ async function fuzzFiles(options: FuzzOptions, devices: Devices, dir: string): P
   const policy = new Front('policy-file', options.seed);
   const config = new Front('config-file', options.seed);
   const r = seededRandom(options.seed ^ 0xf1);
-  const policyText = stringify({
-    version: 1,
-    trust: { issuers: [{ name: 'm', fingerprint: devices.manufacturer.facts.fingerprint.toString('hex').toUpperCase(), roles: ['manufacturer'] }] },
-    domains: [{ name: 'devices', select: { kinds: ['device'], userId: 'urn:cm4it:*:acme.example:*', signedBy: { role: 'manufacturer' } }, accept: { requireRoles: ['manufacturer'] }, write: { roles: ['manufacturer'] }, read: 'public', limits: { maxRecordBytes: 65536 } }],
-    sync: { peers: [] },
-  });
-  const configText = stringify({ node: { name: 'fuzz', role: 'manufacturer' }, listen: { hkp: '127.0.0.1:0', ldap: '127.0.0.1:0', p2p: 'off' }, store: { path: 'db' }, hkp: { maxBodyBytes: 1048576 } });
+  // The bases are the files `ics init` writes for a manufacturer (its policy trusting the run's
+  // issuers): each must load as it is, or every mutation would only probe the first check.
+  await initNode(dir, 'manufacturer', devices);
+  const policyText = await readFile(join(dir, 'policy.yaml'), 'utf8');
+  const configText = await readFile(join(dir, 'config.yaml'), 'utf8');
+  parsePolicy(policyText, 'policy.yaml');
+  await loadConfig(join(dir, 'config.yaml'));
   for (let i = 0; i < options.inputs; i++) {
     const input = mutate(Buffer.from(policyText), r);
     policy.inputs++;
@@ -292,7 +291,7 @@ async function fuzzFiles(options: FuzzOptions, devices: Devices, dir: string): P
       if (!isIcsError(error)) await policy.fail('crash', i, input, `${(error as Error).name}: ${(error as Error).message}`);
     }
   }
-  const file = join(dir, 'config.yaml');
+  const file = join(dir, 'fuzzed-config.yaml');
   for (let i = 0; i < options.inputs; i++) {
     const input = mutate(Buffer.from(configText), r);
     config.inputs++;

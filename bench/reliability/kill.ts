@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RecordStore } from '../../ics/store/types.ts';
+import type { EventLog, RecordReader, SyncSet } from '../../ics/store/types.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
 import { loadOrCreatePeerKey } from '../../ics/sync/index.ts';
 import { parseDocument } from 'yaml';
@@ -53,7 +53,7 @@ async function openStore(dir: string): Promise<LevelStore> {
 }
 
 /** Ids of records whose insert appears more than once in the event log, or twice in a domain's sync set. */
-async function duplicates(store: RecordStore, domain: string): Promise<string[]> {
+async function duplicates(store: EventLog & SyncSet, domain: string): Promise<string[]> {
   const inserts = new Map<string, number>();
   for (let after = 0; ; ) {
     const events = await store.changesSince(after, 10_000);
@@ -71,7 +71,7 @@ async function duplicates(store: RecordStore, domain: string): Promise<string[]>
   return twice;
 }
 
-async function missing(store: RecordStore, ids: Iterable<string>): Promise<string[]> {
+async function missing(store: RecordReader, ids: Iterable<string>): Promise<string[]> {
   const list = [...ids];
   const found = await store.getMany(list);
   return list.filter((_, i) => found[i] === undefined);

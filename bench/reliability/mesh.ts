@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
 import { type ExampleIssuer, exampleIssuerKey, initMesh, type Mesh, type MeshRole, ROLES, startMesh } from '../../deploy/mesh.ts';
-import { hashPassword } from '../../ics/node/auth.ts';
+import { hashPassword } from '../../ics/auth/index.ts';
+import { parseHostPort } from '../../ics/net/address.ts';
 import { DataDir } from '../../ics/node/datadir.ts';
 import { armor, certify, codeStatement, generateIdentity, type KeyRecord, signCode } from '../../ics/record/index.ts';
 import type { SeededRandom } from './common.ts';
@@ -64,7 +65,7 @@ export async function startRelMesh(root: string): Promise<RelMesh> {
   for (const role of ROLES) {
     const node = running.mesh.nodes[role];
     url[role] = `http://${node.hkp}`;
-    ldapPort[role] = Number(node.ldap.split(':').pop());
+    ldapPort[role] = parseHostPort(node.ldap).port;
     const bound = JSON.parse(await readFile(new DataDir(node.dir).addressesFile, 'utf8')) as { pid: number };
     pid[role] = bound.pid;
   }

@@ -30,11 +30,3 @@ export function parsePairs(pairs: readonly string[]): Record<string, string> {
   }
   return out;
 }
-
-/** `host:port` with port 0..65535 (0: ephemeral); IPv6 hosts in brackets. */
-export function parseHostPort(text: string): { host: string; port: number } {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new IcsError('BAD_REQUEST', `invalid address "${text}" (HOST:PORT)`);
-  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
-}

@@ -8,10 +8,10 @@ import { DataDir, initDataDir, NODE_ROLES } from '../node/datadir.ts';
 import { type IcsNode, openNode, withDataDirHeld } from '../node/node.ts';
 import { type RunningServices, startServices } from '../node/services.ts';
 import { checkConfig, loadConfig } from '../node/config.ts';
-import { hashPassword } from '../node/auth.ts';
+import { hashPassword } from '../auth/index.ts';
 import { issuerKeyPath, openPolicy } from '../policy/index.ts';
 import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, ROLES } from '../record/index.ts';
-import { parseHostPort } from './args.ts';
+import { parseHostPort } from '../net/address.ts';
 import { DEFAULT_DATA_DIR, type GlobalOptions, print } from './context.ts';
 import { formatServeSummary, type ServeSummary } from './summary.ts';
 

@@ -25,6 +25,7 @@ import {
   signCode,
   type StatementInput,
 } from '../record/index.ts';
+import type { RecordIndexes } from '../store/types.ts';
 import { collect, parseDuration, parsePairs } from './args.ts';
 import {
   DEFAULT_DATA_DIR,
@@ -307,7 +308,7 @@ export function registerOperations(program: Command): void {
       .option('--out <file>', 'write to a file instead of standard output'),
   ).action(async (references: string[], flags: GlobalOptions & { domain?: string; binary?: boolean; out?: string }) => {
     await withNode(flags, async (node) => {
-      const ids = references.length > 0 ? (await Promise.all(references.map((r) => resolveRecord(node, r)))).map((r) => r.id) : await allIds(node, flags.domain);
+      const ids = references.length > 0 ? (await Promise.all(references.map((r) => resolveRecord(node, r)))).map((r) => r.id) : await allIds(node.store, flags.domain);
       const chunks: (string | Uint8Array)[] = [];
       for (const stored of await node.store.getMany(ids)) {
         if (!stored) continue;
@@ -321,10 +322,10 @@ export function registerOperations(program: Command): void {
   });
 }
 
-async function allIds(node: IcsNode, domain: string | undefined): Promise<string[]> {
+async function allIds(store: RecordIndexes, domain: string | undefined): Promise<string[]> {
   const ids: string[] = [];
   const page = 1000;
-  const lists = domain ? [(after?: string) => node.store.listDomain(domain, { limit: page, after })] : (['device', 'gateway', 'service', 'org', 'key', 'code'] as const).map((k) => (after?: string) => node.store.listKind(k, { limit: page, after }));
+  const lists = domain ? [(after?: string) => store.listDomain(domain, { limit: page, after })] : (['device', 'gateway', 'service', 'org', 'key', 'code'] as const).map((k) => (after?: string) => store.listKind(k, { limit: page, after }));
   for (const list of lists) {
     let after: string | undefined;
     for (;;) {

@@ -1,4 +1,3 @@
-// HKP keyserver and ICS JSON API (DESIGN §5): public surface.
-export { createHkpServer } from './server.ts';
-export type { HkpAddress, HkpAuthenticator, HkpComponents, HkpInit, HkpServer } from './types.ts';
-export * as HKP_LIMITS from './limits.ts';
+// HKP keyserver (DESIGN §5): a plugin of the HTTP host (/pks/lookup, /pks/add). Public surface.
+export { DEFAULT_HKP_INIT, hkpPlugin } from './plugin.ts';
+export type { HkpInit } from './types.ts';

@@ -2,13 +2,12 @@
 // fingerprint, by long key id, or by text over the user-ID token index. Only key records
 // are served over HKP (code records have no key for gpg to import), and only those the
 // caller may read; the result limit counts readable records.
+import { type Access, type RecordCache, TOKEN_SCAN_CAP } from '../http/index.ts';
 import type { PolicyEngine, Principal } from '../policy/index.ts';
-import { type IdentityRecord, reviveRecord } from '../record/index.ts';
+import type { IdentityRecord } from '../record/index.ts';
 import { userIdTokens } from '../store/index.ts';
 import type { RecordStore, StoredRecord } from '../store/types.ts';
-import type { Access } from './access.ts';
-import { ANSWER_CACHE_ENTRIES, MAX_CONFIRMED_CANDIDATES, RECORD_CACHE_ENTRIES, TOKEN_SCAN_CAP } from './limits.ts';
-import { Lru } from './lru.ts';
+import { MAX_CONFIRMED_CANDIDATES } from './limits.ts';
 import type { SearchTerm } from './query.ts';
 
 export interface Found {
@@ -23,32 +22,6 @@ export interface FindOptions {
   readonly limit: number;
   readonly engine: PolicyEngine;
   readonly principal: Principal;
-}
-
-/** Stored bytes → record objects, without repeating cryptography (the store verified them). */
-export class RecordCache {
-  // Keyed by digest: it names one version of one record (the id is a function of the content).
-  readonly #records = new Lru<string, IdentityRecord>(RECORD_CACHE_ENTRIES);
-  readonly #armored = new Lru<string, Buffer>(ANSWER_CACHE_ENTRIES);
-
-  async revive(stored: StoredRecord): Promise<IdentityRecord> {
-    const key = stored.digest;
-    const hit = this.#records.get(key);
-    if (hit) return hit;
-    const record = await reviveRecord(stored.bytes);
-    this.#records.set(key, record);
-    return record;
-  }
-
-  /** The record's armored text (UTF-8 bytes, ready to send), made once per version. */
-  armored(stored: StoredRecord, make: (bytes: Uint8Array) => string): Buffer {
-    let text = this.#armored.get(stored.digest);
-    if (text === undefined) {
-      text = Buffer.from(make(stored.bytes), 'utf8');
-      this.#armored.set(stored.digest, text);
-    }
-    return text;
-  }
 }
 
 export class Finder {

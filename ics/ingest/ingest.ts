@@ -15,7 +15,7 @@ import {
   splitRecords,
   type VerifiedSignature,
 } from '../record/index.ts';
-import type { ChangeSource, RecordStore } from '../store/types.ts';
+import type { ChangeSource, RecordReader, RecordWriter } from '../store/types.ts';
 
 /** What ingest needs of the policy engine. */
 export interface IngestPolicy {
@@ -28,7 +28,8 @@ export interface IngestPolicy {
 }
 
 export interface IngestComponents {
-  readonly store: RecordStore;
+  /** Reads the stored version a merge starts from; writes the merged one by compare-and-set. */
+  readonly store: RecordReader & RecordWriter;
   readonly policy: IngestPolicy;
   readonly logger: Logger;
 }

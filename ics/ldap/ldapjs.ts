@@ -5,8 +5,9 @@
 // Only the decoder and the DN parser of ldapjs are used, not its Server: the server drops
 // requested attribute names with upper-case letters (ldapjs issues #900, #974), leaves
 // TCP_NODELAY off, buffers requests without bound, recurses without bound on nested filters
-// and has no StartTLS. session.ts frames messages itself and feeds this decoder one whole,
-// shape-checked message at a time.
+// and has no StartTLS. framing.ts frames messages itself and the session feeds this decoder
+// one whole, shape-checked message at a time. Searches take search-request.ts instead: ldapjs
+// escapes non-ASCII and `()*\` in their filter values, and decodes them slowly.
 import ldap from 'ldapjs';
 import { element } from './ber.ts';
 
@@ -67,6 +68,9 @@ export type DecodedRequest = Common &
     | { readonly op: 'abandon'; readonly abandonId: number }
     | { readonly op: 'extended'; readonly name: string; readonly value: string | undefined }
   );
+
+/** The decoded request of one operation, e.g. `RequestOf<'bind'>`. */
+export type RequestOf<K extends DecodedRequest['op']> = Extract<DecodedRequest, { op: K }>;
 
 /** A request the decoder could not read. */
 export class DecodeError extends Error {
@@ -267,6 +271,16 @@ export function parseDn(text: string): Rdn[] {
     rdns.push(pairs);
   }
   return rdns;
+}
+
+/** Whether `text` is a DN this directory can read (parseDn). */
+export function isDn(text: string): boolean {
+  try {
+    parseDn(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const PAGED_RESULTS_OID = '1.2.840.113556.1.4.319';

@@ -59,6 +59,15 @@ export const BOUND_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const REQUESTS_PER_SECOND = 100;
 /** Seconds' worth of operations one address may send at once: a client pipelining a batch is not refused. */
 export const BURST_SECONDS = 5;
+/**
+ * Failed simple binds from one client address (IPv6 per /56) per BIND_FAILURE_WINDOW_MS, as many
+ * as HKP allows failed authentications. Beyond, a bind with a password is answered busy (51)
+ * unchecked until the window ends: a password-guessing flood costs at most this many scrypt
+ * checks a minute per address, while a user's correct password succeeds within it.
+ */
+export const BIND_FAILURES_PER_WINDOW = 10;
+/** The window failed binds are counted in (`bindFailureWindowSeconds` in LdapInit shortens it for tests). */
+export const BIND_FAILURE_WINDOW_MS = 60_000;
 /** TLS handshake (LDAPS or StartTLS) must finish within this. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -67,8 +76,22 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  * a useful search (e.g. `acme` on a manufacturer's node); the search says so and stops.
  */
 export const MAX_LOOKUP_IDS = 10_000;
-/** Ids fetched when probing a term's selectivity before choosing which index to use. */
+/**
+ * Readable matches below which a term is taken as selective, when choosing which of an `&`
+ * filter's terms drives the search: the first, in order of promise, with fewer than this many.
+ */
 export const PROBE_IDS = 64;
+/**
+ * How deep one search reads the indexes, in all its terms, looking for records the reader may
+ * see: this many times the candidate cap, or the default cap when a smaller one is configured
+ * (a smaller cap asks for shorter answers, not for less work finding them): 40,000 ids by
+ * default. Only readable records count toward the cap and toward PROBE_IDS, so a term shared
+ * with records the reader may not see is read past them; this bounds that work. Past it, a
+ * term is taken as too common: the one case where records the reader may not see decide how a
+ * search is answered (terms matching more than this many records in all, at most the cap of
+ * them readable, over readable domains that hold more than the cap).
+ */
+export const SCAN_BUDGET_IN_CAPS = 4;
 /** Records read from the store per step of a search. */
 export const FETCH_BATCH = 64;
 

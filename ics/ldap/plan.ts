@@ -5,13 +5,15 @@
 // records of the domains the reader may see, in id order and resumable, and the search bounds
 // how many it examines (search.ts).
 //
-// Only records the reader may see are candidates, so that what it may not see never changes
-// an answer (README "No existence oracle"): an index term's ids are checked against the
-// readable domains before use, and walks (of a kind too) go over the readable domains only.
-// A term matching more than `cap` records (the candidate cap) is checked the other way
-// round when the readable domains hold at most `cap` records: each of those is tested for
-// the term. Either way at most about `cap` ids and records are read. When both exceed the
-// cap, the search walks the readable domains like a filter no index narrows.
+// Only records the reader may see are candidates, and only they count, so that what it may
+// not see never changes an answer (README "No existence oracle"): an index term's ids are
+// checked against the readable domains before use (term-scan.ts), and walks (of a kind too)
+// go over the readable domains only. A term with more than `cap` ids (the candidate cap) is
+// checked the other way round when the readable domains hold at most `cap` records: each of
+// those is tested for the term. Otherwise the index is read on, past the records the reader
+// may not see, until more than `cap` readable ones are found: then the search walks the
+// readable domains like a filter no index narrows. Which term of an `&` drives the search is
+// chosen by readable matches too.
 //
 // User-ID tokens are words (runs of letters and digits, store/indexing.ts). A substring
 // piece is looked up as the words it contains: whole words exactly, a word cut by the
@@ -20,7 +22,8 @@
 import { type EntityKind, reviveRecord } from '../record/index.ts';
 import { compareIds, indexTermsOf, isRecordId, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, type RecordStore, type StoredRecord } from '../store/index.ts';
 import type { Filter } from './filter.ts';
-import { FETCH_BATCH, PROBE_IDS } from './limits.ts';
+import { FETCH_BATCH, MAX_LOOKUP_IDS, PROBE_IDS, SCAN_BUDGET_IN_CAPS } from './limits.ts';
+import { type ScanBudget, TermScan } from './term-scan.ts';
 
 /** Which entries a search looks for: pgpKeyInfo (key records) or icsRecord (all records). */
 export type View = 'key' | 'record';
@@ -205,7 +208,7 @@ export interface Resolved {
   /** Sorted ids of candidates the reader may see, or a walk of the readable domains. */
   readonly ids?: readonly string[];
   readonly walk?: Walk;
-  /** The walk was chosen because an index term matches more than the candidate cap. */
+  /** The walk was chosen because an index term matches more readable records than the candidate cap (or the scan budget ran out). */
   readonly common?: boolean;
 }
 
@@ -219,17 +222,9 @@ export interface ResolveContext {
 /** Records read at once when checking candidates. */
 const CHECK_BATCH = 1024;
 
-async function runLookup(store: RecordStore, l: Lookup, limit: number): Promise<string[]> {
-  switch (l.index) {
-    case 'id':
-      return [l.value];
-    case 'fingerprint':
-      return store.findByFingerprint(l.value, { limit });
-    case 'keyId':
-      return store.findByKeyId(l.value, { limit });
-    case 'token':
-      return store.findByToken(l.value, { limit, prefix: l.prefix });
-  }
+/** A resolution in progress: the caller's context and what is left of the search's scan budget. */
+interface Resolving extends ResolveContext {
+  readonly budget: ScanBudget;
 }
 
 const sortIds = (ids: Iterable<string>) => [...new Set(ids)].sort(compareIds);
@@ -269,27 +264,36 @@ async function holds(stored: StoredRecord, l: Lookup): Promise<boolean> {
  * Turns a plan into the sorted ids of the candidates the reader may see, or a walk of the
  * readable domains, probing which index to use (see the header).
  */
-export async function resolvePlan(store: RecordStore, plan: Plan, ctx: ResolveContext): Promise<Resolved> {
+export function resolvePlan(store: RecordStore, plan: Plan, ctx: ResolveContext): Promise<Resolved> {
+  return resolve(store, plan, { ...ctx, budget: { left: SCAN_BUDGET_IN_CAPS * Math.max(ctx.cap, MAX_LOOKUP_IDS) } });
+}
+
+/** A lookup's readable matches, or a walk of the readable domains when they are more than the cap. */
+async function resolveLookup(store: RecordStore, l: Lookup, ctx: Resolving, scan = new TermScan(store, l, ctx, ctx.budget)): Promise<Resolved> {
+  // Most terms have at most `cap` ids in all: those that are readable are the answer.
+  if (!(await scan.read(ctx.cap + 1))) {
+    // A common term: test the records of the readable domains for it, if they are few.
+    const readable = await readableIds(store, ctx, ctx.cap);
+    if (readable) return { ids: await readableOf(store, readable, ctx, (s) => holds(s, l)) };
+    // Otherwise the index is read on, past the records the reader may not see.
+  }
+  return (await scan.find(ctx.cap)) === 'all' ? { ids: scan.ids } : ALL_READABLE;
+}
+
+async function resolve(store: RecordStore, plan: Plan, ctx: Resolving): Promise<Resolved> {
   switch (plan.kind) {
     case 'none':
       return { ids: [] };
     case 'walk':
       return { walk: plan.walk };
-    case 'lookup': {
-      const ids = await runLookup(store, plan.lookup, ctx.cap + 1);
-      if (ids.length <= ctx.cap) return { ids: await readableOf(store, ids, ctx) };
-      // A common term: test the records of the readable domains for it, if they are few.
-      const readable = await readableIds(store, ctx, ctx.cap);
-      if (!readable) return ALL_READABLE;
-      const l = plan.lookup;
-      return { ids: await readableOf(store, readable, ctx, (s) => holds(s, l)) };
-    }
+    case 'lookup':
+      return resolveLookup(store, plan.lookup, ctx);
     case 'union': {
       // Parts one after the other: their ids are readable ones, so whether they exceed the
       // cap together depends on what the reader may see only.
       const ids = new Set<string>();
       for (const part of plan.parts) {
-        const resolved = await resolvePlan(store, part, ctx);
+        const resolved = await resolve(store, part, ctx);
         if (!resolved.ids) return resolved.common ? ALL_READABLE : { walk: { over: 'all' } };
         for (const id of resolved.ids) ids.add(id);
         if (ids.size > ctx.cap) return ALL_READABLE;
@@ -297,25 +301,29 @@ export async function resolvePlan(store: RecordStore, plan: Plan, ctx: ResolveCo
       return { ids: sortIds(ids) };
     }
     case 'any': {
-      // Probe the lookups, most promising first: the first that turns out small is complete
-      // and cheap. Otherwise the best lookup in full, unless it is too common to give ids (it
-      // gives a walk of every readable domain) and a walk of one domain or kind is an option.
+      // The first option, most promising first, with fewer than PROBE_IDS readable matches is
+      // complete and cheap. Otherwise the best lookup in full, unless it is too common to give
+      // ids (it gives a walk of every readable domain) and a walk of one domain or kind is an
+      // option. Matches are counted among readable records only, so that the choice, and
+      // hence the answer, does not depend on what the reader may not see.
       const lookups = plan.options.filter((o) => o.kind !== 'walk');
       const walks = plan.options.filter((o): o is Extract<Plan, { kind: 'walk' }> => o.kind === 'walk');
       // A domain is narrower than a kind (whose walk goes over every readable domain).
       const walk = walks.find((w) => w.walk.over === 'domain') ?? walks[0];
+      const scans = new Map<Plan, TermScan>();
       for (const option of lookups) {
         if (option.kind === 'lookup') {
-          const probe = await runLookup(store, option.lookup, PROBE_IDS);
-          if (probe.length < PROBE_IDS) return { ids: await readableOf(store, probe, ctx) };
+          const scan = new TermScan(store, option.lookup, ctx, ctx.budget);
+          scans.set(option, scan);
+          if ((await scan.find(PROBE_IDS - 1)) === 'all') return { ids: scan.ids };
         } else {
-          const resolved = await resolvePlan(store, option, ctx);
+          const resolved = await resolve(store, option, ctx);
           if (resolved.ids && resolved.ids.length < PROBE_IDS) return resolved;
         }
       }
       const best = lookups[0];
       if (best) {
-        const full = await resolvePlan(store, best, ctx);
+        const full = best.kind === 'lookup' ? await resolveLookup(store, best.lookup, ctx, scans.get(best)) : await resolve(store, best, ctx);
         if (full.ids || !walk) return full;
       }
       return { walk: walk ? walk.walk : { over: 'all' } };

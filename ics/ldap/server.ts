@@ -8,14 +8,24 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
-import type { Authenticator } from '../node/auth.ts';
+import type { Authenticator } from '../auth/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import { DEFAULT_LIMITS } from '../record/index.ts';
 import type { RecordStore } from '../store/index.ts';
 import { Directory } from './directory.ts';
 import { DecodeError } from './ldapjs.ts';
-import { AddressRateLimiter, AddressSet, ClientMetrics, ConnectionGuard, ThrottledWarning } from '../net/clients.ts';
-import { BOUND_IDLE_TIMEOUT_MS, BURST_SECONDS, IDLE_TIMEOUT_MS, MAX_SESSIONS, MAX_SESSIONS_PER_ADDRESS, REQUESTS_PER_SECOND, TLS_HANDSHAKE_TIMEOUT_MS } from './limits.ts';
+import { AddressRateLimiter, AddressSet, ClientMetrics, ConnectionGuard, FailureLimiter, ThrottledWarning } from '../net/clients.ts';
+import {
+  BIND_FAILURE_WINDOW_MS,
+  BIND_FAILURES_PER_WINDOW,
+  BOUND_IDLE_TIMEOUT_MS,
+  BURST_SECONDS,
+  IDLE_TIMEOUT_MS,
+  MAX_SESSIONS,
+  MAX_SESSIONS_PER_ADDRESS,
+  REQUESTS_PER_SECOND,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+} from './limits.ts';
 import { ResultCode } from './protocol.ts';
 import { Session } from './session.ts';
 import type { NodeInfo } from './views.ts';
@@ -62,6 +72,8 @@ export interface LdapInit {
   readonly requestsPerSecond?: number;
   /** Client addresses and CIDR blocks exempt from the per-address limits. */
   readonly exempt?: readonly string[];
+  /** The window failed binds per address are counted in (BIND_FAILURES_PER_WINDOW); default BIND_FAILURE_WINDOW_MS. */
+  readonly bindFailureWindowSeconds?: number;
 }
 
 export interface LdapComponents {
@@ -72,7 +84,7 @@ export interface LdapComponents {
   readonly logger: Logger;
   /** Checks simple binds; without it every bind with a password fails (invalidCredentials). */
   readonly authenticator?: Authenticator;
-  /** The node's metrics registry: refused connections and rate-limited operations are counted in it. */
+  /** The node's metrics registry: refused connections, rate-limited operations and failed binds are counted in it. */
   readonly metrics?: { readonly registry: Registry };
 }
 
@@ -106,7 +118,7 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
     throw new IcsError('CONFIG_INVALID', 'the LDAP TLS certificate or key cannot be used', { cause });
   }
   if (!(init.sizeLimit >= 1) || !(init.timeLimitSeconds >= 1)) throw new IcsError('CONFIG_INVALID', 'ldap.sizeLimit and ldap.timeLimitSeconds must be at least 1');
-  for (const key of ['idleTimeoutSeconds', 'boundIdleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerAddress', 'requestsPerSecond', 'maxCandidates'] as const) {
+  for (const key of ['idleTimeoutSeconds', 'boundIdleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerAddress', 'requestsPerSecond', 'maxCandidates', 'bindFailureWindowSeconds'] as const) {
     const value = init[key];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new IcsError('CONFIG_INVALID', `ldap.${key} must be an integer ≥ 1`);
   }
@@ -139,6 +151,14 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
       perSecond: rate,
       refused: () => clientMetrics?.limited.inc({ listener: 'ldap' }),
       log: new ThrottledWarning(logger, 'request refused: rate limit exceeded'),
+    },
+    bindFailures: {
+      limiter: new FailureLimiter(BIND_FAILURES_PER_WINDOW, (init.bindFailureWindowSeconds ?? BIND_FAILURE_WINDOW_MS / 1000) * 1000, exempt),
+      max: BIND_FAILURES_PER_WINDOW,
+      window: `${init.bindFailureWindowSeconds ?? BIND_FAILURE_WINDOW_MS / 1000} s`,
+      failed: () => clientMetrics?.authFailures.inc({ listener: 'ldap' }),
+      throttled: () => clientMetrics?.authThrottled.inc({ listener: 'ldap' }),
+      log: new ThrottledWarning(logger, 'request refused: too many failed authentications'),
     },
   };
   const open = (socket: Socket, secure: boolean) => {

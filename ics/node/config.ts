@@ -1,5 +1,6 @@
 // Node configuration (config.yaml in the data directory): defaults, the file, validated
-// against schemas/config.schema.json with every failing path reported at once, frozen.
+// against schemas/config.schema.json with every failing path reported at once, frozen. A file
+// in an older shape is read in the current one, with a notice for the operator.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import AjvModule from 'ajv';
@@ -15,15 +16,7 @@ export interface NodeConfig {
   readonly role: NodeRole;
   readonly policy: string;
   readonly issuer: { readonly secretKey: string; readonly publicKey: string; readonly passphraseFile: string };
-  readonly store: {
-    readonly backend: 'level' | 'memory';
-    readonly path: string;
-    readonly cacheRecords: number;
-    readonly blockCacheBytes: number;
-    readonly writeBufferBytes: number;
-    readonly maxOpenFiles: number;
-    readonly syncWrites: boolean;
-  };
+  readonly store: StoreConfig;
   readonly listen: { readonly hkp: string; readonly ldap: string; readonly p2p: string };
   readonly limits: Partial<RecordLimits>;
   readonly log: { readonly level: string };
@@ -66,6 +59,30 @@ export interface NodeConfig {
   readonly clientLimits: { readonly exempt: readonly string[] };
 }
 
+/** The store section: which backend, and each backend's own settings (only the chosen one's are read). */
+export interface StoreConfig {
+  readonly backend: 'level' | 'memory';
+  readonly level: LevelStoreConfig;
+  /** The in-memory store has no settings. */
+  readonly memory: Readonly<Record<string, never>>;
+}
+
+/** LevelDB settings; their meaning and limits: LevelStoreInit and the config schema. */
+export interface LevelStoreConfig {
+  /** Relative to the data directory. */
+  readonly path: string;
+  readonly cacheRecords: number;
+  readonly blockCacheBytes: number;
+  readonly writeBufferBytes: number;
+  readonly maxOpenFiles: number;
+  readonly syncWrites: boolean;
+}
+
+export interface ConfigLoadOptions {
+  /** Told what was read from an older shape of the file, and where it belongs now. */
+  readonly onNotice?: (message: string) => void;
+}
+
 const require = createRequire(import.meta.url);
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
 const validate = new Ajv({ allErrors: true, strict: true, useDefaults: true }).compile<NodeConfig>(
@@ -80,17 +97,63 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Validates a parsed config object (defaults filled in) or throws CONFIG_INVALID listing every error. */
-export function checkConfig(value: unknown, file: string): NodeConfig {
-  const copy = structuredClone(value);
-  if (!validate(copy)) {
-    const errors = (validate.errors ?? []).map((e) => ({ file, path: e.instancePath || '/', message: e.message ?? 'invalid' }));
-    throw new IcsError('CONFIG_INVALID', errors.map((e) => `${e.file}: ${e.path}: ${e.message}`).join('\n'), { details: { errors } });
+interface ConfigError {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** LevelDB settings that sat directly under `store` before each backend had its own section. */
+const FLAT_LEVEL_SETTINGS = ['path', 'cacheRecords', 'blockCacheBytes', 'writeBufferBytes', 'maxOpenFiles', 'syncWrites'] as const;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Reads an older shape of `config` (in place) as the current one: LevelDB settings directly
+ * under `store` move to `store.level`, so that existing files keep loading. A setting given in
+ * both places is an error: which one was meant cannot be known.
+ */
+function upgradeConfig(config: unknown, file: string): { notices: string[]; errors: ConfigError[] } {
+  const notices: string[] = [];
+  const errors: ConfigError[] = [];
+  const store = isObject(config) ? config.store : undefined;
+  if (!isObject(store)) return { notices, errors };
+  for (const name of FLAT_LEVEL_SETTINGS) {
+    if (!(name in store)) continue;
+    if (store.level === undefined) store.level = {};
+    const level = store.level;
+    if (!isObject(level)) break; // the schema reports the malformed section
+    if (name in level) {
+      errors.push({ file, path: `/store/${name}`, message: `set here and as /store/level/${name}: keep the one under store.level` });
+    } else {
+      level[name] = store[name];
+      notices.push(`${file}: /store/${name} is read as /store/level/${name} (each store backend now has its own section): move it there`);
+    }
+    delete store[name];
   }
+  return { notices, errors };
+}
+
+function invalid(errors: readonly ConfigError[]): IcsError {
+  return new IcsError('CONFIG_INVALID', errors.map((e) => `${e.file}: ${e.path}: ${e.message}`).join('\n'), { details: { errors } });
+}
+
+/**
+ * Validates a parsed config object (defaults filled in) or throws CONFIG_INVALID listing every
+ * error. An older shape is read as the current one first, each move noticed.
+ */
+export function checkConfig(value: unknown, file: string, options: ConfigLoadOptions = {}): NodeConfig {
+  const copy = structuredClone(value);
+  const upgrade = upgradeConfig(copy, file);
+  if (!validate(copy) || upgrade.errors.length > 0) {
+    const errors = [...upgrade.errors, ...(validate.errors ?? []).map((e) => ({ file, path: e.instancePath || '/', message: e.message ?? 'invalid' }))];
+    throw invalid(errors);
+  }
+  for (const notice of upgrade.notices) options.onNotice?.(notice);
   return deepFreeze(copy);
 }
 
-export async function loadConfig(file: string): Promise<NodeConfig> {
+export async function loadConfig(file: string, options: ConfigLoadOptions = {}): Promise<NodeConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -106,5 +169,5 @@ export async function loadConfig(file: string): Promise<NodeConfig> {
       details: { errors: [{ file, path: '/', message: (cause as Error).message }] },
     });
   }
-  return checkConfig(value, file);
+  return checkConfig(value, file, options);
 }

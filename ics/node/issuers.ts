@@ -5,7 +5,7 @@
 // (HKP verdicts, LDAP entries) is dropped with the old one.
 import type { PolicyEngine } from '../policy/index.ts';
 import { reviveRecord } from '../record/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { EventLog, RecordReader } from '../store/types.ts';
 import type { Logger } from './logger.ts';
 
 export interface EngineSlot {
@@ -25,7 +25,7 @@ export interface IssuerWatch {
   stop(): void;
 }
 
-export function watchIssuerRecords(store: RecordStore, slot: EngineSlot, logger: Logger): IssuerWatch {
+export function watchIssuerRecords(store: RecordReader & EventLog, slot: EngineSlot, logger: Logger): IssuerWatch {
   let queue: Promise<unknown> = Promise.resolve();
   const serialize = <T>(task: () => Promise<T>): Promise<T> => {
     const run = queue.then(task);

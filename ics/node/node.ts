@@ -9,7 +9,7 @@ import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trust
 import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { RecordReader, RecordStore } from '../store/types.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
 import { watchIssuerRecords } from './issuers.ts';
@@ -63,18 +63,19 @@ async function openStore(dir: DataDir, config: NodeConfig): Promise<RecordStore>
 }
 
 async function openLevel(dir: DataDir, config: NodeConfig): Promise<RecordStore> {
+  const level = config.store.level;
   return openLevelStore({
-    path: dir.resolve(config.store.path),
-    cacheRecords: config.store.cacheRecords,
-    blockCacheBytes: config.store.blockCacheBytes,
-    writeBufferBytes: config.store.writeBufferBytes,
-    maxOpenFiles: config.store.maxOpenFiles,
-    syncWrites: config.store.syncWrites,
+    path: dir.resolve(level.path),
+    cacheRecords: level.cacheRecords,
+    blockCacheBytes: level.blockCacheBytes,
+    writeBufferBytes: level.writeBufferBytes,
+    maxOpenFiles: level.maxOpenFiles,
+    syncWrites: level.syncWrites,
   });
 }
 
 /** Issuer keys the policy names without a key file, looked up in the store. */
-async function issuerRecordsFromStore(store: RecordStore, fingerprints: readonly string[]): Promise<KeyRecord[]> {
+async function issuerRecordsFromStore(store: RecordReader, fingerprints: readonly string[]): Promise<KeyRecord[]> {
   const found = await store.getMany(fingerprints);
   const records: KeyRecord[] = [];
   for (const stored of found) {
@@ -88,7 +89,7 @@ async function issuerRecordsFromStore(store: RecordStore, fingerprints: readonly
 async function loadPolicyFor(
   dir: DataDir,
   config: NodeConfig,
-  store: RecordStore,
+  store: RecordReader,
   logger: Logger,
   testKeys: OpenNodeOptions['testKeys'],
 ): Promise<PolicyEngine> {
@@ -142,8 +143,11 @@ export async function withDataDirHeld<T>(root: string, task: (dir: DataDir, conf
 
 export async function openNode(root: string, options: OpenNodeOptions = {}): Promise<IcsNode> {
   const dataDir = new DataDir(root);
-  const config = await loadConfig(dataDir.configFile);
+  const notices: string[] = [];
+  const config = await loadConfig(dataDir.configFile, { onNotice: (notice) => notices.push(notice) });
   const logger = options.logger ?? createLogger(options.logLevel ?? config.log.level);
+  // Said once the logger exists: the file still loads, but the operator should update it.
+  for (const notice of notices) logger.warn(notice);
   const limits: RecordLimits = { ...DEFAULT_LIMITS, ...config.limits };
   const store = await openStore(dataDir, config);
   let policy: PolicyEngine;

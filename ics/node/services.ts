@@ -1,13 +1,16 @@
-// The network parts of a running node — HKP / JSON API, LDAP, libp2p sync — started on
-// the addresses of the config (or of `ics serve` flags), stopped in reverse order. The
-// bound addresses are logged and written to addresses.json so that scripts can find them.
+// The network parts of a running node — the HTTP listener (HKP and the JSON API), LDAP,
+// libp2p sync — started on the addresses of the config (or of `ics serve` flags), stopped in
+// reverse order. The bound addresses are logged and written to addresses.json so that
+// scripts can find them.
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { IcsError } from '../errors.ts';
-import { createHkpServer, type HkpServer } from '../hkp/index.ts';
+import { apiPlugin } from '../api/index.ts';
+import { createAuthenticator } from '../auth/index.ts';
+import { hkpPlugin } from '../hkp/index.ts';
+import { createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
+import { parseHostPort } from '../net/address.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
-import { createAuthenticator } from './auth.ts';
 import { createMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -33,14 +36,6 @@ export interface RunningServices {
   readonly addresses: BoundAddresses;
   readonly sync: SyncService | undefined;
   stop(): Promise<void>;
-}
-
-/** `host:port` (IPv6 in brackets) → parts; port 0 means ephemeral. */
-export function splitHostPort(text: string): { host: string; port: number } {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new IcsError('BAD_REQUEST', `invalid address "${text}" (HOST:PORT)`);
-  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
 async function tlsFiles(node: IcsNode): Promise<{ cert: Buffer; key: Buffer } | undefined> {
@@ -70,23 +65,21 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       stops.push(() => running.stop());
     }
     if (listen.hkp !== 'off') {
-      const hkp: HkpServer = createHkpServer(
-        {
-          ...splitHostPort(listen.hkp),
+      // The `hkp:` config section tunes the listener and both plugins on it.
+      const { resultLimit, writesRequireAuth, ...listener } = node.config.hkp;
+      const hkp: HttpServer = createHttpServer(
+        httpInit({
+          ...parseHostPort(listen.hkp),
           ...(tls && { tls }),
-          ...node.config.hkp,
+          ...listener,
           exempt: node.config.clientLimits.exempt,
           nodeInfo: { name: node.config.name, role: node.config.role, version: VERSION },
-        },
-        {
-          store: node.store,
-          policy,
-          ingest: node.ingest,
-          logger: node.logger.child({ component: 'hkp' }),
-          authenticator,
-          metrics,
-          statusSections: async () => ({ peers: sync?.peers() ?? [] }),
-        },
+        }),
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, metrics },
+        [
+          hkpPlugin({ resultLimit, writesRequireAuth }),
+          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }) }),
+        ],
       );
       addresses.hkp = (await hkp.start()).url;
       stops.push(() => hkp.stop());
@@ -94,7 +87,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
     if (listen.ldap !== 'off') {
       const ldap: LdapServer = createLdapServer(
         {
-          ...splitHostPort(listen.ldap),
+          ...parseHostPort(listen.ldap),
           ...(tls && { tls }),
           ...node.config.ldap,
           exempt: node.config.clientLimits.exempt,

@@ -3,7 +3,7 @@
 // that one throwing listener neither breaks the store nor starves the others.
 import { IcsError } from '../errors.ts';
 import { isRecordId } from './ids.ts';
-import type { ChangeEvent, StoredRecord, WriteRequest } from './types.ts';
+import type { ChangeEvent, StoredRecord, WriteRequest } from './model.ts';
 
 /** Domain names are policy identifiers; this bounds index keys that carry them. */
 export const MAX_DOMAIN_NAME_BYTES = 128;

@@ -19,7 +19,9 @@
 // two buckets its bounds fall inside. `BucketIndex` is that structure; both stores answer
 // through it, so that they cut and sum identically.
 import { decodeId, encodeId, encodeIdBound } from './ids.ts';
-import type { SyncItem } from './types.ts';
+import type { SyncBound, SyncItem, SyncPiece, SyncSummary } from './model.ts';
+
+export type { SyncBound, SyncPiece, SyncSummary } from './model.ts';
 
 /** Bytes of a digest and of a sum. */
 export const SUM_BYTES = 32;
@@ -35,23 +37,6 @@ export const BOUNDARY_BYTE_BELOW = 4;
  */
 export const BOUND_ID_HEX = 8;
 const CODE_PREFIX = 'sha256:';
-
-/** A position in a domain's (time, id) order: `id` may be a prefix of ids, or '' (before all ids of that time). */
-export interface SyncBound {
-  readonly time: number;
-  readonly id: string;
-}
-
-/** How many items a range holds and the sum of their digests (32 bytes, little-endian). */
-export interface SyncSummary {
-  readonly count: number;
-  readonly sum: Uint8Array;
-}
-
-/** One piece of a cut range: it starts at `from` and ends where the next piece starts. */
-export interface SyncPiece extends SyncSummary {
-  readonly from: SyncBound;
-}
 
 /** True when an item with this digest (hex) starts a bucket. */
 export function isBoundaryDigest(digestHex: string): boolean {

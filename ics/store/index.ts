@@ -4,4 +4,5 @@ export * from './types.ts';
 export { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, userIdTokens } from './indexing.ts';
 export { compareIds, decodeId, encodeId, isRecordId } from './ids.ts';
 export { Accumulator, BOUND_ID_HEX, BOUNDARY_BYTE_BELOW, bucketBound, summarise } from './fingerprint.ts';
+export { prefixEnd } from './derived.ts';
 export { MAX_REFERENCE_LENGTH, parseReference, type Reference, resolveReference, type ResolveOptions } from './resolve.ts';

@@ -5,7 +5,7 @@
 import { IcsError } from '../errors.ts';
 import { DEFAULT_LIMITS, type IdentityRecord, reviveRecord } from '../record/index.ts';
 import { userIdTokens } from './indexing.ts';
-import type { RecordStore, StoredRecord } from './types.ts';
+import type { RecordIndexes, RecordReader, StoredRecord } from './types.ts';
 
 /** Longest reference: the longest user ID a record may hold (a URN); a fingerprint is far shorter. */
 export const MAX_REFERENCE_LENGTH = DEFAULT_LIMITS.maxUserIdBytes;
@@ -91,7 +91,7 @@ export function parseReference(reference: string): Reference {
  * key id prefers the record whose primary key it is, since anyone may bind someone else's
  * public key as a subkey of their own record.
  */
-export async function resolveReference(store: RecordStore, reference: string, options: ResolveOptions = {}): Promise<StoredRecord> {
+export async function resolveReference(store: RecordReader & RecordIndexes, reference: string, options: ResolveOptions = {}): Promise<StoredRecord> {
   const parsed = parseReference(reference);
   const visible = options.visible ?? (() => true);
   let found: StoredRecord[];
@@ -120,7 +120,7 @@ export async function resolveReference(store: RecordStore, reference: string, op
 }
 
 /** Visible records of `ids`, in order, stopping once `enough` are found. */
-async function visibleOf(store: RecordStore, ids: readonly string[], visible: (s: StoredRecord) => boolean, enough: number): Promise<StoredRecord[]> {
+async function visibleOf(store: RecordReader, ids: readonly string[], visible: (s: StoredRecord) => boolean, enough: number): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
   for (let at = 0; at < ids.length && out.length < enough; at += CHUNK) {
     for (const s of await store.getMany(ids.slice(at, at + CHUNK))) {
@@ -131,7 +131,7 @@ async function visibleOf(store: RecordStore, ids: readonly string[], visible: (s
   return out;
 }
 
-async function byKeyId(store: RecordStore, keyId: string, visible: (s: StoredRecord) => boolean): Promise<StoredRecord[]> {
+async function byKeyId(store: RecordReader & RecordIndexes, keyId: string, visible: (s: StoredRecord) => boolean): Promise<StoredRecord[]> {
   const ids = await store.findByKeyId(keyId, { limit: RESOLVE_SCAN_CAP });
   // A v4 key id is the low 64 bits of the fingerprint, and a device record's id is its
   // primary fingerprint: primary holders are known without reading a record.
@@ -152,7 +152,7 @@ async function byKeyId(store: RecordStore, keyId: string, visible: (s: StoredRec
  * few candidates left are confirmed against their user IDs.
  */
 async function byUserId(
-  store: RecordStore,
+  store: RecordReader & RecordIndexes,
   userId: string,
   visible: (s: StoredRecord) => boolean,
   revive: (s: StoredRecord) => Promise<IdentityRecord>,

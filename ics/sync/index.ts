@@ -2,5 +2,6 @@
 export { DEFAULT_LIMITS, PROTOCOL, PROTOCOL_VERSION, type SyncLimits } from './consts.ts';
 export { loadOrCreatePeerKey, type PeerKey, peerIdOfKeyFile } from './keys.ts';
 export { registerSyncMetrics } from './metrics.ts';
-export { createSyncService, DEFAULT_BATCH_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_BYTES } from './service.ts';
+export { createSyncService } from './service.ts';
+export { DEFAULT_BATCH_SIZE, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_BYTES } from './settings.ts';
 export type * from './types.ts';

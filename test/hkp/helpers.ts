@@ -1,8 +1,12 @@
-// Fixtures for the HTTP front-end tests: an HKP server on an ephemeral loopback port over
-// an in-memory store, the test policy (test/policy/helpers.ts) and the real ingest path.
+// Fixtures for the HTTP front-end tests: the node's HKP listener (the HTTP host with the HKP
+// and JSON API plugins) on an ephemeral loopback port over an in-memory store, the test policy
+// (test/policy/helpers.ts) and the real ingest path.
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createHkpServer, type HkpAuthenticator, type HkpInit, type HkpServer } from '../../ics/hkp/index.ts';
+import { type ApiComponents, type ApiInit, apiPlugin, DEFAULT_API_INIT } from '../../ics/api/index.ts';
+import type { Authenticator } from '../../ics/auth/index.ts';
+import { DEFAULT_HKP_INIT, type HkpInit, hkpPlugin } from '../../ics/hkp/index.ts';
+import { createHttpServer, DEFAULT_HTTP_INIT, type HttpComponents, type HttpInit, type HttpServer } from '../../ics/http/index.ts';
 import { Ingest } from '../../ics/ingest/ingest.ts';
 import { PolicyEngine, policyFromObject } from '../../ics/policy/index.ts';
 import type { KeyRecord } from '../../ics/record/index.ts';
@@ -19,27 +23,35 @@ export interface TestNode {
   readonly store: RecordStore;
   engine: PolicyEngine;
   readonly ingest: Ingest;
-  readonly server: HkpServer;
+  readonly server: HttpServer;
   readonly registry: Registry;
   /** fetch relative to the server. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
 
-export const DEFAULT_INIT: HkpInit = {
-  host: '127.0.0.1',
-  port: 0,
-  maxBodyBytes: 2 * 1024 * 1024,
-  requestTimeoutSeconds: 30,
-  resultLimit: 100,
-  writesRequireAuth: false,
+/** The HKP listener's settings as the `hkp:` config section gives them: the host's and both plugins'. */
+export type HkpServerInit = HttpInit & HkpInit & ApiInit;
+
+/** The defaults, except basic auth over loopback HTTP and a recognisable node. */
+export const DEFAULT_INIT: HkpServerInit = {
+  ...DEFAULT_HTTP_INIT,
+  ...DEFAULT_HKP_INIT,
+  ...DEFAULT_API_INIT,
   // Loopback tests send basic auth over plain HTTP; the refusal itself is tested with it off.
   allowInsecureAuth: true,
   nodeInfo: { name: 'test-node', role: 'default', version: '0.0.0-test' },
 };
 
+/** The node's HKP listener, wired as ics/node/services.ts wires it. */
+export function createHkpServer(init: HkpServerInit, components: HttpComponents & ApiComponents): HttpServer {
+  const { resultLimit, writesRequireAuth, ...listener } = init;
+  const plugins = { resultLimit, writesRequireAuth };
+  return createHttpServer(listener, components, [hkpPlugin(plugins), apiPlugin(plugins, components)]);
+}
+
 export async function startNode(
-  options: { init?: Partial<HkpInit>; engine?: PolicyEngine; authenticator?: HkpAuthenticator; store?: RecordStore; logger?: Logger } = {},
+  options: { init?: Partial<HkpServerInit>; engine?: PolicyEngine; authenticator?: Authenticator; store?: RecordStore; logger?: Logger } = {},
 ): Promise<TestNode> {
   const f = await policyFixture();
   const store = options.store ?? (await createMemoryStore());
@@ -89,7 +101,7 @@ export function basic(name: string, password: string): string {
 }
 
 /** A fixed-table authenticator (the node's scrypt one is tested in test/node). */
-export function tableAuthenticator(users: Record<string, { password: string; write: boolean; groups?: string[] }>): HkpAuthenticator {
+export function tableAuthenticator(users: Record<string, { password: string; write: boolean; groups?: string[] }>): Authenticator {
   return {
     async authenticate(name, password) {
       const user = users[name];

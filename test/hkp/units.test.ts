@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { isIcsError } from '../../ics/errors.ts';
 import { escapeMr } from '../../ics/hkp/format.ts';
-import { Lru } from '../../ics/hkp/lru.ts';
+import { Lru } from '../../ics/http/lru.ts';
 import { parseLookup } from '../../ics/hkp/query.ts';
-import { nextExpiry } from '../../ics/hkp/verdicts.ts';
+import { nextExpiry } from '../../ics/api/verdicts.ts';
 import { certify, generateIdentity } from '../../ics/record/index.ts';
 import { fixture, minutesAgo } from '../helpers/identities.ts';
 
@@ -76,7 +76,7 @@ describe('hkp: units', () => {
 describe('hkp: decodePublicKeyArmor (the /pks/add shortcut)', () => {
   it('reads one armored key block exactly as the record model does, headers and CRLF included', async () => {
     const { armor, dearmor, DEFAULT_LIMITS, generateIdentity: gen } = await import('../../ics/record/index.ts');
-    const { decodePublicKeyArmor } = await import('../../ics/hkp/armor.ts');
+    const { decodePublicKeyArmor } = await import('../../ics/http/armor.ts');
     const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:2' });
     const text = armor('publicKey', record.bytes);
     for (const variant of [
@@ -94,7 +94,7 @@ describe('hkp: decodePublicKeyArmor (the /pks/add shortcut)', () => {
 
   it('leaves anything else to the record model (undefined)', async () => {
     const { armor, generateIdentity: gen } = await import('../../ics/record/index.ts');
-    const { decodePublicKeyArmor } = await import('../../ics/hkp/armor.ts');
+    const { decodePublicKeyArmor } = await import('../../ics/http/armor.ts');
     const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:3' });
     const text = armor('publicKey', record.bytes);
     for (const variant of [
@@ -113,7 +113,7 @@ describe('hkp: decodePublicKeyArmor (the /pks/add shortcut)', () => {
 
 describe('hkp: decodeKeytextForm (the /pks/add form, read as bytes)', () => {
   it('reads the keytext field as URLSearchParams does, for seeded random forms', async () => {
-    const { decodeKeytextForm } = await import('../../ics/hkp/submission-body.ts');
+    const { decodeKeytextForm } = await import('../../ics/http/submission-body.ts');
     const { seededRandom } = await import('../helpers/random.ts');
     const random = seededRandom(1306);
     const alphabet = 'aZ09+/=%&-_.~ \n\u00e9\u20ac';
@@ -138,7 +138,7 @@ describe('hkp: decodeKeytextForm (the /pks/add form, read as bytes)', () => {
   });
 
   it('an armored key in the form comes back as its packet bytes; repeated or missing keytext is refused', async () => {
-    const { decodeKeytextForm } = await import('../../ics/hkp/submission-body.ts');
+    const { decodeKeytextForm } = await import('../../ics/http/submission-body.ts');
     const { armor, generateIdentity: gen } = await import('../../ics/record/index.ts');
     const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:4' });
     const got = decodeKeytextForm(Buffer.from(`keytext=${encodeURIComponent(armor('publicKey', record.bytes))}&options=mr`));

@@ -1,6 +1,10 @@
 // Binds (RFC 4513): anonymous, simple binds as configured users, only over TLS unless plain
-// binds are allowed, LDAPS and StartTLS, and the answers to every wrong kind of bind.
+// binds are allowed, LDAPS and StartTLS, the answers to every wrong kind of bind, and the
+// limit on failed binds per client address. 127.0.0.2 is a second client: Linux routes all of
+// 127/8 to loopback.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
 import { BASE, type LdapTestNode, PASSWORDS, startLdap, testCertificate, userDn } from './helpers.ts';
 import { bindOp, extendedOp, saslBindOp, WireClient } from './wire.ts';
 
@@ -12,8 +16,11 @@ const R = {
   confidentialityRequired: 13,
   invalidDNSyntax: 34,
   invalidCredentials: 49,
+  busy: 51,
   unwillingToPerform: 53,
 };
+/** Failed binds one address may make in a window (BIND_FAILURES_PER_WINDOW). */
+const FAILURES = 10;
 const WHO_AM_I = '1.3.6.1.4.1.4203.1.11.3';
 
 describe('ldap/bind', () => {
@@ -122,6 +129,77 @@ describe('ldap/bind', () => {
       } finally {
         plain?.close();
         await node.stop();
+      }
+    });
+  });
+
+  describe('failed binds per client address', () => {
+    let node: LdapTestNode | undefined;
+    afterEach(async () => {
+      await node?.stop();
+      node = undefined;
+    });
+
+    async function counter(registry: Registry, name: string): Promise<number> {
+      const metric = await registry.getSingleMetric(name)?.get();
+      return metric?.values.find((v) => v.labels.listener === 'ldap')?.value ?? 0;
+    }
+
+    it('past the limit, a bind is answered busy (51) without checking the password, even the right one; counted', async () => {
+      const registry = new Registry();
+      let checks = 0;
+      node = await startLdap({
+        registry,
+        wrapAuthenticator: (a) => ({
+          authenticate: (name, password) => {
+            checks++;
+            return a.authenticate(name, password);
+          },
+        }),
+      });
+      const client = await WireClient.connect(node.port);
+      const other = await WireClient.connect(node.port, { localAddress: '127.0.0.2' });
+      try {
+        for (let i = 0; i < FAILURES; i++) assert.equal((await client.bind(userDn('alice'), 'wrong')).code, R.invalidCredentials);
+        assert.equal((await client.bind(userDn('alice'), PASSWORDS.alice)).code, R.busy);
+        const again = await WireClient.connect(node.port);
+        assert.equal((await again.bind(userDn('bob'), PASSWORDS.bob)).code, R.busy, 'another session from the address');
+        again.close();
+        assert.equal(checks, FAILURES, 'refused binds are not checked');
+        assert.equal((await client.bind('', '')).code, R.success, 'an anonymous bind needs no check');
+        assert.equal((await other.bind(userDn('alice'), PASSWORDS.alice)).code, R.success, 'another address keeps its own count');
+        assert.equal(await counter(registry, 'ics_authentication_failures_total'), FAILURES);
+        assert.equal(await counter(registry, 'ics_authentication_throttled_total'), 2);
+      } finally {
+        client.close();
+        other.close();
+      }
+    });
+
+    it('does not limit an exempt address', async () => {
+      node = await startLdap({ init: { exempt: ['127.0.0.1'] } });
+      const client = await WireClient.connect(node.port);
+      try {
+        for (let i = 0; i <= FAILURES; i++) assert.equal((await client.bind(userDn('alice'), 'wrong')).code, R.invalidCredentials);
+        assert.equal((await client.bind(userDn('alice'), PASSWORDS.alice)).code, R.success);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('checks binds again once the window has ended', async () => {
+      node = await startLdap({ init: { bindFailureWindowSeconds: 1 } });
+      const port = node.port;
+      // One more wrong bind than allowed, each on its own session and all at once: they are
+      // counted as they arrive, well within the window, so that one is refused.
+      const clients = await Promise.all(Array.from({ length: FAILURES + 1 }, () => WireClient.connect(port)));
+      try {
+        const codes = (await Promise.all(clients.map((c) => c.bind(userDn('alice'), 'wrong')))).map((r) => r.code);
+        assert.deepEqual(codes.filter((c) => c === R.busy).length, 1, codes.join(','));
+        await sleep(1100);
+        assert.equal((await (clients[0] as WireClient).bind(userDn('alice'), PASSWORDS.alice)).code, R.success);
+      } finally {
+        for (const c of clients) c.close();
       }
     });
   });

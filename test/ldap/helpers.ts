@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { Ingest } from '../../ics/ingest/ingest.ts';
 import { createLdapServer, type LdapInit } from '../../ics/ldap/index.ts';
-import { createAuthenticator, hashPassword } from '../../ics/node/auth.ts';
+import { type Authenticator, createAuthenticator, hashPassword } from '../../ics/auth/index.ts';
 import type { PolicyEngine } from '../../ics/policy/index.ts';
 import { armor, certify, type CodeRecord, type KeyRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
@@ -97,6 +97,8 @@ export interface StartOptions {
   engine?: PolicyEngine;
   /** Users to bind as instead of alice and bob. */
   users?: Array<{ name: string; passwordHash: string; write: boolean; groups?: string[] }>;
+  /** Wraps the authenticator the server checks binds with (to count checks). */
+  wrapAuthenticator?: (authenticator: Authenticator) => Authenticator;
 }
 
 export const silent = pino({ level: 'silent' });
@@ -112,6 +114,7 @@ export async function startLdap(options: StartOptions = {}): Promise<LdapTestNod
     for (const r of [...records.acme, records.site, records.systemOnly]) await ingest.submit(armor('publicKey', r.bytes), { source: 'cli' });
     await ingest.submit(armor('message', records.code.bytes), { source: 'cli' });
   }
+  const wrapAuthenticator = options.wrapAuthenticator ?? ((a: Authenticator) => a);
   const server = createLdapServer(
     {
       port: 0,
@@ -127,7 +130,7 @@ export async function startLdap(options: StartOptions = {}): Promise<LdapTestNod
       policy: () => engine,
       ingest,
       logger: silent,
-      authenticator: createAuthenticator(options.users ?? (await testUsers())),
+      authenticator: wrapAuthenticator(createAuthenticator(options.users ?? (await testUsers()))),
       ...(options.registry && { metrics: { registry: options.registry } }),
     },
   );

@@ -2,7 +2,7 @@
 // is read by that user (or a member) once bound, and by no other authenticated user — not by
 // id, not by word, not page by page.
 import assert from 'node:assert/strict';
-import { hashPassword } from '../../ics/node/auth.ts';
+import { hashPassword } from '../../ics/auth/index.ts';
 import { PEER_B, testEngine } from '../policy/helpers.ts';
 import { KEYS, ldapFixture, type LdapTestNode, RECORDS, startLdap, userDn } from './helpers.ts';
 import { type FilterSpec, pagedControl, WireClient } from './wire.ts';

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { Registry } from 'prom-client';
-import { createHkpServer, type HkpServer } from '../../ics/hkp/index.ts';
+import type { HttpServer as HkpServer } from '../../ics/http/index.ts';
 import { Ingest } from '../../ics/ingest/ingest.ts';
 import { type IssuerWatch, watchIssuerRecords } from '../../ics/node/issuers.ts';
 import { PolicyEngine, policyFromObject } from '../../ics/policy/index.ts';
 import { armor, certify, generateIdentity, type KeyRecord, type NewIdentity } from '../../ics/record/index.ts';
 import { openLevelStore } from '../../ics/store/level/index.ts';
 import type { RecordStore } from '../../ics/store/types.ts';
-import { DEFAULT_INIT, keytextForm, silent } from '../hkp/helpers.ts';
+import { createHkpServer, DEFAULT_INIT, keytextForm, silent } from '../hkp/helpers.ts';
 import { acmeDeviceId, device, minutesAgo, policyFixture, policyObject, testPolicyDraft } from '../policy/helpers.ts';
 
 interface VerdictBody {

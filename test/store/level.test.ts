@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { isIcsError } from '../../ics/errors.ts';
 import type { KeyRecord } from '../../ics/record/index.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
-import type { RecordStore } from '../../ics/store/types.ts';
+import type { RecordStore, StoreHooks } from '../../ics/store/types.ts';
 import { device, fixture, secondsAgo } from './records.ts';
 import { storeSuite } from './store.suite.ts';
 
@@ -32,18 +32,18 @@ after(async () => {
 });
 
 function persistent(cacheRecords: number) {
-  const open = async (path: string) => {
-    const store = await LevelStore.open({ path, cacheRecords, syncWrites: false });
+  const open = async (path: string, hooks: StoreHooks = {}) => {
+    const store = await LevelStore.open({ ...hooks, path, cacheRecords, syncWrites: false });
     paths.set(store, path);
     return store;
   };
   return {
-    factory: async () => open(join(await tempDir(), 'db')),
-    reopen: async (store: RecordStore) => {
+    factory: async (hooks?: StoreHooks) => open(join(await tempDir(), 'db'), hooks),
+    reopen: async (store: RecordStore, hooks?: StoreHooks) => {
       const path = paths.get(store);
       assert.ok(path);
       await store.close();
-      return open(path);
+      return open(path, hooks);
     },
   };
 }

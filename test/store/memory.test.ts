@@ -2,4 +2,4 @@
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import { storeSuite } from './store.suite.ts';
 
-storeSuite('memory', () => createMemoryStore());
+storeSuite('memory', (hooks) => createMemoryStore(hooks));

@@ -6,12 +6,13 @@ import { type CodeRecord, certify, type KeyRecord } from '../../ics/record/index
 import { arrayReader, BucketIndex, boundKey, bucketBound, rawItems, summarise } from '../../ics/store/fingerprint.ts';
 import { compareIds } from '../../ics/store/ids.ts';
 import { contentTime } from '../../ics/store/indexing.ts';
-import type { ChangeEvent, RecordStore } from '../../ics/store/types.ts';
+import type { ChangeEvent, RecordStore, StoreHooks } from '../../ics/store/types.ts';
+import { derivedSuite } from './derived.suite.ts';
 import { code, device, type Fixture, fixture, keyWithSubkey, renamed, request, secondsAgo } from './records.ts';
 
 export interface SuiteOptions {
-  /** Closes the store and opens it again on the same data (persistent stores only). */
-  reopen?: (store: RecordStore) => Promise<RecordStore>;
+  /** Closes the store and opens it again on the same data, with `hooks` (persistent stores only). */
+  reopen?: (store: RecordStore, hooks?: StoreHooks) => Promise<RecordStore>;
 }
 
 interface Corpus {
@@ -33,7 +34,8 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
 type Bound = { time: number; id: string };
 const sorted = (ids: readonly string[]) => [...ids].sort(compareIds);
 
-export function storeSuite(name: string, factory: () => Promise<RecordStore>, options: SuiteOptions = {}): void {
+/** `factory` opens a new, empty store with `hooks` (none when absent). */
+export function storeSuite(name: string, factory: (hooks?: StoreHooks) => Promise<RecordStore>, options: SuiteOptions = {}): void {
   describe(`store suite: ${name}`, function () {
     this.timeout(60_000);
     let c: Corpus;
@@ -437,4 +439,5 @@ export function storeSuite(name: string, factory: () => Promise<RecordStore>, op
       });
     }
   });
+  derivedSuite(name, factory, { reopen: options.reopen });
 }

@@ -4,7 +4,7 @@
 // records' own bytes).
 import { IcsError } from '../../errors.ts';
 import { decodeId, encodedIdLength, encodeRecordId } from '../ids.ts';
-import type { ChangeEvent, ChangeSource, StoredRecord } from '../types.ts';
+import type { ChangeEvent, ChangeSource, StoredRecord } from '../model.ts';
 import { kindByte, kindOfByte, readUint48, SEQ_BYTES } from './keys.ts';
 
 /** First byte of every value: lets a later version read this one. */

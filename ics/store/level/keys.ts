@@ -12,6 +12,10 @@
 //   07 domain 00 time(8) id     → digest(32)   reconciliation set, (time, id) order
 //   08 seq(6)                   → event        append-only change log
 //   09 doc(6) seq(6)            → ''   a record's events
+//   0a name 00 key              → value        entries of registered derived structures
+//
+// The reconciliation set is the built-in derived structure (../sync-set.ts), kept in 07;
+// registered ones (../derived.ts) under 0a by name.
 //
 // `id` is the compact id of ids.ts (21 or 33 bytes). `doc` is a record's number: the seq of
 // the event that inserted it, which never changes; index entries that many records share
@@ -22,6 +26,7 @@
 // HKP and LDAP): a get uses LevelDB's Bloom filters, a range scan cannot. Their value is the
 // ids of the records holding that key, nearly always one.
 import type { EntityKind } from '../../record/index.ts';
+import { SYNC_SET, syncDomainPrefix } from '../sync-set.ts';
 
 export const Space = {
   meta: 0x00,
@@ -34,6 +39,7 @@ export const Space = {
   sync: 0x07,
   event: 0x08,
   history: 0x09,
+  derived: 0x0a,
 } as const;
 
 /** 48-bit sequence and record numbers: 2.8e14 events, beyond any node's life. */
@@ -85,28 +91,20 @@ export function time64(ms: number): Buffer {
   return out;
 }
 
-function readTime64(bytes: Buffer, at: number): number {
-  return bytes.readUInt32BE(at) * 2 ** 32 + bytes.readUInt32BE(at + 4);
-}
-
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
 const sep = Buffer.of(SEPARATOR);
 
 // The builders used on every write allocate the key once and write its parts in place
 // (Buffer.concat of small parts showed up as a tenth of bulk-import time).
 
-/** `space` name 00 [time(8)] [id] [doc(6)], any of the bracketed parts optional. */
-function named(space: number, name: string, parts: { time?: number; id?: Buffer; doc?: number }): Buffer {
+/** `space` name 00 [id] [doc(6)], either of the bracketed parts optional. */
+function named(space: number, name: string, parts: { id?: Buffer; doc?: number }): Buffer {
   const nameBytes = Buffer.byteLength(name, 'utf8');
-  const size = 2 + nameBytes + (parts.time === undefined ? 0 : TIME_BYTES) + (parts.id?.length ?? 0) + (parts.doc === undefined ? 0 : SEQ_BYTES);
+  const size = 2 + nameBytes + (parts.id?.length ?? 0) + (parts.doc === undefined ? 0 : SEQ_BYTES);
   const out = Buffer.allocUnsafe(size);
   out[0] = space;
   let at = 1 + out.write(name, 1, 'utf8');
   out[at++] = SEPARATOR;
-  if (parts.time !== undefined) {
-    writeTime64(out, parts.time, at);
-    at += TIME_BYTES;
-  }
   if (parts.id) at += parts.id.copy(out, at);
   if (parts.doc !== undefined) out.writeUIntBE(parts.doc, at, SEQ_BYTES);
   return out;
@@ -144,12 +142,9 @@ export const domainPrefix = (domain: string) => key(Space.domain, utf8(domain), 
 export const kindKey = (kind: EntityKind, id: Buffer) => key(Space.kind, Buffer.of(kindByte(kind)), id);
 export const kindPrefix = (kind: EntityKind) => key(Space.kind, Buffer.of(kindByte(kind)));
 
-export const syncPrefix = (domain: string) => key(Space.sync, utf8(domain), sep);
-export const syncKey = (domain: string, time: number, id: Buffer) => named(Space.sync, domain, { time, id });
-
-export function readSyncKey(bytes: Buffer, prefixLength: number): { time: number; idStart: number } {
-  return { time: readTime64(bytes, prefixLength), idStart: prefixLength + TIME_BYTES };
-}
+/** Where a derived structure's keys start: the sync set's in their own space, the others' by name. */
+export const derivedPrefix = (name: string) => (name === SYNC_SET ? Buffer.of(Space.sync) : key(Space.derived, utf8(name), sep));
+export const syncPrefix = (domain: string) => key(Space.sync, syncDomainPrefix(domain));
 
 export function eventKey(seq: number): Buffer {
   const out = Buffer.allocUnsafe(1 + SEQ_BYTES);

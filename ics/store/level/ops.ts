@@ -1,14 +1,14 @@
 // The batch entries of one accepted write: the record value, every index entry the new version
-// adds, deletion of every entry only the previous version had (so no stale key id, token,
-// domain or sync-set entry survives an update), the event and its history entry; and the
-// changes to the key-id and subkey lists. The caller commits them, with those of the other
-// writes of its group, in one LevelDB batch (DESIGN §4, §6: the sync set and the records change
-// together).
+// adds, deletion of every entry only the previous version had (so no stale key id, token or
+// domain entry survives an update), the event and its history entry; and the changes to the
+// key-id and subkey lists. The caller commits them, with the derived structures' entries (the
+// sync set's among them) and those of the other writes of its group, in one LevelDB batch
+// (DESIGN §4, §6: the sync set and the records change together).
 import type { IndexTerms } from '../indexing.ts';
 import { encodedIdLength } from '../ids.ts';
-import type { ChangeEvent } from '../types.ts';
+import type { ChangeEvent } from '../model.ts';
 import { encodeEvent, encodeRecordValue, type StoredEntry } from './codec.ts';
-import { domainKey, eventKey, historyKey, keyIdKey, kindKey, recordKey, subkeyKey, syncKey, tokenKey } from './keys.ts';
+import { domainKey, eventKey, historyKey, keyIdKey, kindKey, recordKey, subkeyKey, tokenKey } from './keys.ts';
 
 /** One batch entry, in the shape classic-level's batch takes. */
 export type BatchOp = { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer } | { readonly type: 'del'; readonly key: Buffer };
@@ -86,17 +86,6 @@ export function writeOps(idKey: Buffer, prior: Version | undefined, next: Versio
   const domains = diff(old?.domains ?? [], stored.domains);
   for (const d of domains.removed) del(domainKey(d, idKey));
   for (const d of domains.added) put(domainKey(d, idKey));
-
-  // The sync set: every old entry goes unless the new version has the same (domain, time)
-  // key, which is then overwritten with the new digest.
-  const time = stored.contentTime.getTime();
-  const digest = Buffer.from(stored.digest, 'hex');
-  if (old) {
-    const oldTime = old.contentTime.getTime();
-    const keep = new Set(stored.domains);
-    for (const d of old.domains) if (!(keep.has(d) && oldTime === time)) del(syncKey(d, oldTime, idKey));
-  }
-  for (const d of stored.domains) put(syncKey(d, time, idKey), digest);
 
   put(eventKey(event.seq), encodeEvent(event));
   put(historyKey(doc, event.seq));

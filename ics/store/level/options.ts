@@ -6,7 +6,9 @@
 // glibc's main heap grows by ~30 bytes per LevelDB entry written through classic-level
 // (reproduced without this store), ~16 entries per device record written.
 
-export interface LevelStoreInit {
+import type { StoreHooks } from '../derived.ts';
+
+export interface LevelStoreInit extends StoreHooks {
   /** Database directory; created (with its parents) when missing. */
   readonly path: string;
   /** Hot records kept decoded in memory (LRU, by count; ~1 KB each for a device record). 0 turns it off. */
@@ -24,8 +26,6 @@ export interface LevelStoreInit {
    * throughput.
    */
   readonly syncWrites?: boolean;
-  /** Called when a change listener throws; the store carries on either way. */
-  readonly onListenerError?: (error: unknown, event: import('../types.ts').ChangeEvent) => void;
 }
 
 /** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */

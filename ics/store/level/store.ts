@@ -1,8 +1,8 @@
 // The LevelDB RecordStore (DESIGN §4): one classic-level database keyed as keys.ts lays out.
 // Writes go through one queue and commit in groups: each group's compare-and-sets are checked
 // against the committed state plus the group's earlier writes, and the whole group — records,
-// indexes, sync-set entries, events — is one LevelDB batch, fsynced by default. Listeners run
-// after the batch has committed.
+// indexes, derived structures' entries (the sync set's first), events — is one LevelDB batch,
+// fsynced by default. Listeners run after the batch has committed.
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { IcsError } from '../../errors.ts';
@@ -16,11 +16,12 @@ import {
   freezeStored,
   Listeners,
   normaliseLimit,
-  normaliseTime,
 } from '../change.ts';
-import { BucketIndex, boundKey, type ItemReader, type RawItem, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
+import { type DerivedReader, derivedStructures } from '../derived.ts';
+import { BucketIndex, boundKey, type ItemReader, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
 import { decodeId, encodeId, encodeIdBound, encodeRecordId } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
+import { readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
 import type {
   ChangeEvent,
   ListOptions,
@@ -33,6 +34,7 @@ import type {
 } from '../types.ts';
 import { CommitClock, Lru } from './cache.ts';
 import { decodeEvent, decodeRecordValue, eventRecordId, type StoredEntry } from './codec.ts';
+import { DerivedGroup, derivedReader, type DerivedSpace, derivedSpaces } from './derived.ts';
 import {
   docOf,
   domainPrefix,
@@ -44,7 +46,6 @@ import {
   MAX_SEQ,
   metaKey,
   range,
-  readSyncKey,
   readUint48,
   recordKey,
   SEQ_BYTES,
@@ -114,6 +115,10 @@ export class LevelStore implements RecordStore {
   readonly #seen: Lru<string, true>;
   readonly #clock = new CommitClock();
   readonly #listeners: Listeners;
+  /** Derived structures written with every record: the sync set, then those registered. */
+  readonly #derived: readonly DerivedSpace[];
+  /** The sync set's entries, for the store's own reads (which check that the store is open). */
+  readonly #syncSet: DerivedReader;
   readonly #queue: PendingWrite[] = [];
   #draining: Promise<void> | undefined;
   #lastSeq: number;
@@ -129,7 +134,14 @@ export class LevelStore implements RecordStore {
   /** Work that must not interleave with commits (index builds), run by the writer between groups. */
   readonly #tasks: Array<() => Promise<void>> = [];
 
-  private constructor(db: Db, options: ResolvedLevelOptions, lastSeq: number, counts: Map<EntityKind, number>, init: LevelStoreInit) {
+  private constructor(
+    db: Db,
+    options: ResolvedLevelOptions,
+    lastSeq: number,
+    counts: Map<EntityKind, number>,
+    derived: readonly DerivedSpace[],
+    init: LevelStoreInit,
+  ) {
     this.#db = db;
     this.#options = options;
     this.#lastSeq = lastSeq;
@@ -137,11 +149,16 @@ export class LevelStore implements RecordStore {
     this.#cache = new Lru(options.cacheRecords);
     this.#seen = new Lru(options.cacheRecords);
     this.#listeners = new Listeners(init.onListenerError);
+    this.#derived = derived;
+    const space = (name: string) => derived.find((d) => d.structure.name === name) as DerivedSpace;
+    this.#syncSet = derivedReader(db, space(SYNC_SET).prefix);
+    for (const { structure, prefix } of derived) structure.attach?.(derivedReader(db, prefix, () => this.#checkOpen()));
   }
 
   /** Opens (creating when missing) the store at `init.path`. UNAVAILABLE when another process holds it. */
   static async open(init: LevelStoreInit): Promise<LevelStore> {
     const options = resolveOptions(init);
+    const derived = derivedSpaces(derivedStructures([syncSet], init.derived));
     await mkdir(options.path, { recursive: true });
     const db: Db = new ClassicLevel<Buffer, Buffer>(options.path, {
       keyEncoding: 'buffer',
@@ -170,7 +187,7 @@ export class LevelStore implements RecordStore {
         const value = stored[i];
         if (value) counts.set(kind, readUint48(value, 0));
       });
-      return new LevelStore(db, options, lastSeq, counts, init);
+      return new LevelStore(db, options, lastSeq, counts, derived, init);
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error;
@@ -354,34 +371,14 @@ export class LevelStore implements RecordStore {
     return this.#page(kindPrefix(kind), options);
   }
 
-  async syncRange(
-    domain: string,
-    from: { time: number; id: string },
-    to: { time: number; id: string } | undefined,
-    limit: number,
-  ): Promise<SyncItem[]> {
+  async syncRange(domain: string, from: SyncBound, to: SyncBound | undefined, limit: number): Promise<SyncItem[]> {
     this.#checkOpen();
-    const n = normaliseLimit(limit);
-    if (!validName(domain) || n === 0) return [];
-    const prefix = syncPrefix(domain);
-    const gte = Buffer.concat([prefix, time64(normaliseTime(from.time)), encodeIdBound(from.id)]);
-    const lt = to ? Buffer.concat([prefix, time64(normaliseTime(to.time)), encodeIdBound(to.id)]) : range(prefix).lt;
-    if (Buffer.compare(gte, lt) >= 0) return [];
-    const entries = await this.#db.iterator({ gte, lt, limit: n }).all();
-    return entries.map(([key, value]) => {
-      const { time, idStart } = readSyncKey(key, prefix.length);
-      return { time, id: decodeId(key, idStart), digest: value.toString('hex') };
-    });
+    return readSyncRange(this.#syncSet, domain, from, to, limit);
   }
 
   /** Reads a domain's sync-set items with keys (time, id) in [from, to). */
   #itemReader(domain: string): ItemReader {
-    const prefix = syncPrefix(domain);
-    const end = range(prefix).lt;
-    return async (from, to) => {
-      const entries = await this.#db.iterator({ gte: Buffer.concat([prefix, from]), lt: to ? Buffer.concat([prefix, to]) : end }).all();
-      return entries.map(([key, value]): RawItem => ({ key: key.subarray(prefix.length), digest: value }));
-    };
+    return syncItemReader(this.#syncSet, domain);
   }
 
   /** The domain's bucket index, built by the writer (so that no commit interleaves with the scan). */
@@ -536,9 +533,10 @@ export class LevelStore implements RecordStore {
       return;
     }
     // Each write's entries are collected apart and joined to the batch only once the write is
-    // accepted, so that a write refused half-way leaves nothing behind.
+    // accepted, so that a write refused half-way (by a derived structure too) leaves nothing behind.
     const ops: BatchOp[] = [];
     const lists: ListChange[] = [];
+    const derived = new DerivedGroup(this.#db, this.#derived);
     const accepted: Array<{ pending: PendingWrite; event: ChangeEvent; entry: StoredEntry; previous: StoredRecord | undefined }> = [];
     const counts = new Map(this.#counts);
     const kindsChanged = new Set<EntityKind>();
@@ -552,11 +550,10 @@ export class LevelStore implements RecordStore {
         checkExpected(request, previous?.digest);
         if (current && !current.terms) current.terms = indexTermsOf(await reviveRecord(current.entry.stored.bytes));
         if (seq >= MAX_SEQ) throw new IcsError('LIMIT_EXCEEDED', 'event sequence exhausted');
-        seq += 1;
         const at = new Date();
-        const event = changeEvent(seq, at, request, pending.domains, previous?.digest);
+        const event = changeEvent(seq + 1, at, request, pending.domains, previous?.digest);
         const entry: StoredEntry = {
-          doc: current?.entry.doc ?? seq,
+          doc: current?.entry.doc ?? event.seq,
           stored: freezeStored({
             id: record.id,
             kind: record.kind,
@@ -567,12 +564,17 @@ export class LevelStore implements RecordStore {
             domains: pending.domains,
             contentTime: new Date(contentTime(record)),
             updated: at,
-            seq,
+            seq: event.seq,
           }),
         };
         const next: Version = { entry, terms: indexTermsOf(record) };
         const mine = writeOps(encodeRecordId(record.id), current ? { entry: current.entry, terms: current.terms as IndexTerms } : undefined, next, event);
+        const collected = derived.collect({ record, before: previous, after: entry.stored, event });
+        const derivedOps = Array.isArray(collected) ? collected : await collected;
+        // Accepted: from here on nothing throws.
+        seq = event.seq;
         for (const op of mine.ops) ops.push(op);
+        derived.accept(derivedOps, ops);
         for (const change of mine.lists) lists.push(change);
         if (previous?.kind !== record.kind) {
           if (previous) counts.set(previous.kind, (counts.get(previous.kind) ?? 0) - 1);

@@ -1,6 +1,8 @@
 // In-memory RecordStore for tests and small throwaway nodes: Maps and sets, sorted on demand.
 // Same contract and order as the LevelDB store (test/store/store.suite.ts runs both); nothing
-// survives the process.
+// survives the process. A write commits synchronously — record, indexes, derived structures'
+// entries and event at once — unless a derived structure is asynchronous; later writes then
+// wait their turn, so that writes still apply one at a time in call order.
 import type { EntityKind } from '../../record/index.ts';
 import {
   type ChangeListener,
@@ -11,23 +13,43 @@ import {
   freezeStored,
   Listeners,
   normaliseLimit,
-  normaliseTime,
 } from '../change.ts';
-import { arrayReader, BucketIndex, boundKey, rawItems, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
+import { applyDerived, type DerivedBatch, type DerivedReader, type DerivedStructure, derivedStructures, type RecordChange, type StoreHooks } from '../derived.ts';
+import { arrayReader, BucketIndex, boundKey, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
 import { compareIds, compareIdToBound } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf } from '../indexing.ts';
+import { isDomainName, readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
 import type { ChangeEvent, ListOptions, RecordStore, SearchOptions, StoredRecord, StoreStats, SyncItem, WriteRequest } from '../types.ts';
+import { OrderedBytesMap } from './ordered-map.ts';
 
-export interface MemoryStoreInit {
-  /** Called when a change listener throws; the store carries on either way. */
-  readonly onListenerError?: (error: unknown, event: ChangeEvent) => void;
-}
+export type MemoryStoreInit = StoreHooks;
 
 interface Entry {
   stored: StoredRecord;
   terms: IndexTerms;
   /** Insertion order (the seq of the inserting event): the order finders answer in. */
   docNum: number;
+}
+
+interface PendingWrite {
+  readonly request: WriteRequest;
+  resolve(event: ChangeEvent): void;
+  reject(error: unknown): void;
+}
+
+/** One derived-structure entry of a write, applied when the write commits (value undefined: delete). */
+interface DerivedOp {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | undefined;
+}
+
+/** A write whose checks passed, ready to commit once its derived structures are done. */
+interface Prepared {
+  readonly change: RecordChange;
+  readonly terms: IndexTerms;
+  readonly previous: Entry | undefined;
+  /** Per derived structure, its entries in order. */
+  readonly derivedOps: DerivedOp[][];
 }
 
 /** term → ids, kept in step with the records. */
@@ -64,10 +86,38 @@ export class MemoryStore implements RecordStore {
   readonly #events: ChangeEvent[] = [];
   readonly #history = new Map<string, number[]>();
   readonly #listeners: Listeners;
+  /** Derived structures written with every record (the sync set first), each with its entries. */
+  readonly #derived: readonly DerivedStructure[];
+  readonly #derivedData: readonly OrderedBytesMap[];
+  /** The sync set's entries, for the store's own reads (which check that the store is open). */
+  readonly #syncSet: DerivedReader;
+  readonly #queue: PendingWrite[] = [];
+  /** True while writes are being committed (or one waits for a derived structure). */
+  #busy = false;
+  /** Settles when the write waiting for a derived structure has committed. */
+  #waiting: Promise<void> | undefined;
   #closed = false;
 
   constructor(init: MemoryStoreInit = {}) {
     this.#listeners = new Listeners(init.onListenerError);
+    this.#derived = derivedStructures([syncSet], init.derived);
+    this.#derivedData = this.#derived.map(() => new OrderedBytesMap());
+    this.#syncSet = this.#derivedReader(this.#derived.findIndex((d) => d.name === SYNC_SET), () => {});
+    this.#derived.forEach((structure, i) => structure.attach?.(this.#derivedReader(i, () => this.#open())));
+  }
+
+  #derivedReader(index: number, checkOpen: () => void): DerivedReader {
+    const data = this.#derivedData[index] as OrderedBytesMap;
+    return {
+      async get(key) {
+        checkOpen();
+        return data.get(key);
+      },
+      async range(range) {
+        checkOpen();
+        return data.range({ ...range, limit: range.limit === undefined ? undefined : normaliseLimit(range.limit) });
+      },
+    };
   }
 
   #open(): void {
@@ -136,30 +186,14 @@ export class MemoryStore implements RecordStore {
     return this.#page(this.#kinds.map.get(kind), options);
   }
 
-  async syncRange(
-    domain: string,
-    from: { time: number; id: string },
-    to: { time: number; id: string } | undefined,
-    limit: number,
-  ): Promise<SyncItem[]> {
+  async syncRange(domain: string, from: SyncBound, to: SyncBound | undefined, limit: number): Promise<SyncItem[]> {
     this.#open();
-    const cmp = (item: SyncItem, bound: { time: number; id: string }) => {
-      const t = item.time - normaliseTime(bound.time);
-      return t !== 0 ? t : compareIdToBound(item.id, bound.id);
-    };
-    const items: SyncItem[] = [];
-    for (const id of this.#domains.map.get(domain) ?? []) {
-      const stored = (this.#records.get(id) as Entry).stored;
-      const item = { time: stored.contentTime.getTime(), id, digest: stored.digest };
-      if (cmp(item, from) >= 0 && (to === undefined || cmp(item, to) < 0)) items.push(item);
-    }
-    items.sort((a, b) => a.time - b.time || compareIds(a.id, b.id));
-    return items.slice(0, normaliseLimit(limit));
+    return readSyncRange(this.#syncSet, domain, from, to, limit);
   }
 
-  /** The domain's buckets, built afresh from all its items: O(n log n) a call, fine for tests. */
+  /** The domain's buckets, built afresh from all its items: O(n) a call, fine for tests. */
   async #buckets(domain: string): Promise<{ index: BucketIndex; read: ReturnType<typeof arrayReader> }> {
-    const items = rawItems(await this.syncRange(domain, { time: 0, id: '' }, undefined, Number.MAX_SAFE_INTEGER));
+    const items = isDomainName(domain) ? await syncItemReader(this.#syncSet, domain)(Buffer.alloc(0), undefined) : [];
     return { index: BucketIndex.fromItems(items), read: arrayReader(items) };
   }
 
@@ -186,8 +220,56 @@ export class MemoryStore implements RecordStore {
     return (this.#history.get(id) ?? []).map((seq) => this.#events[seq - 1] as ChangeEvent);
   }
 
-  async write(request: WriteRequest): Promise<ChangeEvent> {
-    this.#open();
+  write(request: WriteRequest): Promise<ChangeEvent> {
+    try {
+      this.#open();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ request, resolve, reject });
+      this.#drain();
+    });
+  }
+
+  /** Commits queued writes in call order; stops while one waits for a derived structure. */
+  #drain(): void {
+    if (this.#busy) return;
+    this.#busy = true;
+    for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+      const waiting = this.#commit(next);
+      if (waiting) {
+        this.#waiting = waiting.then(() => {
+          this.#waiting = undefined;
+          this.#busy = false;
+          this.#drain();
+        });
+        return;
+      }
+    }
+    this.#busy = false;
+  }
+
+  /** Checks, runs the derived structures and commits one write; a promise (never rejected) only when a structure made it wait. */
+  #commit({ request, resolve, reject }: PendingWrite): Promise<void> | undefined {
+    let prepared: Prepared;
+    let waiting: Promise<void> | undefined;
+    try {
+      prepared = this.#prepare(request);
+      waiting = applyDerived(this.#derived, prepared.change, (i) => this.#batch(i, prepared.derivedOps[i] as DerivedOp[]));
+    } catch (error) {
+      reject(error);
+      return undefined;
+    }
+    if (!waiting) {
+      resolve(this.#apply(prepared));
+      return undefined;
+    }
+    return waiting.then(() => resolve(this.#apply(prepared)), reject).catch(reject);
+  }
+
+  /** The checks (compare-and-set included) and what the write will store; changes nothing. */
+  #prepare(request: WriteRequest): Prepared {
     const domains = checkWriteRequest(request);
     const { record } = request;
     const previous = this.#records.get(record.id);
@@ -195,8 +277,7 @@ export class MemoryStore implements RecordStore {
     const seq = this.#events.length + 1;
     const at = new Date();
     const event = changeEvent(seq, at, request, domains, previous?.stored.digest);
-    const terms = indexTermsOf(record);
-    const stored = freezeStored({
+    const after = freezeStored({
       id: record.id,
       kind: record.kind,
       // A copy: the caller keeps its record object and may reuse its buffer.
@@ -207,17 +288,55 @@ export class MemoryStore implements RecordStore {
       updated: at,
       seq,
     });
+    return {
+      change: { record, before: previous?.stored, after, event },
+      terms: indexTermsOf(record),
+      previous,
+      derivedOps: this.#derived.map(() => []),
+    };
+  }
+
+  /** A structure's batch: its entries for this write, read back before the committed ones. */
+  #batch(index: number, ops: DerivedOp[]): DerivedBatch {
+    const data = this.#derivedData[index] as OrderedBytesMap;
+    return {
+      async get(key) {
+        for (let i = ops.length - 1; i >= 0; i--) {
+          const op = ops[i] as DerivedOp;
+          if (Buffer.compare(op.key, key) === 0) return op.value;
+        }
+        return data.get(key);
+      },
+      put(key, value) {
+        ops.push({ key, value });
+      },
+      del(key) {
+        ops.push({ key, value: undefined });
+      },
+    };
+  }
+
+  /** Commits a prepared write: everything at once, synchronously. */
+  #apply({ change, terms, previous, derivedOps }: Prepared): ChangeEvent {
+    const { record, after: stored, event } = change;
     const before = previous?.terms ?? { keyIds: [], fingerprints: [], tokens: [] };
     this.#keyIds.update(before.keyIds, terms.keyIds, record.id);
     this.#fingerprints.update(before.fingerprints, terms.fingerprints, record.id);
     this.#tokens.update(before.tokens, terms.tokens, record.id);
-    this.#domains.update(previous?.stored.domains ?? [], domains, record.id);
+    this.#domains.update(previous?.stored.domains ?? [], stored.domains, record.id);
     this.#kinds.update(previous ? [previous.stored.kind] : [], [record.kind], record.id);
-    this.#records.set(record.id, { stored, terms, docNum: previous?.docNum ?? seq });
+    this.#records.set(record.id, { stored, terms, docNum: previous?.docNum ?? event.seq });
+    derivedOps.forEach((ops, i) => {
+      const data = this.#derivedData[i] as OrderedBytesMap;
+      for (const op of ops) {
+        if (op.value === undefined) data.delete(op.key);
+        else data.put(op.key, op.value);
+      }
+    });
     this.#events.push(event);
     const history = this.#history.get(record.id);
-    if (history) history.push(seq);
-    else this.#history.set(record.id, [seq]);
+    if (history) history.push(event.seq);
+    else this.#history.set(record.id, [event.seq]);
     this.#listeners.emit(event);
     return event;
   }
@@ -233,8 +352,10 @@ export class MemoryStore implements RecordStore {
     return { records: this.#records.size, byKind, lastSeq: this.#events.length };
   }
 
+  /** Waits for a write held by a derived structure (and those queued behind it), then closes. */
   async close(): Promise<void> {
     this.#closed = true;
+    while (this.#waiting) await this.#waiting;
     this.#listeners.clear();
   }
 }

@@ -1,0 +1,14 @@
+// The JSON API plugin's tuning (`ApiInit`) and what it takes from other parts of the node
+// (`ApiComponents`), beside what the host it is served by shares with it.
+
+export interface ApiInit {
+  /** Most records one lookup answers (code records by digest). */
+  readonly resultLimit: number;
+  /** When true, JSON writes need HTTP basic auth by a user with write rights. */
+  readonly writesRequireAuth: boolean;
+}
+
+export interface ApiComponents {
+  /** Extra sections of /ics/v1/status supplied by other parts (e.g. `{ peers: [...] }` from sync). */
+  readonly statusSections?: () => Promise<Record<string, unknown>>;
+}

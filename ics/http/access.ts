@@ -1,0 +1,86 @@
+// Who is asking (HTTP basic auth, RFC 7617) and what they may read and write. A record is
+// readable when one of its stored domains is readable by the caller under the current
+// policy; a record in no readable domain is answered as if it did not exist (404), so that
+// private domains do not leak which ids they hold.
+import { createHash } from 'node:crypto';
+import type { Authenticator } from '../auth/index.ts';
+import type { PolicyEngine, Principal } from '../policy/index.ts';
+import type { StoredRecord } from '../store/types.ts';
+import { AUTH_CACHE_ENTRIES, AUTH_CACHE_TTL_MS } from './limits.ts';
+import { Lru } from './lru.ts';
+
+export interface Caller {
+  readonly principal: Principal;
+  /** May submit records when writes require authentication. */
+  readonly write: boolean;
+}
+
+export const ANONYMOUS: Caller = Object.freeze({ principal: Object.freeze({ kind: 'anonymous' as const }), write: false });
+
+/** Credentials were sent but are wrong or malformed, or a write needs them: answered 401. */
+export class AuthenticationRequired extends Error {
+  override readonly name = 'AuthenticationRequired';
+}
+
+/** Longest Authorization header accepted (a name of ≤ 63 characters and a password of ≤ 1 KiB, base64). */
+const MAX_AUTHORIZATION_LENGTH = 2048;
+
+export class Access {
+  readonly #authenticator: Authenticator | undefined;
+  /** sha256(header) → caller and expiry: successful checks only, so a wrong guess always costs scrypt. */
+  readonly #cache = new Lru<string, { caller: Caller; until: number }>(AUTH_CACHE_ENTRIES);
+  /** Domains anonymous callers may read, per policy engine (engines are replaced on reload). */
+  readonly #anonymousDomains = new WeakMap<PolicyEngine, ReadonlySet<string>>();
+
+  constructor(authenticator: Authenticator | undefined) {
+    this.#authenticator = authenticator;
+  }
+
+  get authenticates(): boolean {
+    return this.#authenticator !== undefined;
+  }
+
+  /** The caller for a header that passed its check within AUTH_CACHE_TTL_MS (no scrypt), if any. */
+  known(header: string): Caller | undefined {
+    if (this.#authenticator === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
+    const hit = this.#cache.get(createHash('sha256').update(header).digest('base64'));
+    return hit && hit.until > Date.now() ? hit.caller : undefined;
+  }
+
+  /**
+   * The caller for an Authorization header. No header: anonymous. Without an authenticator
+   * credentials are ignored (the node has no users). Wrong or malformed: AuthenticationRequired.
+   */
+  async caller(header: string | undefined): Promise<Caller> {
+    if (header === undefined || this.#authenticator === undefined) return ANONYMOUS;
+    if (header.length > MAX_AUTHORIZATION_LENGTH) throw new AuthenticationRequired('credentials too long');
+    const key = createHash('sha256').update(header).digest('base64');
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit && hit.until > now) return hit.caller;
+    const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+    if (!match?.[1]) throw new AuthenticationRequired('only HTTP basic authentication is supported');
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw new AuthenticationRequired('malformed basic credentials');
+    const user = await this.#authenticator.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
+    if (!user) throw new AuthenticationRequired('wrong user name or password');
+    const caller: Caller = { principal: user.principal, write: user.write };
+    this.#cache.set(key, { caller, until: now + AUTH_CACHE_TTL_MS });
+    return caller;
+  }
+
+  /** True when one of the record's domains is readable by `principal` under `engine`. */
+  canRead(stored: Pick<StoredRecord, 'domains'>, engine: PolicyEngine, principal: Principal): boolean {
+    if (principal.kind === 'anonymous') {
+      let readable = this.#anonymousDomains.get(engine);
+      if (!readable) {
+        readable = new Set(engine.readableDomains(principal));
+        this.#anonymousDomains.set(engine, readable);
+      }
+      for (const d of stored.domains) if (readable.has(d)) return true;
+      return false;
+    }
+    return stored.domains.some((d) => engine.canRead(d, principal));
+  }
+}
