@@ -20,7 +20,8 @@ import type { HttpPlugin } from './types.ts';
  * Connections over the caps per client address and in all are closed as they arrive
  * (ConnectionGuard). node's own timeouts do the cutting off: a request whose headers and body have not all
  * arrived within `requestTimeoutSeconds` is answered 408 and its connection closed, and a
- * connection idle that long in the middle of a request or response is destroyed. The
+ * connection idle that long in the middle of a request or response is destroyed (not while
+ * a handler works: see buildApp). The
  * checking interval is node's 30 s by default, far coarser than the timeout; it is tied to it.
  */
 function serverFactory(ctx: HttpContext): FastifyServerFactory {
@@ -78,6 +79,19 @@ export async function buildApp(ctx: HttpContext, plugins: readonly HttpPlugin[])
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: false } },
   });
   app.decorateRequest('caller', null);
+  // The socket's idle timeout (serverFactory) cuts off a client that stalls while sending its
+  // request or reading the answer. Once the request is in, the wait is the server's (a large
+  // submission queued for the bulk lane, a slow disk): the timeout is off until the answer
+  // is sent, then on again for the sending and the keep-alive that follows.
+  const idleTimeoutMs = ctx.init.requestTimeoutSeconds * 1000;
+  app.addHook('preHandler', (request, _reply, done) => {
+    request.raw.socket?.setTimeout(0);
+    done();
+  });
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    request.raw.socket?.setTimeout(idleTimeoutMs);
+    done(null, payload);
+  });
   // Requests per client address (@fastify/rate-limit, a fixed window per address; IPv6 per /56,
   // its default, so that one site cannot dodge the limit by rotating addresses): beyond the
   // rate, 429 with Retry-After through the error handler, counted and logged (throttled).

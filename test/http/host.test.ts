@@ -90,3 +90,42 @@ describe('http: host', () => {
     assert.deepEqual(DEFAULT_API_INIT, DEFAULT_HKP_INIT);
   });
 });
+
+describe('http: a handler that works longer than the idle timeout', () => {
+  let keyserver: TestNode;
+  let host: HttpServer;
+  let url: string;
+  /** A plugin whose answer takes 2.5 s of server-side waiting, with the client silent meanwhile. */
+  const slowPlugin: HttpPlugin = {
+    name: 'slow',
+    async register(scope) {
+      scope.get('/slow', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        return { done: true };
+      });
+    },
+  };
+
+  before(async () => {
+    keyserver = await startNode();
+    host = createHttpServer(
+      httpInit({ requestTimeoutSeconds: 1, nodeInfo: { name: 'slow', role: 'default', version: '0.0.0-test' } }),
+      { store: keyserver.store, policy: () => keyserver.engine, ingest: keyserver.ingest, logger: silent, metrics: { registry: new Registry() } },
+      [slowPlugin],
+    );
+    ({ url } = await host.start());
+  });
+
+  after(async () => {
+    await host.stop();
+    await keyserver.close();
+  });
+
+  it('keeps the connection: the idle timeout guards receiving and sending, not the server at work', async () => {
+    // A large submission waiting for the bulk lane is such a handler; its connection was
+    // destroyed after requestTimeoutSeconds ("other side closed"), the work done for nothing.
+    const res = await fetch(`${url}/slow`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { done: true });
+  });
+});
