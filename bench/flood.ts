@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { Ingest } from '../ics/ingest/ingest.ts';
+import { Ingest } from '../ics/ingest/index.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { armor, certify, generateIdentity, type KeyRecord } from '../ics/record/index.ts';
 import { createMemoryStore } from '../ics/store/memory/index.ts';

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { Ingest } from '../ics/ingest/ingest.ts';
+import { Ingest } from '../ics/ingest/index.ts';
 import { Dit } from '../ics/ldap/dit.ts';
-import { createLdapServer } from '../ics/ldap/index.ts';
-import { scanKeyFacts } from '../ics/ldap/keyfacts.ts';
+import { createLdapServer, ldapInit } from '../ics/ldap/index.ts';
 import {
   attributeTypeDescription,
   GNUPG_ATTRIBUTES,
@@ -24,6 +23,7 @@ import {
 } from '../ics/ldap/schema.ts';
 import { keyEntry } from '../ics/ldap/views.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
+import { scanKeyFacts } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { StoredRecord } from '../ics/store/types.ts';
 import { corpusWrite, environmentLine, int, mib, pick, pool, RssSampler, seconds, type BenchContext, type Benchmark } from './harness.ts';
@@ -265,7 +265,7 @@ async function run(ctx: BenchContext): Promise<void> {
   const ingest = new Ingest({}, { store, policy: engine, logger });
   const server = createLdapServer(
     // The load generator stands for many clients: its address is exempt from the per-address limits.
-    { port: 0, baseDn: BASE_DN, allowInsecureBind: false, sizeLimit: 1000, timeLimitSeconds: 10, nodeInfo: { name: 'bench', version: 'bench' }, exempt: ['127.0.0.1'] },
+    ldapInit({ baseDn: BASE_DN, nodeInfo: { name: 'bench', version: 'bench' }, exempt: ['127.0.0.1'] }),
     { store, policy: () => engine, ingest, logger },
   );
   const ics = await server.start();

@@ -18,7 +18,7 @@ import { closeSync, cpSync, existsSync, openSync, readFileSync, readSync, rmSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { Ingest } from '../ics/ingest/ingest.ts';
+import { Ingest } from '../ics/ingest/index.ts';
 import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { type KeyRecord, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';

@@ -19,8 +19,7 @@ import { parseArgs } from 'node:util';
 import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
 import { hashPassword } from '../ics/auth/index.ts';
-import { DataDir, initDataDir } from '../ics/node/datadir.ts';
-import type { BoundAddresses } from '../ics/node/services.ts';
+import { type BoundAddresses, DataDir, initDataDir } from '../ics/node/index.ts';
 import { armor, armorPrivateKey, generateIdentity, readPrivateKey } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
 

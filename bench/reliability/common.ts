@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import type { NodeRole } from '../../ics/node/config.ts';
-import { initDataDir } from '../../ics/node/datadir.ts';
+import { initDataDir, type NodeRole } from '../../ics/node/index.ts';
 import { armor } from '../../ics/record/index.ts';
 import { type Issuer, deviceRecord, keyFacts, newEdKey, newIssuer, selfSignedKey } from '../store-packets.ts';
 

@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIcsError } from '../../ics/errors.ts';
 import { decodeSearchRequest } from '../../ics/ldap/search-request.ts';
-import { loadConfig } from '../../ics/node/config.ts';
+import { loadConfig } from '../../ics/node/index.ts';
 import { parsePolicy } from '../../ics/policy/index.ts';
 import { armor } from '../../ics/record/index.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';

@@ -10,7 +10,7 @@ import { parseDocument } from 'yaml';
 import { type ExampleIssuer, exampleIssuerKey, initMesh, type Mesh, type MeshRole, ROLES, startMesh } from '../../deploy/mesh.ts';
 import { hashPassword } from '../../ics/auth/index.ts';
 import { parseHostPort } from '../../ics/net/address.ts';
-import { DataDir } from '../../ics/node/datadir.ts';
+import { DataDir } from '../../ics/node/index.ts';
 import { armor, certify, codeStatement, generateIdentity, type KeyRecord, signCode } from '../../ics/record/index.ts';
 import type { SeededRandom } from './common.ts';
 

@@ -9,7 +9,6 @@ import {
   answerSubmission,
   type Caller,
   callerOf,
-  decodePublicKeyArmor,
   type HttpContext,
   type HttpPlugin,
   ingestSubmission,
@@ -21,9 +20,9 @@ import {
   submissionOf,
   TOKEN_SCAN_CAP,
 } from '../http/index.ts';
-import type { IngestOutcome } from '../ingest/ingest.ts';
-import type { PolicyEngine, Principal } from '../policy/index.ts';
-import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor } from '../record/index.ts';
+import type { IngestOutcome } from '../ingest/index.ts';
+import { nextExpiry, type PolicyEngine, type Principal } from '../policy/index.ts';
+import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor, decodePublicKeyArmor } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { eventJson, recordJson, verdictJson } from './describe.ts';
@@ -37,7 +36,7 @@ import {
   verifySchema,
 } from './schemas.ts';
 import type { ApiComponents, ApiInit } from './types.ts';
-import { nextExpiry, VerdictCache } from './verdicts.ts';
+import { VerdictCache } from './verdicts.ts';
 
 export const DEFAULT_API_INIT: ApiInit = Object.freeze({ resultLimit: RESULT_LIMIT, writesRequireAuth: false });
 
@@ -92,7 +91,7 @@ async function signaturePackets(texts: readonly string[]): Promise<Uint8Array[]>
 
 async function registerRoutes(app: FastifyInstance, ctx: HttpContext, init: ApiInit, components: ApiComponents): Promise<void> {
   const { store, policy, ingest } = ctx.components;
-  const verdicts = new VerdictCache(ctx.cache);
+  const verdicts = new VerdictCache(ctx.cache, components.verdicts);
 
   /** The stored record if the caller may read it; NOT_FOUND otherwise (also when it exists but is private). */
   async function readable(id: string, caller: Caller, engine: PolicyEngine): Promise<StoredRecord> {

@@ -1,5 +1,6 @@
 // The JSON API plugin's tuning (`ApiInit`) and what it takes from other parts of the node
 // (`ApiComponents`), beside what the host it is served by shares with it.
+import type { PolicyVerdictCache } from '../policy/index.ts';
 
 export interface ApiInit {
   /** Most records one lookup answers (code records by digest). */
@@ -11,4 +12,6 @@ export interface ApiInit {
 export interface ApiComponents {
   /** Extra sections of /ics/v1/status supplied by other parts (e.g. `{ peers: [...] }` from sync). */
   readonly statusSections?: () => Promise<Record<string, unknown>>;
+  /** The node's one verdict cache, shared with LDAP; a cache of its own when absent. */
+  readonly verdicts?: PolicyVerdictCache;
 }

@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
-import type { IngestOutcome } from '../ingest/ingest.ts';
-import { type IcsNode, openNode } from '../node/node.ts';
+import type { IngestOutcome } from '../ingest/index.ts';
+import { type IcsNode, openNode } from '../node/index.ts';
 import { type IdentityRecord, readPrivateKey, reviveRecord } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 

@@ -3,11 +3,20 @@ import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import { IcsError } from '../errors.ts';
-import type { NodeConfig, NodeRole } from '../node/config.ts';
-import { DataDir, initDataDir, NODE_ROLES } from '../node/datadir.ts';
-import { type IcsNode, openNode, withDataDirHeld } from '../node/node.ts';
-import { type RunningServices, startServices } from '../node/services.ts';
-import { checkConfig, loadConfig } from '../node/config.ts';
+import {
+  checkConfig,
+  DataDir,
+  type IcsNode,
+  initDataDir,
+  loadConfig,
+  NODE_ROLES,
+  type NodeConfig,
+  type NodeRole,
+  openNode,
+  type RunningServices,
+  startServices,
+  withDataDirHeld,
+} from '../node/index.ts';
 import { hashPassword } from '../auth/index.ts';
 import { issuerKeyPath, openPolicy } from '../policy/index.ts';
 import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, ROLES } from '../record/index.ts';

@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { IcsError } from '../errors.ts';
-import type { IcsNode } from '../node/node.ts';
+import { IcsError, type IcsErrorCode } from '../errors.ts';
+import type { IcsNode } from '../node/index.ts';
 import {
   armor,
   armorPrivateKey,
@@ -168,7 +168,7 @@ export function registerOperations(program: Command): void {
         },
       });
       bar?.stop();
-      const rejections = new Map<string, number>();
+      const rejections = new Map<IcsErrorCode, number>();
       for (const r of result.results) if (r.error) rejections.set(r.error.code, (rejections.get(r.error.code) ?? 0) + 1);
       const summary = { ...result.counts, rejectedByCode: Object.fromEntries(rejections), results: result.results };
       print(flags, summary, () => {

@@ -6,7 +6,7 @@ import { type Access, type RecordCache, TOKEN_SCAN_CAP } from '../http/index.ts'
 import type { PolicyEngine, Principal } from '../policy/index.ts';
 import type { IdentityRecord } from '../record/index.ts';
 import { userIdTokens } from '../store/index.ts';
-import type { RecordStore, StoredRecord } from '../store/types.ts';
+import type { RecordIndexes, RecordReader, StoredRecord } from '../store/types.ts';
 import { MAX_CONFIRMED_CANDIDATES } from './limits.ts';
 import type { SearchTerm } from './query.ts';
 
@@ -26,7 +26,7 @@ export interface FindOptions {
 
 export class Finder {
   constructor(
-    private readonly store: RecordStore,
+    private readonly store: RecordReader & RecordIndexes,
     private readonly access: Access,
     private readonly cache: RecordCache,
   ) {}

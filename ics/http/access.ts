@@ -1,13 +1,12 @@
-// Who is asking (HTTP basic auth, RFC 7617) and what they may read and write. A record is
-// readable when one of its stored domains is readable by the caller under the current
-// policy; a record in no readable domain is answered as if it did not exist (404), so that
-// private domains do not leak which ids they hold.
+// Who is asking (HTTP basic auth, RFC 7617) and what they may read and write. What a caller
+// may read is the policy's read rule (policy/read-rule.ts): a record in no domain the caller
+// may read is answered as if it did not exist (404), so that private domains do not leak
+// which ids they hold.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Authenticator } from '../auth/index.ts';
-import type { PolicyEngine, Principal } from '../policy/index.ts';
-import type { StoredRecord } from '../store/types.ts';
+import { type Filed, mayRead, type PolicyEngine, type Principal } from '../policy/index.ts';
 import { AUTH_CACHE_ENTRIES, AUTH_CACHE_TTL_MS } from './limits.ts';
-import { Lru } from './lru.ts';
 
 export interface Caller {
   readonly principal: Principal;
@@ -28,9 +27,7 @@ const MAX_AUTHORIZATION_LENGTH = 2048;
 export class Access {
   readonly #authenticator: Authenticator | undefined;
   /** sha256(header) → caller and expiry: successful checks only, so a wrong guess always costs scrypt. */
-  readonly #cache = new Lru<string, { caller: Caller; until: number }>(AUTH_CACHE_ENTRIES);
-  /** Domains anonymous callers may read, per policy engine (engines are replaced on reload). */
-  readonly #anonymousDomains = new WeakMap<PolicyEngine, ReadonlySet<string>>();
+  readonly #cache = new LRUCache<string, { caller: Caller; until: number }>({ max: AUTH_CACHE_ENTRIES });
 
   constructor(authenticator: Authenticator | undefined) {
     this.#authenticator = authenticator;
@@ -70,17 +67,8 @@ export class Access {
     return caller;
   }
 
-  /** True when one of the record's domains is readable by `principal` under `engine`. */
-  canRead(stored: Pick<StoredRecord, 'domains'>, engine: PolicyEngine, principal: Principal): boolean {
-    if (principal.kind === 'anonymous') {
-      let readable = this.#anonymousDomains.get(engine);
-      if (!readable) {
-        readable = new Set(engine.readableDomains(principal));
-        this.#anonymousDomains.set(engine, readable);
-      }
-      for (const d of stored.domains) if (readable.has(d)) return true;
-      return false;
-    }
-    return stored.domains.some((d) => engine.canRead(d, principal));
+  /** The read rule (policy/read-rule.ts): one of the record's domains is readable by `principal` under `engine`. */
+  canRead(stored: Filed, engine: PolicyEngine, principal: Principal): boolean {
+    return mayRead(engine, principal, stored);
   }
 }

@@ -3,7 +3,7 @@
 // count private records, and whose change sequence shows private activity) only when it
 // may read every domain.
 import type { PolicyEngine, Principal } from '../policy/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { StoreLifecycle, SyncSet } from '../store/types.ts';
 
 export interface StoreFigures {
   /** Records per domain the caller may read. */
@@ -20,7 +20,7 @@ export function readsEveryDomain(engine: PolicyEngine, principal: Principal): bo
   return engine.domainNames().every((name) => engine.canRead(name, principal));
 }
 
-export async function storeFigures(store: RecordStore, engine: PolicyEngine, principal: Principal): Promise<StoreFigures> {
+export async function storeFigures(store: SyncSet & StoreLifecycle, engine: PolicyEngine, principal: Principal): Promise<StoreFigures> {
   const names = engine.domainNames();
   const readable = names.filter((name) => engine.canRead(name, principal));
   // The sync set's summary counts from its bucket index, without reading every record.

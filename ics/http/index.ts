@@ -8,11 +8,9 @@ export * as HTTP_LIMITS from './limits.ts';
 
 // For plugins.
 export { type Access, AuthenticationRequired, type Caller } from './access.ts';
-export { decodePublicKeyArmor } from './armor.ts';
 export { callerOf, type HttpContext } from './context.ts';
 export { storeFigures } from './figures.ts';
 export { ANSWER_CACHE_ENTRIES, RESULT_LIMIT, TOKEN_SCAN_CAP } from './limits.ts';
-export { Lru } from './lru.ts';
 export { type HttpProblem, jsonProblem, type ProblemWriter, textProblem } from './problems.ts';
 export type { RecordCache } from './record-cache.ts';
 export { noInputSchema, noQuery } from './schemas.ts';

@@ -5,7 +5,7 @@
 // servers sharing one registry (tests) do not register twice. The `ics_hkp_` names are
 // those the HKP listener has always exported; dashboards read them.
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
-import type { RecordStore } from '../store/types.ts';
+import type { EventLog, StoreLifecycle } from '../store/types.ts';
 
 /** Latency buckets, seconds: the goal for a lookup is well under 10 ms. */
 const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -120,7 +120,7 @@ export class HttpMetrics {
   readonly dropped: Counter<'reason'>;
   readonly changes: Counter<'action' | 'source'>;
 
-  constructor(registry: Registry, store: RecordStore, info: { name: string; role: string; version: string }) {
+  constructor(registry: Registry, store: StoreLifecycle, info: { name: string; role: string; version: string }) {
     this.registry = registry;
     const registers = [registry];
     this.http = new HttpStats();
@@ -214,7 +214,7 @@ export class HttpMetrics {
   }
 
   /** Counts accepted changes until the returned function is called. */
-  watch(store: RecordStore): () => void {
+  watch(store: EventLog): () => void {
     return store.subscribe((event) => this.changes.inc({ action: event.action, source: event.source }));
   }
 }

@@ -1,15 +1,15 @@
 // Stored records as the plugins answer with them, made once per record version: the revived
 // record objects (for indexes and verdicts) and the armored text (for op=get and records).
+import { LRUCache } from 'lru-cache';
 import { type IdentityRecord, reviveRecord } from '../record/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { ANSWER_CACHE_ENTRIES, RECORD_CACHE_ENTRIES } from './limits.ts';
-import { Lru } from './lru.ts';
 
 /** Stored bytes → record objects, without repeating cryptography (the store verified them). */
 export class RecordCache {
   // Keyed by digest: it names one version of one record (the id is a function of the content).
-  readonly #records = new Lru<string, IdentityRecord>(RECORD_CACHE_ENTRIES);
-  readonly #armored = new Lru<string, Buffer>(ANSWER_CACHE_ENTRIES);
+  readonly #records = new LRUCache<string, IdentityRecord>({ max: RECORD_CACHE_ENTRIES });
+  readonly #armored = new LRUCache<string, Buffer>({ max: ANSWER_CACHE_ENTRIES });
 
   async revive(stored: StoredRecord): Promise<IdentityRecord> {
     const key = stored.digest;

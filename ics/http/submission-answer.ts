@@ -1,6 +1,7 @@
 // Ingest outcomes as the plugins that take submissions answer them: JSON (dropped signatures
 // counted by reason, with a sample) and, for HKP clients, text. Nothing here reads the store.
-import type { BatchOutcome, DroppedReport, IngestOutcome } from '../ingest/ingest.ts';
+import type { IcsErrorCode } from '../errors.ts';
+import type { BatchOutcome, DroppedReport, IngestOutcome } from '../ingest/index.ts';
 import { DROPPED_SAMPLE } from './limits.ts';
 
 /** Dropped signatures, counted by reason; the first few listed (a flood would list thousands). */
@@ -28,7 +29,7 @@ export function outcomeJson(o: IngestOutcome) {
 
 export type SubmissionResult =
   | ({ readonly index: number } & ReturnType<typeof outcomeJson>)
-  | { readonly index: number; readonly action: 'rejected'; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly index: number; readonly action: 'rejected'; readonly error: { readonly code: IcsErrorCode; readonly message: string } };
 
 export interface SubmissionAnswer {
   readonly counts: BatchOutcome['counts'];

@@ -9,7 +9,9 @@
 import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, IcsError, type IcsErrorCode } from '../errors.ts';
 import { BULK_BYTES } from '../net/bulk-lane.ts';
-import { decodePublicKeyArmor } from './armor.ts';
+// The codec's own module, not the record model's index: the decoder's worker thread loads this
+// file, and the index would load openpgp.js there (~20 MB resident) for nothing.
+import { decodePublicKeyArmor } from '../record/armor.ts';
 
 /** Form bodies this large or larger are decoded in the worker; smaller ones (every real key) inline. */
 export const OFF_THREAD_BYTES = BULK_BYTES;

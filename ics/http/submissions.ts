@@ -2,8 +2,8 @@
 // context of a client's submission, large submissions through the bulk lane, and the answer
 // to a batch with its counts in the metrics.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CODES, IcsError, type IcsErrorCode } from '../errors.ts';
-import type { BatchOutcome, IngestContext } from '../ingest/ingest.ts';
+import { ERROR_CODES, IcsError } from '../errors.ts';
+import type { BatchOutcome, IngestContext } from '../ingest/index.ts';
 import { BULK_BYTES } from '../net/bulk-lane.ts';
 import { AuthenticationRequired, type Caller } from './access.ts';
 import { callerOf, type HttpContext } from './context.ts';
@@ -64,7 +64,7 @@ export function answerSubmission(
   if (answer.counts.rejected === answer.results.length) {
     const first = answer.results[0];
     const code = first && first.action === 'rejected' ? first.error.code : 'INTERNAL';
-    status = ERROR_CODES[code as IcsErrorCode]?.http ?? 422;
+    status = ERROR_CODES[code].http;
   }
   reply.code(status);
   const json = via === 'api' || (request.headers.accept ?? '').includes('application/json');

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Authenticator } from '../auth/index.ts';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { BatchSubmitter, RecordSubmitter } from '../ingest/index.ts';
 import type { Listener } from '../net/clients.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { EventLog, RecordIndexes, RecordReader, StoreLifecycle, SyncSet } from '../store/types.ts';
 import type { HttpContext } from './context.ts';
 import type { ProblemWriter } from './problems.ts';
 
@@ -47,11 +47,12 @@ export interface HttpInit {
 }
 
 export interface HttpComponents {
-  readonly store: RecordStore;
+  /** What the host and its plugins read: records, indexes, figures (sync sets, stats), history and the change feed; never writes. */
+  readonly store: RecordReader & RecordIndexes & SyncSet & EventLog & StoreLifecycle;
   /** The current policy engine: read on every request, so that a reload applies at once. */
   readonly policy: () => PolicyEngine;
   /** The one write path (verify, policy, merge, store), for the plugins that take submissions. */
-  readonly ingest: Pick<Ingest, 'submit' | 'submitBatch'>;
+  readonly ingest: RecordSubmitter & BatchSubmitter;
   readonly logger: Logger;
   /** Absent: every client is anonymous, and writes that require authentication are refused. */
   readonly authenticator?: Authenticator;

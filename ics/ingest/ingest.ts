@@ -1,13 +1,11 @@
 // The one write path every front end uses (CLI, HKP, LDAP, JSON API, sync peers):
 // parse + verify, policy filter, merge with what is stored, accept rules on the merged
 // record, then one atomic store write. Nothing reaches the store any other way.
-import type { Logger } from 'pino';
 import { IcsError, isIcsError } from '../errors.ts';
 import {
   claimsOf,
   DEFAULT_LIMITS,
   type IdentityRecord,
-  type IssuerKeyring,
   mergeRecords,
   parseRecord,
   type RecordLimits,
@@ -15,89 +13,34 @@ import {
   splitRecords,
   type VerifiedSignature,
 } from '../record/index.ts';
-import type { ChangeSource, RecordReader, RecordWriter } from '../store/types.ts';
-
-/** What ingest needs of the policy engine. */
-export interface IngestPolicy {
-  issuerRing(): IssuerKeyring;
-  admit(
-    record: IdentityRecord,
-    now?: Date,
-  ): { record: IdentityRecord; domains: string[]; dropped: ReadonlyArray<{ issuer: string; reason: string; detail: string }> };
-  issuerName?(fingerprint: string): string | undefined;
-}
-
-export interface IngestComponents {
-  /** Reads the stored version a merge starts from; writes the merged one by compare-and-set. */
-  readonly store: RecordReader & RecordWriter;
-  readonly policy: IngestPolicy;
-  readonly logger: Logger;
-}
-
-export interface IngestInit {
-  readonly limits?: RecordLimits;
-  /** Attempts when a concurrent writer changed the record between read and write. */
-  readonly maxAttempts?: number;
-}
-
-export interface IngestContext {
-  readonly source: ChangeSource;
-  /** Peer id, client address or local user: for the event log, never secret. */
-  readonly origin?: string;
-  /**
-   * The submitter's read rights, for submissions by clients (HKP, JSON API, LDAP). A record
-   * is written only when it lands in a domain the submitter may read, and the answer names
-   * only such domains. A stored record the submitter may not read is answered as if it were
-   * absent: its existence, digest and domains are not the submitter's to learn. Absent: the
-   * local operator (CLI) or a peer whose rights sync has already checked.
-   */
-  readonly readable?: (domain: string) => boolean;
-  /** Awaited between slices of a record's parsing (see ParseOptions.pace): how a front end keeps bulk from starving its reads. */
-  readonly pace?: () => Promise<unknown>;
-}
+import type {
+  BatchItemResult,
+  BatchOptions,
+  BatchOutcome,
+  BatchSubmitter,
+  DroppedReport,
+  IngestComponents,
+  IngestContext,
+  IngestInit,
+  IngestOutcome,
+  RecordSubmitter,
+} from './types.ts';
 
 /** The one refusal for a record that would be stored only where its submitter may not read. */
 function hiddenRefusal(): IcsError {
   return new IcsError('POLICY_REJECTED', 'no domain that this client may read would hold the record');
 }
 
-export interface DroppedReport {
-  readonly issuer: string | undefined;
-  readonly reason: string;
-  readonly detail: string;
-}
-
-export interface IngestOutcome {
-  readonly id: string;
-  readonly kind: IdentityRecord['kind'];
-  readonly action: 'inserted' | 'updated' | 'unchanged';
-  readonly digest: string;
-  readonly domains: readonly string[];
-  readonly signaturesAdded: number;
-  /** Signatures in the input that were not stored, with why (flood defence, policy). */
-  readonly dropped: readonly DroppedReport[];
-  readonly seq: number | undefined;
-}
-
-export interface BatchItemResult {
-  readonly index: number;
-  readonly outcome?: IngestOutcome;
-  readonly error?: { readonly code: string; readonly message: string };
-}
-
-export interface BatchOutcome {
-  readonly results: readonly BatchItemResult[];
-  readonly counts: { inserted: number; updated: number; unchanged: number; rejected: number };
-}
-
 const DEFAULT_MAX_ATTEMPTS = 5;
+/** Records of one batch parsed and merged at once, unless the caller says otherwise. */
+export const DEFAULT_BATCH_CONCURRENCY = 16;
 
 function allSignatures(record: IdentityRecord): VerifiedSignature[] {
   if (record.type === 'code') return [...record.signatures];
   return [...record.keySignatures, ...record.userIds.flatMap((u) => u.signatures), ...record.subkeys.flatMap((s) => s.signatures)];
 }
 
-export class Ingest {
+export class Ingest implements RecordSubmitter, BatchSubmitter {
   readonly #components: IngestComponents;
   readonly #limits: RecordLimits;
   readonly #maxAttempts: number;
@@ -133,11 +76,7 @@ export class Ingest {
   }
 
   /** Ingests every record of a keyring or bulk file; each is judged alone. */
-  async submitBatch(
-    input: Uint8Array | string,
-    context: IngestContext,
-    options: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
-  ): Promise<BatchOutcome> {
+  async submitBatch(input: Uint8Array | string, context: IngestContext, options: BatchOptions = {}): Promise<BatchOutcome> {
     const pieces = await splitRecords(input, this.#limits);
     const results: BatchItemResult[] = new Array(pieces.length);
     const counts = { inserted: 0, updated: 0, unchanged: 0, rejected: 0 };
@@ -158,7 +97,7 @@ export class Ingest {
         options.onProgress?.(++done, pieces.length);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_BATCH_CONCURRENCY) }, worker));
     return { results, counts };
   }
 

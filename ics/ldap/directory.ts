@@ -1,37 +1,20 @@
 // The directory's content: fixed entries and, per stored record, its pgpKeyInfo and icsRecord
 // entries, built on demand and cached encoded. Entries are derived from the store and the
-// current policy only; who may see a record is decided by its domains (PolicyEngine.canRead).
+// current policy only; who may see a record is decided by the policy's read rule
+// (policy/read-rule.ts), and verdicts come from the policy's verdict cache.
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { PolicyEngine, Principal } from '../policy/index.ts';
+import { type PolicyEngine, PolicyVerdictCache, type Principal, type ReadScope, readScope } from '../policy/index.ts';
 import { CookieSealer } from './cookie.ts';
-import { type KeyRecord, reviveRecord } from '../record/index.ts';
-import type { RecordStore, StoredRecord } from '../store/index.ts';
+import { type KeyFacts, keyFactsOf, type KeyRecord, reviveRecord, ScanError, scanKeyFacts } from '../record/index.ts';
+import type { EventLog, RecordIndexes, RecordReader, StoredRecord } from '../store/index.ts';
+
+/** What the directory reads: records, their indexes (for plans) and their history. */
+export type DirectoryStore = RecordReader & RecordIndexes & EventLog;
 import { Dit } from './dit.ts';
 import type { Entry } from './entry.ts';
-import { type KeyFacts, keyFactsOf, ScanError, scanKeyFacts } from './keyfacts.ts';
 import { KEY_ENTRY_CACHE, RECORD_ENTRY_CACHE, RECORD_ENTRY_TTL_MS, SELECTIONS_PER_ENTRY } from './limits.ts';
 import { baseEntry, keyEntry, keysContainer, type NodeInfo, recordEntry, recordsContainer, rootDse, serverInfoEntry } from './views.ts';
-
-/** A small LRU on Map's insertion order. */
-class Lru<V> {
-  readonly #map = new Map<string, V>();
-  constructor(readonly capacity: number) {}
-
-  get(key: string): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: string, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as string);
-  }
-}
 
 export interface DirectoryInit {
   readonly baseDn: string;
@@ -40,18 +23,15 @@ export interface DirectoryInit {
 }
 
 export interface DirectoryComponents {
-  readonly store: RecordStore;
+  readonly store: DirectoryStore;
   readonly policy: () => PolicyEngine;
   readonly logger: Logger;
+  /** Verdicts shared with other readers of the same engines; the directory keeps its own when absent. */
+  readonly verdicts?: PolicyVerdictCache;
 }
 
 /** What a reader may see: the domains it may read, for filtering records and naming domains. */
-export interface Reader {
-  readonly principal: Principal;
-  readonly readable: readonly string[];
-  readonly readableSet: ReadonlySet<string>;
-  readonly policy: PolicyEngine;
-}
+export type Reader = ReadScope;
 
 export class Directory {
   /** Seals paged-results cookies; its key is made with the directory, once per server start. */
@@ -62,13 +42,13 @@ export class Directory {
   readonly serverInfo: Entry;
   readonly keys: Entry;
   readonly records: Entry;
-  readonly store: RecordStore;
+  readonly store: DirectoryStore;
   readonly #policy: () => PolicyEngine;
   readonly #logger: Logger;
-  readonly #keyEntries = new Lru<Entry>(KEY_ENTRY_CACHE);
-  readonly #recordEntries = new Lru<{ entry: Entry; at: number }>(RECORD_ENTRY_CACHE);
-  readonly #generations = new WeakMap<PolicyEngine, number>();
-  #nextGeneration = 1;
+  readonly #keyEntries = new LRUCache<string, Entry>({ max: KEY_ENTRY_CACHE });
+  /** ICS entries with the instant they must be rebuilt by. */
+  readonly #recordEntries = new LRUCache<string, { entry: Entry; until: number }>({ max: RECORD_ENTRY_CACHE });
+  readonly #verdicts: PolicyVerdictCache;
 
   /** Throws DecodeError when the base DN is not a DN. */
   constructor(init: DirectoryInit, components: DirectoryComponents) {
@@ -76,6 +56,8 @@ export class Directory {
     this.store = components.store;
     this.#policy = components.policy;
     this.#logger = components.logger;
+    // As many verdicts as ICS entries kept: each entry holds one.
+    this.#verdicts = components.verdicts ?? new PolicyVerdictCache(RECORD_ENTRY_CACHE);
     this.rootDse = rootDse(this.dit, init.nodeInfo, init.startTls);
     this.base = baseEntry(this.dit, init.nodeInfo);
     this.serverInfo = serverInfoEntry(this.dit);
@@ -85,13 +67,11 @@ export class Directory {
 
   /** The reader for a principal under the current policy (the node may reload it any time). */
   reader(principal: Principal): Reader {
-    const policy = this.#policy();
-    const readable = policy.readableDomains(principal);
-    return { principal, readable, readableSet: new Set(readable), policy };
+    return readScope(this.#policy(), principal);
   }
 
   visible(reader: Reader, stored: StoredRecord): boolean {
-    return stored.domains.some((d) => reader.readableSet.has(d));
+    return reader.mayRead(stored);
   }
 
   /** A key record's pgpKeyInfo entry (content only: cached by record version). */
@@ -115,37 +95,30 @@ export class Directory {
 
   /** A record's icsRecord entry as `reader` sees it (domains it may not read are not named). */
   async recordEntry(reader: Reader, stored: StoredRecord): Promise<Entry> {
-    const domains = stored.domains.filter((d) => reader.readableSet.has(d));
-    const key = `${stored.id}:${stored.seq}:${this.#generation(reader.policy)}:${domains.join(',')}`;
-    const now = Date.now();
+    const domains = reader.domainsOf(stored);
+    const engine = reader.engine;
+    const key = `${stored.id}:${stored.seq}:${engine.generation}:${domains.join(',')}`;
+    const now = new Date();
     const hit = this.#recordEntries.get(key);
-    if (hit && now - hit.at < RECORD_ENTRY_TTL_MS) return hit.entry;
+    if (hit && now.getTime() < hit.until) return hit.entry;
     const [record, history] = await Promise.all([reviveRecord(stored.bytes), this.store.history(stored.id)]);
-    const policy = reader.policy;
+    const verdict = this.#verdicts.get(stored.digest, engine, now) ?? this.#verdicts.evaluate(stored.digest, record, engine, now);
     const entry = recordEntry(
       this.dit,
       {
         stored,
         record,
-        verdict: policy.verdict(record, new Date(now)),
+        verdict: verdict.verdict,
         historySize: history.length,
         created: history[0]?.at,
         domains,
-        issuerName: (f) => policy.issuerName(f),
+        issuerName: (f) => engine.issuerName(f),
       },
       SELECTIONS_PER_ENTRY,
     );
-    this.#recordEntries.set(key, { entry, at: now });
+    // Rebuilt when its verdict may change, and after RECORD_ENTRY_TTL_MS in any case.
+    this.#recordEntries.set(key, { entry, until: Math.min(now.getTime() + RECORD_ENTRY_TTL_MS, verdict.validUntil) });
     return entry;
-  }
-
-  #generation(policy: PolicyEngine): number {
-    let g = this.#generations.get(policy);
-    if (g === undefined) {
-      g = this.#nextGeneration++;
-      this.#generations.set(policy, g);
-    }
-    return g;
   }
 
   /** Visible key records whose primary key has this long key id (normally one). */

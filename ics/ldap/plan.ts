@@ -19,8 +19,12 @@
 // piece is looked up as the words it contains: whole words exactly, a word cut by the
 // pattern's edge as a prefix. A piece inside `*…*` is taken to start at a word boundary, as
 // keyservers match words: `*SN0042*` finds `…:SN0042` and `…:SN00421`, not `…:XSN0042`.
+import { inReadableDomain, readableDomainsOf } from '../policy/index.ts';
 import { type EntityKind, reviveRecord } from '../record/index.ts';
-import { compareIds, indexTermsOf, isRecordId, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, type RecordStore, type StoredRecord } from '../store/index.ts';
+import { compareIds, indexTermsOf, isRecordId, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, type RecordIndexes, type RecordReader, type StoredRecord } from '../store/index.ts';
+
+/** What resolving a plan reads: the indexes and domain lists, then the records. */
+type PlanStore = RecordReader & RecordIndexes;
 import type { Filter } from './filter.ts';
 import { FETCH_BATCH, MAX_LOOKUP_IDS, PROBE_IDS, SCAN_BUDGET_IN_CAPS } from './limits.ts';
 import { type ScanBudget, TermScan } from './term-scan.ts';
@@ -231,18 +235,18 @@ const sortIds = (ids: Iterable<string>) => [...new Set(ids)].sort(compareIds);
 const ALL_READABLE: Resolved = { walk: { over: 'all' }, common: true };
 
 /** The ids (sorted) of those records that the reader may see, and for which `keep` holds. */
-async function readableOf(store: RecordStore, ids: readonly string[], ctx: ResolveContext, keep?: (s: StoredRecord) => Promise<boolean>): Promise<string[]> {
+async function readableOf(store: PlanStore, ids: readonly string[], ctx: ResolveContext, keep?: (s: StoredRecord) => Promise<boolean>): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < ids.length; i += CHECK_BATCH) {
     for (const s of await store.getMany(ids.slice(i, i + CHECK_BATCH))) {
-      if (s && s.domains.some((d) => ctx.readableSet.has(d)) && (!keep || (await keep(s)))) out.push(s.id);
+      if (s && inReadableDomain(s, ctx.readableSet) && (!keep || (await keep(s)))) out.push(s.id);
     }
   }
   return sortIds(out);
 }
 
 /** Ids of the records in the readable domains, or undefined when they are more than `limit`. */
-async function readableIds(store: RecordStore, ctx: ResolveContext, limit: number): Promise<string[] | undefined> {
+async function readableIds(store: PlanStore, ctx: ResolveContext, limit: number): Promise<string[] | undefined> {
   const ids = new Set<string>();
   for (const domain of ctx.readable) {
     for (const id of await store.listDomain(domain, { limit: limit + 1 })) ids.add(id);
@@ -264,12 +268,12 @@ async function holds(stored: StoredRecord, l: Lookup): Promise<boolean> {
  * Turns a plan into the sorted ids of the candidates the reader may see, or a walk of the
  * readable domains, probing which index to use (see the header).
  */
-export function resolvePlan(store: RecordStore, plan: Plan, ctx: ResolveContext): Promise<Resolved> {
+export function resolvePlan(store: PlanStore, plan: Plan, ctx: ResolveContext): Promise<Resolved> {
   return resolve(store, plan, { ...ctx, budget: { left: SCAN_BUDGET_IN_CAPS * Math.max(ctx.cap, MAX_LOOKUP_IDS) } });
 }
 
 /** A lookup's readable matches, or a walk of the readable domains when they are more than the cap. */
-async function resolveLookup(store: RecordStore, l: Lookup, ctx: Resolving, scan = new TermScan(store, l, ctx, ctx.budget)): Promise<Resolved> {
+async function resolveLookup(store: PlanStore, l: Lookup, ctx: Resolving, scan = new TermScan(store, l, ctx, ctx.budget)): Promise<Resolved> {
   // Most terms have at most `cap` ids in all: those that are readable are the answer.
   if (!(await scan.read(ctx.cap + 1))) {
     // A common term: test the records of the readable domains for it, if they are few.
@@ -280,7 +284,7 @@ async function resolveLookup(store: RecordStore, l: Lookup, ctx: Resolving, scan
   return (await scan.find(ctx.cap)) === 'all' ? { ids: scan.ids } : ALL_READABLE;
 }
 
-async function resolve(store: RecordStore, plan: Plan, ctx: Resolving): Promise<Resolved> {
+async function resolve(store: PlanStore, plan: Plan, ctx: Resolving): Promise<Resolved> {
   switch (plan.kind) {
     case 'none':
       return { ids: [] };
@@ -336,7 +340,7 @@ async function resolve(store: RecordStore, plan: Plan, ctx: Resolving): Promise<
  * only records the reader may see (a domain in `readable`) and of the view's kinds.
  */
 export class Candidates {
-  readonly #store: RecordStore;
+  readonly #store: PlanStore;
   readonly #resolved: Resolved;
   readonly #view: View;
   readonly #readable: readonly string[];
@@ -345,7 +349,7 @@ export class Candidates {
   #domain: string | undefined;
   #done = false;
 
-  constructor(store: RecordStore, resolved: Resolved, view: View, readable: readonly string[], cursor: CandidateCursor | undefined) {
+  constructor(store: PlanStore, resolved: Resolved, view: View, readable: readonly string[], cursor: CandidateCursor | undefined) {
     this.#store = store;
     this.#resolved = resolved;
     this.#view = view;
@@ -372,7 +376,7 @@ export class Candidates {
   #visible(stored: StoredRecord | undefined): stored is StoredRecord {
     if (!stored) return false;
     if (this.#view === 'key' && stored.kind === 'code') return false;
-    return stored.domains.some((d) => this.#readableSet.has(d));
+    return inReadableDomain(stored, this.#readableSet);
   }
 
   /**
@@ -437,7 +441,7 @@ export class Candidates {
       const found = await this.#store.getMany(ids);
       const records = found.filter(
         (s): s is StoredRecord =>
-          this.#visible(s) && (kind === undefined || s.kind === kind) && s.domains.filter((d) => this.#readableSet.has(d)).sort()[0] === domain,
+          this.#visible(s) && (kind === undefined || s.kind === kind) && readableDomainsOf(s, this.#readableSet).sort()[0] === domain,
       );
       return { records, examined: ids.length };
     }

@@ -7,12 +7,11 @@ import { createSecureContext, createServer as createTlsServer, type SecureContex
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
 import type { Authenticator } from '../auth/index.ts';
-import type { PolicyEngine } from '../policy/index.ts';
+import type { PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
 import { DEFAULT_LIMITS } from '../record/index.ts';
-import type { RecordStore } from '../store/index.ts';
-import { Directory } from './directory.ts';
+import { Directory, type DirectoryStore } from './directory.ts';
 import { DecodeError } from './ldapjs.ts';
 import { AddressRateLimiter, AddressSet, ClientMetrics, ConnectionGuard, FailureLimiter, ThrottledWarning } from '../net/clients.ts';
 import {
@@ -77,13 +76,15 @@ export interface LdapInit {
 }
 
 export interface LdapComponents {
-  readonly store: RecordStore;
+  readonly store: DirectoryStore;
   /** A getter: the node may reload its policy at any time. */
   readonly policy: () => PolicyEngine;
-  readonly ingest: Ingest;
+  readonly ingest: RecordSubmitter;
   readonly logger: Logger;
   /** Checks simple binds; without it every bind with a password fails (invalidCredentials). */
   readonly authenticator?: Authenticator;
+  /** The node's one verdict cache, shared with the JSON API; a cache of its own when absent. */
+  readonly verdicts?: PolicyVerdictCache;
   /** The node's metrics registry: refused connections, rate-limited operations and failed binds are counted in it. */
   readonly metrics?: { readonly registry: Registry };
 }
@@ -110,7 +111,7 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
   try {
     directory = new Directory(
       { baseDn: init.baseDn, nodeInfo: init.nodeInfo, startTls: tlsMode === 'starttls' },
-      { store: components.store, policy: components.policy, logger },
+      { store: components.store, policy: components.policy, logger, ...(components.verdicts && { verdicts: components.verdicts }) },
     );
     if (init.tls) context = createSecureContext({ cert: init.tls.cert, key: init.tls.key });
   } catch (cause) {

@@ -3,7 +3,7 @@
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthenticatedUser, Authenticator } from '../auth/index.ts';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
 import type { AddressRateLimiter, FailureLimiter, ThrottledWarning } from '../net/clients.ts';
 import type { Principal } from '../policy/index.ts';
 import type { Directory } from './directory.ts';
@@ -12,7 +12,7 @@ import type { SearchLimits } from './search.ts';
 
 export interface SessionContext {
   readonly directory: Directory;
-  readonly ingest: Ingest;
+  readonly ingest: RecordSubmitter;
   readonly authenticator: Authenticator | undefined;
   readonly logger: Logger;
   readonly limits: SearchLimits;

@@ -4,7 +4,11 @@
 // windows until it has no more ids, more readable ones than wanted are found, or the search's
 // scan budget is spent. Only the last, a term shared with that many records in all, lets what
 // the reader may not see decide an answer (see SCAN_BUDGET_IN_CAPS).
-import { compareIds, type RecordStore } from '../store/index.ts';
+import { inReadableDomain } from '../policy/index.ts';
+import { compareIds, type RecordIndexes, type RecordReader } from '../store/index.ts';
+
+/** What a term scan reads: the indexes, then the records they name. */
+type ScanStore = RecordReader & RecordIndexes;
 import type { Lookup } from './plan.ts';
 
 /** Records read at once when checking which ids are readable. */
@@ -19,7 +23,7 @@ export interface Readability {
   readonly readableSet: ReadonlySet<string>;
 }
 
-export async function runLookup(store: RecordStore, l: Lookup, limit: number): Promise<string[]> {
+export async function runLookup(store: ScanStore, l: Lookup, limit: number): Promise<string[]> {
   switch (l.index) {
     case 'id':
       return [l.value];
@@ -37,7 +41,7 @@ export type ScanOutcome = 'all' | 'more' | 'unknown';
 
 /** One lookup's readable matches, read on demand (see the header). */
 export class TermScan {
-  readonly #store: RecordStore;
+  readonly #store: ScanStore;
   readonly #lookup: Lookup;
   readonly #reader: Readability;
   readonly #budget: ScanBudget;
@@ -49,7 +53,7 @@ export class TermScan {
   #window = 0;
   #exhausted = false;
 
-  constructor(store: RecordStore, lookup: Lookup, reader: Readability, budget: ScanBudget) {
+  constructor(store: ScanStore, lookup: Lookup, reader: Readability, budget: ScanBudget) {
     this.#store = store;
     this.#lookup = lookup;
     this.#reader = reader;
@@ -104,7 +108,7 @@ export class TermScan {
     this.#unchecked = [];
     for (let i = 0; i < ids.length; i += CHECK_BATCH) {
       for (const s of await this.#store.getMany(ids.slice(i, i + CHECK_BATCH))) {
-        if (s && s.domains.some((d) => this.#reader.readableSet.has(d))) this.#readable.push(s.id);
+        if (s && inReadableDomain(s, this.#reader.readableSet)) this.#readable.push(s.id);
       }
     }
   }

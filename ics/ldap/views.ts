@@ -2,12 +2,10 @@
 // record in GnuPG's naming (GnuPG dirmngr/ks-engine-ldap.c reads and writes these
 // attributes), and one icsRecord entry per record with what this node judges of it.
 import type { PolicyVerdict } from '../policy/index.ts';
-import { type IdentityRecord, ROLES } from '../record/index.ts';
-import { armorPublicKey } from './armor.ts';
+import { armor, type IdentityRecord, type KeyFacts, ROLES } from '../record/index.ts';
 import type { StoredRecord } from '../store/index.ts';
 import type { Dit } from './dit.ts';
 import { Entry, generalizedTime } from './entry.ts';
-import type { KeyFacts } from './keyfacts.ts';
 import { OID } from './protocol.ts';
 
 export interface NodeInfo {
@@ -101,7 +99,7 @@ export function keyEntry(dit: Dit, stored: StoredRecord, facts: KeyFacts, maxSel
       ['objectClass', ['top', 'pgpKeyInfo']],
       ['pgpCertID', [certId]],
       ['pgpKeyID', [certId.slice(-8)]],
-      ['pgpKey', [armorPublicKey(stored.bytes)]],
+      ['pgpKey', [armor('publicKey', stored.bytes)]],
       ['pgpUserID', facts.userIds],
       ['pgpKeyCreateTime', [pgpTime(facts.created)]],
       ['pgpKeyExpireTime', facts.expires ? [pgpTime(facts.expires)] : []],

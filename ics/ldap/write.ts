@@ -5,7 +5,7 @@
 // verify, policy, merge with the stored copy), so a key sent without signatures this node
 // holds never removes them. Records are never deleted or renamed here.
 import { IcsError, isIcsError } from '../errors.ts';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
 import { DEFAULT_LIMITS, parseRecord } from '../record/index.ts';
 import type { Directory, Reader } from './directory.ts';
 import type { Target } from './dit.ts';
@@ -82,7 +82,7 @@ function resultOf(error: unknown): Result {
 }
 
 /** Verifies, admits and merges the key through Ingest; the DN must name the key sent. */
-async function store(ingest: Ingest, writer: Writer, keyId: string, armored: string, maxBytes: number): Promise<Result> {
+async function store(ingest: RecordSubmitter, writer: Writer, keyId: string, armored: string, maxBytes: number): Promise<Result> {
   if (Buffer.byteLength(armored) > maxBytes) {
     return resultOf(new IcsError('LIMIT_EXCEEDED', `pgpKey of ${Buffer.byteLength(armored)} bytes exceeds ${maxBytes}`));
   }
@@ -116,7 +116,7 @@ async function store(ingest: Ingest, writer: Writer, keyId: string, armored: str
 /** Add (RFC 4511 §4.7): a pgpKeyInfo entry under the key space, named by its long key id. */
 export async function add(
   dir: Directory,
-  ingest: Ingest,
+  ingest: RecordSubmitter,
   writer: Writer,
   request: { entry: string; attributes: readonly DecodedAttribute[] },
   maxKeyBytes: number = DEFAULT_LIMITS.maxArmoredBytes,
@@ -154,7 +154,7 @@ export async function add(
  */
 export async function modify(
   dir: Directory,
-  ingest: Ingest,
+  ingest: RecordSubmitter,
   writer: Writer,
   request: { object: string; changes: ReadonlyArray<{ operation: string; attribute: DecodedAttribute }> },
   maxKeyBytes: number = DEFAULT_LIMITS.maxArmoredBytes,

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
 import { IcsError, isIcsError } from '../errors.ts';
-import { Ingest } from '../ingest/ingest.ts';
+import { type BatchSubmitter, Ingest, type RecordSubmitter } from '../ingest/index.ts';
 import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trustGaps } from '../policy/index.ts';
 import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
@@ -33,7 +33,7 @@ export interface IcsNode {
   readonly logger: Logger;
   readonly store: RecordStore;
   readonly policy: PolicyEngine;
-  readonly ingest: Ingest;
+  readonly ingest: RecordSubmitter & BatchSubmitter;
   readonly limits: RecordLimits;
   /** The node's own issuer key, decrypted on first use (ICS_PASSPHRASE or the passphrase file). */
   issuerKey(): Promise<openpgp.PrivateKey>;

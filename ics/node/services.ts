@@ -7,9 +7,10 @@ import { createRequire } from 'node:module';
 import { apiPlugin } from '../api/index.ts';
 import { createAuthenticator } from '../auth/index.ts';
 import { hkpPlugin } from '../hkp/index.ts';
-import { createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
+import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
+import { PolicyVerdictCache } from '../policy/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { createMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
@@ -47,6 +48,9 @@ async function tlsFiles(node: IcsNode): Promise<{ cert: Buffer; key: Buffer } | 
 export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
   const listen = { ...node.config.listen, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   const policy = () => node.policy;
+  // One verdict cache for every front end that answers verdicts (JSON API, LDAP entries):
+  // keyed by record digest and policy generation, so a reload or an issuer change is seen at once.
+  const verdicts = new PolicyVerdictCache(ANSWER_CACHE_ENTRIES);
   const authenticator = createAuthenticator(node.config.auth.users);
   const metrics = createMetrics();
   const tls = await tlsFiles(node);
@@ -78,7 +82,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, metrics },
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
-          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }) }),
+          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts }),
         ],
       );
       addresses.hkp = (await hkp.start()).url;
@@ -93,7 +97,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
           exempt: node.config.clientLimits.exempt,
           nodeInfo: { name: node.config.name, version: VERSION },
         },
-        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator, metrics },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator, metrics, verdicts },
       );
       addresses.ldap = (await ldap.start()).url;
       stops.push(() => ldap.stop());

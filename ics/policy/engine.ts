@@ -60,8 +60,17 @@ function issuerState(entry: TrustedIssuerEntry, record: KeyRecord | undefined): 
   };
 }
 
+/** Engines this process has made: the newest one's generation. */
+let enginesMade = 0;
+
 export class PolicyEngine {
   readonly policy: Policy;
+  /**
+   * Distinct for every engine of the process, rising: a reload or a trusted issuer's key
+   * changing makes a new engine, so an answer cached under one generation (a verdict) is
+   * never served under another.
+   */
+  readonly generation: number;
   readonly #trust: TrustTable;
   readonly #ring: IssuerKeyring;
   readonly #missingKeys: readonly TrustedIssuerEntry[];
@@ -79,6 +88,7 @@ export class PolicyEngine {
     issuerRecords: ReadonlyMap<string, KeyRecord>,
   ) {
     this.policy = policy;
+    this.generation = ++enginesMade;
     this.#trust = TrustTable.of(policy);
     this.#ring = ring;
     this.#missingKeys = missingKeys;

@@ -1,5 +1,6 @@
 // The identity record model: public surface. No I/O; imports nothing of ours but errors.
 
+export { armor, dearmor, decodePublicKeyArmor, isArmored } from './armor.ts';
 export {
   armorPrivateKey,
   type CertifyOptions,
@@ -14,6 +15,7 @@ export {
   signStatement,
 } from './create.ts';
 export { IssuerKeyring } from './issuers.ts';
+export { type KeyFacts, keyFactsOf, ScanError, scanKeyFacts } from './key-facts.ts';
 export {
   combineRevocations,
   type KeyLifecycle,
@@ -25,7 +27,6 @@ export {
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 export { filterSignatures, mergeAll, mergeRecords, type SignaturePlace } from './merge.ts';
 export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
-export { armor, dearmor, isArmored } from './packets.ts';
 export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
 export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
 export { readSignature as readSignatureFields, type SignatureFields } from './signature.ts';

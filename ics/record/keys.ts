@@ -1,10 +1,10 @@
-// Public key material: from openpgp.js key packets to node:crypto KeyObjects and a
-// plain description. Only algorithms that node:crypto verifies natively are accepted
-// (RFC 4880 §9.1, RFC 6637, RFC 9580 §9.1): RSA, ECDSA on NIST curves, EdDSA Ed25519.
+// Public key material: from openpgp.js key packets to node:crypto KeyObjects (a key's plain
+// description is read from its bytes, key-facts.ts). Only algorithms that node:crypto
+// verifies natively are accepted (RFC 4880 §9.1, RFC 6637, RFC 9580 §9.1): RSA, ECDSA on
+// NIST curves, EdDSA Ed25519.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
-import type { PublicKeyInfo } from './types.ts';
 
 export const PubKeyAlgo = {
   rsaEncryptSign: 1,
@@ -53,52 +53,6 @@ function curveName(params: KeyParams): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** Describes a key packet; `packet` is the canonical packet bytes with header. */
-export function describeKey(key: AnyKeyPacket, packet: Uint8Array): PublicKeyInfo {
-  const params = key.publicParams as KeyParams;
-  let algorithmName: string;
-  let bits: number;
-  switch (key.algorithm) {
-    case PubKeyAlgo.rsaEncryptSign:
-    case PubKeyAlgo.rsaEncrypt:
-    case PubKeyAlgo.rsaSign: {
-      const n = stripLeadingZeros(params.n ?? new Uint8Array());
-      bits = n.length * 8 - Math.clz32(n[0] ?? 0) + 24;
-      algorithmName = `rsa${bits}`;
-      break;
-    }
-    case PubKeyAlgo.ecdsa:
-    case PubKeyAlgo.ecdh:
-    case PubKeyAlgo.eddsaLegacy: {
-      const curve = curveName(params);
-      algorithmName = curve === 'ed25519Legacy' ? 'ed25519' : curve === 'curve25519Legacy' ? 'cv25519' : curve;
-      bits = curve === 'nistP384' ? 384 : curve === 'nistP521' ? 521 : 256;
-      break;
-    }
-    case PubKeyAlgo.ed25519:
-      algorithmName = 'ed25519';
-      bits = 256;
-      break;
-    case PubKeyAlgo.x25519:
-      algorithmName = 'cv25519';
-      bits = 256;
-      break;
-    default:
-      algorithmName = `algo${key.algorithm}`;
-      bits = 0;
-  }
-  const fingerprint = key.getFingerprint();
-  return {
-    fingerprint,
-    keyId: fingerprint.slice(-16),
-    algorithm: key.algorithm,
-    algorithmName,
-    bits,
-    created: key.created,
-    packet,
-  };
 }
 
 /** How a key verifies: the node KeyObject plus what the signature encoding needs. */

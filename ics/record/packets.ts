@@ -1,7 +1,6 @@
-// OpenPGP packet framing (RFC 4880 §4.2) and ASCII armor (§6). The frame scan runs
+// OpenPGP packet framing (RFC 4880 §4.2); ASCII armor is armor.ts. The frame scan runs
 // before any packet is parsed, so that the allow-list and the count limit are enforced
 // on untrusted input before openpgp.js allocates anything for it.
-import * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
 import type { RecordLimits } from './limits.ts';
 
@@ -121,67 +120,4 @@ export function framePacket(tag: number, body: Uint8Array): Uint8Array {
   out.set(header, 0);
   out.set(body, header.length);
   return out;
-}
-
-const ARMOR_BEGIN = '-----BEGIN PGP ';
-
-/** True when the input looks like ASCII armor rather than binary packets. */
-export function isArmored(input: Uint8Array | string): boolean {
-  if (typeof input === 'string') return input.trimStart().startsWith(ARMOR_BEGIN);
-  // A binary packet starts with a byte >= 0x80; armor with ASCII.
-  const head = Buffer.from(input.subarray(0, 64)).toString('latin1').trimStart();
-  return head.startsWith(ARMOR_BEGIN);
-}
-
-/**
- * Turns armored or binary input into packet bytes, enforcing size limits before
- * decoding. Armor with a bad checksum or bad base64 is RECORD_MALFORMED.
- */
-export async function dearmor(
-  input: Uint8Array | string,
-  limits: Pick<RecordLimits, 'maxRecordBytes' | 'maxArmoredBytes'>,
-): Promise<Uint8Array> {
-  if (!isArmored(input)) {
-    if (typeof input === 'string') throw new IcsError('RECORD_MALFORMED', 'input is neither armored nor binary OpenPGP');
-    if (input.length > limits.maxRecordBytes) throw tooLarge(input.length, limits.maxRecordBytes);
-    return input;
-  }
-  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
-  if (size > limits.maxArmoredBytes) throw tooLarge(size, limits.maxArmoredBytes);
-  const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
-  let data: Uint8Array;
-  try {
-    const unarmored = await openpgp.unarmor(text);
-    data = unarmored.data as Uint8Array;
-  } catch (cause) {
-    throw new IcsError('RECORD_MALFORMED', `invalid ASCII armor: ${(cause as Error).message}`, { cause });
-  }
-  if (data.length > limits.maxRecordBytes) throw tooLarge(data.length, limits.maxRecordBytes);
-  return data;
-}
-
-function tooLarge(size: number, limit: number): IcsError {
-  return new IcsError('LIMIT_EXCEEDED', `record of ${size} bytes exceeds the limit of ${limit}`, {
-    details: { limit: 'maxRecordBytes', size },
-  });
-}
-
-export type ArmorKind = 'publicKey' | 'message' | 'signature';
-
-type ArmorWithChecksum = (
-  type: number,
-  body: Uint8Array,
-  partIndex?: number,
-  partTotal?: number,
-  comment?: string,
-  emitChecksum?: boolean,
-) => string;
-
-/** ASCII-armors packet bytes (§6.2), with the CRC-24 line: GnuPG 2.2 misreads armor without it. */
-export function armor(kind: ArmorKind, bytes: Uint8Array): string {
-  const type = { publicKey: openpgp.enums.armor.publicKey, message: openpgp.enums.armor.message, signature: openpgp.enums.armor.signature }[
-    kind
-  ];
-  // A fresh copy: openpgp.js's CRC-24 reads the bytes as 32-bit words and needs an aligned offset.
-  return (openpgp.armor as unknown as ArmorWithChecksum)(type, new Uint8Array(bytes), undefined, undefined, undefined, true);
 }

@@ -6,11 +6,13 @@ import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
+import { dearmor } from './armor.ts';
 import { assembleCodeRecord, assembleKeyRecord, unionSignatures } from './canonical.ts';
 import { IssuerKeyring } from './issuers.ts';
-import { describeKey, type VerifyingKey, verifyingKey } from './keys.ts';
+import { describeKey } from './key-facts.ts';
+import { type VerifyingKey, verifyingKey } from './keys.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-import { dearmor, framePacket, isSkippedPacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
+import { framePacket, isSkippedPacket, PacketTag, type RawPacket, scanPackets } from './packets.ts';
 import {
   canonicalSignatureBody,
   keyHashPrefix,
@@ -398,7 +400,7 @@ async function parseKeyPackets(
   if (primary.version !== 4) throw new IcsError('ALGORITHM_UNSUPPORTED', `version ${primary.version} keys are not accepted`);
   const primaryBody = primary.write();
   const primaryPrefix = keyHashPrefix(primaryBody);
-  const primaryKey = describeKey(primary, framePacket(PacketTag.publicKey, primaryBody));
+  const primaryKey = describeKey(PacketTag.publicKey, primaryBody, primary.getFingerprint());
   // Reviving needs only the fingerprint; building a verifying key would be wasted work.
   const selfKey: VerifyingKey = revive ? { fingerprint: primaryKey.fingerprint, ...UNUSED_KEY } : verifyingKey(primary);
   const triage = new SignatureTriage(options.issuers ?? new IssuerKeyring(), limits, selfKey, options, revive);
@@ -452,7 +454,7 @@ async function parseKeyPackets(
           subkeys.push({
             prefix: keyHashPrefix(body),
             packet,
-            info: describeKey(packet, framePacket(PacketTag.publicSubkey, body)),
+            info: describeKey(PacketTag.publicSubkey, body, packet.getFingerprint()),
             signatures: [],
           });
           index = subkeys.length - 1;

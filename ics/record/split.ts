@@ -1,8 +1,9 @@
 // Splitting a keyring or a bulk import into single records (several armored blocks, or
 // concatenated binary records), so that each one is parsed, judged and reported alone.
 import { IcsError } from '../errors.ts';
+import { dearmor, isArmored } from './armor.ts';
 import { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
-import { dearmor, isArmored, PacketTag, scanPackets } from './packets.ts';
+import { PacketTag, scanPackets } from './packets.ts';
 
 /** Limits of one batch: total bytes and records, beyond the per-record limits. */
 export interface BatchLimits {

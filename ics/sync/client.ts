@@ -5,7 +5,7 @@
 // the domain is due again.
 import type { Logger } from 'pino';
 import { IcsError } from '../errors.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { SyncSet } from '../store/types.ts';
 import { DomainFlag, ErrorCode, errorName, MessageType, ProtocolError, type Range } from './codec.ts';
 import { MESSAGE_SLACK } from './consts.ts';
 import { type Handshake, isHandshakeProblem, type Session, SyncFailure } from './handshake.ts';
@@ -37,7 +37,7 @@ const zeroReport = (name: string, state: DomainSyncState, error?: string): Domai
 
 export interface ReconcileClientComponents {
   readonly settings: Settings;
-  readonly store: RecordStore;
+  readonly store: SyncSet;
   readonly log: Logger;
   readonly registry: PeerRegistry;
   readonly handshake: Pick<Handshake, 'open' | 'setState'>;

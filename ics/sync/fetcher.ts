@@ -5,12 +5,12 @@
 // `ingestConcurrency` in flight (verification runs on the thread pool). Memory is bounded:
 // at most `maxPendingFetches` ids wait, and at most two batches of records are held.
 import { isIcsError } from '../errors.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
+import type { RecordReader } from '../store/types.ts';
 import { ErrorCode, errorName, MessageType, type NamedItem, ProtocolError } from './codec.ts';
 import type { Channel } from './channel.ts';
 import type { WireLimits } from './codec.ts';
 import type { PeerState } from './peer.ts';
-import type { SyncIngest } from './types.ts';
 
 /** FETCH requests outstanding on the stream: one travelling while one is answered. */
 const PIPELINE_DEPTH = 2;
@@ -30,8 +30,8 @@ export interface FetchSession {
 
 export interface FetcherContext {
   readonly peer: PeerState;
-  readonly store: RecordStore;
-  readonly ingest: SyncIngest;
+  readonly store: RecordReader;
+  readonly ingest: RecordSubmitter;
   readonly batchSize: number;
   readonly ingestConcurrency: number;
   readonly maxPending: number;

@@ -17,7 +17,7 @@
 // the set goes as one fingerprint of the sender's own items, which the other side cuts again:
 // a large difference (an initial sync) takes more rounds, never a larger message.
 import { createHash } from 'node:crypto';
-import { type RecordStore, type SyncBound, type SyncItem, type SyncPiece, type SyncSummary, summarise } from '../store/index.ts';
+import { type SyncBound, type SyncItem, type SyncPiece, type SyncSet, type SyncSummary, summarise } from '../store/index.ts';
 import { Mode, NAMED_ITEM_BYTES, type NamedItem, ProtocolError, type Range } from './codec.ts';
 import { BRANCHING, DIGEST_PREFIX_BYTES, FINGERPRINT_BYTES, IDLIST_MAX, IDLIST_REPLY_MAX, MAX_RANGES, MAX_SPLIT_READ } from './consts.ts';
 
@@ -28,7 +28,7 @@ export interface SetView {
   items(from: SyncBound, to: SyncBound | undefined, limit: number): Promise<SyncItem[]>;
 }
 
-export function storeView(store: RecordStore, domain: string): SetView {
+export function storeView(store: SyncSet, domain: string): SetView {
   return {
     summaries: (bounds, to) => store.syncSummaries(domain, bounds, to),
     split: (from, to, parts) => store.syncSplit(domain, from, to, parts),

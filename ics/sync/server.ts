@@ -5,7 +5,7 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { RecordReader, SyncSet } from '../store/types.ts';
 import { StreamEnded } from './channel.ts';
 import { ErrorCode, type Message, MessageType, ProtocolError, type WireLimits } from './codec.ts';
 import { MESSAGE_SLACK, PROTOCOL_VERSION } from './consts.ts';
@@ -20,7 +20,7 @@ const SERVER_IDLE_MS = 300_000;
 
 export interface SyncServerComponents {
   readonly settings: Settings;
-  readonly store: RecordStore;
+  readonly store: SyncSet & RecordReader;
   readonly policy: () => PolicyEngine;
   readonly log: Logger;
   readonly registry: PeerRegistry;

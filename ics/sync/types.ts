@@ -4,9 +4,9 @@
 import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { IngestContext, IngestOutcome } from '../ingest/ingest.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { RecordStore } from '../store/types.ts';
+import type { EventLog, RecordReader, SyncSet } from '../store/types.ts';
 import type { SyncLimits } from './consts.ts';
 
 export interface SyncInit {
@@ -29,16 +29,13 @@ export interface SyncInit {
   readonly exempt?: readonly string[];
 }
 
-/** What sync needs of the ingest path: everything a peer sends goes through it. */
-export interface SyncIngest {
-  submit(input: Uint8Array | string, context: IngestContext): Promise<IngestOutcome>;
-}
-
 export interface SyncComponents {
-  readonly store: RecordStore;
+  /** The sync sets reconciled, the records served and compared, the change feed announced; writes go through `ingest`. */
+  readonly store: SyncSet & RecordReader & EventLog;
   /** The current policy: read on every decision, so that a reloaded policy applies at once. */
   readonly policy: () => PolicyEngine;
-  readonly ingest: SyncIngest;
+  /** The ingest path: every record a peer sends goes through it. */
+  readonly ingest: RecordSubmitter;
   readonly logger: Logger;
   /** The node's Prometheus registry: the service registers `ics_sync_…` gauges in it (metrics.ts). */
   readonly metrics?: { readonly registry: Registry };

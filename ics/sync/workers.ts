@@ -2,19 +2,20 @@
 // missing, and the announcer that tells the peer of changes here. Each opens its own streams
 // to the peer, handshake done, and reports failures and misbehaviour to the registry.
 import type { Logger } from 'pino';
-import type { RecordStore } from '../store/types.ts';
+import type { RecordSubmitter } from '../ingest/index.ts';
+import type { RecordReader } from '../store/types.ts';
 import { Announcer } from './announcer.ts';
 import { Fetcher } from './fetcher.ts';
 import type { Session } from './handshake.ts';
 import type { PeerState } from './peer.ts';
 import type { PeerWorkers } from './registry.ts';
 import type { Settings } from './settings.ts';
-import type { SyncIngest } from './types.ts';
 
 export interface PeerWorkersComponents {
   readonly settings: Settings;
-  readonly store: RecordStore;
-  readonly ingest: SyncIngest;
+  /** Where the fetcher looks for what is already held. */
+  readonly store: RecordReader;
+  readonly ingest: RecordSubmitter;
   readonly log: Logger;
   open(peer: PeerState): Promise<Session>;
   misbehaved(peer: PeerState, reason: string): void;

@@ -7,7 +7,7 @@ import { type ApiComponents, type ApiInit, apiPlugin, DEFAULT_API_INIT } from '.
 import type { Authenticator } from '../../ics/auth/index.ts';
 import { DEFAULT_HKP_INIT, type HkpInit, hkpPlugin } from '../../ics/hkp/index.ts';
 import { createHttpServer, DEFAULT_HTTP_INIT, type HttpComponents, type HttpInit, type HttpServer } from '../../ics/http/index.ts';
-import { Ingest } from '../../ics/ingest/ingest.ts';
+import { Ingest } from '../../ics/ingest/index.ts';
 import { PolicyEngine, policyFromObject } from '../../ics/policy/index.ts';
 import type { KeyRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';

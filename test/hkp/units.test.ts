@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { isIcsError } from '../../ics/errors.ts';
 import { escapeMr } from '../../ics/hkp/format.ts';
-import { Lru } from '../../ics/http/lru.ts';
+import { Lru } from '../../ics/store/level/cache.ts';
 import { parseLookup } from '../../ics/hkp/query.ts';
-import { nextExpiry } from '../../ics/api/verdicts.ts';
+import { nextExpiry } from '../../ics/policy/index.ts';
 import { certify, generateIdentity } from '../../ics/record/index.ts';
 import { fixture, minutesAgo } from '../helpers/identities.ts';
 
@@ -70,44 +70,6 @@ describe('hkp: units', () => {
     const at = Math.floor(created.getTime() / 1000) * 1000; // signature times are whole seconds
     assert.equal(nextExpiry(b, Date.now()), at + 3600_000, 'the 10-minute one has already expired');
     assert.equal(nextExpiry(b, at), at + 600_000);
-  });
-});
-
-describe('hkp: decodePublicKeyArmor (the /pks/add shortcut)', () => {
-  it('reads one armored key block exactly as the record model does, headers and CRLF included', async () => {
-    const { armor, dearmor, DEFAULT_LIMITS, generateIdentity: gen } = await import('../../ics/record/index.ts');
-    const { decodePublicKeyArmor } = await import('../../ics/http/armor.ts');
-    const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:2' });
-    const text = armor('publicKey', record.bytes);
-    for (const variant of [
-      text,
-      text.replace(/\n/g, '\r\n'),
-      text.replace('-----\n', '-----\nVersion: GnuPG v2\nComment: test\n'),
-      `\n\n${text}\n\n`,
-      text.replace(/^=.{4}$/m, '=AAAA'), // the CRC-24 line is advisory, as in openpgp.js
-    ]) {
-      const fast = decodePublicKeyArmor(variant);
-      assert.ok(fast, JSON.stringify(variant.slice(0, 80)));
-      assert.deepEqual(new Uint8Array(fast), await dearmor(variant, DEFAULT_LIMITS));
-    }
-  });
-
-  it('leaves anything else to the record model (undefined)', async () => {
-    const { armor, generateIdentity: gen } = await import('../../ics/record/index.ts');
-    const { decodePublicKeyArmor } = await import('../../ics/http/armor.ts');
-    const { record } = await gen({ userId: 'urn:cm4it:device:acme.example:x:3' });
-    const text = armor('publicKey', record.bytes);
-    for (const variant of [
-      `${text}\n${text}`, // a keyring of two blocks
-      text.replace(/^([A-Za-z0-9+/]{4})/m, '!!!!'),
-      text.replace('PUBLIC KEY BLOCK-----\n', 'PUBLIC KEY BLOCK-----\nnot a header\n'),
-      text.slice(0, text.indexOf('-----END')),
-      armor('message', record.bytes),
-      'hello',
-      `junk\n${text}`,
-    ]) {
-      assert.equal(decodePublicKeyArmor(variant), undefined, JSON.stringify(variant.slice(0, 80)));
-    }
   });
 });
 

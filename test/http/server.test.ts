@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { isIcsError } from '../../ics/errors.ts';
 import { HTTP_LIMITS } from '../../ics/http/index.ts';
-import type { BatchOutcome } from '../../ics/ingest/ingest.ts';
+import type { BatchOutcome } from '../../ics/ingest/index.ts';
 import { armor } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import type { RecordStore } from '../../ics/store/types.ts';

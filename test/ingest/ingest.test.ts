@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { isIcsError } from '../../ics/errors.ts';
-import { Ingest } from '../../ics/ingest/ingest.ts';
+import { Ingest } from '../../ics/ingest/index.ts';
 import type { PolicyEngine } from '../../ics/policy/index.ts';
 import { armor, certify, filterSignatures, type KeyRecord, reviveRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';

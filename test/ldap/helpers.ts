@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Registry } from 'prom-client';
-import { Ingest } from '../../ics/ingest/ingest.ts';
-import { createLdapServer, type LdapInit } from '../../ics/ldap/index.ts';
+import { Ingest } from '../../ics/ingest/index.ts';
+import { createLdapServer, type LdapInit, ldapInit } from '../../ics/ldap/index.ts';
 import { type Authenticator, createAuthenticator, hashPassword } from '../../ics/auth/index.ts';
 import type { PolicyEngine } from '../../ics/policy/index.ts';
 import { armor, certify, type CodeRecord, type KeyRecord } from '../../ics/record/index.ts';
@@ -116,15 +116,7 @@ export async function startLdap(options: StartOptions = {}): Promise<LdapTestNod
   }
   const wrapAuthenticator = options.wrapAuthenticator ?? ((a: Authenticator) => a);
   const server = createLdapServer(
-    {
-      port: 0,
-      baseDn: BASE,
-      allowInsecureBind: true,
-      sizeLimit: 100,
-      timeLimitSeconds: 10,
-      nodeInfo: { name: 'test-node', version: '0.1.0-test' },
-      ...options.init,
-    },
+    ldapInit({ baseDn: BASE, allowInsecureBind: true, sizeLimit: 100, nodeInfo: { name: 'test-node', version: '0.1.0-test' }, ...options.init }),
     {
       store: options.wrap ? options.wrap(store) : store,
       policy: () => engine,

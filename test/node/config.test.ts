@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { isIcsError } from '../../ics/errors.ts';
-import { checkConfig, loadConfig } from '../../ics/node/config.ts';
-import { DataDir, initDataDir } from '../../ics/node/datadir.ts';
-import { openNode } from '../../ics/node/node.ts';
+import { checkConfig, DataDir, initDataDir, loadConfig, openNode } from '../../ics/node/index.ts';
 
 const BASE = { version: 1, name: 'n', role: 'default' } as const;
 const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { initDataDir, NODE_ROLES } from '../../ics/node/datadir.ts';
+import { initDataDir, NODE_ROLES } from '../../ics/node/index.ts';
 import { assertNoTestKeys, loadPolicy, openPolicy, policyFromObject, publishedTestKeys, trustedTestKeys } from '../../ics/policy/index.ts';
 import { exampleFingerprint } from './example-policies.ts';
 import { fileErrors, rejection } from './helpers.ts';

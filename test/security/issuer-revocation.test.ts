@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { Registry } from 'prom-client';
 import type { HttpServer as HkpServer } from '../../ics/http/index.ts';
-import { Ingest } from '../../ics/ingest/ingest.ts';
+import { Ingest } from '../../ics/ingest/index.ts';
 import { type IssuerWatch, watchIssuerRecords } from '../../ics/node/issuers.ts';
 import { PolicyEngine, policyFromObject } from '../../ics/policy/index.ts';
 import { armor, certify, generateIdentity, type KeyRecord, type NewIdentity } from '../../ics/record/index.ts';

@@ -1,65 +1,41 @@
 // The hot-record cache of the LevelDB store: an LRU of decoded records, filled by reads and
 // kept current by every commit, and the guard that keeps a read which raced a commit from
 // caching the version the commit replaced.
+import { LRUCache } from 'lru-cache';
 
 /**
- * An approximately least-recently-used map bounded by entry count, in two generations: reads
- * and writes go to the current one; when it holds half the capacity it becomes the old one
- * and the previous old one is dropped whole; a hit in the old one moves the entry back. Every
- * operation is O(1). (A single Map evicting its first key is not: V8 leaves deleted entries
- * at the front of the table, and finding the first live key behind them cost ~13 µs per
- * eviction at 20,000 entries, a third of a LevelDB read.)
+ * The record cache's map: lru-cache bounded by entry count, except that a capacity of 0 (the
+ * `cacheRecords: 0` option: every read goes to LevelDB) holds nothing, where lru-cache
+ * refuses a bound of 0. Eviction must be O(1), as lru-cache's own list makes it: a plain Map
+ * evicting its first key is not (V8 leaves deleted entries at the front of the table, and
+ * finding the first live key behind them cost ~13 µs per eviction at 20,000 entries, a third
+ * of a LevelDB read).
  */
-export class Lru<K, V> {
-  #current = new Map<K, V>();
-  #old = new Map<K, V>();
-  readonly #generation: number;
+export class Lru<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
+  readonly #map: LRUCache<K, V> | undefined;
 
   constructor(readonly capacity: number) {
-    this.#generation = Math.max(1, Math.ceil(capacity / 2));
+    this.#map = capacity > 0 ? new LRUCache({ max: capacity }) : undefined;
   }
 
   get(key: K): V | undefined {
-    const hit = this.#current.get(key);
-    if (hit !== undefined) return hit;
-    const old = this.#old.get(key);
-    if (old !== undefined) {
-      this.#old.delete(key);
-      this.#add(key, old);
-    }
-    return old;
+    return this.#map?.get(key);
   }
 
   set(key: K, value: V): void {
-    if (this.capacity <= 0) return;
-    if (this.#current.has(key)) {
-      this.#current.set(key, value);
-      return;
-    }
-    this.#old.delete(key);
-    this.#add(key, value);
-  }
-
-  #add(key: K, value: V): void {
-    this.#current.set(key, value);
-    if (this.#current.size >= this.#generation) {
-      this.#old = this.#current;
-      this.#current = new Map();
-    }
+    this.#map?.set(key, value);
   }
 
   delete(key: K): void {
-    this.#current.delete(key);
-    this.#old.delete(key);
+    this.#map?.delete(key);
   }
 
   clear(): void {
-    this.#current.clear();
-    this.#old.clear();
+    this.#map?.clear();
   }
 
   get size(): number {
-    return this.#current.size + this.#old.size;
+    return this.#map?.size ?? 0;
   }
 }
 

@@ -3,7 +3,7 @@
 // `COUNT <records>` every 50 ms, until it is killed.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { Ingest } from '../../../ics/ingest/ingest.ts';
+import { Ingest } from '../../../ics/ingest/index.ts';
 import { PolicyEngine, policyFromObject } from '../../../ics/policy/index.ts';
 import { type KeyRecord, parseRecord } from '../../../ics/record/index.ts';
 import { LevelStore } from '../../../ics/store/level/index.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
-import { Ingest } from '../../../ics/ingest/ingest.ts';
+import { Ingest } from '../../../ics/ingest/index.ts';
 import { PolicyEngine, policyFromObject } from '../../../ics/policy/index.ts';
 import { LevelStore } from '../../../ics/store/level/index.ts';
 import { createMemoryStore } from '../../../ics/store/memory/index.ts';
@@ -157,7 +157,7 @@ export async function startNode(f: Issuers, spec: NodeSpec, key: PeerKey, ids: R
   let policy = await enginePolicy(f, policyObject(f, spec.domains, spec.peers, ids, addresses));
   const logger: Logger = (spec.logs ? capture(spec.logs) : silent).child({ node: spec.name });
   const ingest = new Ingest({}, { store, policy: { issuerRing: () => policy.issuerRing(), admit: (r) => policy.admit(r), issuerName: (x) => policy.issuerName(x) }, logger });
-  const service = createSyncService({ listen: '/ip4/127.0.0.1/tcp/0', privateKey: key.privateKey, ...spec.init }, { store, policy: () => policy, ingest, logger, ...(spec.metrics && { metrics: spec.metrics }) });
+  const service = createSyncService({ privateKey: key.privateKey, ...spec.init }, { store, policy: () => policy, ingest, logger, ...(spec.metrics && { metrics: spec.metrics }) });
   const started = await service.start();
   const node: TestNode = {
     name: spec.name,
