@@ -7,6 +7,7 @@ import AjvModule from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { IcsError } from '../errors.ts';
 import type { RecordLimits } from '../record/index.ts';
+import type { ResolvedLevelOptions } from '../store/level/index.ts';
 
 export type NodeRole = 'manufacturer' | 'developer' | 'maintenance' | 'infield' | 'default';
 
@@ -67,16 +68,11 @@ export interface StoreConfig {
   readonly memory: Readonly<Record<string, never>>;
 }
 
-/** LevelDB settings; their meaning and limits: LevelStoreInit and the config schema. */
-export interface LevelStoreConfig {
-  /** Relative to the data directory. */
-  readonly path: string;
-  readonly cacheRecords: number;
-  readonly blockCacheBytes: number;
-  readonly writeBufferBytes: number;
-  readonly maxOpenFiles: number;
-  readonly syncWrites: boolean;
-}
+/**
+ * LevelDB settings, every one given (the schema fills defaults): the store's own resolved
+ * options, with `path` relative to the data directory. Meaning and limits: LevelStoreInit.
+ */
+export type LevelStoreConfig = ResolvedLevelOptions;
 
 export interface ConfigLoadOptions {
   /** Told what was read from an older shape of the file, and where it belongs now. */
