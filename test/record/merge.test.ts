@@ -10,6 +10,7 @@ import {
   mergeRecords,
   parseKeyRecord,
   parseRecord,
+  reviveRecord,
   revokeCertification,
   signCode,
 } from '../../ics/record/index.ts';
@@ -164,5 +165,22 @@ describe('record/merge', () => {
       filterSignatures(all, () => true),
       all,
     );
+  });
+});
+
+describe('record/canonical: record bytes own their memory', () => {
+  it('a record parsed, revived or merged keeps its bytes in a buffer of their own, not a slice of a shared pool slab', async () => {
+    // Records are kept for long (store and answer caches): a record of 1.5 KB in node's 8 KiB
+    // allocation pool would pin the whole slab, 5× its size, for as long as it is cached.
+    const f = await fixture();
+    const { record } = await certifiedDevice(f);
+    const parsed = (await parseRecord(record.bytes, { issuers: f.ring })).record;
+    const revived = await reviveRecord(record.bytes);
+    const merged = mergeRecords(parsed, revived);
+    for (const [name, record] of [['parsed', parsed], ['revived', revived], ['merged', merged]] as const) {
+      assert.ok(record.bytes.length < 4096, `${name}: a small record (${record.bytes.length} bytes), the size node pools`);
+      assert.equal(record.bytes.byteOffset, 0, `${name}: starts its buffer`);
+      assert.equal(record.bytes.buffer.byteLength, record.bytes.byteLength, `${name}: ${record.bytes.byteLength} bytes in a ${record.bytes.buffer.byteLength}-byte buffer`);
+    }
   });
 });
