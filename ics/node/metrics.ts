@@ -1,6 +1,6 @@
 // The node's Prometheus registry (prom-client): made once in node/, handed to every part
 // that exposes metrics (the HKP server serves it at /metrics). Parts register their own
-// metrics in it under `ics_<part>_…` names; see ics/hkp/metrics.ts.
+// metrics in it under `ics_<part>_…` names; see ics/http/metrics.ts.
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export interface NodeMetrics {
