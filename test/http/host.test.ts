@@ -23,6 +23,15 @@ const echoPlugin: HttpPlugin = {
   },
 };
 
+/** Another listener on the keyserver's store, with its own name, plugins and settings. */
+function listenerBeside(keyserver: TestNode, name: string, plugins: HttpPlugin[], changes: Parameters<typeof httpInit>[0] = {}): HttpServer {
+  return createHttpServer(
+    httpInit({ ...changes, nodeInfo: { name, role: 'default', version: '0.0.0-test' } }),
+    { store: keyserver.store, policy: () => keyserver.engine, ingest: keyserver.ingest, logger: silent, metrics: { registry: new Registry() } },
+    plugins,
+  );
+}
+
 describe('http: host', () => {
   let keyserver: TestNode;
   let second: HttpServer;
@@ -31,11 +40,7 @@ describe('http: host', () => {
   before(async () => {
     keyserver = await startNode();
     // Another listener on the same store, with its own address, name and plugins.
-    second = createHttpServer(
-      httpInit({ nodeInfo: { name: 'second-listener', role: 'default', version: '0.0.0-test' } }),
-      { store: keyserver.store, policy: () => keyserver.engine, ingest: keyserver.ingest, logger: silent, metrics: { registry: new Registry() } },
-      [echoPlugin],
-    );
+    second = listenerBeside(keyserver, 'second-listener', [echoPlugin]);
     ({ url } = await second.start());
   });
 
@@ -108,11 +113,7 @@ describe('http: a handler that works longer than the idle timeout', () => {
 
   before(async () => {
     keyserver = await startNode();
-    host = createHttpServer(
-      httpInit({ requestTimeoutSeconds: 1, nodeInfo: { name: 'slow', role: 'default', version: '0.0.0-test' } }),
-      { store: keyserver.store, policy: () => keyserver.engine, ingest: keyserver.ingest, logger: silent, metrics: { registry: new Registry() } },
-      [slowPlugin],
-    );
+    host = listenerBeside(keyserver, 'slow', [slowPlugin], { requestTimeoutSeconds: 1 });
     ({ url } = await host.start());
   });
 
