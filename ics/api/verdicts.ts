@@ -20,7 +20,7 @@ export class VerdictCache {
   /** The verdict at `now`, as the JSON bytes to send. */
   async json(stored: StoredRecord, engine: PolicyEngine, now: Date): Promise<Buffer> {
     const cached =
-      this.verdicts.get(stored.digest, engine, now) ?? this.verdicts.evaluate(stored.digest, await this.records.revive(stored), engine, now);
+      this.verdicts.get(stored, engine, now) ?? this.verdicts.evaluate(stored, await this.records.revive(stored), engine, now);
     let body = this.#bodies.get(cached);
     if (body === undefined) {
       body = Buffer.from(JSON.stringify(verdictJson(cached.verdict, engine, stored.digest, cached.checkedAt, cached.validUntil)), 'utf8');

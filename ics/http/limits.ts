@@ -1,6 +1,7 @@
 // Limits and sizes of the HTTP host, each with the resource it bounds, and of the reads and
 // submissions its plugins share. Body size, request timeout and the connection and rate caps
 // are configuration (HttpInit, defaults from here); the rest are fixed.
+import type { IdentityRecord } from '../record/index.ts';
 import { MAX_REFERENCE_LENGTH } from '../store/index.ts';
 
 /**
@@ -88,8 +89,22 @@ export const RETRY_AFTER_SECONDS = 5;
  */
 export const ANSWER_CACHE_ENTRIES = 20_000;
 
+/** Bytes of armored answers kept at most: records grow with their signatures, the cache does not. */
+export const ANSWER_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** Revived record objects (~4 KB each), for indexes and verdicts not yet cached. */
 export const RECORD_CACHE_ENTRIES = 2_000;
+/** Heap the revived records may take at most, as `revivedRecordBytes` estimates it. */
+export const RECORD_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Heap of a revived record, estimated from its stored size: openpgp.js packet objects take
+ * several times the bytes they were read from (~4 KB for a 1 KB device record), plus the
+ * record object around them. An estimate on the high side: the bound is what matters.
+ */
+export function revivedRecordBytes(record: IdentityRecord): number {
+  return 2048 + 4 * record.bytes.length;
+}
 
 /** Successful basic-auth checks remembered (scrypt costs ~50 ms a check by design). */
 export const AUTH_CACHE_ENTRIES = 256;

@@ -3,30 +3,55 @@
 import { LRUCache } from 'lru-cache';
 import { type IdentityRecord, reviveRecord } from '../record/index.ts';
 import type { StoredRecord } from '../store/types.ts';
-import { ANSWER_CACHE_ENTRIES, RECORD_CACHE_ENTRIES } from './limits.ts';
+import { ANSWER_CACHE_BYTES, ANSWER_CACHE_ENTRIES, RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES, revivedRecordBytes } from './limits.ts';
+
+/** A value made from one version of a record. */
+interface Made<V> {
+  readonly digest: string;
+  readonly value: V;
+}
+
+/**
+ * Values made from records, one per record id and bounded by count and by bytes: a record's
+ * newer version replaces the older one instead of sitting beside it (a device whose status
+ * changes every minute would otherwise fill the cache with its past), and records that grow
+ * with their signatures take fewer places rather than more memory.
+ */
+class PerRecord<V extends NonNullable<unknown>> {
+  readonly #entries: LRUCache<string, Made<V>>;
+
+  constructor(max: number, maxBytes: number, sizeOf: (value: V) => number) {
+    this.#entries = new LRUCache({ max, maxSize: maxBytes, sizeCalculation: (made) => Math.max(1, sizeOf(made.value)) });
+  }
+
+  async get(stored: StoredRecord, make: () => V | Promise<V>): Promise<V> {
+    const hit = this.#entries.get(stored.id);
+    if (hit?.digest === stored.digest) return hit.value;
+    const value = await make();
+    this.#entries.set(stored.id, { digest: stored.digest, value });
+    return value;
+  }
+
+  getSync(stored: StoredRecord, make: () => V): V {
+    const hit = this.#entries.get(stored.id);
+    if (hit?.digest === stored.digest) return hit.value;
+    const value = make();
+    this.#entries.set(stored.id, { digest: stored.digest, value });
+    return value;
+  }
+}
 
 /** Stored bytes → record objects, without repeating cryptography (the store verified them). */
 export class RecordCache {
-  // Keyed by digest: it names one version of one record (the id is a function of the content).
-  readonly #records = new LRUCache<string, IdentityRecord>({ max: RECORD_CACHE_ENTRIES });
-  readonly #armored = new LRUCache<string, Buffer>({ max: ANSWER_CACHE_ENTRIES });
+  readonly #records = new PerRecord<IdentityRecord>(RECORD_CACHE_ENTRIES, RECORD_CACHE_BYTES, revivedRecordBytes);
+  readonly #armored = new PerRecord<Buffer>(ANSWER_CACHE_ENTRIES, ANSWER_CACHE_BYTES, (text) => text.length);
 
-  async revive(stored: StoredRecord): Promise<IdentityRecord> {
-    const key = stored.digest;
-    const hit = this.#records.get(key);
-    if (hit) return hit;
-    const record = await reviveRecord(stored.bytes);
-    this.#records.set(key, record);
-    return record;
+  revive(stored: StoredRecord): Promise<IdentityRecord> {
+    return this.#records.get(stored, () => reviveRecord(stored.bytes));
   }
 
   /** The record's armored text (UTF-8 bytes, ready to send), made once per version. */
   armored(stored: StoredRecord, make: (bytes: Uint8Array) => string): Buffer {
-    let text = this.#armored.get(stored.digest);
-    if (text === undefined) {
-      text = Buffer.from(make(stored.bytes), 'utf8');
-      this.#armored.set(stored.digest, text);
-    }
-    return text;
+    return this.#armored.getSync(stored, () => Buffer.from(make(stored.bytes), 'utf8'));
   }
 }

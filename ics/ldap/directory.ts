@@ -13,7 +13,7 @@ import type { EventLog, RecordIndexes, RecordReader, StoredRecord } from '../sto
 export type DirectoryStore = RecordReader & RecordIndexes & EventLog;
 import { Dit } from './dit.ts';
 import type { Entry } from './entry.ts';
-import { KEY_ENTRY_CACHE, RECORD_ENTRY_CACHE, RECORD_ENTRY_TTL_MS, SELECTIONS_PER_ENTRY } from './limits.ts';
+import { KEY_ENTRY_CACHE, KEY_ENTRY_CACHE_BYTES, RECORD_ENTRY_CACHE, RECORD_ENTRY_CACHE_BYTES, RECORD_ENTRY_TTL_MS, SELECTIONS_PER_ENTRY } from './limits.ts';
 import { baseEntry, keyEntry, keysContainer, type NodeInfo, recordEntry, recordsContainer, rootDse, serverInfoEntry } from './views.ts';
 
 export interface DirectoryInit {
@@ -45,9 +45,21 @@ export class Directory {
   readonly store: DirectoryStore;
   readonly #policy: () => PolicyEngine;
   readonly #logger: Logger;
-  readonly #keyEntries = new LRUCache<string, Entry>({ max: KEY_ENTRY_CACHE });
-  /** ICS entries with the instant they must be rebuilt by. */
-  readonly #recordEntries = new LRUCache<string, { entry: Entry; until: number }>({ max: RECORD_ENTRY_CACHE });
+  /** Pgp key entries by record id, with the version (seq) they were built from. */
+  readonly #keyEntries = new LRUCache<string, { seq: number; entry: Entry }>({
+    max: KEY_ENTRY_CACHE,
+    maxSize: KEY_ENTRY_CACHE_BYTES,
+    sizeCalculation: (e) => e.entry.footprint,
+  });
+  /**
+   * ICS entries by record id and the domains the reader may see, with what they were built
+   * from (version, policy generation) and the instant they must be rebuilt by.
+   */
+  readonly #recordEntries = new LRUCache<string, { seq: number; generation: number; entry: Entry; until: number }>({
+    max: RECORD_ENTRY_CACHE,
+    maxSize: RECORD_ENTRY_CACHE_BYTES,
+    sizeCalculation: (e) => e.entry.footprint,
+  });
   readonly #verdicts: PolicyVerdictCache;
 
   /** Throws DecodeError when the base DN is not a DN. */
@@ -76,9 +88,9 @@ export class Directory {
 
   /** A key record's pgpKeyInfo entry (content only: cached by record version). */
   async keyEntry(stored: StoredRecord): Promise<Entry> {
-    const key = `${stored.id}:${stored.seq}`;
-    const hit = this.#keyEntries.get(key);
-    if (hit) return hit;
+    // One entry per record: a newer version replaces the older instead of sitting beside it.
+    const hit = this.#keyEntries.get(stored.id);
+    if (hit?.seq === stored.seq) return hit.entry;
     let facts: KeyFacts;
     try {
       facts = scanKeyFacts(stored.bytes);
@@ -89,7 +101,7 @@ export class Directory {
       facts = keyFactsOf((await reviveRecord(stored.bytes)) as KeyRecord);
     }
     const entry = keyEntry(this.dit, stored, facts, SELECTIONS_PER_ENTRY);
-    this.#keyEntries.set(key, entry);
+    this.#keyEntries.set(stored.id, { seq: stored.seq, entry });
     return entry;
   }
 
@@ -97,12 +109,12 @@ export class Directory {
   async recordEntry(reader: Reader, stored: StoredRecord): Promise<Entry> {
     const domains = reader.domainsOf(stored);
     const engine = reader.engine;
-    const key = `${stored.id}:${stored.seq}:${engine.generation}:${domains.join(',')}`;
+    const key = `${stored.id}:${domains.join(',')}`;
     const now = new Date();
     const hit = this.#recordEntries.get(key);
-    if (hit && now.getTime() < hit.until) return hit.entry;
+    if (hit && hit.seq === stored.seq && hit.generation === engine.generation && now.getTime() < hit.until) return hit.entry;
     const [record, history] = await Promise.all([reviveRecord(stored.bytes), this.store.history(stored.id)]);
-    const verdict = this.#verdicts.get(stored.digest, engine, now) ?? this.#verdicts.evaluate(stored.digest, record, engine, now);
+    const verdict = this.#verdicts.get(stored, engine, now) ?? this.#verdicts.evaluate(stored, record, engine, now);
     const entry = recordEntry(
       this.dit,
       {
@@ -117,7 +129,12 @@ export class Directory {
       SELECTIONS_PER_ENTRY,
     );
     // Rebuilt when its verdict may change, and after RECORD_ENTRY_TTL_MS in any case.
-    this.#recordEntries.set(key, { entry, until: Math.min(now.getTime() + RECORD_ENTRY_TTL_MS, verdict.validUntil) });
+    this.#recordEntries.set(key, {
+      seq: stored.seq,
+      generation: engine.generation,
+      entry,
+      until: Math.min(now.getTime() + RECORD_ENTRY_TTL_MS, verdict.validUntil),
+    });
     return entry;
   }
 

@@ -54,25 +54,38 @@ function computeSelection(requested: readonly string[], typesOnly: boolean): Sel
   return { key, allUser, allOperational, names, typesOnly };
 }
 
+/** A string value's own header and its slot in the values array. */
+const VALUE_OVERHEAD_BYTES = 32;
+/** The entry object, its maps and its attribute records. */
+const ENTRY_OVERHEAD_BYTES = 1024;
+
 export class Entry {
   readonly dn: string;
   readonly #attributes: ReadonlyMap<string, Attribute>;
   readonly #selections = new Map<string, Buffer>();
   readonly #normalised = new Map<string, readonly unknown[]>();
   readonly #maxSelections: number;
+  /**
+   * Heap the entry may come to hold, estimated: its values, then up to `maxSelections`
+   * encodings and one prepared copy of them made as it is searched. For caches' byte bounds.
+   */
+  readonly footprint: number;
 
   /** `attributes`: canonical name → values, in the order they are returned. Empty lists are left out. */
   constructor(dn: string, attributes: ReadonlyArray<readonly [string, readonly string[]]>, maxSelections = 4) {
     this.dn = dn;
     this.#maxSelections = maxSelections;
     const map = new Map<string, Attribute>();
+    let content = dn.length;
     for (const [name, values] of attributes) {
+      for (const v of values) content += v.length + VALUE_OVERHEAD_BYTES;
       if (values.length === 0) continue;
       const type = attributeType(name);
       if (!type) throw new Error(`attribute ${name} is not in the schema`);
       map.set(type.name.toLowerCase(), { type, values });
     }
     this.#attributes = map;
+    this.footprint = ENTRY_OVERHEAD_BYTES + content * (2 + maxSelections);
   }
 
   /** Values of an attribute (lower-case canonical name), or undefined when the entry has none. */

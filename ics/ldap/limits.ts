@@ -99,12 +99,17 @@ export const FETCH_BATCH = 64;
 export const MAX_COOKIE_BYTES = 512;
 
 /**
- * Pgp key entries kept, with their values and up to SELECTIONS_PER_ENTRY encodings: ~4 KB each
- * for a device key, so ~80 MB; as many as the store's record cache (store/level/options.ts).
+ * Pgp key entries kept, one per record, with their values and up to SELECTIONS_PER_ENTRY
+ * encodings: ~4 KB each for a device key; as many as the store's record cache
+ * (store/level/options.ts), and no more bytes than KEY_ENTRY_CACHE_BYTES by their footprint.
  */
 export const KEY_ENTRY_CACHE = 20_000;
-/** ICS entries kept (by record version, policy and what the reader may see): ~4 KB each. */
+/** 64 MiB: 16,000 fresh device keys; keys that grew with their certifications take fewer places. */
+export const KEY_ENTRY_CACHE_BYTES = 64 * 1024 * 1024;
+/** ICS entries kept (one per record and set of domains the reader may see): ~4 KB each. */
 export const RECORD_ENTRY_CACHE = 5_000;
+/** 16 MiB of ICS entries by their footprint. */
+export const RECORD_ENTRY_CACHE_BYTES = 16 * 1024 * 1024;
 /**
  * An ICS entry holds a verdict, which depends on the time (expiring certifications): it is
  * recomputed after this long even when the record did not change.

@@ -67,6 +67,7 @@ async function openLevel(dir: DataDir, config: NodeConfig): Promise<RecordStore>
   return openLevelStore({
     path: dir.resolve(level.path),
     cacheRecords: level.cacheRecords,
+    cacheBytes: level.cacheBytes,
     blockCacheBytes: level.blockCacheBytes,
     writeBufferBytes: level.writeBufferBytes,
     maxOpenFiles: level.maxOpenFiles,

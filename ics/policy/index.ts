@@ -10,4 +10,4 @@ export { type Filed, inReadableDomain, mayRead, readableDomainsOf, ReadScope, re
 export { POLICY_SCHEMA } from './schema.ts';
 export { assertNoTestKeys, type PublishedTestKey, publishedTestKeys, type TrustedTestKey, trustedTestKeys } from './test-keys.ts';
 export * from './types.ts';
-export { type CachedVerdict, nextExpiry, PolicyVerdictCache, verdictValidUntil } from './verdict-cache.ts';
+export { type CachedVerdict, nextExpiry, PolicyVerdictCache, type RecordVersion, verdictValidUntil } from './verdict-cache.ts';

@@ -10,8 +10,16 @@ import type { IdentityRecord, VerifiedSignature } from '../record/index.ts';
 import type { PolicyEngine } from './engine.ts';
 import type { PolicyVerdict } from './types.ts';
 
+/** One version of one record: its id and the digest of its bytes (a StoredRecord is one). */
+export interface RecordVersion {
+  readonly id: string;
+  readonly digest: string;
+}
+
 export interface CachedVerdict {
   readonly verdict: PolicyVerdict;
+  /** The record version it is about. */
+  readonly digest: string;
   /** The generation of the engine that evaluated it. */
   readonly generation: number;
   readonly checkedAt: Date;
@@ -42,9 +50,11 @@ export function verdictValidUntil(record: IdentityRecord, engine: PolicyEngine, 
 }
 
 /**
- * Verdicts by record digest and engine generation, bounded by entry count. One entry per
- * digest: a verdict of another generation does not count, and the newer one replaces it, so
- * the verdicts of a policy no longer in force do not take room from current ones.
+ * Verdicts by record version and engine generation, bounded by entry count. One entry per
+ * record id: a verdict on another version or of another generation does not count, and the
+ * newer one replaces it, so neither the versions a record's status changes leave behind nor
+ * the verdicts of a policy no longer in force take room (the cache holds at most one verdict
+ * per record read, however often records change).
  */
 export class PolicyVerdictCache {
   readonly #entries: LRUCache<string, CachedVerdict>;
@@ -54,21 +64,22 @@ export class PolicyVerdictCache {
     this.#entries = new LRUCache({ max: capacity });
   }
 
-  /** The cached verdict on the record version `digest` under `engine`, if it holds at `now`. */
-  get(digest: string, engine: PolicyEngine, now: Date): CachedVerdict | undefined {
-    const hit = this.#entries.get(digest);
-    return hit && hit.generation === engine.generation && now.getTime() < hit.validUntil ? hit : undefined;
+  /** The cached verdict on `version` under `engine`, if it holds at `now`. */
+  get(version: RecordVersion, engine: PolicyEngine, now: Date): CachedVerdict | undefined {
+    const hit = this.#entries.get(version.id);
+    return hit && hit.digest === version.digest && hit.generation === engine.generation && now.getTime() < hit.validUntil ? hit : undefined;
   }
 
-  /** Evaluates the verdict on `record` (stored as `digest`) at `now`, and caches it. */
-  evaluate(digest: string, record: IdentityRecord, engine: PolicyEngine, now: Date): CachedVerdict {
+  /** Evaluates the verdict on `record` (stored as `version`) at `now`, and caches it. */
+  evaluate(version: RecordVersion, record: IdentityRecord, engine: PolicyEngine, now: Date): CachedVerdict {
     const entry: CachedVerdict = {
       verdict: engine.verdict(record, now),
+      digest: version.digest,
       generation: engine.generation,
       checkedAt: now,
       validUntil: verdictValidUntil(record, engine, now.getTime()),
     };
-    this.#entries.set(digest, entry);
+    this.#entries.set(version.id, entry);
     return entry;
   }
 }

@@ -24,7 +24,7 @@ describe('api: verdict answers', () => {
       const answers = new VerdictCache(new RecordCache(), shared);
       const now = new Date();
       const body = await answers.json(stored, engine, now);
-      const cached = shared.get(stored.digest, engine, now);
+      const cached = shared.get(stored, engine, now);
       assert.ok(cached, 'evaluated into the shared cache');
       const json = JSON.parse(body.toString('utf8')) as { trusted: boolean; digest: string; checkedAt: string };
       assert.deepEqual([json.trusted, json.digest, json.checkedAt], [true, stored.digest, cached.checkedAt.toISOString()]);
@@ -32,7 +32,7 @@ describe('api: verdict answers', () => {
       const reloaded = await testEngine(f);
       const again = await answers.json(stored, reloaded, now);
       assert.notEqual(again, body, 'a new engine evaluates again');
-      assert.equal(shared.get(stored.digest, reloaded, now)?.generation, reloaded.generation);
+      assert.equal(shared.get(stored, reloaded, now)?.generation, reloaded.generation);
     } finally {
       await store.close();
     }

@@ -51,7 +51,7 @@ describe('ldap: directory reads (read rule, verdict cache)', () => {
     const stored = await store.get(fixture.records.site.id);
     assert.ok(stored);
     const entry = await dir.recordEntry(dir.reader(bob), stored);
-    const cached = verdicts.get(stored.digest, fixture.engine, new Date());
+    const cached = verdicts.get(stored, fixture.engine, new Date());
     assert.ok(cached, 'the entry’s verdict was cached by record digest and engine generation');
     assert.deepEqual(entry.values('icstrusted'), [cached.verdict.trusted ? 'TRUE' : 'FALSE']);
   });

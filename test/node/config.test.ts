@@ -11,7 +11,7 @@ import { isIcsError } from '../../ics/errors.ts';
 import { checkConfig, DataDir, initDataDir, loadConfig, openNode } from '../../ics/node/index.ts';
 
 const BASE = { version: 1, name: 'n', role: 'default' } as const;
-const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };
+const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, cacheBytes: 33554432, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };
 
 function configErrors(run: () => unknown): Array<{ path: string; message: string }> {
   try {

@@ -19,6 +19,21 @@ describe('store/level cache', () => {
     assert.equal(lru.size, 0);
   });
 
+  it('holds at most its byte bound, whatever the count allows', () => {
+    const lru = new Lru<string, Buffer>(100, { maxBytes: 1000, sizeOf: (b) => b.length });
+    for (let i = 0; i < 10; i++) lru.set(`k${i}`, Buffer.alloc(300));
+    assert.equal(lru.size, 3, 'three values of 300 bytes fit in 1,000');
+    assert.equal(lru.bytes, 900);
+    assert.ok(lru.get('k9') && lru.get('k7') && !lru.get('k6'), 'the newest stay');
+    lru.set('k9', Buffer.alloc(900));
+    assert.ok(lru.bytes <= 1000, `a value that grew in place pushes others out (${lru.bytes} bytes held)`);
+    lru.set('big', Buffer.alloc(2000));
+    assert.equal(lru.get('big'), undefined, 'a value larger than the bound is not kept');
+    const off = new Lru<string, Buffer>(100, { maxBytes: 0, sizeOf: (b) => b.length });
+    off.set('a', Buffer.alloc(1));
+    assert.equal(off.get('a'), undefined, 'a byte bound of 0 turns the cache off');
+  });
+
   it('holds nothing at capacity 0 (cacheRecords: 0)', () => {
     const off = new Lru<string, number>(0);
     off.set('a', 1);

@@ -3,19 +3,30 @@
 // caching the version the commit replaced.
 import { LRUCache } from 'lru-cache';
 
+/** A byte bound for an Lru: values are counted by `sizeOf` until `maxBytes` is reached. */
+export interface ByteBound<V> {
+  readonly maxBytes: number;
+  readonly sizeOf: (value: V) => number;
+}
+
 /**
- * The record cache's map: lru-cache bounded by entry count, except that a capacity of 0 (the
- * `cacheRecords: 0` option: every read goes to LevelDB) holds nothing, where lru-cache
- * refuses a bound of 0. Eviction must be O(1), as lru-cache's own list makes it: a plain Map
- * evicting its first key is not (V8 leaves deleted entries at the front of the table, and
- * finding the first live key behind them cost ~13 µs per eviction at 20,000 entries, a third
- * of a LevelDB read).
+ * The record cache's map: lru-cache bounded by entry count and, when given, by bytes (records
+ * grow with every status and certification: a bound by count alone lets the cache's memory
+ * grow with traffic), except that a capacity of 0 (the `cacheRecords: 0` option: every read
+ * goes to LevelDB) holds nothing, where lru-cache refuses a bound of 0. Eviction must be O(1),
+ * as lru-cache's own list makes it: a plain Map evicting its first key is not (V8 leaves
+ * deleted entries at the front of the table, and finding the first live key behind them cost
+ * ~13 µs per eviction at 20,000 entries, a third of a LevelDB read).
  */
 export class Lru<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
   readonly #map: LRUCache<K, V> | undefined;
 
-  constructor(readonly capacity: number) {
-    this.#map = capacity > 0 ? new LRUCache({ max: capacity }) : undefined;
+  constructor(
+    readonly capacity: number,
+    bound?: ByteBound<V>,
+  ) {
+    const bytes = bound && bound.maxBytes > 0 ? { maxSize: bound.maxBytes, sizeCalculation: (v: V) => Math.max(1, bound.sizeOf(v)) } : {};
+    this.#map = capacity > 0 && bound?.maxBytes !== 0 ? new LRUCache({ max: capacity, ...bytes }) : undefined;
   }
 
   get(key: K): V | undefined {
@@ -36,6 +47,11 @@ export class Lru<K extends NonNullable<unknown>, V extends NonNullable<unknown>>
 
   get size(): number {
     return this.#map?.size ?? 0;
+  }
+
+  /** Bytes held by the values, as `sizeOf` counts them (0 without a byte bound). */
+  get bytes(): number {
+    return this.#map?.calculatedSize ?? 0;
   }
 }
 

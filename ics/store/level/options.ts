@@ -13,6 +13,8 @@ export interface LevelStoreInit extends StoreHooks {
   readonly path: string;
   /** Hot records kept decoded in memory (LRU, by count; ~1 KB each for a device record). 0 turns it off. */
   readonly cacheRecords?: number;
+  /** Bytes the hot-record cache may hold at most (records grow with their signatures); 0 turns it off. */
+  readonly cacheBytes?: number;
   /** LevelDB block cache (uncompressed blocks shared by all reads). */
   readonly blockCacheBytes?: number;
   /** LevelDB write buffer (memtable); up to two are held while one is flushed. */
@@ -30,6 +32,11 @@ export interface LevelStoreInit extends StoreHooks {
 
 /** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */
 export const DEFAULT_CACHE_RECORDS = 20_000;
+/**
+ * 32 MiB of cached records: 20,000 fresh device records fit, and a store whose records have
+ * grown (a status per change, countersignatures) keeps fewer rather than more memory.
+ */
+export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 /** 32 MiB: index-entry and record blocks of the hot part of the database. */
 export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
 /** 8 MiB: large enough for bulk import to flush in few, large level-0 files; two may be live. */
@@ -53,6 +60,7 @@ export const MAX_GROUP_WRITES = 512;
 export interface ResolvedLevelOptions {
   readonly path: string;
   readonly cacheRecords: number;
+  readonly cacheBytes: number;
   readonly blockCacheBytes: number;
   readonly writeBufferBytes: number;
   readonly maxOpenFiles: number;
@@ -63,6 +71,7 @@ export function resolveOptions(init: LevelStoreInit): ResolvedLevelOptions {
   return Object.freeze({
     path: init.path,
     cacheRecords: Math.max(0, Math.floor(init.cacheRecords ?? DEFAULT_CACHE_RECORDS)),
+    cacheBytes: Math.max(0, Math.floor(init.cacheBytes ?? DEFAULT_CACHE_BYTES)),
     blockCacheBytes: Math.max(0, Math.floor(init.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES)),
     writeBufferBytes: Math.max(64 * 1024, Math.floor(init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES)),
     maxOpenFiles: Math.max(16, Math.floor(init.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES)),

@@ -96,6 +96,14 @@ function ownedEntry(entry: StoredEntry): StoredEntry {
   return { doc: entry.doc, stored: freezeStored({ ...entry.stored, bytes, domains: [...entry.stored.domains] }) };
 }
 
+/** Heap a cached entry holds: its bytes (owned, or the LevelDB value they are a view of) and the object around them. */
+function cachedEntryBytes(entry: StoredEntry): number {
+  return entry.stored.bytes.buffer.byteLength + ENTRY_OVERHEAD_BYTES;
+}
+
+/** The StoredRecord object, its strings (id, digest, domains) and the cache's own node. */
+const ENTRY_OVERHEAD_BYTES = 512;
+
 function isLocked(error: unknown): boolean {
   for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
     if ((e as { code?: unknown }).code === 'LEVEL_LOCKED') return true;
@@ -146,7 +154,7 @@ export class LevelStore implements RecordStore {
     this.#options = options;
     this.#lastSeq = lastSeq;
     this.#counts = counts;
-    this.#cache = new Lru(options.cacheRecords);
+    this.#cache = new Lru(options.cacheRecords, { maxBytes: options.cacheBytes, sizeOf: cachedEntryBytes });
     this.#seen = new Lru(options.cacheRecords);
     this.#listeners = new Listeners(init.onListenerError);
     this.#derived = derived;
