@@ -14,7 +14,7 @@ import { runFuzz } from './reliability/fuzz.ts';
 import { runKill } from './reliability/kill.ts';
 import { leakTable, runLeak } from './reliability/leak.ts';
 import { FLOOD_IN_FLIGHT, runFlood } from './reliability/flood.ts';
-import { FD_TOLERANCE, runSoak } from './reliability/soak.ts';
+import { describeSample, FD_TOLERANCE, runSoak } from './reliability/soak.ts';
 
 /** RSS growth of a fuzzed node allowed: its caches filling, not a leak per input. */
 export const FUZZ_RSS_BOUND_BYTES = 256 * 1024 * 1024;
@@ -137,6 +137,7 @@ async function soak(ctx: BenchContext, seed: number, figures: Record<string, Fig
     rssOk &&= Math.abs(change) <= SOAK_RSS_BAND;
     fdOk &&= end.fds <= mark.fds + FD_TOLERANCE;
     ctx.row(`soak.${role}`, `RSS ${mib(mark.rss)} at the mark, ${mib(end.rss)} at the end (${(change * 100).toFixed(1)} %); fds ${mark.fds} → ${end.fds}`);
+    ctx.row(`soak.${role} memory`, `mark: ${describeSample(mark)}; end: ${describeSample(end)}`);
     figures[`soak.${role}.rss_change`] = { value: change * 100, unit: '%', baseline: null, goal: `within ±${SOAK_RSS_BAND * 100}`, met: Math.abs(change) <= SOAK_RSS_BAND };
     figures[`soak.${role}.fd_growth`] = { value: end.fds - mark.fds, unit: 'fds', baseline: null, goal: `<= ${FD_TOLERANCE}`, met: end.fds <= mark.fds + FD_TOLERANCE };
   }

@@ -200,6 +200,19 @@ export async function rssOf(pid: number): Promise<number | undefined> {
   return kb === undefined ? undefined : Number(kb) * 1024;
 }
 
+/**
+ * A process's resident memory split as the kernel counts it (Linux /proc/PID/smaps_rollup):
+ * anonymous (heaps: V8's, glibc's, LevelDB's caches) and file-backed (mapped files: LevelDB's
+ * table files, which the kernel may drop), in bytes; undefined when it is gone.
+ */
+export async function residentSplit(pid: number): Promise<{ anon: number; file: number } | undefined> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => undefined);
+  const kb = (name: string) => Number(rollup?.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN) * 1024;
+  const anon = kb('Anonymous');
+  const rss = kb('Rss');
+  return Number.isNaN(anon) || Number.isNaN(rss) ? undefined : { anon, file: rss - anon };
+}
+
 /** Open file descriptors of a process (Linux /proc), undefined when it is gone. */
 export async function fdCount(pid: number): Promise<number | undefined> {
   return (await readdir(`/proc/${pid}/fd`).catch(() => undefined))?.length;

@@ -6,7 +6,7 @@
 // file descriptors at a mark (10 minutes; 10 s in quick mode) and at the end.
 import { armor } from '../../ics/record/index.ts';
 import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
-import { fdCount, rssOf, seededRandom, TempDirs } from './common.ts';
+import { fdCount, residentSplit, rssOf, seededRandom, TempDirs } from './common.ts';
 import { type Planted, plantDevice, plantService, type RelMesh, startRelMesh, statusChange, submit } from './mesh.ts';
 
 /** Workers of each kind; also the bound on client sockets each node may hold open for them. */
@@ -21,6 +21,34 @@ export const FD_TOLERANCE = 16;
 export interface NodeSample {
   readonly rss: number;
   readonly fds: number;
+  /** Where the RSS is, for reading a change (undefined parts could not be read). */
+  readonly anon?: number;
+  readonly file?: number;
+  /** V8's heap in use and reserved, and memory outside it held by JavaScript objects (Buffers), from the node's /metrics. */
+  readonly heapUsed?: number;
+  readonly heapTotal?: number;
+  readonly external?: number;
+}
+
+/** The node's V8 heap figures from its Prometheus endpoint (prom-client's default metrics). */
+async function heapOf(url: string, headers: Record<string, string>): Promise<Pick<NodeSample, 'heapUsed' | 'heapTotal' | 'external'>> {
+  try {
+    const response = await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const metric = (name: string) => {
+      const value = text.match(new RegExp(`^ics_nodejs_${name} (\\S+)$`, 'm'))?.[1];
+      return value === undefined ? undefined : Number(value);
+    };
+    return { heapUsed: metric('heap_size_used_bytes'), heapTotal: metric('heap_size_total_bytes'), external: metric('external_memory_bytes') };
+  } catch {
+    return {};
+  }
+}
+
+/** A sample in MiB, as the report prints it. */
+export function describeSample(s: NodeSample): string {
+  const mib = (n: number | undefined) => (n === undefined ? '?' : (n / 1048576).toFixed(0));
+  return `RSS ${mib(s.rss)} (anon ${mib(s.anon)}, file ${mib(s.file)}), V8 heap ${mib(s.heapUsed)}/${mib(s.heapTotal)}, external ${mib(s.external)} MiB, ${s.fds} fds`;
 }
 
 export interface SoakReport {
@@ -42,7 +70,7 @@ async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
     const rss = await rssOf(m.pid[role]);
     const fds = await fdCount(m.pid[role]);
     if (rss === undefined || fds === undefined) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
-    out[role] = { rss, fds };
+    out[role] = { rss, fds, ...(await residentSplit(m.pid[role])), ...(await heapOf(m.url[role], m.auth('operator'))) };
   }
   return out;
 }
@@ -138,7 +166,7 @@ export async function runSoak(options: { seconds: number; markSeconds: number; s
     const marker = (async () => {
       await new Promise((resolve) => setTimeout(resolve, options.markSeconds * 1000));
       mark = await sample(m);
-      log(`soak: mark at ${options.markSeconds} s: ${ROLES.map((r) => `${r} ${((mark as Record<MeshRole, NodeSample>)[r].rss / 1048576).toFixed(0)} MiB ${(mark as Record<MeshRole, NodeSample>)[r].fds} fds`).join(', ')}`);
+      for (const r of ROLES) log(`soak: mark at ${options.markSeconds} s: ${r} ${describeSample((mark as Record<MeshRole, NodeSample>)[r])}`);
     })();
     await Promise.all([
       ...Array.from({ length: SOAK_WORKERS.lookup }, (_, w) => lookup(w)),
