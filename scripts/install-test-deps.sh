@@ -33,7 +33,8 @@ done
 #   gpg, gpgconf  GnuPG interop tests (test/interop/gpg*.test.ts, hkp-gpg, ldap)
 #   dirmngr       gpg's keyserver client: --recv-keys / --send-keys over hkp:// and ldap://
 #   ldapsearch    OpenLDAP's client against our LDAP server (test/interop/ldap.test.ts)
-#   openssl       throwaway certificates for HKPS, LDAPS and StartTLS tests
+#   openssl       throwaway certificates for HKPS, LDAPS and StartTLS tests; reads and verifies
+#                 what the certificate authority makes (test/enrol/)
 #   slaptest      OpenLDAP's server tools: the published LDAP schema must load (test/ldap/schema.test.ts)
 #   script        a terminal for the first-run CLI test (util-linux; Essential on Debian)
 tools=(

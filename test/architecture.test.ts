@@ -14,6 +14,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   policy: ['record'],
   store: ['record'],
   ingest: ['record', 'policy', 'store'],
+  enrol: ['record', 'policy', 'store'],
   auth: ['policy'],
   net: [],
   http: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
@@ -21,8 +22,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   api: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   sync: ['record', 'policy', 'store', 'ingest', 'net'],
-  node: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http', 'hkp', 'api', 'ldap', 'sync'],
-  cli: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http', 'hkp', 'api', 'ldap', 'sync', 'node'],
+  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'ldap', 'sync'],
+  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'ldap', 'sync', 'node'],
 };
 
 /** Libraries that belong to one layer: only these folders (or sub-folders) may import them. */
@@ -31,6 +32,9 @@ const LIBRARY_HOMES: Record<string, readonly string[]> = {
   ldapjs: ['ldap'],
   fastify: ['http', 'hkp', 'api'],
   libp2p: ['sync'],
+  // X.509 (and the Reflect polyfill it needs) only in the certificate authority.
+  '@peculiar': ['enrol'],
+  'reflect-metadata': ['enrol'],
 };
 
 function sources(dir: string): string[] {

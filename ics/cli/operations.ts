@@ -6,8 +6,9 @@ import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { issueBirthCertificate, type UnlockedAuthority } from '../enrol/index.ts';
 import { IcsError, type IcsErrorCode } from '../errors.ts';
-import type { IcsNode } from '../node/index.ts';
+import { type IcsNode, unlockNodeAuthority } from '../node/index.ts';
 import {
   armor,
   armorPrivateKey,
@@ -27,6 +28,7 @@ import {
 } from '../record/index.ts';
 import type { RecordIndexes } from '../store/types.ts';
 import { collect, parseDuration, parsePairs } from './args.ts';
+import { refuseExisting, writeNewFile } from './ca-commands.ts';
 import {
   DEFAULT_DATA_DIR,
   describeOutcome,
@@ -58,6 +60,12 @@ function withStatementOptions(command: Command): Command {
     .option('--deny <what>', 'authorization statement deny@cm4it.org (repeatable)', collect, [])
     .option('--meta <name=value>', 'metadata notation <name>@cm4it.org (repeatable)', collect, [])
     .option('--expires <duration>', 'the statement stops counting after this long (e.g. 365d)');
+}
+
+/** The node's CA for a birth certificate going to `file` (refused early if the file exists). */
+async function birthAuthority(node: IcsNode, file: string): Promise<UnlockedAuthority> {
+  await refuseExisting(file);
+  return unlockNodeAuthority(node.dataDir, node.config);
 }
 
 function checkRole(role: string | undefined, fallback: Role | undefined): Role {
@@ -120,15 +128,18 @@ export function registerOperations(program: Command): void {
           .option('--algorithm <ed25519|p256>', 'algorithm of a generated key', 'ed25519')
           .option('--key-out <file>', 'where to write a generated device private key (mode 0600)')
           .option('--role <role>', 'role of the registering signature (default: the node key’s first role)')
-          .option('--status <status>', 'initial status', 'in-use'),
+          .option('--status <status>', 'initial status', 'in-use')
+          .option('--birth-cert <file>', "also write the device's birth certificate (PEM), signed by this node's CA (ics ca init)"),
       ),
     ),
-  ).action(async (flags: StatementFlags & { urn: string; publicKey?: string; algorithm: string; keyOut?: string }) => {
+  ).action(async (flags: StatementFlags & { urn: string; publicKey?: string; algorithm: string; keyOut?: string; birthCert?: string }) => {
     if (!flags.publicKey && !flags.keyOut) {
       throw new IcsError('BAD_REQUEST', 'give --public-key FILE (key made on the device) or --key-out FILE (where the new private key goes)');
     }
     if (flags.algorithm !== 'ed25519' && flags.algorithm !== 'p256') throw new IcsError('BAD_REQUEST', '--algorithm is ed25519 or p256');
     await withNode(flags, async (node) => {
+      // The CA is unlocked first, so that without one (or with a wrong passphrase) nothing is registered.
+      const birth = flags.birthCert === undefined ? undefined : { file: flags.birthCert, ca: await birthAuthority(node, flags.birthCert) };
       let base: KeyRecord;
       if (flags.publicKey) {
         base = (await parseKeyRecord(await readFile(flags.publicKey), { limits: node.limits })).record;
@@ -143,7 +154,15 @@ export function registerOperations(program: Command): void {
         userId: flags.urn,
         expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
       });
-      await submit(node, signed, flags);
+      if (!birth) {
+        await submit(node, signed, flags);
+        return;
+      }
+      const outcome = await node.ingest.submit(signed.bytes, { source: 'cli', origin: localOrigin() });
+      const issued = await issueBirthCertificate(birth.ca, signed, { userId: flags.urn });
+      await writeNewFile(birth.file, issued.pem);
+      const birthCertificate = { file: birth.file, subject: issued.subject, serial: issued.serial, notAfter: issued.notAfter, fingerprint: issued.fingerprint };
+      print(flags, { ...outcome, birthCertificate }, () => `${describeOutcome(outcome)}\n  birth certificate ${birth.file}: ${issued.subject}, serial ${issued.serial}`);
     });
   });
 

@@ -5,6 +5,7 @@
 //   keys/issuer.passphrase its passphrase when ICS_PASSPHRASE is not used, mode 0600
 //   keys/*.asc             public keys of trusted issuers (`ics trust add` copies them here)
 //   db/                    LevelDB
+//   ca/                    the node's certificate authority, if it has one (node/ca.ts)
 //   addresses.json         addresses the running node is bound to
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';

@@ -3,6 +3,7 @@
 // and reads it defensively, so that its problems are reported together with the schema's.
 // trustGaps reports, on a loaded policy, what is valid but not yet usable.
 import type { Role } from '../record/index.ts';
+import { durationSeconds } from './duration.ts';
 import { type PathProblem, pointer } from './schema.ts';
 import type { Policy } from './types.ts';
 
@@ -81,6 +82,12 @@ export function crossFieldProblems(raw: unknown): PathProblem[] {
       }
     });
   });
+  const profile = obj(obj(doc.enrol).profile);
+  const lifetime = durationSeconds(str(profile.lifetime) ?? '');
+  const window = durationSeconds(str(profile.renewalWindow) ?? '');
+  if (lifetime !== undefined && window !== undefined && window >= lifetime) {
+    add(['enrol', 'profile', 'renewalWindow'], `must be shorter than the lifetime (${str(profile.lifetime)}), or devices would renew as soon as they enrol`);
+  }
   return problems;
 }
 

@@ -6,8 +6,9 @@ import { IcsError } from '../errors.ts';
 import type { AfterIssuerEnd, EntityKind, RevocationReason, Role } from '../record/index.ts';
 import { crossFieldProblems } from './consistency.ts';
 import { formatOf, type PolicyDocument, readDocument } from './document.ts';
+import { durationSeconds } from './duration.ts';
 import { type PathProblem, pointerSegments, schemaProblems } from './schema.ts';
-import type { DomainPolicy, Policy, PolicyFileError, SyncPeer, TrustedIssuerEntry } from './types.ts';
+import type { DomainPolicy, EnrolKeyType, EnrolPolicy, Policy, PolicyFileError, SyncPeer, TrustedIssuerEntry } from './types.ts';
 
 /** A policy is written by hand; a file this large is a mistake, not a policy. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -97,6 +98,13 @@ interface RawPolicy {
     };
   }>;
   sync: { peers: Array<{ name: string; peerId: string; addresses: string[]; pull: string[]; push: string[]; intervalSeconds: number }> };
+  enrol?: {
+    birthCAs: string[];
+    requireRoles: Role[];
+    profile: { lifetime: string; renewalWindow: string; keyTypes: EnrolKeyType[] };
+    approval: EnrolPolicy['approval'];
+    bootstrap: EnrolPolicy['bootstrap'];
+  };
 }
 
 /** Copies field by field into the in-memory types; optional fields stay absent when absent. */
@@ -156,7 +164,24 @@ function normalise(raw: RawPolicy, source: string): Policy {
     }),
   );
   const { afterIssuerRevocation, afterIssuerExpiry } = raw.trust;
-  return { version: 1, source, trust: { issuers, afterIssuerRevocation, afterIssuerExpiry }, domains, sync: { peers } };
+  const enrol = raw.enrol && normaliseEnrol(raw.enrol);
+  return { version: 1, source, trust: { issuers, afterIssuerRevocation, afterIssuerExpiry }, domains, sync: { peers }, ...(enrol && { enrol }) };
+}
+
+function normaliseEnrol(raw: NonNullable<RawPolicy['enrol']>): EnrolPolicy {
+  // The schema's pattern guarantees a duration here.
+  const seconds = (text: string) => durationSeconds(text) ?? Number.NaN;
+  return {
+    birthCAs: [...raw.birthCAs],
+    requireRoles: [...raw.requireRoles],
+    profile: {
+      lifetimeSeconds: seconds(raw.profile.lifetime),
+      renewalWindowSeconds: seconds(raw.profile.renewalWindow),
+      keyTypes: [...raw.profile.keyTypes],
+    },
+    approval: raw.approval,
+    bootstrap: raw.bootstrap,
+  };
 }
 
 function deepFreeze<T>(value: T): T {

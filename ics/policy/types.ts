@@ -95,6 +95,27 @@ export interface SyncPeer {
   readonly intervalSeconds: number;
 }
 
+/** Key types an operational certificate may certify. */
+export type EnrolKeyType = 'p256' | 'ed25519';
+
+export interface EnrolProfile {
+  readonly lifetimeSeconds: number;
+  /** How long before expiry a device renews; less than the lifetime. */
+  readonly renewalWindowSeconds: number;
+  readonly keyTypes: readonly EnrolKeyType[];
+}
+
+/** Certificate enrolment (DESIGN §7): validated here, acted on by enrol/. */
+export interface EnrolPolicy {
+  /** As written: PEM files relative to the policy file, or PEM text (enrol/ reads them). */
+  readonly birthCAs: readonly string[];
+  /** Roles the device record's verdict must hold, besides being trusted. */
+  readonly requireRoles: readonly Role[];
+  readonly profile: EnrolProfile;
+  readonly approval: 'auto' | 'manual';
+  readonly bootstrap: 'none' | 'record-key';
+}
+
 export interface Policy {
   readonly version: 1;
   /** File it was loaded from (for messages, and the base of relative `key` paths). */
@@ -108,6 +129,8 @@ export interface Policy {
   };
   readonly domains: readonly DomainPolicy[];
   readonly sync: { readonly peers: readonly SyncPeer[] };
+  /** Absent: the node issues no operational certificates. */
+  readonly enrol?: EnrolPolicy;
 }
 
 /** Who is asking to read. `user` is an authenticated client (LDAP bind, API credentials). */

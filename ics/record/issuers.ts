@@ -1,10 +1,8 @@
 // The issuer keys a parser may verify third-party signatures with. Signatures by keys
 // not in the ring are dropped unverified, which is what keeps signature flooding cheap
 // to refuse (CVE-2019-13050): no cryptography is spent on unknown issuers.
-import * as openpgp from 'openpgp';
-import { IcsError } from '../errors.ts';
-import { type VerifyingKey, verifyingKey } from './keys.ts';
-import { PacketTag, scanPackets } from './packets.ts';
+import type { VerifyingKey } from './keys.ts';
+import { primaryVerifyingKey } from './primary-key.ts';
 import type { KeyRecord } from './types.ts';
 
 export class IssuerKeyring {
@@ -19,11 +17,7 @@ export class IssuerKeyring {
   }
 
   async addRecord(record: KeyRecord): Promise<void> {
-    const [raw] = scanPackets(record.primaryKey.packet, { maxPackets: 1 });
-    if (!raw || raw.tag !== PacketTag.publicKey) throw new IcsError('INTERNAL', 'primary key packet expected');
-    const packet = new openpgp.PublicKeyPacket();
-    await packet.read(raw.body);
-    this.add(verifyingKey(packet));
+    this.add(await primaryVerifyingKey(record));
   }
 
   add(key: VerifyingKey): void {

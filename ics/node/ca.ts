@@ -1,0 +1,44 @@
+// The node's certificate authority: ca/ in the data directory, its key protected with the
+// same passphrase as the node's issuer key (ICS_PASSPHRASE or the passphrase file), so an
+// operator keeps one secret per node.
+import { readFile } from 'node:fs/promises';
+import { CertificateAuthority, type UnlockedAuthority } from '../enrol/index.ts';
+import { IcsError, isIcsError } from '../errors.ts';
+import { readPrivateKey } from '../record/index.ts';
+import type { NodeConfig } from './config.ts';
+import type { DataDir } from './datadir.ts';
+
+/** The CA's folder inside the data directory. */
+export const CA_DIR = 'ca';
+
+export function nodeAuthority(dir: DataDir): CertificateAuthority {
+  return new CertificateAuthority(dir.resolve(CA_DIR));
+}
+
+/**
+ * The passphrase, checked against the issuer key before any CA key is made or opened with
+ * it: a mistyped ICS_PASSPHRASE is refused with nothing written, instead of protecting a
+ * new CA key with a secret nobody has.
+ */
+export async function caPassphrase(dir: DataDir, config: NodeConfig): Promise<string> {
+  const passphrase = await dir.passphrase(config);
+  const armored = await readFile(dir.resolve(config.issuer.secretKey), 'utf8').catch((cause: unknown) => {
+    throw new IcsError('KEY_UNUSABLE', 'the node issuer key file cannot be read', { cause });
+  });
+  try {
+    await readPrivateKey(armored, passphrase);
+  } catch (error) {
+    if (isIcsError(error, 'KEY_UNUSABLE')) throw new IcsError('KEY_UNUSABLE', 'the passphrase does not open the node issuer key (check ICS_PASSPHRASE)', { cause: error });
+    throw error;
+  }
+  return passphrase;
+}
+
+/** The node's CA ready to sign. NOT_FOUND (with the command that makes one) when the node has none. */
+export async function unlockNodeAuthority(dir: DataDir, config: NodeConfig): Promise<UnlockedAuthority> {
+  const ca = nodeAuthority(dir);
+  const role = await ca.role();
+  if (role === undefined) throw new IcsError('NOT_FOUND', `node ${config.name} has no certificate authority: make one with \`ics ca init\``);
+  if (role === 'pending') throw new IcsError('BAD_REQUEST', `the certificate authority of node ${config.name} waits for its certificate: \`ics ca install\``);
+  return ca.unlock(await caPassphrase(dir, config));
+}

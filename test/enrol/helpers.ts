@@ -1,0 +1,53 @@
+// Shared by the enrol tests: temporary directories, real openssl, a CA chain made once.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CertificateAuthority, type KeyAlgorithm, type UnlockedAuthority } from '../../ics/enrol/index.ts';
+import { requireTool } from '../helpers/tools.ts';
+
+export const PASSPHRASE = 'correct horse battery staple';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs openssl (failing the test, naming the package, when it is not installed). */
+export function openssl(args: string[], cwd: string): Promise<Run> {
+  requireTool('openssl', 'openssl');
+  return new Promise((done) => {
+    execFile('openssl', args, { cwd }, (error, stdout, stderr) => {
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A temporary directory per suite: `before` makes it, `after` removes it. */
+export function tempDirs(prefix: string): { readonly path: string; make(): Promise<void>; clean(): Promise<void> } {
+  let path = '';
+  return {
+    get path() {
+      return path;
+    },
+    async make() {
+      path = await mkdtemp(join(tmpdir(), prefix));
+    },
+    async clean() {
+      if (path) await rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A root and an issuing CA under it (each in its own directory below `dir`), unlocked. */
+export async function caChain(dir: string, algorithm: KeyAlgorithm): Promise<{ root: UnlockedAuthority; issuing: UnlockedAuthority; rootCa: CertificateAuthority; issuingCa: CertificateAuthority }> {
+  const rootCa = new CertificateAuthority(join(dir, `root-${algorithm}`));
+  await rootCa.initRoot({ passphrase: PASSPHRASE, subject: `CN=Test root ${algorithm},O=Acme`, algorithm });
+  const root = await rootCa.unlock(PASSPHRASE);
+  const issuingCa = new CertificateAuthority(join(dir, `issuing-${algorithm}`));
+  const { requestPem } = await issuingCa.initIssuing({ passphrase: PASSPHRASE, subject: `CN=Test issuing ${algorithm},O=Acme`, algorithm });
+  const signed = await root.signSubordinate(requestPem);
+  await issuingCa.install(signed.pem + root.chainPem());
+  return { root, issuing: await issuingCa.unlock(PASSPHRASE), rootCa, issuingCa };
+}
