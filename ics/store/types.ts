@@ -1,12 +1,14 @@
 // The store interface (DESIGN §4), in the small parts its users need: a front end that only
 // reads records names RecordReader and RecordIndexes, sync names SyncSet and EventLog, the
-// ingest path RecordReader and RecordWriter. RecordStore is all of them; the LevelDB and
-// in-memory implementations provide it, so that a distributed backend can be added later.
-// Implementations MUST pass test/store/store.suite.ts.
+// ingest path RecordReader and RecordWriter, the certificate authority CertificateIndex
+// (certificates.ts). RecordStore is all of them; the LevelDB and in-memory implementations
+// provide it, so that a distributed backend can be added later. Implementations MUST pass
+// test/store/store.suite.ts and test/store/certificates.suite.ts.
 //
 // Every method but `subscribe` fails with UNAVAILABLE once the store is closed. Ids are exact
 // (record ids are lower-case); a string that is not a record id is simply not found.
 import type { EntityKind } from '../record/index.ts';
+import type { CertificateIndex } from './certificates.ts';
 import type {
   ChangeEvent,
   ListOptions,
@@ -22,6 +24,7 @@ import type {
 
 export type * from './model.ts';
 export type { DerivedBatch, DerivedRange, DerivedReader, DerivedStructure, RecordChange, StoreHooks } from './derived.ts';
+export type { CertificateEntry, CertificateIndex, CertificateRevocation, RevocationReason } from './certificates.ts';
 
 /** Records by id. */
 export interface RecordReader {
@@ -114,4 +117,4 @@ export interface StoreLifecycle {
 }
 
 /** The whole store: what node/ opens and hands to front ends that need every part. */
-export interface RecordStore extends RecordReader, RecordIndexes, SyncSet, EventLog, RecordWriter, StoreLifecycle {}
+export interface RecordStore extends RecordReader, RecordIndexes, SyncSet, EventLog, RecordWriter, CertificateIndex, StoreLifecycle {}

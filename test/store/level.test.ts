@@ -1,6 +1,6 @@
-// The store suite against the LevelDB store in temporary directories, plus what only a
-// persistent store has: reopening, surviving kill -9 with every acknowledged write, and
-// refusing a data directory another process holds.
+// The store and certificate-index suites against the LevelDB store in temporary directories,
+// plus what only a persistent store has: reopening, surviving kill -9 with every acknowledged
+// write, and refusing a data directory another process holds.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { isIcsError } from '../../ics/errors.ts';
 import type { KeyRecord } from '../../ics/record/index.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
 import type { RecordStore, StoreHooks } from '../../ics/store/types.ts';
+import { certificateSuite } from './certificates.suite.ts';
 import { device, fixture, secondsAgo } from './records.ts';
 import { storeSuite } from './store.suite.ts';
 
@@ -50,6 +51,7 @@ function persistent(cacheRecords: number) {
 
 const cached = persistent(1000);
 storeSuite('level', cached.factory, { reopen: cached.reopen });
+certificateSuite('level', () => cached.factory(), { reopen: cached.reopen });
 // Without the hot-record cache every read and every compare-and-set goes to LevelDB.
 const uncached = persistent(0);
 storeSuite('level, no record cache', uncached.factory, { reopen: uncached.reopen });

@@ -13,9 +13,15 @@
 //   08 seq(6)                   → event        append-only change log
 //   09 doc(6) seq(6)            → ''   a record's events
 //   0a name 00 key              → value        entries of registered derived structures
+//   0b 01 serial                → certificate  issued certificates, see certificate-codec.ts
+//   0b 02 id issuedAt(8) serial → ''   a record's certificates, oldest issuance first
+//   0b 03 notAfter(8) serial    → ''   certificates by expiry, soonest first
+//   0b 04 issuer(32) serial     → ''   revoked certificates of one issuing CA, serial order
 //
 // The reconciliation set is the built-in derived structure (../sync-set.ts), kept in 07;
-// registered ones (../derived.ts) under 0a by name.
+// registered ones (../derived.ts) under 0a by name. The certificate index (../certificates.ts)
+// is written by the CA, not derived from records: its own space, 0b, where `serial` is the
+// order-preserving encoding of ../serials.ts (it ends each key, being self-delimiting).
 //
 // `id` is the compact id of ids.ts (21 or 33 bytes). `doc` is a record's number: the seq of
 // the event that inserted it, which never changes; index entries that many records share
@@ -40,7 +46,11 @@ export const Space = {
   event: 0x08,
   history: 0x09,
   derived: 0x0a,
+  certificate: 0x0b,
 } as const;
+
+/** Second byte of a certificate-index key: the entry, or which secondary index. */
+const CertificatePart = { entry: 0x01, byRecord: 0x02, byExpiry: 0x03, revoked: 0x04 } as const;
 
 /** 48-bit sequence and record numbers: 2.8e14 events, beyond any node's life. */
 export const SEQ_BYTES = 6;
@@ -177,3 +187,34 @@ export function docOf(indexKey: Buffer): number {
   return readUint48(indexKey, indexKey.length - SEQ_BYTES);
 }
 
+/** `0b part …parts`: a key of the certificate index. */
+const certificatePart = (part: number, ...parts: Uint8Array[]) => key(Space.certificate, Buffer.of(part), ...parts);
+const ISSUER_BYTES = 32;
+
+export const certificateKey = (serial: Buffer) => certificatePart(CertificatePart.entry, serial);
+/** The entry key of the serial that ends a secondary key, starting at `at`. */
+export const certificateKeyAt = (indexKey: Buffer, at: number) => certificateKey(indexKey.subarray(at));
+
+export const certificateOfKey = (id: Buffer, issuedAt: number, serial: Buffer) => certificatePart(CertificatePart.byRecord, id, time64(issuedAt), serial);
+export const certificatesOfRange = (id: Buffer) => range(certificatePart(CertificatePart.byRecord, id));
+/** Where the serial starts in a record's certificate key, after its `idBytes`-long id. */
+export const certificateOfSerialAt = (idBytes: number) => 2 + idBytes + TIME_BYTES;
+
+export const expiryKey = (notAfter: number, serial: Buffer) => certificatePart(CertificatePart.byExpiry, time64(notAfter), serial);
+/**
+ * Expiry keys with notAfter < `before` (whole ms, ≥ 0) and, with `after`, past that key: an
+ * empty encoded serial there is a prefix of every key of its time, so they all follow it.
+ */
+export const expiryRange = (before: number, after?: { notAfter: number; serial: Buffer }) => ({
+  ...(after ? { gt: expiryKey(after.notAfter, after.serial) } : { gte: certificatePart(CertificatePart.byExpiry) }),
+  lt: expiryKey(before, Buffer.alloc(0)),
+});
+export const EXPIRY_SERIAL_AT = 2 + TIME_BYTES;
+
+export const revokedKey = (issuerHex: string, serial: Buffer) => certificatePart(CertificatePart.revoked, Buffer.from(issuerHex, 'hex'), serial);
+/** An issuing CA's revoked keys, past `afterSerial` (encoded) when given. */
+export function revokedRange(issuerHex: string, afterSerial?: Buffer) {
+  const { gte, lt } = range(certificatePart(CertificatePart.revoked, Buffer.from(issuerHex, 'hex')));
+  return afterSerial ? { gt: revokedKey(issuerHex, afterSerial), lt } : { gte, lt };
+}
+export const REVOKED_SERIAL_AT = 2 + ISSUER_BYTES;

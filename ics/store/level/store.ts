@@ -1,12 +1,25 @@
 // The LevelDB RecordStore (DESIGN §4): one classic-level database keyed as keys.ts lays out.
 // Writes go through one queue and commit in groups: each group's compare-and-sets are checked
 // against the committed state plus the group's earlier writes, and the whole group — records,
-// indexes, derived structures' entries (the sync set's first), events — is one LevelDB batch,
-// fsynced by default. Listeners run after the batch has committed.
+// indexes, derived structures' entries (the sync set's first), events, and the certificate
+// index's writes queued meanwhile — is one LevelDB batch, fsynced by default. Listeners run
+// after the batch has committed.
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { IcsError } from '../../errors.ts';
 import { type EntityKind, reviveRecord } from '../../record/index.ts';
+import {
+  addition,
+  type CertificateDecision,
+  checkAfterSerial,
+  checkCertificateEntry,
+  checkRevocation,
+  checkSerial,
+  expiryBound,
+  expiryCursor,
+  revocation,
+} from '../certificate-rules.ts';
+import type { CertificateEntry, CertificateRevocation } from '../certificates.ts';
 import {
   type ChangeListener,
   changeEvent,
@@ -33,6 +46,15 @@ import type {
   WriteRequest,
 } from '../types.ts';
 import { CommitClock, Lru } from './cache.ts';
+import {
+  type CertificateGroup,
+  certificateGroup,
+  type PendingCertificateWrite,
+  readCertificate,
+  readCertificatesOf,
+  readExpiringBefore,
+  readRevokedBy,
+} from './certificates.ts';
 import { decodeEvent, decodeRecordValue, eventRecordId, type StoredEntry } from './codec.ts';
 import { DerivedGroup, derivedReader, type DerivedSpace, derivedSpaces } from './derived.ts';
 import {
@@ -128,6 +150,8 @@ export class LevelStore implements RecordStore {
   /** The sync set's entries, for the store's own reads (which check that the store is open). */
   readonly #syncSet: DerivedReader;
   readonly #queue: PendingWrite[] = [];
+  /** Certificate writes, committed in call order in the batch of the next record group. */
+  readonly #certificateQueue: PendingCertificateWrite[] = [];
   #draining: Promise<void> | undefined;
   #lastSeq: number;
   #counts: Map<EntityKind, number>;
@@ -477,6 +501,47 @@ export class LevelStore implements RecordStore {
     return this.#listeners.add(listener);
   }
 
+  // ---- certificate index (certificates.ts) ----------------------------------------------
+
+  async getCertificate(serial: string): Promise<CertificateEntry | undefined> {
+    this.#checkOpen();
+    return readCertificate(this.#db, serial);
+  }
+
+  async certificatesOf(recordId: string): Promise<CertificateEntry[]> {
+    this.#checkOpen();
+    return readCertificatesOf(this.#db, recordId);
+  }
+
+  async expiringBefore(time: Date, limit: number, after?: { readonly notAfter: Date; readonly serial: string }): Promise<CertificateEntry[]> {
+    this.#checkOpen();
+    return readExpiringBefore(this.#db, expiryBound(time), normaliseLimit(limit), after === undefined ? undefined : expiryCursor(after));
+  }
+
+  async revokedBy(issuer: string, limit: number, afterSerial?: string): Promise<CertificateEntry[]> {
+    this.#checkOpen();
+    return readRevokedBy(this.#db, issuer, normaliseLimit(limit), afterSerial === undefined ? undefined : checkAfterSerial(afterSerial));
+  }
+
+  async addCertificate(entry: CertificateEntry): Promise<void> {
+    this.#checkOpen();
+    const checked = checkCertificateEntry(entry);
+    await this.#queueCertificateWrite(checked.serial, addition(checked));
+  }
+
+  async revokeCertificate(serial: string, revoked: CertificateRevocation): Promise<CertificateEntry> {
+    this.#checkOpen();
+    return this.#queueCertificateWrite(checkSerial(serial), revocation(serial, checkRevocation(revoked)));
+  }
+
+  /** Queues a checked certificate write behind the writes already issued; resolves once its batch is durable. */
+  #queueCertificateWrite(serial: string, decide: CertificateDecision): Promise<CertificateEntry> {
+    return new Promise((resolve, reject) => {
+      this.#certificateQueue.push({ serial, decide, resolve, reject });
+      this.#schedule();
+    });
+  }
+
   // ---- writes -------------------------------------------------------------------------
 
   write(request: WriteRequest): Promise<ChangeEvent> {
@@ -499,10 +564,10 @@ export class LevelStore implements RecordStore {
     this.#draining = (async () => {
       await null; // let writes issued in the same turn join the first group
       try {
-        while (this.#queue.length > 0 || this.#tasks.length > 0) {
+        while (this.#queue.length > 0 || this.#certificateQueue.length > 0 || this.#tasks.length > 0) {
           const task = this.#tasks.shift();
           if (task) await task();
-          else await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES));
+          else await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES), this.#certificateQueue.splice(0, MAX_GROUP_WRITES));
         }
       } finally {
         this.#draining = undefined; // synchronously after the queue was seen empty
@@ -531,13 +596,16 @@ export class LevelStore implements RecordStore {
     return state;
   }
 
-  async #commit(group: PendingWrite[]): Promise<void> {
+  async #commit(group: PendingWrite[], certificateWrites: PendingCertificateWrite[]): Promise<void> {
     let state: Map<string, Current | undefined>;
+    let certificates: CertificateGroup;
     try {
       state = await this.#load(group);
+      certificates = await certificateGroup(this.#db, certificateWrites);
     } catch (cause) {
       const error = new IcsError('UNAVAILABLE', 'store read failed', { cause });
       for (const p of group) p.reject(error);
+      for (const p of certificateWrites) p.reject(error);
       return;
     }
     // Each write's entries are collected apart and joined to the batch only once the write is
@@ -596,7 +664,11 @@ export class LevelStore implements RecordStore {
         pending.reject(error);
       }
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0 && certificates.ops.length === 0) {
+      certificates.settle();
+      return;
+    }
+    for (const op of certificates.ops) ops.push(op);
     for (const kind of kindsChanged) ops.push({ type: 'put', key: countKey(kind), value: uint48(counts.get(kind) ?? 0) });
     try {
       // Key-id and subkey lists: read once for the group, rewritten with all its changes.
@@ -608,6 +680,7 @@ export class LevelStore implements RecordStore {
     } catch (cause) {
       const error = new IcsError('UNAVAILABLE', 'store write failed', { cause });
       for (const a of accepted) a.pending.reject(error);
+      certificates.fail(error);
       return;
     }
     this.#lastSeq = seq;
@@ -620,9 +693,11 @@ export class LevelStore implements RecordStore {
       if (this.#cache.get(a.entry.stored.id)) this.#cache.set(a.entry.stored.id, ownedEntry(a.entry));
       ids.add(a.entry.stored.id);
     }
-    this.#clock.committed(ids);
+    // A batch of certificate writes alone changed no record: cached reads stay current.
+    if (ids.size > 0) this.#clock.committed(ids);
     for (const a of accepted) this.#listeners.emit(a.event);
     for (const a of accepted) a.pending.resolve(a.event);
+    certificates.settle();
   }
 
   /** Brings the built bucket indexes in step with a committed group (same order as its writes). */

@@ -4,6 +4,8 @@
 // entries and event at once — unless a derived structure is asynchronous; later writes then
 // wait their turn, so that writes still apply one at a time in call order.
 import type { EntityKind } from '../../record/index.ts';
+import { addition, checkAfterSerial, checkCertificateEntry, checkRevocation, checkSerial, expiryBound, expiryCursor, revocation } from '../certificate-rules.ts';
+import type { CertificateEntry, CertificateRevocation } from '../certificates.ts';
 import {
   type ChangeListener,
   changeEvent,
@@ -20,6 +22,7 @@ import { compareIds, compareIdToBound } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf } from '../indexing.ts';
 import { isDomainName, readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
 import type { ChangeEvent, ListOptions, RecordStore, SearchOptions, StoredRecord, StoreStats, SyncItem, WriteRequest } from '../types.ts';
+import { CertificateTable } from './certificates.ts';
 import { OrderedBytesMap } from './ordered-map.ts';
 
 export type MemoryStoreInit = StoreHooks;
@@ -92,6 +95,7 @@ export class MemoryStore implements RecordStore {
   /** The sync set's entries, for the store's own reads (which check that the store is open). */
   readonly #syncSet: DerivedReader;
   readonly #queue: PendingWrite[] = [];
+  readonly #certificates = new CertificateTable();
   /** True while writes are being committed (or one waits for a derived structure). */
   #busy = false;
   /** Settles when the write waiting for a derived structure has committed. */
@@ -343,6 +347,38 @@ export class MemoryStore implements RecordStore {
 
   subscribe(listener: ChangeListener): () => void {
     return this.#listeners.add(listener);
+  }
+
+  async getCertificate(serial: string): Promise<CertificateEntry | undefined> {
+    this.#open();
+    return this.#certificates.get(serial);
+  }
+
+  async certificatesOf(recordId: string): Promise<CertificateEntry[]> {
+    this.#open();
+    return this.#certificates.of(recordId);
+  }
+
+  async expiringBefore(time: Date, limit: number, after?: { readonly notAfter: Date; readonly serial: string }): Promise<CertificateEntry[]> {
+    this.#open();
+    return this.#certificates.expiringBefore(expiryBound(time), normaliseLimit(limit), after === undefined ? undefined : expiryCursor(after));
+  }
+
+  async revokedBy(issuer: string, limit: number, afterSerial?: string): Promise<CertificateEntry[]> {
+    this.#open();
+    return this.#certificates.revokedBy(issuer, normaliseLimit(limit), afterSerial === undefined ? undefined : checkAfterSerial(afterSerial));
+  }
+
+  /** Certificate writes touch no record: they commit at once, even while a record write waits for a derived structure. */
+  async addCertificate(entry: CertificateEntry): Promise<void> {
+    this.#open();
+    const checked = checkCertificateEntry(entry);
+    this.#certificates.write(checked.serial, addition(checked));
+  }
+
+  async revokeCertificate(serial: string, revoked: CertificateRevocation): Promise<CertificateEntry> {
+    this.#open();
+    return this.#certificates.write(checkSerial(serial), revocation(serial, checkRevocation(revoked)));
   }
 
   async stats(): Promise<StoreStats> {
