@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
 import { registerCaCommands } from './ca-commands.ts';
+import { registerCertCommands } from './cert-commands.ts';
 import { runDemo } from './demo.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerOperations } from './operations.ts';
@@ -19,6 +20,7 @@ const program = new Command()
 registerNodeCommands(program);
 registerOperations(program);
 registerCaCommands(program);
+registerCertCommands(program);
 
 program
   .command('demo')

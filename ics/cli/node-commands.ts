@@ -19,7 +19,7 @@ import {
 } from '../node/index.ts';
 import { hashPassword } from '../auth/index.ts';
 import { issuerKeyPath, openPolicy } from '../policy/index.ts';
-import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, ROLES } from '../record/index.ts';
+import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, privateKeyPkcs8, readPrivateKey, ROLES } from '../record/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import { DEFAULT_DATA_DIR, type GlobalOptions, print } from './context.ts';
 import { formatServeSummary, type ServeSummary } from './summary.ts';
@@ -140,13 +140,14 @@ export function registerNodeCommands(program: Command): void {
     .option('--hkp <host:port>', 'HKP / JSON API listener (port 0: ephemeral; off: none)')
     .option('--ldap <host:port>', 'LDAP listener (port 0: ephemeral; off: none)')
     .option('--p2p <multiaddr>', 'libp2p sync listener (off: none)')
+    .option('--est <host:port>', 'EST listener, mutual TLS (port 0: ephemeral; off: none; default: listen.est, else none)')
     .option('--allow-test-keys', 'start even if the policy trusts a key whose secret key is published (tests and demos only)')
-    .action(async (flags: GlobalOptions & { init?: string; hkp?: string; ldap?: string; p2p?: string; allowTestKeys?: boolean }) => {
+    .action(async (flags: GlobalOptions & { init?: string; hkp?: string; ldap?: string; p2p?: string; est?: string; allowTestKeys?: boolean }) => {
       const dir = new DataDir(flags.data);
       if (flags.init && !(await dir.isInitialised())) {
         await init({ data: flags.data, role: flags.init });
       }
-      for (const value of [flags.hkp, flags.ldap]) if (value && value !== 'off') parseHostPort(value);
+      for (const value of [flags.hkp, flags.ldap, flags.est]) if (value && value !== 'off') parseHostPort(value);
       await loadConfig(dir.configFile);
       // A policy trusting a published test key is refused here and on every SIGHUP reload.
       // ICS_LOG_LEVEL overrides config.yaml's log.level, as for every other command.
@@ -154,7 +155,7 @@ export function registerNodeCommands(program: Command): void {
       const node = await openNode(flags.data, { testKeys: flags.allowTestKeys ? 'allow' : 'refuse', ...(logLevel && { logLevel }) });
       let services: RunningServices;
       try {
-        services = await startServices(node, { hkp: flags.hkp, ldap: flags.ldap, p2p: flags.p2p });
+        services = await startServices(node, { hkp: flags.hkp, ldap: flags.ldap, p2p: flags.p2p, est: flags.est });
       } catch (error) {
         await node.close();
         throw error;
@@ -195,9 +196,8 @@ export function registerNodeCommands(program: Command): void {
       await node.close();
     });
 
-  program
-    .command('key')
-    .description('issuer and device keys')
+  const key = program.command('key').description('issuer and device keys');
+  key
     .command('generate')
     .description('generate a key pair (e.g. for an integrator or certification body); private key mode 0600')
     .requiredOption('--urn <urn>', 'user ID, e.g. urn:cm4it:org:integrator.example')
@@ -213,6 +213,28 @@ export function registerNodeCommands(program: Command): void {
       await writeFile(publicFile, armor('publicKey', identity.record.bytes), { flag: 'wx' });
       const result = { fingerprint: identity.record.id, userId: flags.urn, privateKey: flags.out, publicKey: publicFile };
       print(flags, result, () => `generated ${result.fingerprint} ${flags.urn}\n  private key ${flags.out} (mode 0600), public key ${publicFile}`);
+    });
+
+  key
+    .command('pkcs8')
+    .description("write a device's private key (OpenPGP) as PKCS#8 PEM for TLS clients such as curl --key; mode 0600, unencrypted")
+    .requiredOption('--key <file>', 'the OpenPGP private key (e.g. from ics device register --key-out; passphrase: ICS_KEY_PASSPHRASE or --passphrase-file)')
+    .requiredOption('--out <file>', 'the PKCS#8 PEM file to write (never overwritten)')
+    .option('--passphrase-file <file>', 'passphrase of --key')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { key: string; out: string; passphraseFile?: string; json?: boolean }) => {
+      const armored = await readFile(flags.key, 'utf8').catch((cause: unknown) => {
+        throw new IcsError('KEY_UNUSABLE', `cannot read ${flags.key}`, { cause });
+      });
+      const passphrase = flags.passphraseFile ? (await readFile(flags.passphraseFile, 'utf8')).trim() : process.env.ICS_KEY_PASSPHRASE;
+      const privateKey = await readPrivateKey(armored, passphrase);
+      const pem = privateKeyPkcs8(privateKey);
+      await writeFile(flags.out, pem, { mode: 0o600, flag: 'wx' }).catch((cause: NodeJS.ErrnoException) => {
+        throw new IcsError('BAD_REQUEST', `cannot write ${flags.out} (${cause.code ?? 'error'}): it is never overwritten`, { cause });
+      });
+      await chmod(flags.out, 0o600);
+      const result = { fingerprint: privateKey.getFingerprint(), privateKey: flags.out };
+      print(flags, result, () => `wrote the private key of ${result.fingerprint} to ${flags.out} (PKCS#8 PEM, mode 0600)`);
     });
 
   program

@@ -10,6 +10,8 @@ export interface ServeSummary {
   readonly hkp: string | null;
   readonly ldap: string | null;
   readonly p2p: { readonly peerId: string; readonly addresses: readonly string[] } | null;
+  /** Absent in summaries from before EST. */
+  readonly est?: string | null;
   readonly records: number;
   readonly domains: readonly string[];
   /** The policy's trusted issuers; `own` marks the node's own issuer key. */
@@ -29,6 +31,7 @@ export function formatServeSummary(s: ServeSummary): string {
   lines.push(`  HKP / JSON API  ${s.hkp ? `${s.hkp}  (gpg --keyserver ${hkp})` : 'off'}`);
   lines.push(`  LDAP            ${s.ldap ?? 'off'}`);
   lines.push(`  sync (libp2p)   ${s.p2p ? (s.p2p.addresses[0] ?? s.p2p.peerId) : 'off'}`);
+  if (s.est) lines.push(`  EST             ${s.est}/.well-known/est/  (mutual TLS)`);
   lines.push(`  records         ${s.records} in ${s.domains.length === 1 ? 'domain' : 'domains'} ${s.domains.join(', ') || '(none)'}`);
   const others = s.issuers.filter((i) => !i.own);
   lines.push('  trusted issuers');

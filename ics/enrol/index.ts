@@ -1,12 +1,16 @@
 // The certificate authority (DESIGN §7): public surface. A core area: it imports record/,
-// policy/ and errors only; EST, OCSP and CRL front ends call it, it calls none of them.
+// policy/, store/ (types) and errors only; EST, OCSP and CRL front ends call it, it calls none of them.
 export { loadBirthCAs } from './birth-cas.ts';
 export { type BirthOptions, deviceSerial, issueBirthCertificate } from './birth.ts';
 export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOptions, type RootOptions, type SubordinateOptions, UnlockedAuthority } from './ca.ts';
 export { type IssuedCertificate, randomSerial } from './certificate.ts';
+export { certsOnly } from './certs-only.ts';
 export { type VerifiedRequest, verifyCertificateRequest } from './csr.ts';
+export { type Enrolled, Enrolment, type EnrolmentComponents, type EnrolmentRequest } from './enrolment.ts';
+export { type StatementOutcome, type StatementSubmitter } from './issuance-statement.ts';
 export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';
-export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
+export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
 export { type DistinguishedName, type NameAttributes } from './names.ts';
 export { readCertificates } from './parse.ts';
+export { issueServerCertificate, type ServerCredentials } from './server-certificate.ts';

@@ -2,6 +2,7 @@
 // optional extendedKeyUsage, a validity. Birth certificates are one profile of these, EST's
 // operational certificates the next; neither may make a CA.
 import { webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
 import { IcsError } from '../errors.ts';
 import { type CertificateSigner, type IssuedCertificate, signCertificate } from './certificate.ts';
 import { publicKeyFromSpki } from './keys.ts';
@@ -36,6 +37,10 @@ export interface LeafSpec {
   readonly publicKey: Uint8Array | CryptoKey;
   /** subjectAltName uniformResourceIdentifier entries, e.g. the device's URN. */
   readonly sanUris?: readonly string[];
+  /** subjectAltName dNSName entries (a server's host names). */
+  readonly sanDnsNames?: readonly string[];
+  /** subjectAltName iPAddress entries, as text (`127.0.0.1`, `::1`). */
+  readonly sanIpAddresses?: readonly string[];
   /** Default: now, less BACKDATE_MS. */
   readonly notBefore?: Date;
   /** Exactly one of notAfter and lifetimeSeconds (counted from now). */
@@ -54,6 +59,8 @@ export interface LeafSpec {
 const SERIAL = /^[0-7][0-9a-f](?:[0-9a-f]{2}){0,19}$/i;
 /** A URI's scheme (RFC 3986 §3.1); SAN URIs are IA5String, so ASCII without spaces. */
 const URI = /^[a-z][a-z0-9+.-]*:[\x21-\x7e]+$/i;
+/** A host name (RFC 1123 labels, an optional trailing dot), as a dNSName holds it. */
+const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
 /** The key as DER SPKI, refused unless P-256 or Ed25519. */
 async function publicKeyBytes(key: Uint8Array | CryptoKey): Promise<Uint8Array> {
@@ -84,7 +91,16 @@ function extensionsOf(spec: LeafSpec): x509.Extension[] {
   const extensions: x509.Extension[] = [new x509.KeyUsagesExtension(usage, true)];
   const uris = spec.sanUris ?? [];
   for (const uri of uris) if (!URI.test(uri)) throw new IcsError('BAD_REQUEST', `${JSON.stringify(uri)} is not an ASCII URI`);
-  if (uris.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value }))));
+  const dnsNames = spec.sanDnsNames ?? [];
+  for (const name of dnsNames) if (!DNS_NAME.test(name)) throw new IcsError('BAD_REQUEST', `${JSON.stringify(name)} is not a DNS name`);
+  const ips = spec.sanIpAddresses ?? [];
+  for (const ip of ips) if (isIP(ip) === 0) throw new IcsError('BAD_REQUEST', `${JSON.stringify(ip)} is not an IP address`);
+  const names = [
+    ...uris.map((value) => ({ type: 'url' as const, value })),
+    ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...ips.map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   if (spec.extendedKeyUsage && spec.extendedKeyUsage.length > 0) {
     const purposes = spec.extendedKeyUsage.map((p) => {
       const oid = PURPOSES[p] ?? (/^[0-2](\.(0|[1-9][0-9]*))+$/.test(p) ? p : undefined);

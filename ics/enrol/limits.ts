@@ -36,3 +36,13 @@ export const NO_WELL_DEFINED_EXPIRATION = new Date(Date.UTC(9999, 11, 31, 23, 59
 /** X.520 upper bounds (RFC 5280 Appendix A.1): ub-common-name and ub-serial-number. */
 export const MAX_COMMON_NAME = 64;
 export const MAX_SERIAL_NUMBER = 64;
+
+/**
+ * Index entries read per token of a device URN when finding its record: a token shared by a
+ * whole fleet (`acme.example`) is not read in full; the URN's rarer tokens (its serial) narrow
+ * the candidates instead (as the store's own reference resolver does).
+ */
+export const MAX_URN_CANDIDATES = 1000;
+
+/** Validity of the EST listener's own TLS certificate, issued at each start: a year, or less when the CA ends sooner. */
+export const SERVER_CERTIFICATE_SECONDS = 365 * 86_400;

@@ -35,3 +35,10 @@ export function nameText(name: x509.Name): string {
 function describe(name: DistinguishedName): string {
   return typeof name === 'string' ? name : name.map(([t, v]) => `${t}=${v}`).join(',');
 }
+
+/** A name's attributes in order, as `[type, value]`, serialNumber named as such (other unknown types by OID). */
+export function nameAttributes(name: x509.Name): Array<[type: string, value: string]> {
+  return new x509.Name(name.toArrayBuffer(), EXTRA_NAMES)
+    .toJSON()
+    .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value): [string, string] => [type, value])));
+}

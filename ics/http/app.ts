@@ -2,6 +2,7 @@
 // cut off slow clients, strict schema validation (ajv coerces nothing), the caller (basic
 // auth) and metrics hooks, one error handler (problems as JSON, or as a plugin declares for
 // its paths), the landing page, /metrics, and the plugins, each in its own scope.
+import { constants } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import rateLimit from '@fastify/rate-limit';
@@ -14,7 +15,7 @@ import { readsEveryDomain } from './figures.ts';
 import { AUTH_FAILURES_PER_MINUTE, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH } from './limits.ts';
 import { type HttpProblem, jsonProblem, type ProblemWriter, toProblem } from './problems.ts';
 import { noInputSchema } from './schemas.ts';
-import type { HttpPlugin } from './types.ts';
+import type { HttpPlugin, HttpTls } from './types.ts';
 
 /**
  * Connections over the caps per client address and in all are closed as they arrive
@@ -36,7 +37,7 @@ function serverFactory(ctx: HttpContext): FastifyServerFactory {
       noDelay: true,
     };
     const tls = ctx.init.tls;
-    const server = tls ? https.createServer({ ...options, cert: tls.cert, key: tls.key }, handler) : http.createServer(options, handler);
+    const server = tls ? https.createServer({ ...options, cert: tls.cert, key: tls.key, ...clientCertificates(tls) }, handler) : http.createServer(options, handler);
     server.setTimeout(timeoutMs);
     const limits = {
       maxConnections: ctx.init.maxConnections,
@@ -45,6 +46,21 @@ function serverFactory(ctx: HttpContext): FastifyServerFactory {
     };
     new ConnectionGuard(ctx.init.listener, limits, ClientMetrics.of(ctx.metrics.registry), ctx.logger).attach(server);
     return server as http.Server;
+  };
+}
+
+/**
+ * Mutual TLS that never fails the handshake for the client's certificate (absent, unknown
+ * issuer, expired): the plugin judges it and answers with a reason. No session resumption:
+ * a resumed session carries no peer chain, and the chain is what the plugin judges.
+ */
+function clientCertificates(tls: HttpTls): https.ServerOptions {
+  if (!tls.requestCert) return {};
+  return {
+    requestCert: true,
+    rejectUnauthorized: false,
+    secureOptions: constants.SSL_OP_NO_TICKET,
+    ...(tls.clientCAs !== undefined && { ca: tls.clientCAs as string | Buffer | Array<string | Buffer> }),
   };
 }
 

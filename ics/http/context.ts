@@ -35,4 +35,6 @@ export interface HttpContext {
   /** Large submissions, one at a time and paced (see bulk-lane.ts). */
   readonly bulk: BulkLane;
   readonly startedAt: Date;
+  /** The client's TLS certificates as DER, the one it authenticated with first (mutual TLS: `HttpTls.requestCert`); [] without. */
+  readonly peerCertificates: (request: FastifyRequest) => Uint8Array[];
 }

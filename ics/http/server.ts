@@ -12,6 +12,7 @@ import { Access } from './access.ts';
 import { buildApp } from './app.ts';
 import type { HttpContext } from './context.ts';
 import { checkHttpInit } from './init.ts';
+import { peerCertificates } from './peer-certificates.ts';
 import { STOP_GRACE_MS } from './limits.ts';
 import { HttpMetrics } from './metrics.ts';
 import { RecordCache } from './record-cache.ts';
@@ -47,6 +48,7 @@ export function createHttpServer(init: HttpInit, components: HttpComponents, plu
         decoder: (decoder = new BodyDecoder()),
         bulk: new BulkLane(),
         startedAt: new Date(),
+        peerCertificates,
       };
       const instance = await buildApp(ctx, plugins);
       try {

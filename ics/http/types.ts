@@ -19,7 +19,7 @@ export interface HttpInit {
   /** TCP port; 0 picks an ephemeral one (see `start()`'s answer). */
   readonly port: number;
   /** PEM certificate and key: HTTPS. Absent: plain HTTP. */
-  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+  readonly tls?: HttpTls;
   /** Largest request body; refused with 413 from its Content-Length before it is read. */
   readonly maxBodyBytes: number;
   /** A request (headers and body) not received within this is answered 408 and its connection closed. */
@@ -44,6 +44,20 @@ export interface HttpInit {
   readonly listener: Listener;
   /** Shown by the plugins (HKP op=stats, /ics/v1/status) and in ics_node_info. */
   readonly nodeInfo: { readonly name: string; readonly role: string; readonly version: string };
+}
+
+export interface HttpTls {
+  /** PEM: the server certificate, then its issuers (not the root). */
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+  /**
+   * Ask every client for a certificate (mutual TLS, EST's). TLS never refuses one, absent or
+   * unverified: the plugin decides, so that a refusal is an HTTP answer with its reason. The
+   * chain a client sent is `HttpContext.peerCertificates(request)`.
+   */
+  readonly requestCert?: boolean;
+  /** PEM CA certificates named to the client as acceptable issuers of its certificate (a hint; verification is the plugin's). */
+  readonly clientCAs?: Buffer | string | ReadonlyArray<Buffer | string>;
 }
 
 export interface HttpComponents {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { IcsError } from '../errors.ts';
 
-export type Listener = 'hkp' | 'ldap' | 'sync';
+export type Listener = 'hkp' | 'ldap' | 'sync' | 'est';
 /** Why a connection was refused: over the per-address cap, or over the listener's cap. */
 export type RefusalReason = 'per-address' | 'total';
 

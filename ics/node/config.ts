@@ -18,7 +18,8 @@ export interface NodeConfig {
   readonly policy: string;
   readonly issuer: { readonly secretKey: string; readonly publicKey: string; readonly passphraseFile: string };
   readonly store: StoreConfig;
-  readonly listen: { readonly hkp: string; readonly ldap: string; readonly p2p: string };
+  /** `est` absent: no EST listener. */
+  readonly listen: { readonly hkp: string; readonly ldap: string; readonly p2p: string; readonly est?: string };
   readonly limits: Partial<RecordLimits>;
   readonly log: { readonly level: string };
   readonly tls?: { readonly cert: string; readonly key: string };
@@ -47,6 +48,14 @@ export interface NodeConfig {
     readonly maxConnectionsPerAddress: number;
     readonly requestsPerSecond: number;
     readonly maxCandidates: number;
+  };
+  /** The EST listener (listen.est): its TLS files (absent: a certificate from the node's CA at start) and limits. */
+  readonly est: {
+    readonly tls?: { readonly cert: string; readonly key: string };
+    readonly requestTimeoutSeconds: number;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly requestsPerMinute: number;
   };
   readonly sync: {
     readonly keyFile: string;

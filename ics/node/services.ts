@@ -1,5 +1,5 @@
 // The network parts of a running node — the HTTP listener (HKP and the JSON API), LDAP,
-// libp2p sync — started on the addresses of the config (or of `ics serve` flags), stopped in
+// libp2p sync, EST (its own mutual-TLS HTTP listener, when configured) — started on the addresses of the config (or of `ics serve` flags), stopped in
 // reverse order. The bound addresses are logged and written to addresses.json so that
 // scripts can find them.
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
+import { prepareEst } from './est.ts';
 import { createMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -23,6 +24,8 @@ export interface ListenOverrides {
   readonly ldap?: string;
   /** A multiaddr, or `off`. */
   readonly p2p?: string;
+  /** HOST:PORT, or `off`; absent here and in the config: no EST. */
+  readonly est?: string;
 }
 
 export interface BoundAddresses {
@@ -31,6 +34,7 @@ export interface BoundAddresses {
   readonly hkp: string | null;
   readonly ldap: string | null;
   readonly p2p: { readonly peerId: string; readonly addresses: readonly string[] } | null;
+  readonly est: string | null;
 }
 
 export interface RunningServices {
@@ -56,7 +60,11 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   const tls = await tlsFiles(node);
   const stops: Array<() => Promise<void>> = [];
   let sync: SyncService | undefined;
-  const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p'] } = { hkp: null, ldap: null, p2p: null };
+  const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p']; est: string | null } = { hkp: null, ldap: null, p2p: null, est: null };
+  const nodeInfo = { name: node.config.name, role: node.config.role, version: VERSION };
+  // Checked and unlocked before any listener starts: a node that cannot serve EST fails at once.
+  const est: HttpServer | undefined =
+    listen.est === undefined || listen.est === 'off' ? undefined : await prepareEst(node, listen.est, { metrics, verdicts, authenticator, nodeInfo });
   try {
     if (listen.p2p !== 'off') {
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
@@ -101,6 +109,10 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       );
       addresses.ldap = (await ldap.start()).url;
       stops.push(() => ldap.stop());
+    }
+    if (est) {
+      addresses.est = (await est.start()).url;
+      stops.push(() => est.stop());
     }
   } catch (error) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -26,9 +26,10 @@ export {
 } from './lifecycle.ts';
 export { DEFAULT_LIMITS, type RecordLimits } from './limits.ts';
 export { filterSignatures, mergeAll, mergeRecords, type SignaturePlace } from './merge.ts';
-export { type Claims, claimsOf, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
+export { type Claims, claimsOf, ISSUANCE_METADATA, ISSUANCE_SERIAL_METADATA, notationsFor, ROLE_NOTATION, STATUS_NOTATION, type StatementInput } from './notations.ts';
 export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
 export { primaryKeyObject } from './primary-key.ts';
+export { privateKeyPkcs8 } from './private-key.ts';
 export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
 export { readSignature as readSignatureFields, type SignatureFields } from './signature.ts';
 export { canonicalStatement, codeStatement } from './statement.ts';

@@ -9,6 +9,14 @@ export const STATUS_NOTATION = `status@${NOTATION_DOMAIN}`;
 export const ALLOW_NOTATION = `allow@${NOTATION_DOMAIN}`;
 export const DENY_NOTATION = `deny@${NOTATION_DOMAIN}`;
 
+/**
+ * An X.509 certificate issued for the record's key by a node's CA (DESIGN §7): the metadata
+ * names of the issuance statement, `x509-sha256@cm4it.org` (SHA-256 of the certificate's DER)
+ * and `x509-serial@cm4it.org` (its serial, hex). Such a statement is evidence only (verdict.ts).
+ */
+export const ISSUANCE_METADATA = 'x509-sha256';
+export const ISSUANCE_SERIAL_METADATA = 'x509-serial';
+
 /** Metadata names such as `model`, `serial`, `hw-version`, `capability`, `endorsement`. */
 const METADATA_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const RESERVED = new Set(['role', 'status', 'allow', 'deny']);

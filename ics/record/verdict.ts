@@ -4,7 +4,7 @@
 // replayed old statement cannot change the outcome.
 import { compareSignatures } from './canonical.ts';
 import { keyLifecycle, type RevocationReason, revocationTaintsEarlier } from './lifecycle.ts';
-import { type Claims, claimsOf } from './notations.ts';
+import { type Claims, claimsOf, ISSUANCE_METADATA, ISSUANCE_SERIAL_METADATA } from './notations.ts';
 import { CODE_STATUSES, DEVICE_STATUSES, type IdentityRecord, type Role, SigType, type VerifiedSignature } from './types.ts';
 
 export interface TrustedIssuer {
@@ -69,7 +69,8 @@ export type ReasonCode =
   | 'STATUS_UNTRUSTED'
   | 'STATUS_MISSING'
   | 'STATUS_TERMINAL'
-  | 'STATUS_UNKNOWN';
+  | 'STATUS_UNKNOWN'
+  | 'CERTIFICATE_ISSUANCE';
 
 export interface Reason {
   readonly code: ReasonCode;
@@ -165,6 +166,14 @@ export function evaluateVerdict(record: IdentityRecord, policy: VerdictPolicy): 
         continue;
       }
       const claims = claimsOf(sig.notations);
+      // A CA's record of an X.509 issuance is evidence, not a statement: were its role to
+      // count, a certificate would vouch for its own renewal after the countersignature that
+      // allowed it had been withdrawn.
+      if (claims.metadata[ISSUANCE_METADATA] !== undefined) {
+        const serial = claims.metadata[ISSUANCE_SERIAL_METADATA] ?? '(no serial)';
+        info('CERTIFICATE_ISSUANCE', `X.509 certificate serial ${serial} issued: evidence only, it counts toward no role`, sig.issuer);
+        continue;
+      }
       if (!claims.role) {
         info('NO_ROLE', claims.unknownRole ? `unknown role "${claims.unknownRole}"` : 'statement names no role', sig.issuer);
         continue;

@@ -1,0 +1,258 @@
+// The decision "may this device have a certificate now?" and the issuance (DESIGN §7), for
+// the EST front end (RFC 7030 §4.2) and any other that comes: one small interface, every
+// protocol detail left to the front end. A certificate is issued only when all holds:
+//   - the client authenticated with a certificate: for an enrolment, a birth certificate
+//     chaining to a birth CA of the policy (client-path.ts); for a re-enrolment, a current
+//     operational certificate of this CA, in the certificate index and not revoked;
+//   - the certificate's key is the primary key of a device record held here (for a birth
+//     certificate, found by the URN it names; for an operational one, by the index);
+//   - the record's verdict under the current policy is trusted, with the roles `enrol.requireRoles` names;
+//   - the request proves possession of its key, of a type the profile allows, and names no other device.
+// Refusals are IcsErrors: UNAUTHENTICATED (who is asking is not established), POLICY_REJECTED
+// (the policy says no), BAD_REQUEST / LIMIT_EXCEEDED (the request). Nothing is issued then.
+import type * as openpgp from 'openpgp';
+import type { Logger } from 'pino';
+import { IcsError } from '../errors.ts';
+import type { EnrolPolicy, Policy, PolicyEngine, PolicyVerdict, PolicyVerdictCache } from '../policy/index.ts';
+import type { CertificateEntry, CertificateIndex, ChangeSource, RecordIndexes, RecordReader } from '../store/index.ts';
+import { loadBirthCAs } from './birth-cas.ts';
+import { deviceSerial } from './birth.ts';
+import type { UnlockedAuthority } from './ca.ts';
+import { fingerprintOf, type IssuedCertificate } from './certificate.ts';
+import { certsOnly } from './certs-only.ts';
+import { sameName, signedBy } from './chain.ts';
+import { pathToAnchor } from './client-path.ts';
+import { type DeviceRecord, deviceRecordById, findDeviceRecord } from './device-record.ts';
+import { type StatementOutcome, type StatementSubmitter, writeIssuanceStatement } from './issuance-statement.ts';
+import { MAX_CHAIN_LENGTH, MAX_COMMON_NAME } from './limits.ts';
+import { reviewRequest } from './request-review.ts';
+import { x509 } from './x509.ts';
+
+export interface EnrolmentComponents {
+  /** Device records (found by URN, or by id) and the certificate index every issuance goes into. */
+  readonly store: RecordReader & RecordIndexes & CertificateIndex;
+  /** The current policy engine: read on every request, so that a reload applies at once. */
+  readonly policy: () => PolicyEngine;
+  /** The node's CA, unlocked. */
+  readonly authority: UnlockedAuthority;
+  /** The one write path, for the issuance statement. */
+  readonly submitter: StatementSubmitter;
+  /** The node's issuer key, which signs the issuance statement. */
+  readonly issuerKey: () => Promise<openpgp.PrivateKey>;
+  readonly logger: Logger;
+  /** Shared with the front ends that answer verdicts; absent: evaluated each time. */
+  readonly verdicts?: PolicyVerdictCache;
+  /** The event log's source of the issuance statement. Default `api` (an HTTP front end). */
+  readonly source?: ChangeSource;
+}
+
+export interface EnrolmentRequest {
+  /** The TLS client's certificates as DER: the one it authenticated with first, then the others it sent. */
+  readonly clientCertificates: readonly Uint8Array[];
+  /** The PKCS#10 request: DER (or PEM). */
+  readonly csr: Uint8Array;
+  /** Only a device whose record is in this policy domain (an EST label) may enrol here. */
+  readonly domain?: string;
+  /** Who sent it (client address), for logs and the event log. */
+  readonly origin?: string;
+  readonly now?: Date;
+}
+
+export interface Enrolled {
+  readonly certificate: IssuedCertificate;
+  /** A certs-only message (RFC 5272 §4.1) holding the new certificate: what EST answers. */
+  readonly certsOnly: Uint8Array;
+  readonly recordId: string;
+  readonly urn: string;
+  /** What the request asked for that the CA did not grant (names, not values). */
+  readonly ignored: readonly string[];
+  /** Whether the issuance statement reached the device record (the certificate is issued either way). */
+  readonly statement: StatementOutcome;
+}
+
+/** SAN URIs that name a device (URN kinds with birth certificates). */
+const DEVICE_URN = /^urn:cm4it:(?:device|gateway):/;
+
+const unauthenticated = (message: string) => new IcsError('UNAUTHENTICATED', message);
+
+function enrolSection(engine: PolicyEngine): EnrolPolicy {
+  const enrol = engine.policy.enrol;
+  if (!enrol) throw new IcsError('POLICY_REJECTED', 'this node’s policy has no enrol section: it issues no certificates');
+  // Issuing at once what the operator wants approved first would defeat the setting: refuse instead.
+  if (enrol.approval === 'manual') throw new IcsError('NOT_IMPLEMENTED', 'the policy asks for manual approval of enrolments, which this node does not support yet: nothing is issued');
+  return enrol;
+}
+
+function clientCertificates(ders: readonly Uint8Array[]): [x509.X509Certificate, ...x509.X509Certificate[]] {
+  if (ders.length === 0) throw unauthenticated('no TLS client certificate: authenticate with the device’s certificate and key (curl --cert FILE --key FILE)');
+  const parsed = ders.slice(0, MAX_CHAIN_LENGTH).map((der) => {
+    try {
+      return new x509.X509Certificate(new Uint8Array(der));
+    } catch (cause) {
+      throw new IcsError('UNAUTHENTICATED', 'a TLS client certificate cannot be read as X.509', { cause });
+    }
+  });
+  return parsed as [x509.X509Certificate, ...x509.X509Certificate[]];
+}
+
+/** The device URN a client certificate names (its SAN URI, as birth and operational certificates carry it). */
+function deviceUrnOf(certificate: x509.X509Certificate): string {
+  const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+  const urns = [...new Set((san?.names.items ?? []).filter((n) => n.type === 'url' && DEVICE_URN.test(n.value)).map((n) => n.value))];
+  if (urns.length === 0) throw new IcsError('POLICY_REJECTED', `the client certificate (${certificate.subject}) names no device URN in its subjectAltName`);
+  if (urns.length > 1) throw new IcsError('POLICY_REJECTED', `the client certificate (${certificate.subject}) names ${urns.length} device URNs: one is expected`);
+  return urns[0] as string;
+}
+
+/** Throws POLICY_REJECTED, with every reason, unless the verdict allows a certificate. */
+function authorise(verdict: PolicyVerdict, enrol: EnrolPolicy, urn: string, domain: string | undefined): void {
+  const reasons = verdict.trusted ? [] : verdict.reasons.filter((r) => r.severity === 'fail').map((r) => r.message);
+  for (const role of enrol.requireRoles) {
+    if (!verdict.roles.some((r) => r.role === role)) reasons.push(`no valid ${role} signature (the enrol section requires it)`);
+  }
+  if (domain !== undefined && !verdict.domains.includes(domain)) reasons.push(`the record is not in domain ${domain}, which this EST label names`);
+  if (reasons.length === 0) return;
+  const unique = [...new Set(reasons)];
+  throw new IcsError('POLICY_REJECTED', `${urn} may not have a certificate: ${unique.join('; ')}`, { details: { reasons: unique } });
+}
+
+export class Enrolment {
+  readonly #c: EnrolmentComponents;
+  readonly #birthCAs = new WeakMap<Policy, Promise<x509.X509Certificate[]>>();
+  readonly #issuer: string;
+  #caCertificates: Uint8Array | undefined;
+
+  constructor(components: EnrolmentComponents) {
+    this.#c = components;
+    this.#issuer = fingerprintOf(components.authority.certificate.rawData);
+  }
+
+  /** The CA's chain (this CA up to its root) as a certs-only message: EST's cacerts. */
+  caCertificates(): Uint8Array {
+    this.#caCertificates ??= certsOnly(this.#c.authority.chain);
+    return this.#caCertificates;
+  }
+
+  /** Whether `name` is a domain of the current policy (what an EST label may name). */
+  hasDomain(name: string): boolean {
+    return this.#c.policy().domain(name) !== undefined;
+  }
+
+  /** simpleenroll (RFC 7030 §4.2.1): a device authenticated by its birth certificate. */
+  async enrol(request: EnrolmentRequest): Promise<Enrolled> {
+    const now = request.now ?? new Date();
+    const engine = this.#c.policy();
+    const enrol = enrolSection(engine);
+    const [leaf, ...sent] = clientCertificates(request.clientCertificates);
+    await pathToAnchor(leaf, sent, await this.#birthCAsOf(engine.policy), now);
+    const urn = deviceUrnOf(leaf);
+    const device = await findDeviceRecord(this.#c.store, urn, new Uint8Array(leaf.publicKey.rawData));
+    if (!device) throw new IcsError('POLICY_REJECTED', `this node holds no device record ${urn} whose key is the birth certificate's key`);
+    return this.#issue(engine, enrol, device, urn, request, now, 'simpleenroll');
+  }
+
+  /**
+   * simplereenroll (RFC 7030 §4.2.2): a device authenticated by a current operational
+   * certificate of this CA. A device whose certificate expired enrols again with its birth
+   * certificate (`enrol`), which needs nobody's help either.
+   */
+  async reenrol(request: EnrolmentRequest): Promise<Enrolled> {
+    const now = request.now ?? new Date();
+    const engine = this.#c.policy();
+    const enrol = enrolSection(engine);
+    const [leaf] = clientCertificates(request.clientCertificates);
+    const ca = this.#c.authority.certificate;
+    if (!sameName(leaf.issuerName, ca.subjectName) || !(await signedBy(leaf, ca))) {
+      throw unauthenticated('simplereenroll takes an operational certificate this node issued; with a birth certificate, use simpleenroll');
+    }
+    const entry = await this.#c.store.getCertificate(leaf.serialNumber.toLowerCase());
+    if (!entry || entry.purpose !== 'operational' || entry.sha256 !== fingerprintOf(leaf.rawData)) {
+      throw unauthenticated(`certificate serial ${leaf.serialNumber} is not an operational certificate of this node`);
+    }
+    if (entry.revoked) throw unauthenticated(`the operational certificate was revoked (${entry.revoked.reason}) on ${entry.revoked.at.toISOString()}`);
+    if (now.getTime() > leaf.notAfter.getTime()) {
+      throw unauthenticated(`the operational certificate expired on ${leaf.notAfter.toISOString()}: enrol again with the birth certificate (simpleenroll)`);
+    }
+    if (now.getTime() < leaf.notBefore.getTime()) throw unauthenticated(`the operational certificate is not valid before ${leaf.notBefore.toISOString()}`);
+    const urn = deviceUrnOf(leaf);
+    const device = await deviceRecordById(this.#c.store, entry.recordId);
+    if (!device || !device.record.userIds.some((u) => u.userId === urn)) {
+      throw new IcsError('POLICY_REJECTED', `this node no longer holds the device record ${entry.recordId} of ${urn}`);
+    }
+    return this.#issue(engine, enrol, device, urn, request, now, 'simplereenroll');
+  }
+
+  async #birthCAsOf(policy: Policy): Promise<x509.X509Certificate[]> {
+    let found = this.#birthCAs.get(policy);
+    if (!found) {
+      found = loadBirthCAs(policy);
+      // A failed read is not kept: the next request reads the files again.
+      found.catch(() => this.#birthCAs.delete(policy));
+      this.#birthCAs.set(policy, found);
+    }
+    return found;
+  }
+
+  #verdict(engine: PolicyEngine, device: DeviceRecord, now: Date): PolicyVerdict {
+    const cache = this.#c.verdicts;
+    if (!cache) return engine.verdict(device.record, now);
+    return (cache.get(device.stored, engine, now) ?? cache.evaluate(device.stored, device.record, engine, now)).verdict;
+  }
+
+  async #issue(engine: PolicyEngine, enrol: EnrolPolicy, device: DeviceRecord, urn: string, request: EnrolmentRequest, now: Date, operation: string): Promise<Enrolled> {
+    authorise(this.#verdict(engine, device, now), enrol, urn, request.domain);
+    const serial = deviceSerial(urn);
+    const reviewed = await reviewRequest(request.csr, { urn, serial }, enrol.profile.keyTypes);
+    const authority = this.#c.authority;
+    // Never past the CA's own end.
+    const notAfter = new Date(Math.min(now.getTime() + enrol.profile.lifetimeSeconds * 1000, authority.certificate.notAfter.getTime()));
+    const certificate = await authority.issue({
+      subject: [['serialNumber', serial], ...(urn.length <= MAX_COMMON_NAME ? [['CN', urn] as const] : [])],
+      publicKey: reviewed.spki,
+      sanUris: [urn],
+      keyUsage: ['digitalSignature'],
+      extendedKeyUsage: ['clientAuth'],
+      notAfter,
+      now,
+    });
+    const entry: CertificateEntry = {
+      serial: certificate.serial.toLowerCase(),
+      recordId: device.stored.id,
+      issuer: this.#issuer,
+      purpose: 'operational',
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+      sha256: certificate.fingerprint,
+      der: certificate.der,
+      issuedAt: now,
+    };
+    // In the index before it is answered: a certificate nobody can look up is never handed out.
+    await this.#c.store.addCertificate(entry);
+    const logged = { operation, urn, record: device.stored.id, serial: entry.serial, sha256: entry.sha256, notAfter: entry.notAfter, origin: request.origin };
+    const statement = await this.#recordIssuance(device, urn, certificate, request.origin, logged);
+    this.#c.logger.info({ ...logged, ...(reviewed.ignored.length > 0 && { ignored: reviewed.ignored }) }, 'operational certificate issued');
+    return { certificate, certsOnly: certsOnly([certificate.certificate]), recordId: device.stored.id, urn, ignored: reviewed.ignored, statement };
+  }
+
+  /**
+   * The issuance statement in the device record. A failure here does not take the
+   * certificate back: it is issued and in the index (what OCSP, CRLs and `ics cert` read);
+   * the record lacks the statement until the next issuance, and the log says so.
+   */
+  async #recordIssuance(device: DeviceRecord, urn: string, certificate: IssuedCertificate, origin: string | undefined, logged: object): Promise<StatementOutcome> {
+    try {
+      const outcome = await writeIssuanceStatement(device.stored, device.record, urn, certificate, {
+        engine: this.#c.policy(),
+        issuerKey: await this.#c.issuerKey(),
+        submitter: this.#c.submitter,
+        source: this.#c.source ?? 'api',
+        ...(origin !== undefined && { origin }),
+      });
+      if (!outcome.written) this.#c.logger.warn({ ...logged, reason: outcome.reason }, 'issuance statement not written to the device record (the certificate is issued and indexed)');
+      return outcome;
+    } catch (error) {
+      this.#c.logger.error({ ...logged, err: error }, 'issuance statement could not be written to the device record (the certificate is issued and indexed)');
+      return { written: false, reason: 'the record write failed' };
+    }
+  }
+}
