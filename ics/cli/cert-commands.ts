@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { IcsError } from '../errors.ts';
+import { certificatePem } from '../enrol/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
 import { parseDuration } from './args.ts';
 import { DEFAULT_DATA_DIR, type GlobalOptions, print, resolveRecord, withNode } from './context.ts';
@@ -36,11 +37,6 @@ function summary(entry: CertificateEntry, now: Date) {
     issuer: entry.issuer,
     ...(entry.revoked && { revoked: entry.revoked }),
   };
-}
-
-function pemOf(der: Uint8Array): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 export function registerCertCommands(program: Command): void {
@@ -87,7 +83,7 @@ export function registerCertCommands(program: Command): void {
         if (!entry) throw new IcsError('NOT_FOUND', `no certificate with serial ${wanted} was issued by this node`);
         // The index keeps the DER whole; its digest is checked before it is shown as the certificate.
         if (createHash('sha256').update(entry.der).digest('hex') !== entry.sha256) throw new IcsError('INTERNAL', `certificate ${wanted}: the stored DER does not match its SHA-256`);
-        const shown = { ...summary(entry, new Date()), pem: pemOf(entry.der) };
+        const shown = { ...summary(entry, new Date()), pem: certificatePem(entry.der) };
         print(flags, shown, () =>
           [
             `certificate ${shown.serial} (${shown.purpose}, ${shown.state})`,

@@ -12,5 +12,5 @@ export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';
 export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
 export { type DistinguishedName, type NameAttributes } from './names.ts';
-export { readCertificates } from './parse.ts';
+export { certificatePem, readCertificates } from './parse.ts';
 export { issueServerCertificate, type ServerCredentials } from './server-certificate.ts';

@@ -52,3 +52,8 @@ export function readCertificateRequest(input: string | Uint8Array): x509.Pkcs10C
     throw new IcsError('BAD_REQUEST', `${what}: not a PKCS#10 request`, { cause });
   }
 }
+
+/** PEM text of a DER certificate (as stored in the certificate index), for people and files. */
+export function certificatePem(der: Uint8Array): string {
+  return `${x509.PemConverter.encode(new Uint8Array(der).buffer, 'CERTIFICATE')}\n`;
+}
