@@ -1,43 +1,12 @@
 // `ics cert list | show`: the certificates the node's CA issued, as the certificate index in
 // the store holds them (operational ones over EST, birth ones as they are indexed). Read from
-// the data directory, so refused (UNAVAILABLE) while `ics serve` holds it.
-import { createHash } from 'node:crypto';
+// the data directory, so refused (UNAVAILABLE) while `ics serve` holds it. Definitions only:
+// each action loads cert-actions.ts when it runs.
 import type { Command } from 'commander';
-import { IcsError } from '../errors.ts';
-import { certificatePem } from '../enrol/index.ts';
-import type { CertificateEntry } from '../store/index.ts';
-import { parseDuration } from './args.ts';
-import { DEFAULT_DATA_DIR, type GlobalOptions, print, resolveRecord, withNode } from './context.ts';
+import type { CertListFlags } from './cert-actions.ts';
+import { DEFAULT_DATA_DIR, type GlobalOptions } from './options.ts';
 
-/** Most certificates one `ics cert list` prints: a fleet's worth; narrow with --record or --expiring. */
-const LIST_LIMIT = 10_000;
-/** notAfter beyond every certificate: "all of them" to the index's expiry order. */
-const END_OF_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
-const SERIAL = /^[0-9a-f]{1,40}$/;
-
-type State = 'valid' | 'expired' | 'revoked' | 'not yet valid';
-
-function stateOf(entry: CertificateEntry, now: Date): State {
-  if (entry.revoked) return 'revoked';
-  if (now.getTime() > entry.notAfter.getTime()) return 'expired';
-  if (now.getTime() < entry.notBefore.getTime()) return 'not yet valid';
-  return 'valid';
-}
-
-function summary(entry: CertificateEntry, now: Date) {
-  return {
-    serial: entry.serial,
-    record: entry.recordId,
-    purpose: entry.purpose,
-    state: stateOf(entry, now),
-    notBefore: entry.notBefore,
-    notAfter: entry.notAfter,
-    issuedAt: entry.issuedAt,
-    sha256: entry.sha256,
-    issuer: entry.issuer,
-    ...(entry.revoked && { revoked: entry.revoked }),
-  };
-}
+const actions = () => import('./cert-actions.ts');
 
 export function registerCertCommands(program: Command): void {
   const cert = program.command('cert').description("certificates the node's CA issued (the certificate index)");
@@ -49,53 +18,12 @@ export function registerCertCommands(program: Command): void {
     .option('--record <ref>', 'only those of this record (fingerprint, key id or URN)')
     .option('--expiring <duration>', 'only those expiring within this (e.g. 7d); expired ones included')
     .option('--json', 'machine-readable output')
-    .action(async (flags: GlobalOptions & { record?: string; expiring?: string }) => {
-      const within = flags.expiring === undefined ? undefined : parseDuration(flags.expiring);
-      await withNode(flags, async (node) => {
-        const now = new Date();
-        const before = within === undefined ? END_OF_TIME : new Date(now.getTime() + within * 1000);
-        let entries: CertificateEntry[];
-        if (flags.record !== undefined) {
-          const record = await resolveRecord(node, flags.record);
-          entries = (await node.store.certificatesOf(record.id)).filter((e) => e.notAfter.getTime() < before.getTime());
-        } else {
-          entries = await node.store.expiringBefore(before, LIST_LIMIT);
-        }
-        const listed = entries.map((e) => summary(e, now));
-        print(flags, listed, () =>
-          listed.length === 0
-            ? 'no certificates'
-            : listed.map((c) => `${c.serial}  ${c.purpose.padEnd(11)} ${c.state.padEnd(7)} until ${c.notAfter.toISOString()}  record ${c.record}`).join('\n'),
-        );
-      });
-    });
+    .action(async (flags: CertListFlags) => (await actions()).certList(flags));
 
   cert
     .command('show <serial>')
     .description('one issued certificate by its serial (hex): what the index holds, and the certificate as PEM')
     .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
     .option('--json', 'machine-readable output')
-    .action(async (serial: string, flags: GlobalOptions) => {
-      const wanted = serial.trim().toLowerCase().replace(/^0x/, '').replaceAll(':', '');
-      if (!SERIAL.test(wanted)) throw new IcsError('BAD_REQUEST', `"${serial.slice(0, 64)}" is not a certificate serial (hex, at most 20 octets)`);
-      await withNode(flags, async (node) => {
-        const entry = await node.store.getCertificate(wanted);
-        if (!entry) throw new IcsError('NOT_FOUND', `no certificate with serial ${wanted} was issued by this node`);
-        // The index keeps the DER whole; its digest is checked before it is shown as the certificate.
-        if (createHash('sha256').update(entry.der).digest('hex') !== entry.sha256) throw new IcsError('INTERNAL', `certificate ${wanted}: the stored DER does not match its SHA-256`);
-        const shown = { ...summary(entry, new Date()), pem: certificatePem(entry.der) };
-        print(flags, shown, () =>
-          [
-            `certificate ${shown.serial} (${shown.purpose}, ${shown.state})`,
-            `  record: ${shown.record}`,
-            `  valid: ${shown.notBefore.toISOString()} to ${shown.notAfter.toISOString()}`,
-            `  issued: ${shown.issuedAt.toISOString()}`,
-            ...(shown.revoked ? [`  revoked: ${shown.revoked.at.toISOString()} (${shown.revoked.reason})`] : []),
-            `  SHA-256: ${shown.sha256}`,
-            `  issuing CA (SHA-256): ${shown.issuer}`,
-            shown.pem.trimEnd(),
-          ].join('\n'),
-        );
-      });
-    });
+    .action(async (serial: string, flags: GlobalOptions) => (await actions()).certShow(serial, flags));
 }

@@ -1,20 +1,15 @@
-// What every operation command shares: opening the node, resolving record ids, choosing
-// the signing key, and printing results as text or JSON.
+// What the commands' actions share: opening the node, resolving record ids, choosing the
+// signing key, and printing results as text or JSON. Loaded with the actions, never by the
+// command definitions.
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
 import type { IngestOutcome } from '../ingest/index.ts';
-import { type IcsNode, openNode } from '../node/index.ts';
+import { type IcsNode, openNode } from '../node/offline.ts';
 import { type IdentityRecord, readPrivateKey, reviveRecord } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
-
-export interface GlobalOptions {
-  data: string;
-  json?: boolean;
-}
-
-export const DEFAULT_DATA_DIR = process.env.ICS_DATA ?? './data';
+import type { GlobalOptions } from './options.ts';
 
 /** Runs `task` with the node of `--data` open, and closes it whatever happens. */
 export async function withNode<T>(options: GlobalOptions, task: (node: IcsNode) => Promise<T>): Promise<T> {

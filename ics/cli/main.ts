@@ -1,10 +1,11 @@
-// The `ics` command: node life (init, serve, trust) and operations on records.
+// The `ics` command: node life (init, serve, trust) and operations on records. Only the
+// command definitions load here; each action imports what it needs when it runs, so that
+// `ics --help` or `ics show` does not load the front ends (seconds of CPU).
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
 import { registerCaCommands } from './ca-commands.ts';
 import { registerCertCommands } from './cert-commands.ts';
-import { runDemo } from './demo.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerOperations } from './operations.ts';
 
@@ -27,6 +28,7 @@ program
   .description('walk through the record model in memory: register, countersign, set status, verify, deprecate code')
   .option('--json', 'print the verdicts as JSON')
   .action(async (options: { json?: boolean }) => {
+    const { runDemo } = await import('./demo.ts');
     await runDemo({ json: options.json === true, out: process.stdout });
   });
 

@@ -1,5 +1,7 @@
 // The node (DESIGN §9): the wiring that picks implementations, and the listeners it starts.
 // Public surface for the CLI, deploy scripts, tests and benches; nothing below node/ imports it.
+// Lighter entry points for commands that serve nothing: offline.ts (data directory, store,
+// policy) and ca.ts (the node's CA).
 export { CA_DIR, caPassphrase, nodeAuthority, unlockNodeAuthority } from './ca.ts';
 export { type ConfigLoadOptions, checkConfig, type LevelStoreConfig, loadConfig, type NodeConfig, type NodeRole, type StoreConfig } from './config.ts';
 export { DataDir, type InitOptions as DataDirInitOptions, type InitResult as DataDirInitResult, initDataDir, NODE_ROLES, type ServingNode } from './datadir.ts';

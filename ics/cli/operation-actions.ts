@@ -1,0 +1,298 @@
+// What the operations on records do (their definitions are in operations.ts): register,
+// import, certify, status, revoke, code, show, verify, export. Each signs locally when it
+// must, then goes through the node's ingest path like any other input, so the policy judges
+// CLI writes as it judges the network's. Opens the data directory, store and policy only;
+// the CA (enrol/) is loaded only for a birth certificate.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { SingleBar } from 'cli-progress';
+import type { UnlockedAuthority } from '../enrol/index.ts';
+import { IcsError, type IcsErrorCode } from '../errors.ts';
+import type { IcsNode } from '../node/offline.ts';
+import {
+  armor,
+  armorPrivateKey,
+  certify,
+  type CodeRecord,
+  codeStatement,
+  generateIdentity,
+  type IdentityRecord,
+  type KeyAlgorithm,
+  type KeyRecord,
+  parseKeyRecord,
+  revokeCertification,
+  type Role,
+  ROLES,
+  signCode,
+  type StatementInput,
+} from '../record/index.ts';
+import type { RecordIndexes } from '../store/types.ts';
+import { parseDuration, parsePairs } from './args.ts';
+import { describeOutcome, localOrigin, print, resolveRecord, type SignerOptions, signingKey, withNode } from './context.ts';
+import { refuseExisting, writeNewFile } from './files.ts';
+import type { GlobalOptions } from './options.ts';
+
+export type StatementFlags = GlobalOptions &
+  SignerOptions & { role?: string; status?: string; allow?: string[]; deny?: string[]; meta?: string[]; expires?: string; userId?: string };
+
+/** The node's CA for a birth certificate going to `file` (refused early if the file exists). */
+async function birthAuthority(node: IcsNode, file: string): Promise<UnlockedAuthority> {
+  await refuseExisting(file);
+  const { unlockNodeAuthority } = await import('../node/ca.ts');
+  return unlockNodeAuthority(node.dataDir, node.config);
+}
+
+function checkRole(role: string | undefined, fallback: Role | undefined): Role {
+  const chosen = role ?? fallback;
+  if (!chosen || !(ROLES as readonly string[]).includes(chosen)) {
+    throw new IcsError('BAD_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
+  }
+  return chosen as Role;
+}
+
+/** The first role the policy trusts the node's own key for: the default role of its statements. */
+function nodeRole(node: IcsNode, fingerprint: string): Role | undefined {
+  const entry = node.policy.policy.trust.issuers.find((i) => i.fingerprint === fingerprint);
+  return entry?.roles[0];
+}
+
+async function statementFrom(node: IcsNode, flags: StatementFlags, signerFingerprint: string): Promise<StatementInput> {
+  return {
+    role: checkRole(flags.role, nodeRole(node, signerFingerprint)),
+    ...(flags.status !== undefined && { status: flags.status }),
+    allow: flags.allow ?? [],
+    deny: flags.deny ?? [],
+    metadata: parsePairs(flags.meta ?? []),
+  };
+}
+
+async function submit(node: IcsNode, record: IdentityRecord, flags: GlobalOptions) {
+  const outcome = await node.ingest.submit(record.bytes, { source: 'cli', origin: localOrigin() });
+  print(flags, outcome, () => describeOutcome(outcome));
+  return outcome;
+}
+
+/** `certify`, `status set` and (withdraw) `revoke`. */
+export async function certifyCommand(reference: string, flags: StatementFlags, withdraw = false): Promise<void> {
+  await withNode(flags, async (node) => {
+    const record = await resolveRecord(node, reference);
+    if (record.type !== 'key') throw new IcsError('BAD_REQUEST', `${record.id} is a code record: use \`ics code status\``);
+    const key = await signingKey(node, flags);
+    const fingerprint = key.getFingerprint();
+    const signed = withdraw
+      ? await revokeCertification(record, key, { userId: flags.userId, reason: flags.status })
+      : await certify(record, key, await statementFrom(node, flags, fingerprint), {
+          userId: flags.userId,
+          expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
+        });
+    await submit(node, signed, flags);
+  });
+}
+
+export type RegisterFlags = StatementFlags & { urn: string; publicKey?: string; algorithm: string; keyOut?: string; birthCert?: string };
+
+export async function deviceRegister(flags: RegisterFlags): Promise<void> {
+  if (!flags.publicKey && !flags.keyOut) {
+    throw new IcsError('BAD_REQUEST', 'give --public-key FILE (key made on the device) or --key-out FILE (where the new private key goes)');
+  }
+  if (flags.algorithm !== 'ed25519' && flags.algorithm !== 'p256') throw new IcsError('BAD_REQUEST', '--algorithm is ed25519 or p256');
+  await withNode(flags, async (node) => {
+    // The CA is unlocked first, so that without one (or with a wrong passphrase) nothing is registered.
+    const birth = flags.birthCert === undefined ? undefined : { file: flags.birthCert, ca: await birthAuthority(node, flags.birthCert) };
+    let base: KeyRecord;
+    if (flags.publicKey) {
+      base = (await parseKeyRecord(await readFile(flags.publicKey), { limits: node.limits })).record;
+      if (!base.userIds.some((u) => u.userId === flags.urn)) throw new IcsError('BAD_REQUEST', `${flags.publicKey} has no user ID ${flags.urn}`);
+    } else {
+      const generated = await generateIdentity({ userId: flags.urn, algorithm: flags.algorithm as KeyAlgorithm });
+      await writeFile(flags.keyOut as string, await armorPrivateKey(generated.privateKey, process.env.ICS_DEVICE_PASSPHRASE), { mode: 0o600, flag: 'wx' });
+      base = generated.record;
+    }
+    const key = await signingKey(node, flags);
+    const signed = await certify(base, key, await statementFrom(node, flags, key.getFingerprint()), {
+      userId: flags.urn,
+      expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
+    });
+    if (!birth) {
+      await submit(node, signed, flags);
+      return;
+    }
+    const outcome = await node.ingest.submit(signed.bytes, { source: 'cli', origin: localOrigin() });
+    // Already loaded with the CA above.
+    const { issueBirthCertificate } = await import('../enrol/index.ts');
+    const issued = await issueBirthCertificate(birth.ca, signed, { userId: flags.urn });
+    await writeNewFile(birth.file, issued.pem);
+    const birthCertificate = { file: birth.file, subject: issued.subject, serial: issued.serial, notAfter: issued.notAfter, fingerprint: issued.fingerprint };
+    print(flags, { ...outcome, birthCertificate }, () => `${describeOutcome(outcome)}\n  birth certificate ${birth.file}: ${issued.subject}, serial ${issued.serial}`);
+  });
+}
+
+export type ImportFlags = GlobalOptions & { progress?: boolean; concurrency: string };
+
+export async function deviceImport(file: string | undefined, flags: ImportFlags): Promise<void> {
+  const input = await readInput(file);
+  await withNode(flags, async (node) => {
+    const bar = flags.progress || process.stderr.isTTY ? new SingleBar({ stream: process.stderr, format: 'import [{bar}] {value}/{total} records  {eta}s left' }) : undefined;
+    let started = false;
+    const result = await node.ingest.submitBatch(input, { source: 'import', origin: localOrigin() }, {
+      concurrency: Number(flags.concurrency) || 32,
+      onProgress: (done, total) => {
+        if (!bar) return;
+        if (!started) bar.start(total, 0);
+        started = true;
+        bar.update(done);
+      },
+    });
+    bar?.stop();
+    const rejections = new Map<IcsErrorCode, number>();
+    for (const r of result.results) if (r.error) rejections.set(r.error.code, (rejections.get(r.error.code) ?? 0) + 1);
+    const summary = { ...result.counts, rejectedByCode: Object.fromEntries(rejections), results: result.results };
+    print(flags, summary, () => {
+      const lines = [`accepted ${result.counts.inserted}, merged ${result.counts.updated}, unchanged ${result.counts.unchanged}, rejected ${result.counts.rejected}`];
+      for (const [code, n] of rejections) lines.push(`  ${code}: ${n}`);
+      for (const r of result.results.filter((x) => x.error).slice(0, 20)) lines.push(`  record #${r.index + 1}: ${r.error?.code}: ${r.error?.message}`);
+      return lines.join('\n');
+    });
+    if (result.counts.rejected > 0) process.exitCode = 1;
+  });
+}
+
+export type CodePublishFlags = StatementFlags & { name: string; version: string; file?: string; sha256?: string; sha512?: string };
+
+export async function codePublish(flags: CodePublishFlags): Promise<void> {
+  const digest = flags.file ? await fileDigests(flags.file) : { ...(flags.sha256 && { sha256: flags.sha256.toLowerCase() }), ...(flags.sha512 && { sha512: flags.sha512.toLowerCase() }) };
+  const statement = codeStatement(flags.name, flags.version, digest);
+  await withNode(flags, async (node) => {
+    const key = await signingKey(node, flags);
+    const record = await signCode(statement, key, await statementFrom(node, flags, key.getFingerprint()), {
+      expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
+    });
+    await submit(node, record, flags);
+  });
+}
+
+export async function codeStatus(reference: string, value: string, flags: StatementFlags): Promise<void> {
+  await withNode(flags, async (node) => {
+    const record = await resolveRecord(node, reference);
+    if (record.type !== 'code') throw new IcsError('BAD_REQUEST', `${record.id} is not a code record`);
+    const key = await signingKey(node, flags);
+    const signed = await signCode(record.statement, key, await statementFrom(node, { ...flags, status: value }, key.getFingerprint()), {
+      record: record as CodeRecord,
+    });
+    await submit(node, signed, flags);
+  });
+}
+
+export async function show(reference: string, flags: GlobalOptions): Promise<void> {
+  await withNode(flags, async (node) => {
+    const record = await resolveRecord(node, reference);
+    const stored = await node.store.get(record.id);
+    const history = await node.store.history(record.id);
+    const value = { ...summarise(record), domains: stored?.domains ?? [], history };
+    print(flags, value, () => showText(value, history));
+  });
+}
+
+export async function verify(reference: string, flags: GlobalOptions): Promise<void> {
+  await withNode(flags, async (node) => {
+    const record = await resolveRecord(node, reference);
+    const verdict = node.policy.verdict(record);
+    print(flags, verdict, () =>
+      [
+        `${verdict.trusted ? 'TRUSTED' : 'NOT TRUSTED'} ${verdict.kind} ${verdict.id}`,
+        `  status: ${verdict.status ?? 'none'}${verdict.statusSetBy ? ` (set by ${verdict.statusSetBy.role} ${node.policy.issuerName(verdict.statusSetBy.issuer) ?? verdict.statusSetBy.issuer} on ${verdict.statusSetBy.at.toISOString()})` : ''}`,
+        `  domains: ${verdict.domains.join(', ') || '(none)'}`,
+        `  roles: ${verdict.roles.map((r) => `${r.role} (${node.policy.issuerName(r.issuer) ?? r.issuer})`).join(', ') || '(none)'}`,
+        ...(verdict.authorizations.allow.length + verdict.authorizations.deny.length > 0
+          ? [`  allow: ${verdict.authorizations.allow.join(', ') || '-'}; deny: ${verdict.authorizations.deny.join(', ') || '-'}`]
+          : []),
+        ...verdict.reasons.map((r) => `  [${r.severity}] ${r.code}: ${r.message}`),
+      ].join('\n'),
+    );
+    process.exitCode = verdict.trusted ? 0 : 1;
+  });
+}
+
+export type ExportFlags = GlobalOptions & { domain?: string; binary?: boolean; out?: string };
+
+export async function exportRecords(references: string[], flags: ExportFlags): Promise<void> {
+  await withNode(flags, async (node) => {
+    const ids = references.length > 0 ? (await Promise.all(references.map((r) => resolveRecord(node, r)))).map((r) => r.id) : await allIds(node.store, flags.domain);
+    const chunks: (string | Uint8Array)[] = [];
+    for (const stored of await node.store.getMany(ids)) {
+      if (!stored) continue;
+      if (flags.binary) chunks.push(stored.bytes);
+      else chunks.push(armor(stored.kind === 'code' ? 'message' : 'publicKey', stored.bytes));
+    }
+    const output = flags.binary ? Buffer.concat(chunks as Uint8Array[]) : (chunks as string[]).join('');
+    if (flags.out) await writeFile(flags.out, output);
+    else process.stdout.write(output);
+  });
+}
+
+async function allIds(store: RecordIndexes, domain: string | undefined): Promise<string[]> {
+  const ids: string[] = [];
+  const page = 1000;
+  const lists = domain ? [(after?: string) => store.listDomain(domain, { limit: page, after })] : (['device', 'gateway', 'service', 'org', 'key', 'code'] as const).map((k) => (after?: string) => store.listKind(k, { limit: page, after }));
+  for (const list of lists) {
+    let after: string | undefined;
+    for (;;) {
+      const batch = await list(after);
+      ids.push(...batch);
+      if (batch.length < page) break;
+      after = batch.at(-1);
+    }
+  }
+  return ids;
+}
+
+async function readInput(file: string | undefined): Promise<Buffer> {
+  const stream = !file || file === '-' ? process.stdin : createReadStream(file);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function fileDigests(file: string): Promise<{ sha256: string; sha512: string }> {
+  const sha256 = createHash('sha256');
+  const sha512 = createHash('sha512');
+  for await (const chunk of createReadStream(file)) {
+    sha256.update(chunk as Buffer);
+    sha512.update(chunk as Buffer);
+  }
+  return { sha256: sha256.digest('hex'), sha512: sha512.digest('hex') };
+}
+
+function summarise(record: IdentityRecord) {
+  const signatures = (record.type === 'code' ? record.signatures : record.userIds.flatMap((u) => u.signatures.map((s) => ({ ...s, userId: u.userId })))).map((s) => ({
+    type: `0x${s.type.toString(16).padStart(2, '0')}`,
+    issuer: s.issuer,
+    self: s.self,
+    created: s.created,
+    expires: s.expires,
+    notations: s.notations,
+  }));
+  return {
+    id: record.id,
+    kind: record.kind,
+    digest: record.digest,
+    bytes: record.bytes.length,
+    ...(record.type === 'key' ? { userIds: record.userIds.map((u) => u.userId), algorithm: record.primaryKey.algorithmName, created: record.primaryKey.created } : { statement: record.statement }),
+    signatures,
+  };
+}
+
+function showText(value: ReturnType<typeof summarise> & { domains: readonly string[] }, history: ReadonlyArray<{ seq: number; at: Date; source: string; summary: string }>): string {
+  const lines = [`${value.kind} ${value.id}`, `  digest ${value.digest} (${value.bytes} bytes), domains: ${value.domains.join(', ') || '(none)'}`];
+  if ('userIds' in value) lines.push(`  user IDs: ${value.userIds?.join(', ')}`, `  key: ${value.algorithm}, created ${value.created?.toISOString()}`);
+  if ('statement' in value) lines.push(`  statement: ${JSON.stringify(value.statement)}`);
+  lines.push('  signatures:');
+  for (const s of value.signatures) {
+    const notes = s.notations.map((n) => `${n.name}=${n.value}`).join(' ');
+    lines.push(`    ${s.type} ${s.self ? 'self' : s.issuer} ${s.created.toISOString()}${s.expires ? ` expires ${s.expires.toISOString()}` : ''} ${notes}`);
+  }
+  lines.push('  history:');
+  for (const e of history) lines.push(`    #${e.seq} ${e.at.toISOString()} ${e.source}: ${e.summary}`);
+  return lines.join('\n');
+}
