@@ -242,9 +242,10 @@ class NodeProcess {
     args: string[],
     minLevel: number,
     output: ((role: MeshRole, line: string) => void) | undefined,
+    nodeFlags: readonly string[] = [],
   ) {
     // The node logs at info at least: the mesh waits for its info lines, and filters below.
-    this.child = spawn(process.execPath, [ICS, ...args], {
+    this.child = spawn(process.execPath, [...nodeFlags, ICS, ...args], {
       env: { ...process.env, ICS_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
@@ -310,7 +311,15 @@ async function boundAddresses(node: MeshNode, pid: number | undefined): Promise<
  * default), reads their bound addresses, writes them into the peers' policies and has each
  * node reload its policy (SIGHUP); resolves when all four have reloaded.
  */
-export async function startMesh(mesh: Mesh, options: { logLevel?: string; output?: (role: MeshRole, line: string) => void } = {}): Promise<RunningMesh> {
+export async function startMesh(
+  mesh: Mesh,
+  options: {
+    logLevel?: string;
+    output?: (role: MeshRole, line: string) => void;
+    /** Flags for node itself before the script (e.g. `--cpu-prof`, `--heapsnapshot-signal=SIGUSR2`), for diagnosis. */
+    nodeFlags?: readonly string[];
+  } = {},
+): Promise<RunningMesh> {
   // Addresses from an earlier run are stale (ports were ephemeral): peers by id only until wired.
   await writePeerAddresses(mesh.nodes, undefined);
   const processes: NodeProcess[] = [];
@@ -321,7 +330,7 @@ export async function startMesh(mesh: Mesh, options: { logLevel?: string; output
     for (const role of ROLES) {
       const node = mesh.nodes[role];
       const args = ['serve', '--data', node.dir, '--hkp', node.hkp, '--ldap', node.ldap, '--p2p', node.p2p];
-      processes.push(new NodeProcess(role, args, PINO_LEVELS[options.logLevel ?? 'info'] ?? 30, options.output));
+      processes.push(new NodeProcess(role, args, PINO_LEVELS[options.logLevel ?? 'info'] ?? 30, options.output, options.nodeFlags));
     }
     await Promise.all(processes.map((p) => p.waitFor('ics node ready', 'start')));
     const nodes = {} as Record<MeshRole, MeshNode>;

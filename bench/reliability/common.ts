@@ -149,7 +149,7 @@ function parseBound(text: string | undefined): Bound | undefined {
 export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?: string } = {}): Promise<Served> {
   const args = ['serve', '--data', dir, '--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', options.p2p ? '/ip4/127.0.0.1/tcp/0' : 'off'];
   // BENCH_NODE_FLAGS: node flags for the served process (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const flags = benchNodeFlags();
   const child = spawn(process.execPath, [...flags, ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -191,6 +191,11 @@ export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?
     }
     await sleep(25);
   }
+}
+
+/** Node flags for the served processes, from BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+export function benchNodeFlags(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 }
 
 /** Resident set size of a process in bytes (Linux /proc), undefined when it is gone. */

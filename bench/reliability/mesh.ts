@@ -12,7 +12,7 @@ import { hashPassword } from '../../ics/auth/index.ts';
 import { parseHostPort } from '../../ics/net/address.ts';
 import { DataDir } from '../../ics/node/index.ts';
 import { armor, certify, codeStatement, generateIdentity, type KeyRecord, signCode } from '../../ics/record/index.ts';
-import type { SeededRandom } from './common.ts';
+import { benchNodeFlags, type SeededRandom } from './common.ts';
 
 export type MeshUser = 'operator' | 'guest';
 
@@ -58,7 +58,7 @@ export async function startRelMesh(root: string): Promise<RelMesh> {
     doc.setIn(['clientLimits', 'exempt'], doc.createNode(['127.0.0.1']));
     await writeFile(file, doc.toString(), { mode: 0o600 });
   }
-  const running = await startMesh(mesh, { logLevel: 'error', output: (role, line) => process.stderr.write(`[${role}] ${line}\n`) });
+  const running = await startMesh(mesh, { logLevel: 'error', output: (role, line) => process.stderr.write(`[${role}] ${line}\n`), nodeFlags: benchNodeFlags() });
   const url = {} as Record<MeshRole, string>;
   const ldapPort = {} as Record<MeshRole, number>;
   const pid = {} as Record<MeshRole, number>;
