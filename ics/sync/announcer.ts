@@ -104,9 +104,9 @@ export class Announcer {
         for (let at = 0; at < items.length || (at === 0 && hint); at += perMessage) {
           await session.channel.send(
             { type: MessageType.announce, domain, hint: hint && at === 0, items: items.slice(at, at + perMessage) },
-            AbortSignal.timeout(this.#ctx.requestTimeoutMs),
+            this.#ctx.requestTimeoutMs,
           );
-          const ack = await session.channel.receive(AbortSignal.timeout(this.#ctx.requestTimeoutMs));
+          const ack = await session.channel.receive(this.#ctx.requestTimeoutMs);
           if (ack.type !== MessageType.ack) throw new ProtocolError('expected ACK');
           if (items.length === 0) break;
         }

@@ -4,6 +4,7 @@
 import type { Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { decodeMessage, type DecodeLimits, encodeMessage, type Message, ProtocolError } from './codec.ts';
+import { withDeadline } from './deadline.ts';
 
 /** Bytes of a frame's length prefix at most (a varint of up to 2^35). */
 const LENGTH_PREFIX_BYTES = 5;
@@ -36,21 +37,25 @@ export class Channel {
     this.#counters = counters;
   }
 
-  async send(message: Message, signal?: AbortSignal): Promise<void> {
+  /** Sends one message; with `timeoutMs`, fails when it cannot be written within that time. */
+  async send(message: Message, timeoutMs?: number): Promise<void> {
     const bytes = encodeMessage(message);
     if (bytes.length > this.maxMessageBytes) throw new RangeError(`message of ${bytes.length} bytes over maxMessageBytes`);
-    await this.#lp.write(bytes, signal ? { signal } : undefined);
+    if (timeoutMs === undefined) await this.#lp.write(bytes);
+    else await withDeadline(timeoutMs, (signal) => this.#lp.write(bytes, { signal }));
     for (const c of this.#counters) c.out += bytes.length + varintLength(bytes.length);
   }
 
   /**
    * The next message. ProtocolError for anything that is not one (an oversized length, bytes
-   * that do not decode); StreamEnded when the peer closed between messages.
+   * that do not decode); StreamEnded when the peer closed between messages. With
+   * `timeoutMs`, fails when no message arrives within that time.
    */
-  async receive(signal?: AbortSignal): Promise<Message> {
+  async receive(timeoutMs?: number): Promise<Message> {
     let frame: Uint8Array;
     try {
-      frame = (await this.#lp.read(signal ? { signal } : undefined)).subarray();
+      const read = timeoutMs === undefined ? await this.#lp.read() : await withDeadline(timeoutMs, (signal) => this.#lp.read({ signal }));
+      frame = read.subarray();
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') {

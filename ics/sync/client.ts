@@ -161,8 +161,8 @@ export class ReconcileClient {
       let ranges: Range[] | undefined = await reconciler.initiate();
       while (ranges) {
         if (++rounds > limits.maxRounds) throw new ProtocolError(`reconciliation did not end within ${limits.maxRounds} rounds`);
-        await session.channel.send({ type: MessageType.reconcile, domain: name, ranges }, AbortSignal.timeout(timeout));
-        const reply = await session.channel.receive(AbortSignal.timeout(timeout));
+        await session.channel.send({ type: MessageType.reconcile, domain: name, ranges }, timeout);
+        const reply = await session.channel.receive(timeout);
         if (reply.type === MessageType.error) {
           const state: DomainSyncState =
             reply.code === ErrorCode.notPermitted ? 'not-permitted' : reply.code === ErrorCode.mismatch ? 'definition-mismatch' : reply.code === ErrorCode.unknownDomain ? 'unknown-at-peer' : 'error';

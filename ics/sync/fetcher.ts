@@ -256,7 +256,7 @@ export class Fetcher {
           const batch = await this.#nextBatch(maxIds);
           if (batch.length === 0) continue;
           const domain = (batch[0] as Queued).domain;
-          await session.channel.send({ type: MessageType.fetch, domain, ids: batch.map((q) => q.item.id) }, AbortSignal.timeout(ctx.requestTimeoutMs));
+          await session.channel.send({ type: MessageType.fetch, domain, ids: batch.map((q) => q.item.id) }, ctx.requestTimeoutMs);
           outstanding.push(batch);
         }
         if (this.#stopped) break;
@@ -265,7 +265,7 @@ export class Fetcher {
           await waitProgress(); // ingest backlog: wait for some of it to clear
           continue;
         }
-        const reply = await session.channel.receive(AbortSignal.timeout(ctx.requestTimeoutMs));
+        const reply = await session.channel.receive(ctx.requestTimeoutMs);
         const batch = outstanding.shift() as Queued[];
         const domain = (batch[0] as Queued).domain;
         if (reply.type === MessageType.error) {

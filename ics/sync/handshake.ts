@@ -10,6 +10,7 @@ import { DomainFlag, DomainStatus, errorName, type HelloDomain, type HelloOkDoma
 import { PROTOCOL, PROTOCOL_VERSION } from './consts.ts';
 import type { PeerState } from './peer.ts';
 import type { PeerRegistry } from './registry.ts';
+import { withDeadline } from './deadline.ts';
 import type { Settings } from './settings.ts';
 import type { DomainSyncState } from './types.ts';
 
@@ -74,11 +75,11 @@ export class Handshake {
   async open(peer: PeerState): Promise<Session> {
     const connection = await this.#c.registry.connection(peer);
     const timeout = this.#c.settings.limits.requestTimeoutMs;
-    const stream = await connection.newStream(PROTOCOL, { signal: AbortSignal.timeout(timeout) });
+    const stream = await withDeadline(timeout, (signal) => connection.newStream(PROTOCOL, { signal }));
     const channel = this.channel(stream, peer);
     try {
-      await channel.send(this.#hello(peer), AbortSignal.timeout(timeout));
-      const reply = await channel.receive(AbortSignal.timeout(timeout));
+      await channel.send(this.#hello(peer), timeout);
+      const reply = await channel.receive(timeout);
       if (reply.type === MessageType.error) throw new SyncFailure(`peer refused the handshake: ${errorName(reply.code)} ${reply.text}`, 'error');
       if (reply.type !== MessageType.helloOk) throw new ProtocolError('expected HELLO_OK');
       if (reply.version !== PROTOCOL_VERSION) throw new SyncFailure(`peer speaks protocol version ${reply.version}`, 'error');

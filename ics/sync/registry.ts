@@ -13,6 +13,7 @@ import { DomainFlag } from './codec.ts';
 import { MAX_REFUSED_REMEMBERED, REDIAL_MAX_MS, REDIAL_MIN_MS, type SyncLimits } from './consts.ts';
 import type { Fetcher } from './fetcher.ts';
 import { PeerState } from './peer.ts';
+import { withDeadline } from './deadline.ts';
 import { digestPrefix } from './reconcile.ts';
 import type { PeerSyncStatus } from './types.ts';
 
@@ -190,7 +191,7 @@ export class PeerRegistry {
       return named ? ma : ma.encapsulate(`/p2p/${peer.peerId}`);
     });
     if (addresses.length === 0) throw new IcsError('UNAVAILABLE', `peer ${peer.name ?? peer.peerId} is not connected and the policy gives no address`);
-    return this.#c.links.dial(addresses, AbortSignal.timeout(this.#c.limits.requestTimeoutMs));
+    return withDeadline(this.#c.limits.requestTimeoutMs, (signal) => this.#c.links.dial(addresses, signal));
   }
 
   misbehaved(peer: PeerState, reason: string): void {

@@ -49,7 +49,7 @@ export class SyncServer {
     const channel = handshake.channel(stream, peer);
     const { limits } = this.#c.settings;
     try {
-      const hello = await channel.receive(AbortSignal.timeout(limits.requestTimeoutMs));
+      const hello = await channel.receive(limits.requestTimeoutMs);
       if (hello.type !== MessageType.hello) throw new ProtocolError('the first message must be HELLO');
       if (hello.version !== PROTOCOL_VERSION) {
         await channel.send({ type: MessageType.error, code: ErrorCode.version, text: `this node speaks version ${PROTOCOL_VERSION}` });
@@ -62,7 +62,7 @@ export class SyncServer {
       for (;;) {
         let message: Message;
         try {
-          message = await channel.receive(AbortSignal.timeout(SERVER_IDLE_MS));
+          message = await channel.receive(SERVER_IDLE_MS);
         } catch (error) {
           if (error instanceof StreamEnded) break;
           throw error;
@@ -70,7 +70,7 @@ export class SyncServer {
         const wait = peer.rate.take();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const reply = await this.#answer(peer, message, theirDomains, agreed);
-        await channel.send(reply, AbortSignal.timeout(limits.requestTimeoutMs));
+        await channel.send(reply, limits.requestTimeoutMs);
       }
       await channel.close();
     } catch (error) {
