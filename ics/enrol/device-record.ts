@@ -26,15 +26,31 @@ async function sameKey(record: KeyRecord, spki: Uint8Array): Promise<boolean> {
   }
 }
 
+/**
+ * Tokens of `urn`, rarest first: the last segment (the device's serial) names one device,
+ * where "urn", "device" or the organisation name every device shares.
+ */
+function rarestFirst(urn: string): string[] {
+  const tokens = userIdTokens(urn);
+  const last = urn.toLowerCase().split(':').pop() ?? '';
+  return tokens.sort((a, b) => Number(b === last) - Number(a === last) || b.length - a.length);
+}
+
 /** The device record with user ID `urn` whose primary key is `spki`; undefined when there is none. */
 export async function findDeviceRecord(store: RecordReader & RecordIndexes, urn: string, spki: Uint8Array): Promise<DeviceRecord | undefined> {
-  const tokens = userIdTokens(urn);
-  const sets = await Promise.all(tokens.map((token) => store.findByToken(token, { limit: MAX_URN_CANDIDATES + 1 })));
-  const complete = sets.filter((s) => s.length <= MAX_URN_CANDIDATES).sort((a, b) => a.length - b.length);
-  const [first, ...rest] = complete;
-  if (first === undefined) return undefined;
-  const others = rest.map((s) => new Set(s));
-  const candidates = first.filter((id) => others.every((s) => s.has(id)));
+  // Every record holding the URN holds each of its tokens: the first token whose set is small
+  // enough to read holds them all, so one index read usually does (each record read is then
+  // checked for the exact user ID and the key). A token shared by more records than that is
+  // skipped unread: reading every device of a million-device node on each enrolment is not.
+  let candidates: string[] | undefined;
+  for (const token of rarestFirst(urn)) {
+    const ids = await store.findByToken(token, { limit: MAX_URN_CANDIDATES + 1 });
+    if (ids.length <= MAX_URN_CANDIDATES) {
+      candidates = ids;
+      break;
+    }
+  }
+  if (candidates === undefined) return undefined;
   for (let at = 0; at < candidates.length; at += CHUNK) {
     for (const stored of await store.getMany(candidates.slice(at, at + CHUNK))) {
       if (!stored || !DEVICE_KINDS.has(stored.kind)) continue;

@@ -2,6 +2,7 @@
 // and digest derived from that order alone — so equal content gives equal bytes on every
 // node, whatever order the signatures arrived in (DESIGN §2, "Merging").
 import { createHash } from 'node:crypto';
+import { ISSUANCE_METADATA, NOTATION_DOMAIN } from './notations.ts';
 import { framePacket, PacketTag } from './packets.ts';
 import {
   type CodeRecord,
@@ -66,6 +67,34 @@ export function capPerSigner(sigs: readonly VerifiedSignature[], max: number): V
 }
 
 /**
+ * Issuance statements (DESIGN §7) kept per signer on one user ID: the current certificate's
+ * and, during a renewal, the previous one's. A device renewing monthly for ten years would
+ * otherwise carry 120 of them; the older ones live on in the record's history and in the
+ * issuing node's certificate index. Keeping the newest N of a union is commutative,
+ * associative and idempotent, so merges still converge.
+ */
+export const ISSUANCE_STATEMENTS_KEPT = 2;
+
+const ISSUANCE_NOTATION = `${ISSUANCE_METADATA}@${NOTATION_DOMAIN}`;
+
+const isIssuance = (sig: VerifiedSignature) => sig.notations.some((n) => n.name === ISSUANCE_NOTATION);
+
+/** `sigs` (sorted, oldest first) without the issuance statements older than each signer's newest ISSUANCE_STATEMENTS_KEPT. */
+export function pruneIssuanceStatements(sigs: readonly VerifiedSignature[]): readonly VerifiedSignature[] {
+  const counts = new Map<string, number>();
+  for (const sig of sigs) if (isIssuance(sig)) counts.set(sig.issuer, (counts.get(sig.issuer) ?? 0) + 1);
+  if (![...counts.values()].some((n) => n > ISSUANCE_STATEMENTS_KEPT)) return sigs;
+  const skip = new Map([...counts].map(([issuer, n]) => [issuer, Math.max(0, n - ISSUANCE_STATEMENTS_KEPT)]));
+  return sigs.filter((sig) => {
+    if (!isIssuance(sig)) return true;
+    const left = skip.get(sig.issuer) ?? 0;
+    if (left === 0) return true;
+    skip.set(sig.issuer, left - 1);
+    return false;
+  });
+}
+
+/**
  * The chunks in one buffer of exactly their length. Buffer.concat takes small results from
  * node's shared 8 KiB allocation pool, and a record is kept for long (store and answer
  * caches): a 1.5 KB record would pin its whole slab — five times its size, over every
@@ -119,7 +148,7 @@ export function assembleKeyRecord(parts: KeyParts): KeyRecord {
   const keySignatures = [...parts.keySignatures].sort(compareSignatures);
   const userIds = [...parts.userIds]
     .sort((a, b) => byteCompare(a.userId, b.userId))
-    .map((u) => ({ ...u, signatures: [...u.signatures].sort(compareSignatures) }));
+    .map((u) => ({ ...u, signatures: pruneIssuanceStatements([...u.signatures].sort(compareSignatures)) }));
   const subkeys = [...parts.subkeys]
     .sort((a, b) => byteCompare(a.key.fingerprint, b.key.fingerprint))
     .map((s) => {
