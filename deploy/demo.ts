@@ -1,15 +1,19 @@
 // The whole lifecycle across the four-role mesh (issue "Federation"), as its users would
 // see it: every write goes to a node's /pks/add like `gpg --send-keys`, every question is
-// the gateway's `GET /ics/v1/verify/{id}` at the infield node. Exits 0 when every step
-// held, 1 when one did not.
+// the gateway's `GET /ics/v1/verify/{id}` at the infield node, and a device gets its
+// operational certificate from infield over EST as `ics enrol` does (its birth certificate
+// from the manufacturer's factory). Exits 0 when every step held, 1 when one did not.
 //
 //   tsx deploy/demo.ts [--dir DIR] [--base-port N] [--keep]      (ports: ephemeral unless --base-port)
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as openpgp from 'openpgp';
+import { CertificateAuthority, issueBirthCertificate, type UnlockedAuthority } from '../ics/enrol/index.ts';
+import { isIcsError } from '../ics/errors.ts';
+import { DeviceAgent } from '../ics/est/device-agent.ts';
 import {
   armor,
   certify,
@@ -17,10 +21,11 @@ import {
   generateIdentity,
   type IdentityRecord,
   type KeyRecord,
+  privateKeyPkcs8,
   readPrivateKey,
   signCode,
 } from '../ics/record/index.ts';
-import { initMesh, type Mesh, type MeshRole, parseBasePort, startMesh } from './mesh.ts';
+import { caChainFile, initMesh, type Mesh, type MeshRole, parseBasePort, startMesh } from './mesh.ts';
 
 const WAIT_MS = 30_000;
 
@@ -28,10 +33,50 @@ function say(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
+const passphraseOf = async (mesh: Mesh, role: MeshRole) => (await readFile(join(mesh.nodes[role].dir, 'keys/issuer.passphrase'), 'utf8')).trim();
+
 async function issuerKey(mesh: Mesh, role: MeshRole): Promise<openpgp.PrivateKey> {
-  const dir = mesh.nodes[role].dir;
-  const passphrase = (await readFile(join(dir, 'keys/issuer.passphrase'), 'utf8')).trim();
-  return readPrivateKey(await readFile(join(dir, 'keys/issuer.secret.asc'), 'utf8'), passphrase);
+  return readPrivateKey(await readFile(join(mesh.nodes[role].dir, 'keys/issuer.secret.asc'), 'utf8'), await passphraseOf(mesh, role));
+}
+
+/** The manufacturer's birth CA, as its factory tooling holds it. */
+async function birthAuthority(mesh: Mesh): Promise<UnlockedAuthority> {
+  return new CertificateAuthority(join(mesh.nodes.manufacturer.dir, 'ca')).unlock(await passphraseOf(mesh, 'manufacturer'));
+}
+
+/** A device as it leaves the factory: its birth certificate and its key (the record key) in its own directory. */
+async function provision(mesh: Mesh, birthCa: UnlockedAuthority, device: KeyRecord, privateKey: openpgp.PrivateKey, urn: string): Promise<string> {
+  const dir = join(mesh.root, 'devices', urn.split(':').pop() as string);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'birth.pem'), (await issueBirthCertificate(birthCa, device, { userId: urn })).pem);
+  await writeFile(join(dir, 'birth.key.pem'), privateKeyPkcs8(privateKey), { mode: 0o600 });
+  await chmod(join(dir, 'birth.key.pem'), 0o600);
+  return dir;
+}
+
+/** The device's EST client (what `ics enrol` runs), at infield, trusting infield's CA chain. */
+async function deviceAgent(mesh: Mesh, dir: string, options: { renewBeforeMs?: number; into?: string } = {}): Promise<DeviceAgent> {
+  const infield = mesh.nodes.infield;
+  if (!infield.est) throw new Error('the infield node has no EST listener');
+  const into = join(dir, options.into ?? '.');
+  await mkdir(into, { recursive: true });
+  return new DeviceAgent({
+    server: { url: `https://${infield.est}`, ca: await readFile(caChainFile(infield), 'utf8') },
+    birth: { cert: await readFile(join(dir, 'birth.pem'), 'utf8'), key: await readFile(join(dir, 'birth.key.pem'), 'utf8') },
+    dir: into,
+    ...(options.renewBeforeMs !== undefined && { renewBeforeMs: options.renewBeforeMs }),
+  });
+}
+
+/** The refusal an enrolment must meet: POLICY_REJECTED; its reason. */
+async function refusedEnrolment(agent: DeviceAgent): Promise<string> {
+  try {
+    const outcome = await agent.step();
+    throw new Error(`${agent.urn} was not refused (${outcome.action})`);
+  } catch (error) {
+    if (!isIcsError(error, 'POLICY_REJECTED')) throw error;
+    return error.message.replace(/^EST \w+ refused \(403\): /, '');
+  }
 }
 
 async function send(mesh: Mesh, role: MeshRole, record: IdentityRecord): Promise<void> {
@@ -81,13 +126,18 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
   const integrator = await issuerKey(mesh, 'maintenance');
   const developer = await issuerKey(mesh, 'developer');
   const devices: KeyRecord[] = [];
+  /** Each device's directory: birth certificate and key, and what it enrols into. */
+  const deviceDirs: string[] = [];
 
-  await step('the manufacturer registers three devices (status in-use)', async () => {
+  await step('the manufacturer registers three devices (status in-use), each with a birth certificate', async () => {
+    const birthCa = await birthAuthority(mesh);
     for (let i = 1; i <= 3; i++) {
-      const { record } = await generateIdentity({ userId: `urn:cm4it:device:acme.example:cam-3:SN${1000 + i}` });
+      const urn = `urn:cm4it:device:acme.example:cam-3:SN${1000 + i}`;
+      const { record, privateKey } = await generateIdentity({ userId: urn });
       const registered = await certify(record, manufacturer, { role: 'manufacturer', status: 'in-use', metadata: { model: 'cam-3' } });
       await send(mesh, 'manufacturer', registered);
       devices.push(registered);
+      deviceDirs.push(await provision(mesh, birthCa, registered, privateKey, urn));
     }
     return devices.map((d) => d.id.slice(-8)).join(', ');
   });
@@ -113,6 +163,18 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
     return `${ms} ms; the third device, not countersigned, is not there`;
   });
 
+  const [firstDir, , thirdDir] = deviceDirs as [string, string, string];
+  await step('a countersigned device enrols at infield over EST with its birth certificate, then renews', async () => {
+    const enrolled = await (await deviceAgent(mesh, firstDir)).step();
+    if (enrolled.action !== 'enrolled') throw new Error(`expected an enrolment, got ${enrolled.action}`);
+    // Inside the renewal window (here: renew 31 days ahead of a 30-day certificate's end).
+    const renewed = await (await deviceAgent(mesh, firstDir, { renewBeforeMs: 31 * 86_400_000 })).step();
+    if (renewed.action !== 'renewed' || renewed.serial === enrolled.serial) throw new Error(`expected a renewal with a new certificate, got ${renewed.action}`);
+    return `certificate ${enrolled.serial.slice(0, 12)}…, renewed as ${renewed.serial.slice(0, 12)}… (valid until ${renewed.notAfter.toISOString().slice(0, 10)})`;
+  });
+
+  await step('the device nobody countersigned cannot enrol', async () => refusedEnrolment(await deviceAgent(mesh, thirdDir)));
+
   await step('the manufacturer marks one device stolen; infield says not trusted', async () => {
     const stolen = await certify(first, manufacturer, { role: 'manufacturer', status: 'stolen' }, { created: new Date(Date.now() + 1000) });
     await send(mesh, 'manufacturer', stolen);
@@ -120,6 +182,12 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
     const answer = await verdict(mesh, 'infield', first.id);
     if (answer?.trusted) throw new Error('a stolen device is still trusted');
     return `${ms} ms from the manufacturer’s statement to infield’s answer`;
+  });
+
+  await step('the stolen device can neither renew its certificate nor enrol again', async () => {
+    const renewal = await refusedEnrolment(await deviceAgent(mesh, firstDir, { renewBeforeMs: 31 * 86_400_000 }));
+    await refusedEnrolment(await deviceAgent(mesh, firstDir, { into: 'again' }));
+    return renewal;
   });
 
   const statement = codeStatement('acme-cam-fw', '3.2.1', { sha256: 'a1'.repeat(32) });

@@ -7,6 +7,10 @@
 // has been published is ever trusted. Every listener binds port 0 unless --base-port is
 // given; the nodes' bound addresses are read from their addresses.json once they run, and
 // only then written into the peers' policies (which the nodes reload on SIGHUP).
+// Certificate authorities as the PKI of the program has them: an offline root at
+// maintenance certifies the manufacturer's birth CA (birth certificates at the factory) and
+// infield's issuing CA, which issues devices' operational certificates over EST to devices
+// whose records it trusts (manufacturer and integrator).
 //
 //   tsx deploy/mesh.ts up   [--dir mesh] [--base-port N]   initialise (once) and run until Ctrl-C
 //   tsx deploy/mesh.ts init [--dir mesh] [--base-port N]   only initialise the data directories
@@ -19,6 +23,7 @@ import { parseArgs } from 'node:util';
 import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
 import { hashPassword } from '../ics/auth/index.ts';
+import { CA_FILES, CertificateAuthority, type UnlockedAuthority } from '../ics/enrol/index.ts';
 import { type BoundAddresses, DataDir, initDataDir } from '../ics/node/index.ts';
 import { armor, armorPrivateKey, generateIdentity, readPrivateKey } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
@@ -65,6 +70,8 @@ export interface MeshNode {
   readonly p2p: string;
   readonly peerId: string;
   readonly issuer: string;
+  /** HOST:PORT of the EST listener (infield only; port 0 until the node runs). */
+  readonly est?: string;
 }
 
 export interface Mesh {
@@ -74,11 +81,53 @@ export interface Mesh {
   readonly issuers: Record<ExampleIssuer, string>;
 }
 
-function listeners(basePort: number | undefined, index: number) {
-  if (basePort === undefined) return { hkp: '127.0.0.1:0', ldap: '127.0.0.1:0', p2p: '/ip4/127.0.0.1/tcp/0' };
-  const base = basePort + index * 10;
-  return { hkp: `127.0.0.1:${base}`, ldap: `127.0.0.1:${base + 1}`, p2p: `/ip4/127.0.0.1/tcp/${base + 2}` };
+function listeners(basePort: number | undefined, index: number, role: MeshRole) {
+  const base = basePort === undefined ? undefined : basePort + index * 10;
+  const at = (offset: number) => (base === undefined ? 0 : base + offset);
+  return {
+    hkp: `127.0.0.1:${at(0)}`,
+    ldap: `127.0.0.1:${at(1)}`,
+    p2p: `/ip4/127.0.0.1/tcp/${at(2)}`,
+    // The system's ICS is where devices in the field enrol.
+    ...(role === 'infield' && { est: `127.0.0.1:${at(3)}` }),
+  };
 }
+
+/** The node's passphrase, which protects its issuer key and its CA key alike. */
+const nodePassphrase = async (node: MeshNode) => (await readFile(join(node.dir, 'keys/issuer.passphrase'), 'utf8')).trim();
+
+/** Where the mesh keeps the manufacturer's birth CA certificate in infield's data directory. */
+const BIRTH_CA_FILE = 'keys/acme-birth-ca.pem';
+
+/**
+ * The CAs: maintenance's root (offline in a real program: it signs two requests here and
+ * nothing after), the manufacturer's Ed25519 birth CA and infield's P-256 issuing CA under it;
+ * infield's policy trusts the birth CA and issues to devices the manufacturer registered and
+ * an integrator countersigned.
+ */
+async function initCertificateAuthorities(nodes: Record<MeshRole, MeshNode>): Promise<void> {
+  const rootCa = new CertificateAuthority(join(nodes.maintenance.dir, 'ca'));
+  await rootCa.initRoot({ passphrase: await nodePassphrase(nodes.maintenance), subject: 'CN=Acme program root CA,O=Acme' });
+  const root: UnlockedAuthority = await rootCa.unlock(await nodePassphrase(nodes.maintenance));
+  const issuing = [
+    { role: 'manufacturer', subject: 'CN=Acme factory birth CA,O=Acme', algorithm: 'ed25519' },
+    { role: 'infield', subject: 'CN=Acme field issuing CA,O=Acme', algorithm: 'p256' },
+  ] as const;
+  for (const { role, subject, algorithm } of issuing) {
+    const ca = new CertificateAuthority(join(nodes[role].dir, 'ca'));
+    const { requestPem } = await ca.initIssuing({ passphrase: await nodePassphrase(nodes[role]), subject, algorithm });
+    const signed = await root.signSubordinate(requestPem);
+    await ca.install(signed.pem + root.chainPem());
+  }
+  await copyFile(join(nodes.manufacturer.dir, 'ca', CA_FILES.certificate), join(nodes.infield.dir, BIRTH_CA_FILE));
+  const file = join(nodes.infield.dir, 'policy.yaml');
+  const doc = parseDocument(await readFile(file, 'utf8'));
+  doc.set('enrol', doc.createNode({ birthCAs: [BIRTH_CA_FILE], requireRoles: ['manufacturer', 'integrator'] }));
+  await writeFile(file, doc.toString());
+}
+
+/** The trust anchors a device is given for the EST server at `role`: that node's CA chain up to the root. */
+export const caChainFile = (node: MeshNode) => join(node.dir, 'ca', CA_FILES.chain);
 
 /** Sync wiring: which domains each node pulls from / pushes to which peer. */
 const WIRING: Record<MeshRole, Array<{ peer: MeshRole; pull: string[]; push: string[] }>> = {
@@ -134,6 +183,7 @@ export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
     const mesh = JSON.parse(saved) as Partial<Mesh>;
     // Meshes made before the example issuers were generated trust published test keys.
     if (!mesh.issuers || !mesh.root) throw new Error(`${root} holds a mesh of an earlier layout (it trusts published example keys): remove it and run init again`);
+    if (!mesh.nodes?.infield.est) throw new Error(`${root} holds a mesh of an earlier layout (no certificate authorities, no EST): remove it and run init again`);
     return mesh as Mesh;
   }
   root = resolve(root);
@@ -143,7 +193,7 @@ export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
     const dir = resolve(root, role);
     const init = await initDataDir(dir, { role, name: `acme-${role}` });
     const key = await loadOrCreatePeerKey(new DataDir(dir).resolve('keys/libp2p.key'));
-    nodes[role] = { role, dir, ...listeners(basePort, index), peerId: key.peerId, issuer: init.issuerFingerprint };
+    nodes[role] = { role, dir, ...listeners(basePort, index, role), peerId: key.peerId, issuer: init.issuerFingerprint };
   }
   const nodeRoles: Record<MeshRole, string[]> = {
     manufacturer: ['manufacturer'],
@@ -178,6 +228,7 @@ export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
     }
     await writeFile(file, doc.toString());
   }
+  await initCertificateAuthorities(nodes);
   // Peers by id only until their addresses are known (startMesh); a peer may still dial in.
   await writePeerAddresses(nodes, undefined);
   // An operator account on every node, for authenticated reads of private domains.
@@ -329,7 +380,7 @@ export async function startMesh(
   try {
     for (const role of ROLES) {
       const node = mesh.nodes[role];
-      const args = ['serve', '--data', node.dir, '--hkp', node.hkp, '--ldap', node.ldap, '--p2p', node.p2p];
+      const args = ['serve', '--data', node.dir, '--hkp', node.hkp, '--ldap', node.ldap, '--p2p', node.p2p, ...(node.est ? ['--est', node.est] : [])];
       processes.push(new NodeProcess(role, args, PINO_LEVELS[options.logLevel ?? 'info'] ?? 30, options.output, options.nodeFlags));
     }
     await Promise.all(processes.map((p) => p.waitFor('ics node ready', 'start')));
@@ -338,7 +389,13 @@ export async function startMesh(
     for (const p of processes) {
       const node = mesh.nodes[p.role];
       const bound = await boundAddresses(node, p.child.pid);
-      nodes[p.role] = { ...node, hkp: new URL(bound.hkp as string).host, ldap: new URL(bound.ldap as string).host, p2p: (bound.p2p?.addresses[0] as string).replace(/\/p2p\/.*$/, '') };
+      nodes[p.role] = {
+        ...node,
+        hkp: new URL(bound.hkp as string).host,
+        ldap: new URL(bound.ldap as string).host,
+        p2p: (bound.p2p?.addresses[0] as string).replace(/\/p2p\/.*$/, ''),
+        ...(node.est && bound.est && { est: new URL(bound.est).host }),
+      };
       p2p[p.role] = bound.p2p?.addresses ?? [];
     }
     await writePeerAddresses(mesh.nodes, p2p);
@@ -373,7 +430,7 @@ async function main(): Promise<void> {
   const mesh = await initMesh(values.dir as string, parseBasePort(values['base-port']));
   const show = (m: Mesh) => {
     for (const node of Object.values(m.nodes)) {
-      process.stdout.write(`${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  p2p ${node.p2p}/p2p/${node.peerId}\n`);
+      process.stdout.write(`${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  p2p ${node.p2p}/p2p/${node.peerId}${node.est ? `  est https://${node.est}` : ''}\n`);
     }
   };
   process.stdout.write(`example issuers' keys in ${join(mesh.root, ISSUERS_DIR)} (secret keys mode 0600, passphrase in ${join(ISSUERS_DIR, 'passphrase')})\n`);

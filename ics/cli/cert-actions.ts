@@ -1,8 +1,10 @@
 // What `ics cert list | show` do (their definitions are in cert-commands.ts): read the
 // certificate index from the data directory's store.
 import { createHash } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { IcsError } from '../errors.ts';
 import type { CertificateEntry } from '../store/index.ts';
+import { DataDir } from '../node/offline.ts';
 import { parseDuration } from './args.ts';
 import { print, resolveRecord, withNode } from './context.ts';
 import type { GlobalOptions } from './options.ts';
@@ -84,4 +86,22 @@ export async function certShow(serial: string, flags: GlobalOptions): Promise<vo
       ].join('\n'),
     );
   });
+}
+
+/** Enrolments waiting for approval (enrol.approval: manual): read from files, so it works while the node runs. */
+export async function certPending(flags: GlobalOptions & { data: string }): Promise<void> {
+  const { nodeApprovals } = await import('../node/ca.ts');
+  const waiting = await nodeApprovals(new DataDir(flags.data)).pending();
+  print(flags, waiting, () =>
+    waiting.length === 0
+      ? 'no enrolment waits for approval'
+      : waiting.map((p) => `${p.recordId}  ${p.urn}  since ${p.firstRequested} (${p.requests} request${p.requests === 1 ? '' : 's'}, last ${p.lastRequested}${p.origin ? ` from ${p.origin}` : ''})`).join('\n'),
+  );
+}
+
+/** Approves a waiting enrolment: the device's next request is issued. Works while the node runs. */
+export async function certApprove(ref: string, flags: GlobalOptions & { data: string }): Promise<void> {
+  const { nodeApprovals } = await import('../node/ca.ts');
+  const approval = await nodeApprovals(new DataDir(flags.data)).approve(ref.trim(), new Date(), userInfo().username);
+  print(flags, approval, () => `approved: ${approval.urn} (record ${approval.recordId}); its next enrolment request is issued`);
 }

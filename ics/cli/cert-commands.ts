@@ -1,6 +1,8 @@
 // `ics cert list | show`: the certificates the node's CA issued, as the certificate index in
 // the store holds them (operational ones over EST, birth ones as they are indexed). Read from
-// the data directory, so refused (UNAVAILABLE) while `ics serve` holds it. Definitions only:
+// the data directory, so refused (UNAVAILABLE) while `ics serve` holds it. `ics cert pending |
+// approve`: enrolments that wait for an operator; files beside the CA, so they work while the
+// node runs. Definitions only:
 // each action loads cert-actions.ts when it runs.
 import type { Command } from 'commander';
 import type { CertListFlags } from './cert-actions.ts';
@@ -26,4 +28,18 @@ export function registerCertCommands(program: Command): void {
     .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
     .option('--json', 'machine-readable output')
     .action(async (serial: string, flags: GlobalOptions) => (await actions()).certShow(serial, flags));
+
+  cert
+    .command('pending')
+    .description('enrolments waiting for approval (policy enrol.approval: manual); works while the node runs')
+    .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (flags: GlobalOptions & { data: string }) => (await actions()).certPending(flags));
+
+  cert
+    .command('approve <device>')
+    .description("approve a waiting enrolment (record id or URN, from `ics cert pending`): the device's next request gets its certificate")
+    .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (device: string, flags: GlobalOptions & { data: string }) => (await actions()).certApprove(device, flags));
 }

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
 import { registerCaCommands } from './ca-commands.ts';
 import { registerCertCommands } from './cert-commands.ts';
+import { registerEnrolCommand } from './enrol-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerOperations } from './operations.ts';
 
@@ -22,6 +23,7 @@ registerNodeCommands(program);
 registerOperations(program);
 registerCaCommands(program);
 registerCertCommands(program);
+registerEnrolCommand(program);
 
 program
   .command('demo')

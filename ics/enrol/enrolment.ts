@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { IcsError } from '../errors.ts';
 import type { EnrolPolicy, Policy, PolicyEngine, PolicyVerdict, PolicyVerdictCache } from '../policy/index.ts';
 import type { CertificateEntry, CertificateIndex, ChangeSource, RecordIndexes, RecordReader } from '../store/index.ts';
+import type { ApprovalQueue } from './approvals.ts';
 import { loadBirthCAs } from './birth-cas.ts';
 import { deviceSerial } from './birth.ts';
 import type { UnlockedAuthority } from './ca.ts';
@@ -22,9 +23,12 @@ import { fingerprintOf, type IssuedCertificate } from './certificate.ts';
 import { certsOnly } from './certs-only.ts';
 import { sameName, signedBy } from './chain.ts';
 import { pathToAnchor } from './client-path.ts';
+import { deviceUrnsOf } from './device-side.ts';
 import { type DeviceRecord, deviceRecordById, findDeviceRecord } from './device-record.ts';
 import { type StatementOutcome, type StatementSubmitter, writeIssuanceStatement } from './issuance-statement.ts';
 import { MAX_CHAIN_LENGTH, MAX_COMMON_NAME } from './limits.ts';
+import { nameAttributes } from './names.ts';
+import { readCertificateRequest } from './parse.ts';
 import { reviewRequest } from './request-review.ts';
 import { x509 } from './x509.ts';
 
@@ -44,6 +48,8 @@ export interface EnrolmentComponents {
   readonly verdicts?: PolicyVerdictCache;
   /** The event log's source of the issuance statement. Default `api` (an HTTP front end). */
   readonly source?: ChangeSource;
+  /** Where enrolments wait for an operator when the policy asks for manual approval; without it, such a policy issues nothing. */
+  readonly approvals?: ApprovalQueue;
 }
 
 export interface EnrolmentRequest {
@@ -58,7 +64,19 @@ export interface EnrolmentRequest {
   readonly now?: Date;
 }
 
+/** How long a device waiting for approval is asked to wait before it asks again. */
+export const APPROVAL_RETRY_SECONDS = 60;
+
+/** A request that meets every condition but waits for an operator's approval (enrol.approval: manual). */
+export interface EnrolmentPending {
+  readonly pending: true;
+  readonly recordId: string;
+  readonly urn: string;
+  readonly retryAfterSeconds: number;
+}
+
 export interface Enrolled {
+  readonly pending?: undefined;
   readonly certificate: IssuedCertificate;
   /** A certs-only message (RFC 5272 §4.1) holding the new certificate: what EST answers. */
   readonly certsOnly: Uint8Array;
@@ -70,16 +88,13 @@ export interface Enrolled {
   readonly statement: StatementOutcome;
 }
 
-/** SAN URIs that name a device (URN kinds with birth certificates). */
-const DEVICE_URN = /^urn:cm4it:(?:device|gateway):/;
-
 const unauthenticated = (message: string) => new IcsError('UNAUTHENTICATED', message);
 
-function enrolSection(engine: PolicyEngine): EnrolPolicy {
+function enrolSection(engine: PolicyEngine, approvals: ApprovalQueue | undefined): EnrolPolicy {
   const enrol = engine.policy.enrol;
   if (!enrol) throw new IcsError('POLICY_REJECTED', 'this node’s policy has no enrol section: it issues no certificates');
   // Issuing at once what the operator wants approved first would defeat the setting: refuse instead.
-  if (enrol.approval === 'manual') throw new IcsError('NOT_IMPLEMENTED', 'the policy asks for manual approval of enrolments, which this node does not support yet: nothing is issued');
+  if (enrol.approval === 'manual' && !approvals) throw new IcsError('NOT_IMPLEMENTED', 'the policy asks for manual approval of enrolments, which this node is not set up for: nothing is issued');
   return enrol;
 }
 
@@ -97,8 +112,7 @@ function clientCertificates(ders: readonly Uint8Array[]): [x509.X509Certificate,
 
 /** The device URN a client certificate names (its SAN URI, as birth and operational certificates carry it). */
 function deviceUrnOf(certificate: x509.X509Certificate): string {
-  const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
-  const urns = [...new Set((san?.names.items ?? []).filter((n) => n.type === 'url' && DEVICE_URN.test(n.value)).map((n) => n.value))];
+  const urns = deviceUrnsOf(certificate);
   if (urns.length === 0) throw new IcsError('POLICY_REJECTED', `the client certificate (${certificate.subject}) names no device URN in its subjectAltName`);
   if (urns.length > 1) throw new IcsError('POLICY_REJECTED', `the client certificate (${certificate.subject}) names ${urns.length} device URNs: one is expected`);
   return urns[0] as string;
@@ -139,10 +153,11 @@ export class Enrolment {
   }
 
   /** simpleenroll (RFC 7030 §4.2.1): a device authenticated by its birth certificate. */
-  async enrol(request: EnrolmentRequest): Promise<Enrolled> {
+  async enrol(request: EnrolmentRequest): Promise<Enrolled | EnrolmentPending> {
     const now = request.now ?? new Date();
     const engine = this.#c.policy();
-    const enrol = enrolSection(engine);
+    const enrol = enrolSection(engine, this.#c.approvals);
+    if (request.clientCertificates.length === 0 && enrol.bootstrap === 'record-key') return this.#bootstrap(engine, enrol, request, now);
     const [leaf, ...sent] = clientCertificates(request.clientCertificates);
     await pathToAnchor(leaf, sent, await this.#birthCAsOf(engine.policy), now);
     const urn = deviceUrnOf(leaf);
@@ -159,7 +174,7 @@ export class Enrolment {
   async reenrol(request: EnrolmentRequest): Promise<Enrolled> {
     const now = request.now ?? new Date();
     const engine = this.#c.policy();
-    const enrol = enrolSection(engine);
+    const enrol = enrolSection(engine, this.#c.approvals);
     const [leaf] = clientCertificates(request.clientCertificates);
     const ca = this.#c.authority.certificate;
     if (!sameName(leaf.issuerName, ca.subjectName) || !(await signedBy(leaf, ca))) {
@@ -179,7 +194,23 @@ export class Enrolment {
     if (!device || !device.record.userIds.some((u) => u.userId === urn)) {
       throw new IcsError('POLICY_REJECTED', `this node no longer holds the device record ${entry.recordId} of ${urn}`);
     }
-    return this.#issue(engine, enrol, device, urn, request, now, 'simplereenroll');
+    return this.#issue(engine, enrol, device, urn, request, now, 'simplereenroll') as Promise<Enrolled>;
+  }
+
+  /**
+   * `bootstrap: record-key`: a device without a birth certificate (and so without a TLS client
+   * certificate) enrols with a request whose key is its record's primary key, naming its URN.
+   * The request's signature proves possession of that key; the record's verdict does the rest.
+   */
+  async #bootstrap(engine: PolicyEngine, enrol: EnrolPolicy, request: EnrolmentRequest, now: Date): Promise<Enrolled | EnrolmentPending> {
+    const csr = readCertificateRequest(request.csr);
+    const urns = deviceUrnsOf(csr);
+    const named = urns.length > 0 ? urns : nameAttributes(csr.subjectName).filter(([type]) => type === 'CN').map(([, value]) => value);
+    if (named.length !== 1) throw unauthenticated('no TLS client certificate, and the request names no one device URN (subjectAltName URI or subject CN) to bootstrap with its record key');
+    const urn = named[0] as string;
+    const device = await findDeviceRecord(this.#c.store, urn, new Uint8Array(csr.publicKey.rawData));
+    if (!device) throw new IcsError('POLICY_REJECTED', `this node holds no device record ${urn} whose key is the request's key (bootstrap: record-key)`);
+    return this.#issue(engine, enrol, device, urn, request, now, 'simpleenroll');
   }
 
   async #birthCAsOf(policy: Policy): Promise<x509.X509Certificate[]> {
@@ -199,10 +230,28 @@ export class Enrolment {
     return (cache.get(device.stored, engine, now) ?? cache.evaluate(device.stored, device.record, engine, now)).verdict;
   }
 
-  async #issue(engine: PolicyEngine, enrol: EnrolPolicy, device: DeviceRecord, urn: string, request: EnrolmentRequest, now: Date, operation: string): Promise<Enrolled> {
+  async #issue(
+    engine: PolicyEngine,
+    enrol: EnrolPolicy,
+    device: DeviceRecord,
+    urn: string,
+    request: EnrolmentRequest,
+    now: Date,
+    operation: 'simpleenroll' | 'simplereenroll',
+  ): Promise<Enrolled | EnrolmentPending> {
     authorise(this.#verdict(engine, device, now), enrol, urn, request.domain);
     const serial = deviceSerial(urn);
     const reviewed = await reviewRequest(request.csr, { urn, serial }, enrol.profile.keyTypes);
+    // Only a request that would be issued now waits for the operator: the approval is of a
+    // trusted device with a good request, and a renewal of an approved device needs none.
+    const approvals = enrol.approval === 'manual' && operation === 'simpleenroll' ? this.#c.approvals : undefined;
+    if (approvals) {
+      const waiting = { recordId: device.stored.id, urn, ...(request.origin !== undefined && { origin: request.origin }) };
+      if (!(await approvals.approved(waiting, now))) {
+        this.#c.logger.info({ operation, urn, record: device.stored.id, origin: request.origin }, 'enrolment waits for approval');
+        return { pending: true, recordId: device.stored.id, urn, retryAfterSeconds: APPROVAL_RETRY_SECONDS };
+      }
+    }
     const authority = this.#c.authority;
     // Never past the CA's own end.
     const notAfter = new Date(Math.min(now.getTime() + enrol.profile.lifetimeSeconds * 1000, authority.certificate.notAfter.getTime()));
@@ -230,6 +279,7 @@ export class Enrolment {
     await this.#c.store.addCertificate(entry);
     const logged = { operation, urn, record: device.stored.id, serial: entry.serial, sha256: entry.sha256, notAfter: entry.notAfter, origin: request.origin };
     const statement = await this.#recordIssuance(device, urn, certificate, request.origin, logged);
+    await approvals?.consume(device.stored.id);
     this.#c.logger.info({ ...logged, ...(reviewed.ignored.length > 0 && { ignored: reviewed.ignored }) }, 'operational certificate issued');
     return { certificate, certsOnly: certsOnly([certificate.certificate]), recordId: device.stored.id, urn, ignored: reviewed.ignored, statement };
   }

@@ -1,12 +1,14 @@
 // The certificate authority (DESIGN §7): public surface. A core area: it imports record/,
 // policy/, store/ (types) and errors only; EST, OCSP and CRL front ends call it, it calls none of them.
+export { type Approval, ApprovalDirectory, type ApprovalQueue, MAX_PENDING, type PendingEnrolment } from './approvals.ts';
 export { loadBirthCAs } from './birth-cas.ts';
 export { type BirthOptions, deviceSerial, issueBirthCertificate } from './birth.ts';
 export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOptions, type RootOptions, type SubordinateOptions, UnlockedAuthority } from './ca.ts';
 export { type IssuedCertificate, randomSerial } from './certificate.ts';
 export { certsOnly } from './certs-only.ts';
 export { type VerifiedRequest, verifyCertificateRequest } from './csr.ts';
-export { type Enrolled, Enrolment, type EnrolmentComponents, type EnrolmentRequest } from './enrolment.ts';
+export { certificatesOf, certificatesPem, deviceRequest, type DeviceRequest, deviceUrnsOf, issuedFor, type Renewal, renewalOf } from './device-side.ts';
+export { APPROVAL_RETRY_SECONDS, type Enrolled, Enrolment, type EnrolmentPending, type EnrolmentComponents, type EnrolmentRequest } from './enrolment.ts';
 export { type StatementOutcome, type StatementSubmitter } from './issuance-statement.ts';
 export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';

@@ -1,4 +1,4 @@
-// EST outcomes in /metrics: every request by operation and outcome (`issued`, `served`, or the
+// EST outcomes in /metrics: every request by operation and outcome (`issued`, `pending`, `served`, or the
 // error code of a refusal), in the node's registry beside the host's own figures.
 import { Counter, type Registry } from 'prom-client';
 
@@ -11,7 +11,7 @@ export function estCounter(registry: Registry): Counter<'operation' | 'outcome'>
     (registry.getSingleMetric(NAME) as Counter<'operation' | 'outcome'> | undefined) ??
     new Counter({
       name: NAME,
-      help: 'EST requests by operation and outcome: issued, served, or the error code of a refusal (nothing is issued then)',
+      help: 'EST requests by operation and outcome: issued, pending (waits for approval), served, or the error code of a refusal (nothing is issued then)',
       labelNames: ['operation', 'outcome'],
       registers: [registry],
     })

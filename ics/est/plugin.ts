@@ -5,7 +5,7 @@
 // certificate authority's (enrol/); here are the paths, bodies and content types. Refusals
 // are a line of plain text with the status of their code, logged and counted in /metrics.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Enrolled, EnrolmentRequest } from '../enrol/index.ts';
+import type { Enrolled, EnrolmentPending, EnrolmentRequest } from '../enrol/index.ts';
 import { IcsError } from '../errors.ts';
 import { type HttpContext, type HttpPlugin, noInputSchema, type ProblemWriter, textProblem, toProblem } from '../http/index.ts';
 import { base64Lines, requestBytes } from './body.ts';
@@ -77,7 +77,7 @@ async function registerRoutes(app: FastifyInstance, ctx: HttpContext, authority:
 
   const certificates = (reply: FastifyReply, der: Uint8Array) => reply.code(200).type(CERTS_ONLY).send(base64Lines(der));
 
-  const enrolment = (operation: 'simpleenroll' | 'simplereenroll', run: (request: EnrolmentRequest) => Promise<Enrolled>) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const enrolment = (operation: 'simpleenroll' | 'simplereenroll', run: (request: EnrolmentRequest) => Promise<Enrolled | EnrolmentPending>) => async (request: FastifyRequest, reply: FastifyReply) => {
     const domain = domainOf(request);
     const enrolled = await run({
       clientCertificates: ctx.peerCertificates(request),
@@ -85,6 +85,15 @@ async function registerRoutes(app: FastifyInstance, ctx: HttpContext, authority:
       origin: `est:${request.ip}`,
       ...(domain !== undefined && { domain }),
     });
+    if (enrolled.pending) {
+      // RFC 7030 §4.2.3: 202 and Retry-After; the device sends its request again then.
+      counter.inc({ operation, outcome: 'pending' });
+      return reply
+        .code(202)
+        .header('retry-after', String(enrolled.retryAfterSeconds))
+        .type('text/plain; charset=utf-8')
+        .send(`PENDING: the enrolment of ${enrolled.urn} waits for an operator's approval (ics cert approve ${enrolled.recordId}); ask again in ${enrolled.retryAfterSeconds} s\n`);
+    }
     counter.inc({ operation, outcome: 'issued' });
     if (enrolled.ignored.length > 0) reply.header(NOT_GRANTED_HEADER, enrolled.ignored.join(', '));
     return certificates(reply, enrolled.certsOnly);

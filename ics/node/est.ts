@@ -11,7 +11,7 @@ import { estPlugin, MAX_EST_BODY_BYTES } from '../est/index.ts';
 import { createHttpServer, type HttpServer, type HttpTls, httpInit } from '../http/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import type { PolicyVerdictCache } from '../policy/index.ts';
-import { caPassphrase, nodeAuthority } from './ca.ts';
+import { caPassphrase, nodeApprovals, nodeAuthority } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -30,9 +30,8 @@ async function checkPrerequisites(node: IcsNode): Promise<void> {
   if (role === 'pending') problems.push(`the certificate authority of node ${node.config.name} waits for its certificate (ics ca install)`);
   const policy = node.policy.policy;
   if (!policy.enrol) problems.push(`the policy (${policy.source}) has no enrol section (schemas/policy.schema.json: birthCAs, requireRoles, profile)`);
-  if (policy.enrol?.approval === 'manual') problems.push(`the policy (${policy.source}) asks for enrol.approval: manual, which this node does not support yet (use auto)`);
   if (problems.length > 0) {
-    throw new IcsError('CONFIG_INVALID', `listen.est is set, but ${problems.join('; and ')}: EST needs a CA and an enrol section it supports, or remove listen.est`, { details: { errors: problems } });
+    throw new IcsError('CONFIG_INVALID', `listen.est is set, but ${problems.join('; and ')}: EST needs a CA and an enrol section, or remove listen.est`, { details: { errors: problems } });
   }
 }
 
@@ -70,6 +69,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
     issuerKey: () => node.issuerKey(),
     logger: node.logger.child({ component: 'enrol' }),
     verdicts: shared.verdicts,
+    approvals: nodeApprovals(node.dataDir),
   });
   const { requestsPerMinute, maxConnections, maxConnectionsPerAddress, requestTimeoutSeconds } = node.config.est;
   return createHttpServer(

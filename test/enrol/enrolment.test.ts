@@ -56,6 +56,7 @@ describe('enrol/enrolment: a failed record write after issuance', function () {
     });
     const [birth] = readCertificates(await readFile(join(tmp.path, 'SN4.pem')));
     const enrolled = await enrolment.enrol({ clientCertificates: [new Uint8Array(birth?.rawData ?? [])], csr: await readFile(join(tmp.path, 'op.der')) });
+    assert.ok(!enrolled.pending, 'approval is automatic');
     assert.deepEqual(enrolled.statement, { written: false, reason: 'the record write failed' });
     const indexed = await node.store.getCertificate(enrolled.certificate.serial);
     assert.equal(indexed?.recordId, ids.SN4);

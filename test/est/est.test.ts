@@ -290,13 +290,18 @@ describe('est: enrolment over EST with curl and openssl', function () {
       await refused(enrol('simplereenroll', birth('SN1'), good), 401, 'UNAUTHENTICATED', /use simpleenroll/);
     });
 
-    it('a policy reloaded to approval: manual issues nothing: 501 (manual approval is not supported yet)', async () => {
+    it('a policy reloaded to approval: manual holds the request: 202 with Retry-After, nothing issued', async () => {
       const file = at('system/policy.yaml');
       const policy = await readFile(file, 'utf8');
       await writeFile(file, policy.replace('enrol:\n', 'enrol:\n  approval: manual\n'));
       await node.reloadPolicy();
       try {
-        await refused(enrol('simpleenroll', birth('SN1'), good), 501, 'NOT_IMPLEMENTED', /manual approval/);
+        const before = await issued();
+        const answer = await enrol('simpleenroll', birth('SN1'), good);
+        assert.equal(answer.status, 202, answer.body);
+        assert.equal(answer.headers['retry-after'], '60');
+        assert.match(answer.body, new RegExp(`^PENDING: the enrolment of ${urn('SN1')} waits for an operator's approval \\(ics cert approve ${ids.SN1}\\)`));
+        assert.equal(await issued(), before, 'nothing issued');
       } finally {
         await writeFile(file, policy);
         await node.reloadPolicy();
@@ -323,7 +328,7 @@ describe('est: enrolment over EST with curl and openssl', function () {
 
   // Mocha runs a suite's own tests before its nested suites: these come after the refusals.
   describe('configuration, and the index read offline', () => {
-    it('a node with listen.est but no CA or no enrol section refuses to start, saying which', async () => {
+    it('a node with listen.est but no CA or no enrol section refuses to start, saying which; with both it starts', async () => {
       const noEnrol = await openNode(at('factory'), { logger: pino({ level: 'silent' }) });
       try {
         await assert.rejects(startServices(noEnrol, { hkp: 'off', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' }), (error: unknown) => {
@@ -335,14 +340,13 @@ describe('est: enrolment over EST with curl and openssl', function () {
       } finally {
         await noEnrol.close();
       }
+      // With an enrol section (manual approval included) it starts.
       await appendFile(at('factory/policy.yaml'), '\nenrol:\n  approval: manual\n');
       const manual = await openNode(at('factory'), { logger: pino({ level: 'silent' }) });
       try {
-        await assert.rejects(startServices(manual, { hkp: 'off', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' }), (error: unknown) => {
-          assert.ok(isIcsError(error, 'CONFIG_INVALID'));
-          assert.match(error.message, /enrol\.approval: manual, which this node does not support yet/);
-          return true;
-        });
+        const started = await startServices(manual, { hkp: 'off', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' });
+        assert.match(started.addresses.est ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
+        await started.stop();
       } finally {
         await manual.close();
       }
