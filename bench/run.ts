@@ -3,6 +3,7 @@
 // name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
 // a `Benchmark` and list it in BENCHMARKS below.
 import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
+import { enrolBenchmark } from './enrol.ts';
 import { floodBenchmark } from './flood.ts';
 import { hkpBenchmark } from './hkp.ts';
 import { ldapBenchmark } from './ldap.ts';
@@ -11,7 +12,7 @@ import { reliabilityBenchmark } from './reliability.ts';
 import { storeBenchmark } from './store.ts';
 import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, floodBenchmark, reliabilityBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, floodBenchmark, reliabilityBenchmark];
 
 function usage(): string {
   return [
