@@ -70,6 +70,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
     logger: node.logger.child({ component: 'enrol' }),
     verdicts: shared.verdicts,
     approvals: nodeApprovals(node.dataDir),
+    source: 'est',
   });
   const { requestsPerMinute, maxConnections, maxConnectionsPerAddress, requestTimeoutSeconds } = node.config.est;
   return createHttpServer(

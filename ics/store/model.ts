@@ -3,8 +3,8 @@
 // and by the shared helpers (fingerprint.ts, change.ts) alike, so that neither imports the other.
 import type { EntityKind, IdentityRecord } from '../record/index.ts';
 
-/** Where an accepted change came from. */
-export type ChangeSource = 'cli' | 'hkp' | 'ldap' | 'api' | 'peer' | 'import';
+/** Where an accepted change came from (`est`: an issuance statement written at an EST enrolment). */
+export type ChangeSource = 'cli' | 'hkp' | 'ldap' | 'api' | 'peer' | 'import' | 'est';
 
 /**
  * A record as stored: canonical bytes plus what the store derived from them. Callers MUST

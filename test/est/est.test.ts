@@ -166,6 +166,10 @@ describe('est: enrolment over EST with curl and openssl', function () {
     assert.ok(verdict.trusted);
     assert.ok(verdict.reasons.some((r) => r.code === 'CERTIFICATE_ISSUANCE'));
     assert.ok(logLines.some((l) => l.msg === 'operational certificate issued' && l.serial === serial));
+    // The record's history says where the statement came from.
+    const last = (await node.store.history(ids.SN1 as string)).at(-1);
+    assert.equal(last?.source, 'est');
+    assert.match(last?.origin ?? '', /^est:(::ffff:)?127\.0\.0\.1$/);
   });
 
   it('simplereenroll: the operational certificate renews itself, with a new key, a one-line body', async () => {

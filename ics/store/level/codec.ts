@@ -10,7 +10,8 @@ import { kindByte, kindOfByte, readUint48, SEQ_BYTES } from './keys.ts';
 /** First byte of every value: lets a later version read this one. */
 const FORMAT = 1;
 const DIGEST_BYTES = 32;
-const SOURCES: readonly ChangeSource[] = ['cli', 'hkp', 'ldap', 'api', 'peer', 'import'];
+/** Stored by position: new sources are appended, never inserted. */
+const SOURCES: readonly ChangeSource[] = ['cli', 'hkp', 'ldap', 'api', 'peer', 'import', 'est'];
 
 /** Appends to a growing buffer. */
 class Writer {
