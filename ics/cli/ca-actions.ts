@@ -2,7 +2,7 @@
 // the node's CA in its data directory. Loads enrol/ (X.509), never the node's front ends.
 import { type CaInfo, checkAlgorithm } from '../enrol/index.ts';
 import { IcsError } from '../errors.ts';
-import { caPassphrase, nodeAuthority, unlockNodeAuthority } from '../node/ca.ts';
+import { caPassphrase, nodeAuthority, nodeCaGenerations, unlockNodeAuthority } from '../node/ca.ts';
 import { DataDir, loadConfig, withDataDirHeld } from '../node/offline.ts';
 import { print } from './context.ts';
 import { readInputFile, refuseExisting, writeNewFile } from './files.ts';
@@ -35,6 +35,7 @@ export function describeCa(info: CaInfo): string {
 
 export interface CaInitFlags extends GlobalOptions {
   issuing?: boolean;
+  next?: boolean;
   algorithm: string;
   subject?: string;
   days?: string;
@@ -44,9 +45,15 @@ export async function caInit(flags: CaInitFlags): Promise<void> {
   const algorithm = checkAlgorithm(flags.algorithm);
   const validity = days(flags.days);
   if (flags.issuing && validity !== undefined) throw new IcsError('BAD_REQUEST', "--days is for a root: an issuing CA's validity is chosen where its request is signed (ics ca sign --days)");
+  if (flags.next && !flags.issuing) throw new IcsError('BAD_REQUEST', '--next makes the next issuing CA: give --issuing too');
   const info = await withDataDirHeld(flags.data, async (dir, config) => {
     const passphrase = await caPassphrase(dir, config);
-    const authority = nodeAuthority(dir);
+    const generations = nodeCaGenerations(dir);
+    if (flags.next) {
+      const role = await generations.current.role();
+      if (role !== 'issuing' && role !== 'root') throw new IcsError('BAD_REQUEST', 'a next CA replaces an installed one: this node has none yet (ics ca init --issuing)');
+    }
+    const authority = flags.next ? generations.next : nodeAuthority(dir);
     const subject = flags.subject ?? `CN=${config.name} ${flags.issuing ? 'issuing' : 'root'} CA`;
     if (flags.issuing) return (await authority.initIssuing({ passphrase, subject, algorithm })).info;
     return authority.initRoot({ passphrase, subject, algorithm, ...(validity !== undefined && { days: validity }) });
@@ -75,16 +82,37 @@ export async function caSign(request: string, flags: CaSignFlags): Promise<void>
   );
 }
 
-export type CaInstallFlags = GlobalOptions & { chain?: string };
+export type CaInstallFlags = GlobalOptions & { chain?: string; next?: boolean };
 
 export async function caInstall(certificate: string, flags: CaInstallFlags): Promise<void> {
   const certificateBytes = await readInputFile(certificate);
   const chainBytes = flags.chain === undefined ? undefined : await readInputFile(flags.chain);
-  const info = await withDataDirHeld(flags.data, (dir) => nodeAuthority(dir).install(certificateBytes, chainBytes));
+  const info = await withDataDirHeld(flags.data, (dir) => (flags.next ? nodeCaGenerations(dir).next : nodeAuthority(dir)).install(certificateBytes, chainBytes));
   print(flags, info, () => describeCa(info));
 }
 
+/** Swaps next and current (the node stopped: EST reads its CAs at start). */
+export async function caRollover(flags: GlobalOptions): Promise<void> {
+  const result = await withDataDirHeld(flags.data, (dir) => nodeCaGenerations(dir).rollOver());
+  print(flags, result, () =>
+    [
+      `rolled over: the current CA issues from now on`,
+      describeCa(result.current),
+      'previous (served in cacerts; its certificates renew onto the current CA):',
+      describeCa(result.previous),
+      ...(result.retired ? [`the CA before it is kept in ${result.retired}`] : []),
+    ].join('\n'),
+  );
+}
+
+/** The current CA, and the next and previous ones when there are. */
 export async function caShow(flags: GlobalOptions): Promise<void> {
-  const info = await nodeAuthority(new DataDir(flags.data)).show();
-  print(flags, info, () => describeCa(info));
+  const generations = nodeCaGenerations(new DataDir(flags.data));
+  const info = await generations.current.show();
+  const next = (await generations.next.role()) ? await generations.next.show() : undefined;
+  const previous = (await generations.previous.role()) ? await generations.previous.show() : undefined;
+  const shown = { ...info, ...(next && { next }), ...(previous && { previous }) };
+  print(flags, shown, () =>
+    [describeCa(info), ...(next ? ['next (ics ca rollover makes it current):', describeCa(next)] : []), ...(previous ? ['previous:', describeCa(previous)] : [])].join('\n'),
+  );
 }

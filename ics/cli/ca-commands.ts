@@ -1,5 +1,6 @@
-// `ics ca init | sign | install | show`: the node's certificate authority (ics/enrol/). An
-// offline root at one node signs the issuing CAs of others; each key is protected with its
+// `ics ca init | sign | install | rollover | show`: the node's certificate authority
+// (ics/enrol/). An offline root at one node signs the issuing CAs of others; a rollover
+// prepares the next CA beside the current one (--next) and then swaps them; each key is protected with its
 // node's issuer key passphrase (ICS_PASSPHRASE or the passphrase file). Definitions only:
 // each action loads ca-actions.ts when it runs.
 import type { Command } from 'commander';
@@ -15,6 +16,7 @@ export function registerCaCommands(program: Command): void {
     .description('make the CA: a self-signed root, or (--issuing) a key and a request for a root to sign; the key is encrypted with the node passphrase, mode 0600')
     .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--issuing', 'an issuing CA: writes ca/ca.csr.pem for `ics ca sign` at the root')
+    .option('--next', 'the next issuing CA of a rollover, in ca/next/, while the current one keeps issuing (then ics ca install --next, ics ca rollover)')
     .option('--algorithm <name>', `key algorithm (${CA_KEY_ALGORITHMS.join(', ')})`, 'p256')
     .option('--subject <dn>', 'subject, e.g. "CN=Acme devices CA,O=Acme" (default: CN=<node name> root CA / issuing CA)')
     .option('--days <n>', 'validity of a root in days (default 20 years)')
@@ -34,8 +36,15 @@ export function registerCaCommands(program: Command): void {
     .description("install a pending issuing CA's certificate: it must be for this CA's key and chain to a root")
     .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--chain <file>', 'issuer certificates up to the root, if the certificate file does not hold them')
+    .option('--next', 'install the next CA of a rollover (ca/next/)')
     .option('--json', 'machine-readable output')
     .action(async (certificate: string, flags: CaInstallFlags) => (await actions()).caInstall(certificate, flags));
+
+  ca.command('rollover')
+    .description('the next CA (installed) becomes current and issues; the current one becomes previous: served in cacerts, its certificates renew onto the new one')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (flags: GlobalOptions) => (await actions()).caRollover(flags));
 
   ca.command('show')
     .description("the CA's role, subject, issuer, serial, key algorithm, validity and fingerprint (never key material)")

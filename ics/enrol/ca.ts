@@ -5,7 +5,8 @@
 //   ca.csr.pem   an issuing CA's request, while it waits for its certificate
 // A root signs itself and signs issuing CAs; an issuing CA (path length 0) signs end
 // entities: birth certificates now, operational certificates over EST next. Files are
-// written once ('wx') and never overwritten: a CA is replaced by a new directory, not edited.
+// written once ('wx') and never overwritten: a CA is replaced by a new directory, not edited
+// (rollover.ts: next/, previous/).
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IcsError } from '../errors.ts';
@@ -197,6 +198,13 @@ export class CertificateAuthority {
       ...(pathLength !== undefined && { pathLength }),
       chainLength: chain.length,
     };
+  }
+
+  /** An installed CA's certificate and chain (no key): what verifying its certificates needs. */
+  async published(): Promise<{ certificate: x509.X509Certificate; chain: readonly x509.X509Certificate[] }> {
+    const role = await this.role();
+    if (role === undefined || role === 'pending') throw new IcsError('NOT_FOUND', `no installed certificate authority in ${this.dir}`);
+    return { certificate: await this.#certificate(), chain: readCertificates(await readFile(this.path('chain'), 'utf8'), 'chain') };
   }
 
   /** The CA ready to sign: its key decrypted with `passphrase` (KEY_UNUSABLE if it cannot be). */

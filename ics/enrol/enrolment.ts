@@ -50,6 +50,11 @@ export interface EnrolmentComponents {
   readonly source?: ChangeSource;
   /** Where enrolments wait for an operator when the policy asks for manual approval; without it, such a policy issues nothing. */
   readonly approvals?: ApprovalQueue;
+  /**
+   * The CA before the last rollover (certificate and chain, no key): its chain is served in
+   * cacerts beside the current one, and its operational certificates renew onto the current CA.
+   */
+  readonly previous?: { readonly certificate: x509.X509Certificate; readonly chain: readonly x509.X509Certificate[] };
 }
 
 export interface EnrolmentRequest {
@@ -141,9 +146,16 @@ export class Enrolment {
     this.#issuer = fingerprintOf(components.authority.certificate.rawData);
   }
 
-  /** The CA's chain (this CA up to its root) as a certs-only message: EST's cacerts. */
+  /**
+   * The CA's chain (this CA up to its root) as a certs-only message: EST's cacerts; during a
+   * rollover, the previous CA's chain follows (each certificate once).
+   */
   caCertificates(): Uint8Array {
-    this.#caCertificates ??= certsOnly(this.#c.authority.chain);
+    if (!this.#caCertificates) {
+      const all = [...this.#c.authority.chain, ...(this.#c.previous?.chain ?? [])];
+      const seen = new Set<string>();
+      this.#caCertificates = certsOnly(all.filter((c) => !seen.has(fingerprintOf(c.rawData)) && seen.add(fingerprintOf(c.rawData))));
+    }
     return this.#caCertificates;
   }
 
@@ -176,12 +188,18 @@ export class Enrolment {
     const engine = this.#c.policy();
     const enrol = enrolSection(engine, this.#c.approvals);
     const [leaf] = clientCertificates(request.clientCertificates);
-    const ca = this.#c.authority.certificate;
-    if (!sameName(leaf.issuerName, ca.subjectName) || !(await signedBy(leaf, ca))) {
-      throw unauthenticated('simplereenroll takes an operational certificate this node issued; with a birth certificate, use simpleenroll');
+    // The current CA's, or (after a rollover) the previous one's: devices renew onto the current CA.
+    const cas = [this.#c.authority.certificate, ...(this.#c.previous ? [this.#c.previous.certificate] : [])];
+    let signer: x509.X509Certificate | undefined;
+    for (const ca of cas) {
+      if (sameName(leaf.issuerName, ca.subjectName) && (await signedBy(leaf, ca))) {
+        signer = ca;
+        break;
+      }
     }
+    if (!signer) throw unauthenticated('simplereenroll takes an operational certificate this node issued; with a birth certificate, use simpleenroll');
     const entry = await this.#c.store.getCertificate(leaf.serialNumber.toLowerCase());
-    if (!entry || entry.purpose !== 'operational' || entry.sha256 !== fingerprintOf(leaf.rawData)) {
+    if (!entry || entry.purpose !== 'operational' || entry.sha256 !== fingerprintOf(leaf.rawData) || entry.issuer !== fingerprintOf(signer.rawData)) {
       throw unauthenticated(`certificate serial ${leaf.serialNumber} is not an operational certificate of this node`);
     }
     if (entry.revoked) throw unauthenticated(`the operational certificate was revoked (${entry.revoked.reason}) on ${entry.revoked.at.toISOString()}`);

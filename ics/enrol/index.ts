@@ -15,4 +15,5 @@ export { type KeyUsageName, type LeafSpec } from './leaf.ts';
 export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
 export { type DistinguishedName, type NameAttributes } from './names.ts';
 export { certificatePem, readCertificates } from './parse.ts';
+export { CaGenerations, NEXT_DIR, PREVIOUS_DIR, RETIRED_DIR } from './rollover.ts';
 export { issueServerCertificate, type ServerCredentials } from './server-certificate.ts';

@@ -2,7 +2,7 @@
 // same passphrase as the node's issuer key (ICS_PASSPHRASE or the passphrase file), so an
 // operator keeps one secret per node.
 import { readFile } from 'node:fs/promises';
-import { ApprovalDirectory, CertificateAuthority, type UnlockedAuthority } from '../enrol/index.ts';
+import { ApprovalDirectory, CaGenerations, CertificateAuthority, type UnlockedAuthority } from '../enrol/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { readPrivateKey } from '../record/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -13,6 +13,11 @@ export const CA_DIR = 'ca';
 
 export function nodeAuthority(dir: DataDir): CertificateAuthority {
   return new CertificateAuthority(dir.resolve(CA_DIR));
+}
+
+/** The node's CA with its next (rollover in preparation) and previous (before the last rollover) generations. */
+export function nodeCaGenerations(dir: DataDir): CaGenerations {
+  return new CaGenerations(dir.resolve(CA_DIR));
 }
 
 /** Enrolments waiting for an operator (enrol.approval: manual), beside the CA: files, so that `ics cert approve` works while the node runs. */

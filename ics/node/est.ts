@@ -11,7 +11,7 @@ import { estPlugin, MAX_EST_BODY_BYTES } from '../est/index.ts';
 import { createHttpServer, type HttpServer, type HttpTls, httpInit } from '../http/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import type { PolicyVerdictCache } from '../policy/index.ts';
-import { caPassphrase, nodeApprovals, nodeAuthority } from './ca.ts';
+import { caPassphrase, nodeApprovals, nodeAuthority, nodeCaGenerations } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -60,6 +60,10 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
   if (birthCAs.length === 0) node.logger.warn('the policy’s enrol section names no birth CA: no device can enrol over EST until one is added');
   const authority = await nodeAuthority(node.dataDir).unlock(await caPassphrase(node.dataDir, node.config));
   const tls = await tlsOf(node, authority, address.host);
+  // After a rollover: the previous CA's certificates renew onto this one.
+  const previousCa = nodeCaGenerations(node.dataDir).previous;
+  const previousRole = await previousCa.role();
+  const previous = previousRole === 'root' || previousRole === 'issuing' ? await previousCa.published() : undefined;
   const policy = () => node.policy;
   const enrolment = new Enrolment({
     store: node.store,
@@ -71,6 +75,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
     verdicts: shared.verdicts,
     approvals: nodeApprovals(node.dataDir),
     source: 'est',
+    ...(previous && { previous }),
   });
   const { requestsPerMinute, maxConnections, maxConnectionsPerAddress, requestTimeoutSeconds } = node.config.est;
   return createHttpServer(
