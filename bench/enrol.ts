@@ -28,7 +28,6 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -38,7 +37,7 @@ import { base64Lines } from '../ics/est/index.ts';
 import { estCall } from '../ics/est/client.ts';
 import { type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
 import { certify, generateIdentity, ISSUANCE_METADATA, type KeyRecord, privateKeyPkcs8, reviveRecord } from '../ics/record/index.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, percentile, pick, RssSampler, seconds, threadCpu } from './harness.ts';
+import { type BenchContext, type Benchmark, environmentLine, type Figure, int, mib, percentile, pick, RssSampler, seconds, sourceCommit, threadCpu } from './harness.ts';
 
 /** Goals from the brief. */
 const GOAL_SHARE = 0.6;
@@ -342,26 +341,6 @@ async function checkIssued(node: IcsNode, devices: readonly BenchDevice[]): Prom
 }
 
 // ---- the results file ----------------------------------------------------------------------
-
-interface Figure {
-  value: number;
-  unit: string;
-  baseline: number | null;
-  goal: string;
-  met: boolean;
-}
-
-/** The checked-out commit, with "+changes" when the work tree differs from it (as bench/reliability.ts). */
-function sourceCommit(): string {
-  try {
-    const cwd = fileURLToPath(new URL('..', import.meta.url));
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'ics', 'bench', 'bin'], { cwd, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
 
 // ---- the run -------------------------------------------------------------------------------
 

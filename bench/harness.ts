@@ -2,8 +2,10 @@ import type { WriteRequest } from '../ics/store/types.ts';
 // Shared pieces of the benchmarks: the context a benchmark runs in, closed-loop and
 // tight-loop timers, percentiles, an RSS sampler and number formatting. No dependencies
 // beyond node itself, so that a benchmark measures the product and not the harness.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 /** What `bench/run.ts` hands every benchmark. */
 export interface BenchContext {
@@ -210,4 +212,25 @@ export async function pool<T>(items: readonly T[], inFlight: number, task: (item
 /** A store write of a pre-built corpus record, as bulk import makes it. */
 export function corpusWrite(record: WriteRequest['record'], domain = 'devices'): WriteRequest {
   return { record, domains: [domain], expectedDigest: undefined, source: 'import', origin: 'bench', signaturesAdded: 3, summary: 'registered' };
+}
+
+/** One figure as bench/results/<bench>.json keeps it. */
+export interface Figure {
+  readonly value: number;
+  readonly unit: string;
+  readonly baseline: number | null;
+  readonly goal: string;
+  readonly met: boolean;
+}
+
+/** The checked-out commit the figures are of, with "+changes" when the sources differ from it. */
+export function sourceCommit(): string {
+  try {
+    const cwd = fileURLToPath(new URL('..', import.meta.url));
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'ics', 'bench', 'bin'], { cwd, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
 }

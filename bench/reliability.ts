@@ -5,10 +5,9 @@
 // goals; unlike the other benchmarks a missed goal here fails the run (run.ts exits
 // non-zero), and a full run writes bench/results/reliability.json. RELIABILITY_PARTS (e.g.
 // `fuzz,soak`) runs only those parts; their figures replace those parts' figures in the file.
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, pick } from './harness.ts';
+import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, sourceCommit } from './harness.ts';
 import { type Figure, runSeed } from './reliability/common.ts';
 import { runFuzz } from './reliability/fuzz.ts';
 import { runKill } from './reliability/kill.ts';
@@ -166,17 +165,6 @@ interface Results {
   readonly benchmark: 'reliability';
   readonly runs: Record<string, PartRun>;
   readonly figures: Record<string, Figure>;
-}
-
-function sourceCommit(): string {
-  try {
-    const cwd = fileURLToPath(new URL('..', import.meta.url));
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'ics', 'bench', 'bin'], { cwd, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function selectedParts(): Part[] {

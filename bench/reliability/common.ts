@@ -251,11 +251,4 @@ export class TempDirs {
   }
 }
 
-/** One figure of bench/results/*.json. */
-export interface Figure {
-  readonly value: number;
-  readonly unit: string;
-  readonly baseline: number | null;
-  readonly goal: string;
-  readonly met: boolean;
-}
+export type { Figure } from '../harness.ts';

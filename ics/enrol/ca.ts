@@ -76,7 +76,8 @@ function validity(now: Date, days: number): { notBefore: Date; notAfter: Date } 
   return { notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + days * DAY_MS) };
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a file or directory is there (other errors than its absence are thrown). */
+export async function pathExists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     (error: NodeJS.ErrnoException) => {
@@ -99,8 +100,8 @@ export class CertificateAuthority {
 
   /** undefined when the directory holds no CA. */
   async role(): Promise<CaRole | undefined> {
-    if (!(await exists(this.path('key')))) return undefined;
-    if (!(await exists(this.path('certificate')))) return 'pending';
+    if (!(await pathExists(this.path('key')))) return undefined;
+    if (!(await pathExists(this.path('certificate')))) return 'pending';
     return (await isSelfSigned(await this.#certificate())) ? 'root' : 'issuing';
   }
 
@@ -227,7 +228,7 @@ export class CertificateAuthority {
 
   async #refuseExisting(): Promise<void> {
     for (const file of Object.keys(CA_FILES) as Array<keyof typeof CA_FILES>) {
-      if (await exists(this.path(file))) throw new IcsError('BAD_REQUEST', `${this.dir} already holds a certificate authority (${CA_FILES[file]}): it is never overwritten`);
+      if (await pathExists(this.path(file))) throw new IcsError('BAD_REQUEST', `${this.dir} already holds a certificate authority (${CA_FILES[file]}): it is never overwritten`);
     }
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }

@@ -8,26 +8,16 @@
 //   ca/retired/<time>/  older ones, kept (their certificates may still need revoking)
 // `rollOver` makes next current and current previous. It only renames files within ca/, and
 // each step is one it can take again: interrupted, it is run again and finishes.
-import { mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IcsError } from '../errors.ts';
-import { CA_FILES, type CaInfo, CertificateAuthority } from './ca.ts';
+import { CA_FILES, type CaInfo, CertificateAuthority, pathExists } from './ca.ts';
 
 export const NEXT_DIR = 'next';
 export const PREVIOUS_DIR = 'previous';
 export const RETIRED_DIR = 'retired';
 /** previous/ while it fills: renamed into place once it holds the whole former CA. */
 const PREVIOUS_FILLING = 'previous.new';
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
-}
 
 /** The CA files present in `dir`. */
 async function caFilesIn(dir: string): Promise<string[]> {
@@ -64,21 +54,21 @@ export class CaGenerations {
     const filling = join(this.dir, PREVIOUS_FILLING);
     const previousDir = join(this.dir, PREVIOUS_DIR);
     const nextRole = await this.next.role();
-    const resuming = (await exists(filling)) || ((await caFilesIn(this.dir)).length === 0 && nextRole !== undefined);
+    const resuming = (await pathExists(filling)) || ((await caFilesIn(this.dir)).length === 0 && nextRole !== undefined);
     let retired: string | undefined;
     if (!resuming) {
       if (nextRole === undefined) throw new IcsError('BAD_REQUEST', `no next CA in ${this.next.dir}: make one with ics ca init --issuing --next, then ics ca install --next`);
       if (nextRole === 'pending') throw new IcsError('BAD_REQUEST', `the next CA in ${this.next.dir} waits for its certificate (ics ca install --next)`);
       const currentRole = await this.current.role();
       if (currentRole === undefined || currentRole === 'pending') throw new IcsError('BAD_REQUEST', `no installed CA in ${this.dir} to roll over from`);
-      if (await exists(previousDir)) {
+      if (await pathExists(previousDir)) {
         retired = join(this.dir, RETIRED_DIR, now.toISOString().replace(/[:.]/g, '-'));
         await mkdir(join(this.dir, RETIRED_DIR), { recursive: true, mode: 0o700 });
         await rename(previousDir, retired);
       }
       await mkdir(filling, { mode: 0o700 });
     }
-    if (await exists(filling)) {
+    if (await pathExists(filling)) {
       await moveFiles(this.dir, filling);
       await rename(filling, previousDir);
     }
