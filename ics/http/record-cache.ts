@@ -2,7 +2,7 @@
 // record objects (for indexes and verdicts) and the armored text (for op=get and records).
 import { LRUCache } from 'lru-cache';
 import { type IdentityRecord, reviveRecord } from '../record/index.ts';
-import type { StoredRecord } from '../store/types.ts';
+import type { CacheFigures, StoredRecord } from '../store/types.ts';
 import { ANSWER_CACHE_BYTES, ANSWER_CACHE_ENTRIES, RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES, revivedRecordBytes } from './limits.ts';
 
 /** A value made from one version of a record. */
@@ -32,6 +32,10 @@ class PerRecord<V extends NonNullable<unknown>> {
     return value;
   }
 
+  get figures(): CacheFigures {
+    return { entries: this.#entries.size, bytes: this.#entries.calculatedSize };
+  }
+
   getSync(stored: StoredRecord, make: () => V): V {
     const hit = this.#entries.get(stored.id);
     if (hit?.digest === stored.digest) return hit.value;
@@ -48,6 +52,11 @@ export class RecordCache {
 
   revive(stored: StoredRecord): Promise<IdentityRecord> {
     return this.#records.get(stored, () => reviveRecord(stored.bytes));
+  }
+
+  /** What the two caches hold, for /metrics. */
+  figures(): Record<string, CacheFigures> {
+    return { records: this.#records.figures, armored: this.#armored.figures };
   }
 
   /** The record's armored text (UTF-8 bytes, ready to send), made once per version. */

@@ -35,6 +35,7 @@ export function createHttpServer(init: HttpInit, components: HttpComponents, plu
   let decoder: BodyDecoder | undefined;
 
   return {
+    caches: () => cache.figures(),
     async start() {
       if (app && address) return address;
       const ctx: HttpContext = {

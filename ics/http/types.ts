@@ -9,7 +9,7 @@ import type { Authenticator } from '../auth/index.ts';
 import type { BatchSubmitter, RecordSubmitter } from '../ingest/index.ts';
 import type { Listener } from '../net/clients.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { EventLog, RecordIndexes, RecordReader, StoreLifecycle, SyncSet } from '../store/types.ts';
+import type { CacheFigures, EventLog, RecordIndexes, RecordReader, StoreLifecycle, SyncSet } from '../store/types.ts';
 import type { HttpContext } from './context.ts';
 import type { ProblemWriter } from './problems.ts';
 
@@ -102,6 +102,8 @@ export interface HttpAddress {
 export interface HttpServer {
   /** Binds and serves; resolves with the bound address. Rejects (UNAVAILABLE) if the port is taken. */
   start(): Promise<HttpAddress>;
+  /** Its caches (revived records, armored answers) by name, for /metrics. */
+  caches(): Record<string, CacheFigures>;
   /** Stops accepting, lets requests in progress finish (bounded), then closes every connection. */
   stop(): Promise<void>;
 }

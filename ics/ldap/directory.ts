@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { type PolicyEngine, PolicyVerdictCache, type Principal, type ReadScope, readScope } from '../policy/index.ts';
 import { CookieSealer } from './cookie.ts';
 import { type KeyFacts, keyFactsOf, type KeyRecord, reviveRecord, ScanError, scanKeyFacts } from '../record/index.ts';
-import type { EventLog, RecordIndexes, RecordReader, StoredRecord } from '../store/index.ts';
+import type { CacheFigures, EventLog, RecordIndexes, RecordReader, StoredRecord } from '../store/index.ts';
 
 /** What the directory reads: records, their indexes (for plans) and their history. */
 export type DirectoryStore = RecordReader & RecordIndexes & EventLog;
@@ -61,6 +61,14 @@ export class Directory {
     sizeCalculation: (e) => e.entry.footprint,
   });
   readonly #verdicts: PolicyVerdictCache;
+
+  /** What the entry caches hold, for /metrics. */
+  caches(): Record<string, CacheFigures> {
+    return {
+      'key-entries': { entries: this.#keyEntries.size, bytes: this.#keyEntries.calculatedSize },
+      'record-entries': { entries: this.#recordEntries.size, bytes: this.#recordEntries.calculatedSize },
+    };
+  }
 
   /** Throws DecodeError when the base DN is not a DN. */
   constructor(init: DirectoryInit, components: DirectoryComponents) {

@@ -11,6 +11,7 @@ import type { RecordSubmitter } from '../ingest/index.ts';
 import type { Authenticator } from '../auth/index.ts';
 import type { PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
 import { DEFAULT_LIMITS } from '../record/index.ts';
+import type { CacheFigures } from '../store/index.ts';
 import { Directory, type DirectoryStore } from './directory.ts';
 import { DecodeError } from './ldapjs.ts';
 import { AddressRateLimiter, AddressSet, ClientMetrics, ConnectionGuard, FailureLimiter, ThrottledWarning } from '../net/clients.ts';
@@ -97,6 +98,8 @@ export interface LdapAddress {
 
 export interface LdapServer {
   start(): Promise<LdapAddress>;
+  /** Its entry caches by name, for /metrics. */
+  caches(): Record<string, CacheFigures>;
   stop(): Promise<void>;
 }
 
@@ -170,6 +173,7 @@ export function createLdapServer(init: LdapInit, components: LdapComponents): Ld
   let server: NetServer | undefined;
 
   return {
+    caches: () => directory.caches(),
     async start() {
       if (server) throw new IcsError('UNAVAILABLE', 'the LDAP server is already started');
       // The guard sees each TCP connection first (before a TLS handshake) and closes those over the caps.

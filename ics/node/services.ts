@@ -11,9 +11,10 @@ import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } fro
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
+import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { prepareEst } from './est.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -59,6 +60,14 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   const metrics = createMetrics();
   const tls = await tlsFiles(node);
   const stops: Array<() => Promise<void>> = [];
+  /** Each running part's caches, prefixed with the part's name. */
+  const cacheSources: Array<[string, () => Record<string, CacheFigures>]> = [
+    ['store', () => node.store.caches?.() ?? {}],
+    ['verdicts', () => ({ '': { entries: verdicts.size, bytes: 0 } })],
+  ];
+  watchCaches(metrics, () =>
+    Object.fromEntries(cacheSources.flatMap(([part, figures]) => Object.entries(figures()).map(([name, f]) => [name ? `${part}-${name}` : part, f]))),
+  );
   let sync: SyncService | undefined;
   const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p']; est: string | null } = { hkp: null, ldap: null, p2p: null, est: null };
   const nodeInfo = { name: node.config.name, role: node.config.role, version: VERSION };
@@ -94,6 +103,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         ],
       );
       addresses.hkp = (await hkp.start()).url;
+      cacheSources.push(['hkp', () => hkp.caches()]);
       stops.push(() => hkp.stop());
     }
     if (listen.ldap !== 'off') {
@@ -108,10 +118,12 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'ldap' }), authenticator, metrics, verdicts },
       );
       addresses.ldap = (await ldap.start()).url;
+      cacheSources.push(['ldap', () => ldap.caches()]);
       stops.push(() => ldap.stop());
     }
     if (est) {
       addresses.est = (await est.start()).url;
+      cacheSources.push(['est', () => est.caches()]);
       stops.push(() => est.stop());
     }
   } catch (error) {

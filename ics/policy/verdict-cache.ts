@@ -64,6 +64,11 @@ export class PolicyVerdictCache {
     this.#entries = new LRUCache({ max: capacity });
   }
 
+  /** Verdicts held (one per record; bounded by count, each ~1–2 KB). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   /** The cached verdict on `version` under `engine`, if it holds at `now`. */
   get(version: RecordVersion, engine: PolicyEngine, now: Date): CachedVerdict | undefined {
     const hit = this.#entries.get(version.id);

@@ -110,8 +110,16 @@ export interface RecordWriter {
 }
 
 /** Figures and shutdown. */
+/** What a cache holds now: entries, and bytes as its byte bound counts them (0 when bounded by count only). */
+export interface CacheFigures {
+  readonly entries: number;
+  readonly bytes: number;
+}
+
 export interface StoreLifecycle {
   stats(): Promise<StoreStats>;
+  /** The store's own caches by name, for /metrics (a store without one need not say). */
+  caches?(): Readonly<Record<string, CacheFigures>>;
   /** Waits for writes already issued, then releases the store (and its data directory lock). */
   close(): Promise<void>;
 }

@@ -319,6 +319,12 @@ describe('est: enrolment over EST with curl and openssl', function () {
       assert.match(metrics, /ics_est_requests_total\{operation="simplereenroll",outcome="issued"\} 1/);
       assert.match(metrics, /ics_est_requests_total\{operation="simpleenroll",outcome="UNAUTHENTICATED"\} [2-9]/);
       assert.match(metrics, /ics_est_requests_total\{operation="simpleenroll",outcome="LIMIT_EXCEEDED"\} 2/);
+      // What the caches hold: the store's records (the devices read), the verdicts evaluated; each listener's own.
+      const figure = (name: string, cache: string) => Number(new RegExp(`^${name}\\{cache="${cache}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      assert.ok(figure('ics_cache_entries', 'store-records') >= 1, `devices read are in the store cache: ${metrics.split('\n').filter((l) => l.startsWith('ics_cache')).join('; ')}`);
+      assert.ok(figure('ics_cache_bytes', 'store-records') > 1000);
+      assert.ok(figure('ics_cache_entries', 'verdicts') >= 2);
+      for (const cache of ['hkp-records', 'hkp-armored', 'est-records', 'est-armored']) assert.ok(Number.isFinite(figure('ics_cache_entries', cache)), cache);
     });
 
     it('too many requests from one address: 429 with Retry-After', async () => {

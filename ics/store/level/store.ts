@@ -36,6 +36,7 @@ import { decodeId, encodeId, encodeIdBound, encodeRecordId } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
 import type {
+  CacheFigures,
   ChangeEvent,
   ListOptions,
   RecordStore,
@@ -269,6 +270,10 @@ export class LevelStore implements RecordStore {
     const entry = decodeRecordValue(id, value);
     this.#admit(id, entry, start);
     return entry;
+  }
+
+  caches(): Record<string, CacheFigures> {
+    return { records: { entries: this.#cache.size, bytes: this.#cache.bytes } };
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
