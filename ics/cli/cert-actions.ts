@@ -88,6 +88,15 @@ export async function certShow(serial: string, flags: GlobalOptions): Promise<vo
   });
 }
 
+/** Who runs the command, for the approval's record; a user with no name (a container's bare uid) is left unnamed. */
+function operatorName(): string | undefined {
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Enrolments waiting for approval (enrol.approval: manual): read from files, so it works while the node runs. */
 export async function certPending(flags: GlobalOptions & { data: string }): Promise<void> {
   const { nodeApprovals } = await import('../node/ca.ts');
@@ -102,6 +111,6 @@ export async function certPending(flags: GlobalOptions & { data: string }): Prom
 /** Approves a waiting enrolment: the device's next request is issued. Works while the node runs. */
 export async function certApprove(ref: string, flags: GlobalOptions & { data: string }): Promise<void> {
   const { nodeApprovals } = await import('../node/ca.ts');
-  const approval = await nodeApprovals(new DataDir(flags.data)).approve(ref.trim(), new Date(), userInfo().username);
+  const approval = await nodeApprovals(new DataDir(flags.data)).approve(ref.trim(), new Date(), operatorName());
   print(flags, approval, () => `approved: ${approval.urn} (record ${approval.recordId}); its next enrolment request is issued`);
 }
