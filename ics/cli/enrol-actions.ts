@@ -17,6 +17,7 @@ export type EnrolFlags = GlobalOptions & {
   label?: string;
   algorithm: string;
   renewBefore?: string;
+  passphraseFile?: string;
   watch?: boolean;
 };
 
@@ -36,9 +37,16 @@ function describe(outcome: AgentOutcome | AgentPending): string {
 }
 
 export async function enrol(flags: EnrolFlags): Promise<void> {
+  const passphrase = flags.passphraseFile !== undefined ? (await readText(flags.passphraseFile, 'passphrase file')).trim() : process.env.ICS_KEY_PASSPHRASE;
+  if (passphrase === '') throw new IcsError('BAD_REQUEST', 'the passphrase is empty');
   const agent = new DeviceAgent({
     server: { url: flags.server, ca: await readText(flags.ca, 'trust anchors'), ...(flags.label !== undefined && { label: flags.label }) },
-    birth: { cert: await readText(flags.birthCert, 'birth certificate'), key: privateKeyPem(await readText(flags.birthKey, 'birth key'), flags.birthKey) },
+    birth: {
+      cert: await readText(flags.birthCert, 'birth certificate'),
+      key: privateKeyPem(await readText(flags.birthKey, 'birth key'), flags.birthKey, passphrase),
+      ...(passphrase !== undefined && { passphrase }),
+    },
+    ...(passphrase !== undefined && { passphrase }),
     dir: flags.dir,
     algorithm: checkAlgorithm(flags.algorithm),
     ...(flags.renewBefore !== undefined && { renewBeforeMs: parseDuration(flags.renewBefore) * 1000 }),

@@ -19,6 +19,7 @@ export function registerEnrolCommand(program: Command): void {
     .option('--dir <dir>', 'where operational.pem and operational.key.pem (mode 0600) are kept', '.')
     .option('--label <domain>', 'an EST label: the policy domain the device enrols under')
     .option('--algorithm <name>', `key type of each new operational key (${CA_KEY_ALGORITHMS.join(', ')})`, 'p256')
+    .option('--passphrase-file <file>', 'passphrase of the birth key, which also encrypts each operational key at rest (or ICS_KEY_PASSPHRASE; without either, keys are unencrypted, mode 0600)')
     .option('--renew-before <duration>', 'renew this long before the end (e.g. 10d; default: with a third of the lifetime left)')
     .option('--watch', 'stay running: renew inside the renewal window, retry failures with growing waits, until SIGTERM or SIGINT')
     .option('--json', 'machine-readable output (one JSON object per line with --watch)')

@@ -21,10 +21,11 @@ export interface EstServer {
   readonly timeoutMs?: number;
 }
 
-/** The device's TLS credentials: PEM certificate (with any chain) and PEM private key. */
+/** The device's TLS credentials: PEM certificate (with any chain) and PEM private key (encrypted PKCS#8 with its passphrase, or not). */
 export interface EstCredentials {
   readonly cert: string;
   readonly key: string;
+  readonly passphrase?: string;
 }
 
 export type EstCall = 'cacerts' | 'simpleenroll' | 'simplereenroll';
@@ -72,7 +73,7 @@ export function estCall(server: EstServer, call: EstCall, credentials?: EstCrede
       {
         method: body ? 'POST' : 'GET',
         ca: server.ca,
-        ...(credentials && { cert: credentials.cert, key: credentials.key }),
+        ...(credentials && { cert: credentials.cert, key: credentials.key, ...(credentials.passphrase !== undefined && { passphrase: credentials.passphrase }) }),
         headers: body ? { 'content-type': 'application/pkcs10', 'content-length': body.length } : {},
         timeout: server.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       },

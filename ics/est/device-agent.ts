@@ -8,7 +8,8 @@
 //     simpleenroll with the birth certificate;
 //   - otherwise nothing: the certificate is current.
 // Files in the device's directory: operational.key.pem (mode 0600, written before the
-// certificate that names it) and operational.pem (the certificate, then the CA chain).
+// certificate that names it; encrypted PKCS#8 when the agent has a passphrase) and
+// operational.pem (the certificate, then the CA chain).
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface DeviceAgentOptions {
   readonly algorithm?: KeyAlgorithm;
   /** Renew this many milliseconds before the end; default: with a third of the lifetime left. */
   readonly renewBeforeMs?: number;
+  /** Protects the operational key at rest (encrypted PKCS#8, AES-256-CBC), as the birth key may be. */
+  readonly passphrase?: string;
 }
 
 export type AgentAction = 'enrolled' | 'renewed' | 'current';
@@ -121,7 +124,7 @@ export class DeviceAgent {
     }
     if (held && now < held.renewal.notAfter) {
       try {
-        return await this.#obtain('simplereenroll', { cert: held.pem, key: held.key });
+        return await this.#obtain('simplereenroll', { cert: held.pem, key: held.key, ...(this.#o.passphrase !== undefined && { passphrase: this.#o.passphrase }) });
       } catch (error) {
         // The CA no longer takes this certificate (revoked, not its own, not known): the birth
         // certificate still proves who the device is. Anything else (unreachable, refused by
@@ -149,7 +152,8 @@ export class DeviceAgent {
 
   /** The key first: a certificate on disk always has its key beside it. */
   async #save(privateKey: KeyObject, certificatePem: string): Promise<void> {
-    const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const passphrase = this.#o.passphrase;
+    const keyPem = (passphrase ? privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) : privateKey.export({ type: 'pkcs8', format: 'pem' })) as string;
     await replaceFile(join(this.#o.dir, OPERATIONAL_KEY), keyPem, 0o600);
     await replaceFile(join(this.#o.dir, OPERATIONAL_CERT), certificatePem, 0o644);
   }
@@ -203,12 +207,15 @@ export async function watch(
   }
 }
 
-/** The PKCS#8 key of a PEM file, checked to be a private key (a certificate given by mistake is said so). */
-export function privateKeyPem(text: string, what: string): string {
+/** The PKCS#8 key of a PEM file, checked to be a private key that opens (with `passphrase` when encrypted). */
+export function privateKeyPem(text: string, what: string, passphrase?: string): string {
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') && passphrase === undefined) {
+    throw new IcsError('KEY_UNUSABLE', `${what} is encrypted: give its passphrase (ICS_KEY_PASSPHRASE or --passphrase-file)`);
+  }
   try {
-    createPrivateKey(text);
+    createPrivateKey(passphrase === undefined ? text : { key: text, format: 'pem', passphrase });
   } catch (cause) {
-    throw new IcsError('KEY_UNUSABLE', `${what}: not a private key (PKCS#8 PEM, as \`ics key pkcs8\` writes)`, { cause });
+    throw new IcsError('KEY_UNUSABLE', `${what}: not a private key this passphrase opens (PKCS#8 PEM, as \`ics key pkcs8\` writes)`, { cause });
   }
   return text;
 }

@@ -47,7 +47,7 @@ describe('est: ics enrol, the device client', function () {
     node = await openNode(at('system'), { testKeys: 'refuse', logger: pino({ level: 'silent' }) });
     services = await startServices(node, { hkp: '127.0.0.1:0', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' });
     est = services.addresses.est ?? '';
-    for (const dir of ['sn4', 'sn4-watch', 'sn2', 'sn1', 'sn1-again']) await mkdir(at(dir));
+    for (const dir of ['sn4', 'sn4-watch', 'sn2', 'sn1', 'sn1-again', 'sn4-enc']) await mkdir(at(dir));
     await ok(['key', 'pkcs8', '--key', 'SN1.secret.asc', '--out', 'SN1.key.pem'], tmp.path);
   });
 
@@ -216,5 +216,24 @@ describe('est: ics enrol, the device client', function () {
       await writeFile(file, policy);
       await node.reloadPolicy();
     }
+  });
+
+  it('keys at rest with a passphrase: an encrypted birth key, and each operational key written encrypted', async () => {
+    await writeFile(at('device.passphrase'), 'a long device passphrase\n', { mode: 0o600 });
+    const encrypted = await openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', 'SN4.key.pem', '-out', 'SN4.enc.pem', '-passout', 'file:device.passphrase'], tmp.path);
+    assert.equal(encrypted.code, 0, encrypted.stderr);
+    const args = (extra: string[]) => enrolArgs('SN4', 'sn4-enc', extra).map((a) => (a === 'SN4.key.pem' ? 'SN4.enc.pem' : a));
+    const without = await ics(args([]), tmp.path);
+    assert.equal(without.code, 2);
+    assert.match(without.stderr, /KEY_UNUSABLE: SN4\.enc\.pem is encrypted: give its passphrase/);
+
+    const enrolled = JSON.parse((await ok(args(['--passphrase-file', 'device.passphrase']), tmp.path)).stdout) as { action: string };
+    assert.equal(enrolled.action, 'enrolled');
+    const keyFile = await readFile(at('sn4-enc/operational.key.pem'), 'utf8');
+    assert.match(keyFile, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    assert.equal((await stat(at('sn4-enc/operational.key.pem'))).mode & 0o777, 0o600);
+    // The encrypted operational key authenticates the renewal.
+    const renewed = JSON.parse((await ok(args(['--passphrase-file', 'device.passphrase', '--renew-before', '31d']), tmp.path)).stdout) as { action: string };
+    assert.equal(renewed.action, 'renewed');
   });
 });
