@@ -17,7 +17,7 @@ import { encryptPrivateKey, generatePrivateKey, type KeyAlgorithm, loadSigningKe
 import { issueEndEntity, type LeafSpec } from './leaf.ts';
 import { BACKDATE_MS, DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CA_DAYS, MAX_PATH_LENGTH } from './limits.ts';
 import { type DistinguishedName, distinguishedName, nameText } from './names.ts';
-import { readCertificates } from './parse.ts';
+import { certificatesPem, readCertificates } from './parse.ts';
 import { x509 } from './x509.ts';
 
 export const CA_FILES = { key: 'ca.key.pem', certificate: 'ca.cert.pem', chain: 'chain.pem', request: 'ca.csr.pem' } as const;
@@ -167,7 +167,7 @@ export class CertificateAuthority {
     }
     if (!isCaCertificate(certificate)) throw new IcsError('BAD_REQUEST', 'the certificate is not a CA certificate (basicConstraints cA, keyUsage keyCertSign)');
     const chain = await buildChain(certificate, pool, now, true);
-    const chainText = chain.map((c) => `${c.toString('pem')}\n`).join('');
+    const chainText = certificatesPem(chain);
     await this.#writeAll(async (write) => {
       await write('certificate', () => writeFile(this.path('certificate'), `${certificate.toString('pem')}\n`, { flag: 'wx' }));
       await write('chain', () => writeFile(this.path('chain'), chainText, { flag: 'wx' }));
@@ -271,7 +271,7 @@ export class UnlockedAuthority {
 
   /** chain.pem's text. */
   chainPem(): string {
-    return this.chain.map((c) => `${c.toString('pem')}\n`).join('');
+    return certificatesPem(this.chain);
   }
 
   #signer() {

@@ -75,7 +75,3 @@ export function deviceUrnsOf(certificate: x509.X509Certificate | x509.Pkcs10Cert
   return [...new Set((san?.names.items ?? []).filter((n) => n.type === 'url' && DEVICE_URN.test(n.value)).map((n) => n.value))];
 }
 
-/** PEM of certificates (DER or parsed), one block each. */
-export function certificatesPem(certificates: ReadonlyArray<x509.X509Certificate>): string {
-  return certificates.map((c) => `${c.toString('pem')}\n`).join('');
-}

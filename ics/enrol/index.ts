@@ -7,13 +7,13 @@ export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOpti
 export { type IssuedCertificate, randomSerial } from './certificate.ts';
 export { certsOnly } from './certs-only.ts';
 export { type VerifiedRequest, verifyCertificateRequest } from './csr.ts';
-export { certificatesOf, certificatesPem, deviceRequest, type DeviceRequest, deviceUrnsOf, issuedFor, type Renewal, renewalOf } from './device-side.ts';
+export { certificatesOf, deviceRequest, type DeviceRequest, deviceUrnsOf, issuedFor, type Renewal, renewalOf } from './device-side.ts';
 export { APPROVAL_RETRY_SECONDS, type Enrolled, Enrolment, type EnrolmentPending, type EnrolmentComponents, type EnrolmentRequest } from './enrolment.ts';
 export { type StatementOutcome, type StatementSubmitter } from './issuance-statement.ts';
 export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';
 export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
 export { type DistinguishedName, type NameAttributes } from './names.ts';
-export { certificatePem, readCertificates } from './parse.ts';
+export { certificatePem, certificatesPem, readCertificates } from './parse.ts';
 export { CaGenerations, NEXT_DIR, PREVIOUS_DIR, RETIRED_DIR } from './rollover.ts';
 export { issueServerCertificate, type ServerCredentials } from './server-certificate.ts';

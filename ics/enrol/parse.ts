@@ -53,6 +53,11 @@ export function readCertificateRequest(input: string | Uint8Array): x509.Pkcs10C
   }
 }
 
+/** PEM text of parsed certificates, one block each (chain.pem, operational.pem). */
+export function certificatesPem(certificates: ReadonlyArray<x509.X509Certificate>): string {
+  return certificates.map((c) => `${c.toString('pem')}\n`).join('');
+}
+
 /** PEM text of a DER certificate (as stored in the certificate index), for people and files. */
 export function certificatePem(der: Uint8Array): string {
   return `${x509.PemConverter.encode(new Uint8Array(der).buffer, 'CERTIFICATE')}\n`;
