@@ -150,7 +150,7 @@ export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?
   const args = ['serve', '--data', dir, '--hkp', '127.0.0.1:0', '--ldap', '127.0.0.1:0', '--p2p', options.p2p ? '/ip4/127.0.0.1/tcp/0' : 'off'];
   // BENCH_NODE_FLAGS: node flags for the served process (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
   const flags = benchNodeFlags();
-  const child = spawn(process.execPath, [...flags, ICS, ...args], { env: { ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...flags, ICS, ...args], { env: { MALLOC_ARENA_MAX: '2', ...process.env, ICS_LOG_LEVEL: options.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-65536);
