@@ -3,6 +3,7 @@
 // is made here, so these rules hold for all of them.
 import { createHash, randomBytes } from 'node:crypto';
 import { IcsError } from '../errors.ts';
+import { subjectPublicKeyOf } from './der.ts';
 import type { SigningKey } from './keys.ts';
 import { nameText } from './names.ts';
 import { x509 } from './x509.ts';
@@ -67,10 +68,14 @@ function asKeyInput(key: Uint8Array | CryptoKey): Uint8Array<ArrayBuffer> | Cryp
   return key instanceof Uint8Array ? new Uint8Array(key) : key;
 }
 
-/** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING, as @peculiar/x509 computes it. */
+/**
+ * RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING, as @peculiar/x509
+ * computes it (hashed here by node:crypto: the library's WebCrypto digest is a thread-pool job).
+ */
 export async function keyIdentifier(publicKey: Uint8Array | CryptoKey | x509.PublicKey): Promise<string> {
-  const key = publicKey instanceof x509.PublicKey ? publicKey : await x509.PublicKey.create(asKeyInput(publicKey));
-  return Buffer.from(await key.getKeyIdentifier()).toString('hex');
+  const key = publicKey instanceof Uint8Array || publicKey instanceof x509.PublicKey ? publicKey : await x509.PublicKey.create(publicKey);
+  const spki = key instanceof Uint8Array ? key : new Uint8Array(key.rawData);
+  return createHash('sha1').update(subjectPublicKeyOf(spki)).digest('hex');
 }
 
 /** The key identifier a certificate names for itself (SKI), else computed from its key. */

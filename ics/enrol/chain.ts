@@ -4,6 +4,7 @@
 // certificate valid at the time given.
 import { IcsError } from '../errors.ts';
 import { MAX_CHAIN_LENGTH } from './limits.ts';
+import { keyObjectOf, verifySigned } from './signed.ts';
 import { x509 } from './x509.ts';
 
 /**
@@ -31,7 +32,7 @@ export function pathLengthOf(certificate: x509.X509Certificate): number | undefi
 
 export async function signedBy(certificate: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
   try {
-    return await certificate.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+    return verifySigned(new Uint8Array(certificate.rawData), keyObjectOf(issuer.publicKey)) ?? (await certificate.verify({ publicKey: issuer.publicKey, signatureOnly: true }));
   } catch {
     return false;
   }

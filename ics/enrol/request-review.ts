@@ -4,7 +4,7 @@
 // it comes from (a subject CN or serialNumber, a SAN URI naming another is refused), and
 // anything else it asks for is ignored and reported.
 import { IcsError, isIcsError } from '../errors.ts';
-import { verifyCertificateRequest } from './csr.ts';
+import { type VerifiedRequest, verifyCertificateRequest } from './csr.ts';
 import { KEY_ALGORITHMS, type KeyAlgorithm, publicKeyFromSpki } from './keys.ts';
 import { nameAttributes } from './names.ts';
 import { readCertificateRequest } from './parse.ts';
@@ -24,7 +24,7 @@ export interface RequestingDevice {
   readonly serial: string;
 }
 
-function keyTypeOf(request: x509.Pkcs10CertificateRequest, allowed: readonly KeyAlgorithm[]): KeyAlgorithm {
+function checkKeyType(request: x509.Pkcs10CertificateRequest, allowed: readonly KeyAlgorithm[]): void {
   let algorithm: KeyAlgorithm;
   try {
     algorithm = publicKeyFromSpki(new Uint8Array(request.publicKey.rawData)).algorithm;
@@ -32,7 +32,6 @@ function keyTypeOf(request: x509.Pkcs10CertificateRequest, allowed: readonly Key
     throw new IcsError('POLICY_REJECTED', `the request's key is of a type this node does not certify (${allowed.join(', ')})`, { cause });
   }
   if (!allowed.includes(algorithm)) throw new IcsError('POLICY_REJECTED', `the policy does not allow ${algorithm} keys in certificates (${allowed.join(', ')})`);
-  return algorithm;
 }
 
 function checkSubject(request: x509.Pkcs10CertificateRequest, device: RequestingDevice, ignored: string[]): void {
@@ -70,9 +69,10 @@ function reviewExtension(extension: x509.Extension, device: RequestingDevice, ig
  */
 export async function reviewRequest(der: Uint8Array, device: RequestingDevice, keyTypes: readonly KeyAlgorithm[]): Promise<ReviewedRequest> {
   const request = readCertificateRequest(der);
-  const algorithm = keyTypeOf(request, keyTypes);
+  checkKeyType(request, keyTypes);
+  let verified: VerifiedRequest;
   try {
-    await verifyCertificateRequest(der, KEY_ALGORITHMS);
+    verified = await verifyCertificateRequest(request, KEY_ALGORITHMS);
   } catch (error) {
     if (isIcsError(error, 'SIGNATURE_INVALID') || isIcsError(error, 'ALGORITHM_UNSUPPORTED')) throw new IcsError('BAD_REQUEST', error.message, { cause: error });
     throw error;
@@ -82,7 +82,7 @@ export async function reviewRequest(der: Uint8Array, device: RequestingDevice, k
   for (const extension of request.extensions) reviewExtension(extension, device, ignored);
   const other = request.attributes.filter((a) => a.type !== EXTENSION_REQUEST && a.type !== CHALLENGE_PASSWORD);
   for (const attribute of other) ignored.push(`attribute ${attribute.type}`);
-  return { spki: new Uint8Array(request.publicKey.rawData), algorithm, ignored };
+  return { spki: verified.spki, algorithm: verified.algorithm, ignored };
 }
 
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2): where the extensions above come from. */
