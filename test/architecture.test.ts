@@ -21,17 +21,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   hkp: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   api: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   est: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http'],
+  pkix: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   sync: ['record', 'policy', 'store', 'ingest', 'net'],
-  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'ldap', 'sync'],
-  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'ldap', 'sync', 'node'],
+  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync'],
+  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'node'],
 };
 
 /** Libraries that belong to one layer: only these folders (or sub-folders) may import them. */
 const LIBRARY_HOMES: Record<string, readonly string[]> = {
   'classic-level': ['store/level'],
   ldapjs: ['ldap'],
-  fastify: ['http', 'hkp', 'api', 'est'],
+  fastify: ['http', 'hkp', 'api', 'est', 'pkix'],
   libp2p: ['sync'],
   // X.509 (and the Reflect polyfill it needs) only in the certificate authority.
   '@peculiar': ['enrol'],

@@ -2,7 +2,7 @@
 // by fingerprint with the policy's name beside). Nothing here reads the store.
 import type { PolicyEngine, PolicyVerdict } from '../policy/index.ts';
 import { type IdentityRecord, type PublicKeyInfo, SigType, type VerifiedSignature } from '../record/index.ts';
-import type { ChangeEvent, StoredRecord } from '../store/types.ts';
+import type { CertificateEntry, ChangeEvent, StoredRecord } from '../store/types.ts';
 
 const iso = (d: Date | undefined | null) => (d ? d.toISOString() : null);
 
@@ -91,6 +91,19 @@ export function eventJson(e: ChangeEvent, showOrigin: boolean) {
     summary: e.summary,
     domains: [...e.domains],
   };
+}
+
+/**
+ * The certificate events of a record's history (DESIGN §7): each issuance, and each
+ * revocation with its reason, as the certificate index holds them, oldest first. The
+ * record's own events say what changed it; these say what the CA did about it.
+ */
+export function certificateEventsJson(entries: readonly CertificateEntry[]) {
+  const events = entries.flatMap((c) => [
+    { at: c.issuedAt, event: 'issued' as const, serial: c.serial, purpose: c.purpose, notAfter: c.notAfter.toISOString(), reason: null as string | null },
+    ...(c.revoked ? [{ at: c.revoked.at, event: 'revoked' as const, serial: c.serial, purpose: c.purpose, notAfter: c.notAfter.toISOString(), reason: c.revoked.reason as string | null }] : []),
+  ]);
+  return events.sort((a, b) => a.at.getTime() - b.at.getTime() || a.serial.localeCompare(b.serial)).map((e) => ({ ...e, at: e.at.toISOString() }));
 }
 
 /**

@@ -25,7 +25,7 @@ import { nextExpiry, type PolicyEngine, type Principal } from '../policy/index.t
 import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor, decodePublicKeyArmor } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
-import { eventJson, recordJson, verdictJson } from './describe.ts';
+import { certificateEventsJson, eventJson, recordJson, verdictJson } from './describe.ts';
 import {
   addCodeSignaturesSchema,
   codeByDigestSchema,
@@ -130,9 +130,9 @@ async function registerRoutes(app: FastifyInstance, ctx: HttpContext, init: ApiI
 
   app.get('/ics/v1/records/:id/history', { schema: recordSchema }, async (request) => {
     const { id } = await resolve((request.params as { id: string }).id, callerOf(request), policy());
-    const events = await store.history(id);
+    const [events, certificates] = await Promise.all([store.history(id), store.certificatesOf(id)]);
     const showOrigin = callerOf(request).principal.kind !== 'anonymous';
-    return { id, events: events.map((e) => eventJson(e, showOrigin)) };
+    return { id, events: events.map((e) => eventJson(e, showOrigin)), certificates: certificateEventsJson(certificates) };
   });
 
   // The gateway's runtime question: the answer is made once per record version and policy

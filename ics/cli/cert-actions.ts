@@ -2,7 +2,9 @@
 // certificate index from the data directory's store.
 import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { IcsError } from '../errors.ts';
+import type { RevocationAnswer } from '../enrol/index.ts';
+import { IcsError, isIcsError } from '../errors.ts';
+import { normaliseSerial } from '../enrol/revocation-requests.ts';
 import type { CertificateEntry } from '../store/index.ts';
 import { DataDir } from '../node/offline.ts';
 import { parseDuration } from './args.ts';
@@ -13,7 +15,6 @@ import type { GlobalOptions } from './options.ts';
 const LIST_LIMIT = 10_000;
 /** notAfter beyond every certificate: "all of them" to the index's expiry order. */
 const END_OF_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
-const SERIAL = /^[0-9a-f]{1,40}$/;
 
 type State = 'valid' | 'expired' | 'revoked' | 'not yet valid';
 
@@ -63,14 +64,12 @@ export async function certList(flags: CertListFlags): Promise<void> {
 }
 
 export async function certShow(serial: string, flags: GlobalOptions): Promise<void> {
-  const wanted = serial.trim().toLowerCase().replace(/^0x/, '').replaceAll(':', '');
-  if (!SERIAL.test(wanted)) throw new IcsError('BAD_REQUEST', `"${serial.slice(0, 64)}" is not a certificate serial (hex, at most 20 octets)`);
+  const wanted = normaliseSerial(serial);
   await withNode(flags, async (node) => {
     const entry = await node.store.getCertificate(wanted);
     if (!entry) throw new IcsError('NOT_FOUND', `no certificate with serial ${wanted} was issued by this node`);
     // The index keeps the DER whole; its digest is checked before it is shown as the certificate.
     if (createHash('sha256').update(entry.der).digest('hex') !== entry.sha256) throw new IcsError('INTERNAL', `certificate ${wanted}: the stored DER does not match its SHA-256`);
-    // enrol/ (X.509) only here: `cert list` does without it.
     const { certificatePem } = await import('../enrol/index.ts');
     const shown = { ...summary(entry, new Date()), pem: certificatePem(entry.der) };
     print(flags, shown, () =>
@@ -113,4 +112,43 @@ export async function certApprove(ref: string, flags: GlobalOptions & { data: st
   const { nodeApprovals } = await import('../node/ca.ts');
   const approval = await nodeApprovals(new DataDir(flags.data)).approve(ref.trim(), new Date(), operatorName());
   print(flags, approval, () => `approved: ${approval.urn} (record ${approval.recordId}); its next enrolment request is issued`);
+}
+
+export type CertRevokeFlags = GlobalOptions & { data: string; reason: string };
+
+/** How long `ics cert revoke` waits for the running node to apply the request. */
+const REVOKE_WAIT_MS = 30_000;
+
+/**
+ * Revokes a certificate: at once in the data directory when no node holds it, else through
+ * a request file the running node applies (enrol/revocation-requests.ts). Final either way.
+ */
+export async function certRevoke(serial: string, flags: CertRevokeFlags): Promise<void> {
+  const { answerOf, applyRevocation, checkReason } = await import('../enrol/index.ts');
+  const { nodeRevocationRequests } = await import('../node/ca.ts');
+  const requestedBy = operatorName();
+  const request = { serial: normaliseSerial(serial), reason: checkReason(flags.reason), requestedAt: new Date().toISOString(), ...(requestedBy && { requestedBy }) };
+  let answer: RevocationAnswer | undefined;
+  try {
+    answer = answerOf(await withNode(flags, (node) => applyRevocation(node.store, request, new Date())));
+  } catch (error) {
+    if (!(isIcsError(error, 'UNAVAILABLE') && (error.details as { locked?: boolean } | undefined)?.locked)) throw error;
+    // The node runs: it takes the request from ca/revocations/ and answers in done/.
+    const requests = nodeRevocationRequests(new DataDir(flags.data));
+    await requests.submit(request);
+    for (const started = Date.now(); !answer; ) {
+      if (Date.now() - started > REVOKE_WAIT_MS) {
+        throw new IcsError('UNAVAILABLE', `the running node did not take the revocation within ${REVOKE_WAIT_MS / 1000} s (only a node whose policy has an enrol section applies them); the request stays in ca/revocations/ and is applied when it does`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      answer = await requests.answer(request.serial);
+    }
+  }
+  if (answer.outcome === 'not-found') throw new IcsError('NOT_FOUND', `no certificate with serial ${request.serial} was issued by this node`);
+  const shown = answer;
+  print(flags, shown, () =>
+    shown.outcome === 'revoked'
+      ? `revoked: ${shown.serial} (${shown.revoked?.reason}) on ${shown.revoked?.at}; record ${shown.recordId}`
+      : `already revoked: ${shown.serial} (${shown.revoked?.reason}) on ${shown.revoked?.at}: the first revocation stands`,
+  );
 }

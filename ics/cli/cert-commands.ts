@@ -1,11 +1,11 @@
-// `ics cert list | show`: the certificates the node's CA issued, as the certificate index in
+// `ics cert list | show | revoke`: the certificates the node's CA issued, as the certificate index in
 // the store holds them (operational ones over EST, birth ones as they are indexed). Read from
 // the data directory, so refused (UNAVAILABLE) while `ics serve` holds it. `ics cert pending |
 // approve`: enrolments that wait for an operator; files beside the CA, so they work while the
 // node runs. Definitions only:
 // each action loads cert-actions.ts when it runs.
 import type { Command } from 'commander';
-import type { CertListFlags } from './cert-actions.ts';
+import type { CertListFlags, CertRevokeFlags } from './cert-actions.ts';
 import { DEFAULT_DATA_DIR, type GlobalOptions } from './options.ts';
 
 const actions = () => import('./cert-actions.ts');
@@ -28,6 +28,14 @@ export function registerCertCommands(program: Command): void {
     .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
     .option('--json', 'machine-readable output')
     .action(async (serial: string, flags: GlobalOptions) => (await actions()).certShow(serial, flags));
+
+  cert
+    .command('revoke <serial>')
+    .description('revoke a certificate this node issued, for good: while the node runs it applies it within a second and its CRL lists it; otherwise at once, in the data directory')
+    .option('--reason <reason>', 'CRL reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn', 'unspecified')
+    .option('--data <dir>', 'data directory of the node', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (serial: string, flags: CertRevokeFlags) => (await actions()).certRevoke(serial, flags));
 
   cert
     .command('pending')

@@ -27,7 +27,7 @@ import {
   signCode,
   type StatementInput,
 } from '../record/index.ts';
-import type { RecordIndexes } from '../store/types.ts';
+import type { CertificateEntry, RecordIndexes } from '../store/types.ts';
 import { parseDuration, parsePairs } from './args.ts';
 import { describeOutcome, localOrigin, print, resolveRecord, type SignerOptions, signingKey, withNode } from './context.ts';
 import { refuseExisting, writeNewFile } from './files.ts';
@@ -189,8 +189,9 @@ export async function show(reference: string, flags: GlobalOptions): Promise<voi
     const record = await resolveRecord(node, reference);
     const stored = await node.store.get(record.id);
     const history = await node.store.history(record.id);
-    const value = { ...summarise(record), domains: stored?.domains ?? [], history };
-    print(flags, value, () => showText(value, history));
+    const certificates = certificateHistory(await node.store.certificatesOf(record.id));
+    const value = { ...summarise(record), domains: stored?.domains ?? [], history, certificates };
+    print(flags, value, () => showText(value, history, certificates));
   });
 }
 
@@ -283,7 +284,21 @@ function summarise(record: IdentityRecord) {
   };
 }
 
-function showText(value: ReturnType<typeof summarise> & { domains: readonly string[] }, history: ReadonlyArray<{ seq: number; at: Date; source: string; summary: string }>): string {
+/** What the CA did about a record: each issuance, and each revocation with its reason, oldest first. */
+function certificateHistory(entries: readonly CertificateEntry[]): Array<{ at: Date; event: 'issued' | 'revoked'; serial: string; purpose: string; reason?: string }> {
+  return entries
+    .flatMap((c) => [
+      { at: c.issuedAt, event: 'issued' as const, serial: c.serial, purpose: c.purpose },
+      ...(c.revoked ? [{ at: c.revoked.at, event: 'revoked' as const, serial: c.serial, purpose: c.purpose, reason: c.revoked.reason }] : []),
+    ])
+    .sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+function showText(
+  value: ReturnType<typeof summarise> & { domains: readonly string[] },
+  history: ReadonlyArray<{ seq: number; at: Date; source: string; summary: string }>,
+  certificates: ReturnType<typeof certificateHistory>,
+): string {
   const lines = [`${value.kind} ${value.id}`, `  digest ${value.digest} (${value.bytes} bytes), domains: ${value.domains.join(', ') || '(none)'}`];
   if ('userIds' in value) lines.push(`  user IDs: ${value.userIds?.join(', ')}`, `  key: ${value.algorithm}, created ${value.created?.toISOString()}`);
   if ('statement' in value) lines.push(`  statement: ${JSON.stringify(value.statement)}`);
@@ -294,5 +309,9 @@ function showText(value: ReturnType<typeof summarise> & { domains: readonly stri
   }
   lines.push('  history:');
   for (const e of history) lines.push(`    #${e.seq} ${e.at.toISOString()} ${e.source}: ${e.summary}`);
+  if (certificates.length > 0) {
+    lines.push('  certificates:');
+    for (const c of certificates) lines.push(`    ${c.at.toISOString()} ${c.purpose} certificate ${c.serial} ${c.event}${c.reason ? ` (${c.reason})` : ''}`);
+  }
   return lines.join('\n');
 }

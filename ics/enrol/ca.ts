@@ -278,6 +278,17 @@ export class UnlockedAuthority {
     return { name: this.certificate.subjectName, keyIdentifier: this.#keyIdentifier, key: this.#key };
   }
 
+  /** A CRL issued by this CA, with its authority key identifier (RFC 5280 §5.2.1). */
+  signCrl(params: Omit<x509.X509CrlCreateParams, 'signingKey' | 'signingAlgorithm' | 'issuer'>): Promise<x509.X509Crl> {
+    return x509.X509CrlGenerator.create({
+      ...params,
+      issuer: this.certificate.subjectName,
+      extensions: [new x509.AuthorityKeyIdentifierExtension(this.#keyIdentifier), ...(params.extensions ?? [])],
+      signingKey: this.#key.privateKey,
+      signingAlgorithm: this.#key.signingAlgorithm,
+    });
+  }
+
   /** An end-entity certificate (never a CA: see `signSubordinate`). */
   issue(spec: LeafSpec): Promise<IssuedCertificate> {
     return issueEndEntity(this.#signer(), spec);

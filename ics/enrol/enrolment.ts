@@ -25,11 +25,13 @@ import { sameName, signedBy } from './chain.ts';
 import { pathToAnchor } from './client-path.ts';
 import { deviceUrnsOf } from './device-side.ts';
 import { type DeviceRecord, deviceRecordById, findDeviceRecord } from './device-record.ts';
+import { entitlementRefusals } from './entitlement.ts';
 import { type StatementOutcome, type StatementSubmitter, writeIssuanceStatement } from './issuance-statement.ts';
 import { MAX_CHAIN_LENGTH, MAX_COMMON_NAME } from './limits.ts';
 import { nameAttributes } from './names.ts';
 import { readCertificateRequest } from './parse.ts';
 import { reviewRequest } from './request-review.ts';
+import { revokeAll } from './revocation.ts';
 import { x509 } from './x509.ts';
 
 export interface EnrolmentComponents {
@@ -55,6 +57,8 @@ export interface EnrolmentComponents {
    * cacerts beside the current one, and its operational certificates renew onto the current CA.
    */
   readonly previous?: { readonly certificate: x509.X509Certificate; readonly chain: readonly x509.X509Certificate[] };
+  /** Told of each certificate a renewal revoked (enrol.revocation.revokeOnRenewal: superseded). */
+  readonly onRevoked?: (entry: CertificateEntry) => void;
 }
 
 export interface EnrolmentRequest {
@@ -125,14 +129,9 @@ function deviceUrnOf(certificate: x509.X509Certificate): string {
 
 /** Throws POLICY_REJECTED, with every reason, unless the verdict allows a certificate. */
 function authorise(verdict: PolicyVerdict, enrol: EnrolPolicy, urn: string, domain: string | undefined): void {
-  const reasons = verdict.trusted ? [] : verdict.reasons.filter((r) => r.severity === 'fail').map((r) => r.message);
-  for (const role of enrol.requireRoles) {
-    if (!verdict.roles.some((r) => r.role === role)) reasons.push(`no valid ${role} signature (the enrol section requires it)`);
-  }
-  if (domain !== undefined && !verdict.domains.includes(domain)) reasons.push(`the record is not in domain ${domain}, which this EST label names`);
+  const reasons = entitlementRefusals(verdict, enrol, domain);
   if (reasons.length === 0) return;
-  const unique = [...new Set(reasons)];
-  throw new IcsError('POLICY_REJECTED', `${urn} may not have a certificate: ${unique.join('; ')}`, { details: { reasons: unique } });
+  throw new IcsError('POLICY_REJECTED', `${urn} may not have a certificate: ${reasons.join('; ')}`, { details: { reasons } });
 }
 
 export class Enrolment {
@@ -298,8 +297,18 @@ export class Enrolment {
     const logged = { operation, urn, record: device.stored.id, serial: entry.serial, sha256: entry.sha256, notAfter: entry.notAfter, origin: request.origin };
     const statement = await this.#recordIssuance(device, urn, certificate, request.origin, logged);
     await approvals?.consume(device.stored.id);
+    if (enrol.revocation.revokeOnRenewal) await this.#supersede(device.stored.id, entry.serial, now);
     this.#c.logger.info({ ...logged, ...(reviewed.ignored.length > 0 && { ignored: reviewed.ignored }) }, 'operational certificate issued');
     return { certificate, certsOnly: certsOnly([certificate.certificate]), recordId: device.stored.id, urn, ignored: reviewed.ignored, statement };
+  }
+
+  /** The record's other valid operational certificates, revoked as superseded by `serial`. */
+  async #supersede(recordId: string, serial: string, now: Date): Promise<void> {
+    const superseded = await revokeAll(this.#c.store, await this.#c.store.certificatesOf(recordId), { at: now, reason: 'superseded' }, serial);
+    for (const old of superseded) {
+      this.#c.logger.info({ serial: old.serial, record: recordId, by: serial }, 'operational certificate revoked: superseded by a renewal');
+      this.#c.onRevoked?.(old);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Authenticator } from '../auth/index.ts';
 import type { BatchSubmitter, RecordSubmitter } from '../ingest/index.ts';
 import type { Listener } from '../net/clients.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { CacheFigures, EventLog, RecordIndexes, RecordReader, StoreLifecycle, SyncSet } from '../store/types.ts';
+import type { CacheFigures, CertificateIndex, EventLog, RecordIndexes, RecordReader, StoreLifecycle, SyncSet } from '../store/types.ts';
 import type { HttpContext } from './context.ts';
 import type { ProblemWriter } from './problems.ts';
 
@@ -61,8 +61,11 @@ export interface HttpTls {
 }
 
 export interface HttpComponents {
-  /** What the host and its plugins read: records, indexes, figures (sync sets, stats), history and the change feed; never writes. */
-  readonly store: RecordReader & RecordIndexes & SyncSet & EventLog & StoreLifecycle;
+  /**
+   * What the host and its plugins read: records, indexes, figures (sync sets, stats), history
+   * and the change feed, the certificates issued for a record; never writes.
+   */
+  readonly store: RecordReader & RecordIndexes & SyncSet & EventLog & StoreLifecycle & Pick<CertificateIndex, 'certificatesOf'>;
   /** The current policy engine: read on every request, so that a reload applies at once. */
   readonly policy: () => PolicyEngine;
   /** The one write path (verify, policy, merge, store), for the plugins that take submissions. */

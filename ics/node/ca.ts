@@ -2,7 +2,7 @@
 // same passphrase as the node's issuer key (ICS_PASSPHRASE or the passphrase file), so an
 // operator keeps one secret per node.
 import { readFile } from 'node:fs/promises';
-import { ApprovalDirectory, CaGenerations, CertificateAuthority, type UnlockedAuthority } from '../enrol/index.ts';
+import { ApprovalDirectory, CaGenerations, CertificateAuthority, RevocationRequests, type UnlockedAuthority } from '../enrol/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { readPrivateKey } from '../record/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -21,6 +21,11 @@ export function nodeCaGenerations(dir: DataDir): CaGenerations {
 }
 
 /** Enrolments waiting for an operator (enrol.approval: manual), beside the CA: files, so that `ics cert approve` works while the node runs. */
+/** Revocations by hand, left for the running node (`ics cert revoke`). */
+export function nodeRevocationRequests(dir: DataDir): RevocationRequests {
+  return new RevocationRequests(dir.resolve(`${CA_DIR}/revocations`));
+}
+
 export function nodeApprovals(dir: DataDir): ApprovalDirectory {
   return new ApprovalDirectory(dir.resolve(`${CA_DIR}/approvals`));
 }

@@ -84,7 +84,7 @@ export class DataDir {
     const where = serving ? ` by a running node (pid ${serving.pid}${serving.hkp ? `, HKP ${serving.hkp}` : ''})` : ' by another process';
     return new IcsError('UNAVAILABLE', `data directory ${this.root} is in use${where}: stop it first, then run the command again`, {
       cause,
-      details: { ...(serving && { pid: serving.pid }) },
+      details: { locked: true, ...(serving && { pid: serving.pid }) },
     });
   }
 

@@ -11,6 +11,7 @@ import { estPlugin, MAX_EST_BODY_BYTES } from '../est/index.ts';
 import { createHttpServer, type HttpServer, type HttpTls, httpInit } from '../http/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import type { PolicyVerdictCache } from '../policy/index.ts';
+import type { CertificateEntry } from '../store/index.ts';
 import { caPassphrase, nodeApprovals, nodeAuthority, nodeCaGenerations } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
@@ -20,6 +21,8 @@ export interface EstShared {
   readonly verdicts: PolicyVerdictCache;
   readonly authenticator?: Authenticator;
   readonly nodeInfo: { readonly name: string; readonly role: string; readonly version: string };
+  /** Told of certificates a renewal revoked (superseded). */
+  readonly onRevoked?: (entry: CertificateEntry) => void;
 }
 
 /** CONFIG_INVALID saying what EST lacks on this node. */
@@ -76,6 +79,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
     approvals: nodeApprovals(node.dataDir),
     source: 'est',
     ...(previous && { previous }),
+    ...(shared.onRevoked && { onRevoked: shared.onRevoked }),
   });
   const { requestsPerMinute, maxConnections, maxConnectionsPerAddress, requestTimeoutSeconds } = node.config.est;
   return createHttpServer(

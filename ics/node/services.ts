@@ -10,12 +10,14 @@ import { hkpPlugin } from '../hkp/index.ts';
 import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
+import { pkixPlugin } from '../pkix/index.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
 import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { prepareEst } from './est.ts';
 import { createMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
+import { type NodeRevocation, startRevocation } from './revocation.ts';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -50,6 +52,12 @@ async function tlsFiles(node: IcsNode): Promise<{ cert: Buffer; key: Buffer } | 
   return { cert: await readFile(node.dataDir.resolve(tls.cert)), key: await readFile(node.dataDir.resolve(tls.key)) };
 }
 
+/** The current CRL as the pkix plugin serves it. */
+function crlOf(revocation: NodeRevocation): { der: Uint8Array; nextUpdate: Date | undefined } | undefined {
+  const der = revocation.crl.der;
+  return der && { der, nextUpdate: revocation.crl.crl?.nextUpdate };
+}
+
 export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
   const listen = { ...node.config.listen, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   const policy = () => node.policy;
@@ -71,9 +79,21 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   let sync: SyncService | undefined;
   const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p']; est: string | null } = { hkp: null, ldap: null, p2p: null, est: null };
   const nodeInfo = { name: node.config.name, role: node.config.role, version: VERSION };
+  // Before any listener: the first CRL exists before /pki/crl is served, and revocations made
+  // while the node was down are caught by the watcher's first sweep.
+  const revocation = await startRevocation(node, metrics);
+  if (revocation) stops.push(() => revocation.stop());
   // Checked and unlocked before any listener starts: a node that cannot serve EST fails at once.
-  const est: HttpServer | undefined =
-    listen.est === undefined || listen.est === 'off' ? undefined : await prepareEst(node, listen.est, { metrics, verdicts, authenticator, nodeInfo });
+  let est: HttpServer | undefined;
+  try {
+    est =
+      listen.est === undefined || listen.est === 'off'
+        ? undefined
+        : await prepareEst(node, listen.est, { metrics, verdicts, authenticator, nodeInfo, ...(revocation && { onRevoked: revocation.revoked }) });
+  } catch (error) {
+    await revocation?.stop();
+    throw error;
+  }
   try {
     if (listen.p2p !== 'off') {
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
@@ -100,6 +120,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
           apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts }),
+          ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation) })] : []),
         ],
       );
       addresses.hkp = (await hkp.start()).url;
@@ -122,9 +143,10 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       stops.push(() => ldap.stop());
     }
     if (est) {
-      addresses.est = (await est.start()).url;
-      cacheSources.push(['est', () => est.caches()]);
-      stops.push(() => est.stop());
+      const running = est;
+      addresses.est = (await running.start()).url;
+      cacheSources.push(['est', () => running.caches()]);
+      stops.push(() => running.stop());
     }
   } catch (error) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -104,6 +104,7 @@ interface RawPolicy {
     profile: { lifetime: string; renewalWindow: string; keyTypes: EnrolKeyType[] };
     approval: EnrolPolicy['approval'];
     bootstrap: EnrolPolicy['bootstrap'];
+    revocation: { crlValidity: string; revokeOnRenewal: boolean };
   };
 }
 
@@ -181,6 +182,7 @@ function normaliseEnrol(raw: NonNullable<RawPolicy['enrol']>): EnrolPolicy {
     },
     approval: raw.approval,
     bootstrap: raw.bootstrap,
+    revocation: { crlValiditySeconds: seconds(raw.revocation.crlValidity), revokeOnRenewal: raw.revocation.revokeOnRenewal },
   };
 }
 

@@ -114,6 +114,12 @@ export interface EnrolPolicy {
   readonly profile: EnrolProfile;
   readonly approval: 'auto' | 'manual';
   readonly bootstrap: 'none' | 'record-key';
+  readonly revocation: {
+    /** nextUpdate − thisUpdate of the node's CRLs. */
+    readonly crlValiditySeconds: number;
+    /** Whether a renewal revokes the device's previous certificates (superseded). */
+    readonly revokeOnRenewal: boolean;
+  };
 }
 
 export interface Policy {

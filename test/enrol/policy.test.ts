@@ -37,6 +37,7 @@ describe('enrol/policy: the enrol section', function () {
       profile: { lifetimeSeconds: 30 * 86_400, renewalWindowSeconds: 10 * 86_400, keyTypes: ['p256', 'ed25519'] },
       approval: 'auto',
       bootstrap: 'none',
+      revocation: { crlValiditySeconds: 7 * 86_400, revokeOnRenewal: false },
     });
     assert.ok(Object.isFrozen(policy.enrol?.profile.keyTypes));
   });
@@ -49,6 +50,7 @@ describe('enrol/policy: the enrol section', function () {
   profile: { lifetime: 7d, renewalWindow: 36h, keyTypes: [p256] }
   approval: manual
   bootstrap: record-key
+  revocation: { crlValidity: 2d, revokeOnRenewal: true }
 `,
       'node.yaml',
     );
@@ -58,6 +60,7 @@ describe('enrol/policy: the enrol section', function () {
       profile: { lifetimeSeconds: 7 * 86_400, renewalWindowSeconds: 36 * 3600, keyTypes: ['p256'] },
       approval: 'manual',
       bootstrap: 'record-key',
+      revocation: { crlValiditySeconds: 2 * 86_400, revokeOnRenewal: true },
     });
   });
 
@@ -68,6 +71,7 @@ describe('enrol/policy: the enrol section', function () {
   profile: { lifetime: 30 days, renewalWindow: 0d, keyTypes: [rsa], colour: blue }
   approval: sometimes
   bootstrap: anything
+  revocation: { crlValidity: soon, revokeOnRenewal: maybe }
   extra: 1
 `);
     assert.deepEqual([...new Set(found.map((p) => p.path))].sort(), [
@@ -80,6 +84,8 @@ describe('enrol/policy: the enrol section', function () {
       '/enrol/profile/lifetime',
       '/enrol/profile/renewalWindow',
       '/enrol/requireRoles/0',
+      '/enrol/revocation/crlValidity',
+      '/enrol/revocation/revokeOnRenewal',
     ]);
     assert.ok(found.every((p) => p.file === 'node.yaml' && p.line !== undefined));
   });

@@ -1,0 +1,112 @@
+// Revocation on a node whose CA issues operational certificates (a CA and a policy with an
+// enrol section): the watcher that revokes a device's certificates when its record stops
+// entitling it to them (enrol/revocation.ts), and the CRL publisher that lists them — served
+// at /pki/crl and written to ca/crl.pem for a broker on the same host (mosquitto's crlfile).
+// Both start before any listener, so that nothing is served before the first list exists.
+import { rename, writeFile } from 'node:fs/promises';
+import { Counter } from 'prom-client';
+import { CrlPublisher, RevocationWatcher } from '../enrol/index.ts';
+import type { CertificateEntry } from '../store/index.ts';
+import { CA_DIR, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { IcsNode } from './node.ts';
+
+/** Where the current CRL is written, PEM, relative to the data directory. */
+export const CRL_FILE = `${CA_DIR}/crl.pem`;
+/** nextUpdate when the policy loses its enrol section while the node runs (the schema's default). */
+const DEFAULT_CRL_VALIDITY_SECONDS = 7 * 86_400;
+/** How often every valid certificate is checked again: verdicts also change with time (a countersignature expires). */
+export const SWEEP_INTERVAL_MS = 60 * 60_000;
+
+export interface NodeRevocation {
+  readonly crl: CrlPublisher;
+  readonly watcher: RevocationWatcher;
+  /** For revocations made elsewhere (a renewal's superseded certificates): counted, and a new CRL. */
+  readonly revoked: (entry: CertificateEntry) => void;
+  stop(): Promise<void>;
+}
+
+function revokedCounter(metrics: NodeMetrics): Counter<'reason'> {
+  return new Counter({
+    name: 'ics_certificates_revoked_total',
+    help: 'Operational certificates this node revoked, by CRL reason (keyCompromise, cessationOfOperation, affiliationChanged, superseded, privilegeWithdrawn, …)',
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
+}
+
+/** Undefined on a node whose CA issues nothing (none, pending, or no enrol section). */
+export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Promise<NodeRevocation | undefined> {
+  const role = await nodeAuthority(node.dataDir).role();
+  if ((role !== 'root' && role !== 'issuing') || !node.policy.policy.enrol) return undefined;
+  const authority = await unlockNodeAuthority(node.dataDir, node.config);
+  const logger = node.logger.child({ component: 'revocation' });
+  const file = node.dataDir.resolve(CRL_FILE);
+  const crl = new CrlPublisher({
+    signer: authority,
+    index: node.store,
+    validitySeconds: () => node.policy.policy.enrol?.revocation.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS,
+    logger,
+    onPublished: (_der, list) => {
+      // Whole or not at all: a reader never sees half a list.
+      const written = writeFile(`${file}.tmp`, `${list.toString('pem')}\n`, { mode: 0o644 }).then(() => rename(`${file}.tmp`, file));
+      written.catch((error: unknown) => logger.error({ err: error, file }, 'the CRL could not be written to its file (it is still served over HTTP)'));
+    },
+  });
+  await crl.start();
+  const counter = revokedCounter(metrics);
+  const revoked = (entry: CertificateEntry) => {
+    counter.inc({ reason: entry.revoked?.reason ?? 'unspecified' });
+    crl.revoked();
+  };
+  const watcher = new RevocationWatcher({ store: node.store, policy: () => node.policy, logger, onRevoked: revoked });
+  watcher.start();
+  // A new policy (reload, issuer refresh) or the passing of time can end trust with no record changing.
+  let generation = node.policy.generation;
+  const timer = setInterval(() => {
+    generation = node.policy.generation;
+    watcher.sweep();
+  }, SWEEP_INTERVAL_MS);
+  const generationCheck = setInterval(() => {
+    if (node.policy.generation === generation) return;
+    generation = node.policy.generation;
+    watcher.sweep();
+  }, 1000);
+  // Revocations by hand (`ics cert revoke` while the node runs), applied within a second.
+  const requests = nodeRevocationRequests(node.dataDir);
+  let processing = false;
+  const requestCheck = setInterval(() => {
+    if (processing) return;
+    processing = true;
+    requests
+      .process(node.store, new Date())
+      .then((outcomes) => {
+        for (const o of outcomes) {
+          if (o.outcome !== 'revoked') logger.info({ outcome: o.outcome, serial: o.outcome === 'not-found' ? o.serial : o.entry.serial }, 'revocation by hand not applied');
+          else {
+            logger.warn({ serial: o.entry.serial, record: o.entry.recordId, reason: o.entry.revoked?.reason }, 'operational certificate revoked by hand (ics cert revoke)');
+            revoked(o.entry);
+          }
+        }
+      })
+      .catch((error: unknown) => logger.error({ err: error }, 'revocations by hand could not be read'))
+      .finally(() => {
+        processing = false;
+      });
+  }, 1000);
+  timer.unref();
+  generationCheck.unref();
+  requestCheck.unref();
+  return {
+    crl,
+    watcher,
+    revoked,
+    async stop() {
+      clearInterval(timer);
+      clearInterval(generationCheck);
+      clearInterval(requestCheck);
+      await watcher.stop();
+      await crl.stop();
+    },
+  };
+}

@@ -1,0 +1,224 @@
+// Revocation that follows the verdict, end to end on the system node of world.ts: devices
+// enrol over EST with curl; then a status or a countersignature changes in the store, the
+// node revokes their certificates with the reason the cause maps to, and its CRL, fetched
+// from /pki/crl, says so to openssl (`openssl crl`, `openssl verify -crl_check`). A revoked
+// certificate stays revoked when the device is trusted again; the device enrols anew.
+import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { parseDocument } from 'yaml';
+import { hashPassword } from '../../ics/auth/index.ts';
+import { type IcsNode, openNode, type RunningServices, startServices } from '../../ics/node/index.ts';
+import { certify, type KeyRecord, reviveRecord, revokeCertification } from '../../ics/record/index.ts';
+import type { CertificateEntry } from '../../ics/store/index.ts';
+import { ics, ok } from '../helpers/cli.ts';
+import { tempDirs } from '../enrol/helpers.ts';
+import { curl, openssl } from './helpers.ts';
+import { buildWorld, deviceUrn } from './world.ts';
+
+const OPERATOR_PASSWORD = 'a long operator passphrase for the test';
+
+describe('est: revocation follows the verdict (CRL at /pki/crl)', function () {
+  this.timeout(240_000);
+  const tmp = tempDirs('ics-revocation-');
+  let node: IcsNode;
+  let services: RunningServices;
+  let est = '';
+  let hkp = '';
+  const ids: Record<string, string> = {};
+  const at = (path: string) => join(tmp.path, path);
+
+  /** Enrols `serial` with its birth certificate (curl, openssl); returns the new certificate's serial (lower-case hex). */
+  async function enrol(serial: string, name: string): Promise<string> {
+    const made = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${deviceUrn(serial)}`, '-outform', 'DER', '-out', `${name}.der`], tmp.path);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((await openssl(['base64', '-in', `${name}.der`, '-out', `${name}.b64`], tmp.path)).code, 0);
+    const key = serial === 'SN1' ? 'SN1.key.pem' : `${serial}.key.pem`;
+    const answer = await curl(['--cacert', 'system-ca.pem', '--cert', `${serial}.pem`, '--key', key, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${name}.b64`], `${est}/.well-known/est/simpleenroll`, tmp.path);
+    assert.equal(answer.status, 200, answer.body);
+    await writeFile(at(`${name}.p7.b64`), answer.body);
+    assert.equal((await openssl(['base64', '-d', '-in', `${name}.p7.b64`, '-out', `${name}.p7`], tmp.path)).code, 0);
+    assert.equal((await openssl(['pkcs7', '-inform', 'DER', '-in', `${name}.p7`, '-print_certs', '-out', `${name}.pem`], tmp.path)).code, 0);
+    const printed = await openssl(['x509', '-in', `${name}.pem`, '-noout', '-serial'], tmp.path);
+    return (printed.stdout.trim().split('=')[1] ?? '').toLowerCase();
+  }
+
+  /** Waits until the index says the certificate is revoked. */
+  async function revoked(serial: string): Promise<CertificateEntry> {
+    for (const started = Date.now(); ; ) {
+      const entry = await node.store.getCertificate(serial);
+      if (entry?.revoked) return entry;
+      assert.ok(Date.now() - started < 20_000, `certificate ${serial} not revoked within 20 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The CRL served now, saved as crl.der and crl.pem; its text as openssl prints it. */
+  async function crlText(): Promise<string> {
+    const response = await fetch(`${hkp}/pki/crl`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'application/pkix-crl');
+    await writeFile(at('crl.der'), new Uint8Array(await response.arrayBuffer()));
+    const converted = await openssl(['crl', '-inform', 'DER', '-in', 'crl.der', '-out', 'crl.pem'], tmp.path);
+    assert.equal(converted.code, 0, converted.stderr);
+    const checked = await openssl(['crl', '-in', 'crl.pem', '-CAfile', 'system-ca.pem', '-noout', '-text'], tmp.path);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stderr + checked.stdout, /verify OK/, 'the CRL is signed by the issuing CA');
+    return checked.stdout;
+  }
+
+  /** Waits until the served CRL lists `serial`; returns its text. */
+  async function listed(serial: string): Promise<string> {
+    for (const started = Date.now(); ; ) {
+      const text = await crlText();
+      if (text.toLowerCase().includes(`serial number: ${serial}`)) return text;
+      assert.ok(Date.now() - started < 20_000, `the CRL does not list ${serial} within 20 s:\n${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  const verifyWithCrl = (name: string) => openssl(['verify', '-crl_check', '-CRLfile', 'crl.pem', '-CAfile', 'system-ca.pem', `${name}.pem`], tmp.path);
+
+  async function record(serial: string): Promise<KeyRecord> {
+    const stored = await node.store.get(ids[serial] as string);
+    assert.ok(stored);
+    return (await reviveRecord(stored.bytes)) as KeyRecord;
+  }
+
+  const submit = async (signed: KeyRecord) => {
+    const outcome = await node.ingest.submit(signed.bytes, { source: 'cli' });
+    assert.notEqual(outcome.action, 'rejected');
+  };
+
+  before(async () => {
+    await tmp.make();
+    Object.assign(ids, (await buildWorld(tmp.path)).ids);
+    await ok(['key', 'pkcs8', '--key', 'SN1.secret.asc', '--out', 'SN1.key.pem'], tmp.path);
+    // An operator, to read the records' history (a new node's domains are read by authenticated users only).
+    const users = [{ name: 'operator', passwordHash: await hashPassword(OPERATOR_PASSWORD), write: false }];
+    await writeFile(at('system/config.yaml'), `${await readFile(at('system/config.yaml'), 'utf8')}hkp:\n  metrics: public\n  allowInsecureAuth: true\nauth:\n  users: ${JSON.stringify(users)}\n`);
+    node = await openNode(at('system'), { testKeys: 'refuse', logger: pino({ level: 'silent' }) });
+    services = await startServices(node, { hkp: '127.0.0.1:0', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' });
+    est = services.addresses.est ?? '';
+    hkp = services.addresses.hkp ?? '';
+  });
+
+  after(async () => {
+    await services?.stop();
+    await node?.close();
+    await tmp.clean();
+  });
+
+  it('serves a CRL from the start: signed by the issuing CA, nothing revoked, nextUpdate ahead; also written to ca/crl.pem', async () => {
+    const text = await crlText();
+    assert.match(text, /No Revoked Certificates/);
+    assert.match(text, /X509v3 CRL Number/);
+    assert.match(text, /X509v3 Authority Key Identifier/);
+    const next = /Next Update: (.+)/.exec(text)?.[1];
+    assert.ok(next && Date.parse(next) > Date.now() + 6 * 86_400_000, `nextUpdate a week ahead (the default): ${next}`);
+    assert.ok((await stat(at('system/ca/crl.pem'))).size > 0);
+  });
+
+  it('a device marked stolen: its certificate is revoked (keyCompromise) and openssl verify -crl_check refuses it', async () => {
+    const serial = await enrol('SN4', 'sn4-a');
+    await crlText();
+    assert.equal((await verifyWithCrl('sn4-a')).code, 0, 'good before');
+    const key = await node.issuerKey();
+    await submit(await certify(await record('SN4'), key, { role: 'maintainer', status: 'stolen' }, { userId: deviceUrn('SN4') }));
+    const entry = await revoked(serial);
+    assert.equal(entry.revoked?.reason, 'keyCompromise');
+    const text = await listed(serial);
+    assert.match(text, /Key Compromise/);
+    const refused = await verifyWithCrl('sn4-a');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /certificate revoked/);
+    // The revoked certificate no longer renews, and the stolen device cannot enrol again.
+    const again = await curl(['--cacert', 'system-ca.pem', '--cert', 'sn4-a.pem', '--key', 'sn4-a.key', '-H', 'Content-Type: application/pkcs10', '--data-binary', '@sn4-a.b64'], `${est}/.well-known/est/simplereenroll`, tmp.path);
+    assert.equal(again.status, 401, again.body);
+    assert.match(again.body, /revoked \(keyCompromise\)/);
+    // The record's history says what the CA did: issued, then revoked with the reason.
+    const operator = { authorization: `Basic ${Buffer.from(`operator:${OPERATOR_PASSWORD}`).toString('base64')}` };
+    const historyAnswer = await fetch(`${hkp}/ics/v1/records/${ids.SN4}/history`, { headers: operator });
+    const history = (await historyAnswer.json()) as { certificates: Array<{ event: string; serial: string; reason: string | null }> };
+    assert.equal(historyAnswer.status, 200, JSON.stringify(history));
+    assert.deepEqual(
+      history.certificates.filter((e) => e.serial === serial).map((e) => [e.event, e.reason]),
+      [
+        ['issued', null],
+        ['revoked', 'keyCompromise'],
+      ],
+    );
+    const metrics = await (await fetch(`${hkp}/metrics`)).text();
+    assert.match(metrics, /ics_certificates_revoked_total\{reason="keyCompromise"\} 1/);
+  });
+
+  it('trusted again (in-use): the revoked certificate stays revoked; the device enrols for a new one', async () => {
+    const before = (await node.store.certificatesOf(ids.SN4 as string)).filter((e) => e.revoked);
+    const key = await node.issuerKey();
+    await submit(await certify(await record('SN4'), key, { role: 'maintainer', status: 'in-use' }, { userId: deviceUrn('SN4'), created: new Date(Date.now() + 1000) }));
+    const serial = await enrol('SN4', 'sn4-b');
+    const after = await node.store.certificatesOf(ids.SN4 as string);
+    for (const old of before) assert.deepEqual(after.find((e) => e.serial === old.serial)?.revoked, old.revoked, 'no resurrection');
+    assert.equal(after.find((e) => e.serial === serial)?.revoked, undefined);
+  });
+
+  it('ics cert revoke while the node runs: applied within seconds, listed by the CRL; a second revocation keeps the first', async () => {
+    const serial = await enrol('SN4', 'sn4-c');
+    const first = await ok(['cert', 'revoke', serial.toUpperCase(), '--reason', 'cessationOfOperation', '--data', 'system', '--json'], tmp.path);
+    const answer = JSON.parse(first.stdout) as { outcome: string; serial: string; revoked: { reason: string } };
+    assert.equal(answer.outcome, 'revoked');
+    assert.equal(answer.serial, serial);
+    assert.equal(answer.revoked.reason, 'cessationOfOperation');
+    assert.equal((await node.store.getCertificate(serial))?.revoked?.reason, 'cessationOfOperation');
+    assert.match(await listed(serial), /Cessation Of Operation/);
+    const second = JSON.parse((await ok(['cert', 'revoke', serial, '--reason', 'keyCompromise', '--data', 'system', '--json'], tmp.path)).stdout) as typeof answer;
+    assert.equal(second.outcome, 'already-revoked');
+    assert.equal(second.revoked.reason, 'cessationOfOperation');
+  });
+
+  it('ics cert revoke refuses an unknown reason and an unknown serial, changing nothing', async () => {
+    const badReason = await ics(['cert', 'revoke', 'abcd', '--reason', 'certificateHold', '--data', 'system'], tmp.path);
+    assert.notEqual(badReason.code, 0);
+    assert.match(badReason.stderr, /unknown revocation reason "certificateHold"/);
+    const unknown = await ics(['cert', 'revoke', '0123abcd', '--data', 'system'], tmp.path);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no certificate with serial 0123abcd/);
+  });
+
+  it('a countersignature withdrawn: revoked as affiliationChanged', async () => {
+    const serial = await enrol('SN1', 'sn1-a');
+    await submit(await revokeCertification(await record('SN1'), await node.issuerKey(), { userId: deviceUrn('SN1'), reason: 'no longer in this system' }));
+    const entry = await revoked(serial);
+    assert.equal(entry.revoked?.reason, 'affiliationChanged');
+    assert.match(await listed(serial), /Affiliation Changed/);
+  });
+
+  /** Edits the system node's policy file and reloads it, as SIGHUP does. */
+  async function editPolicy(edit: (policy: ReturnType<typeof parseDocument>) => void): Promise<void> {
+    const policy = parseDocument(await readFile(at('system/policy.yaml'), 'utf8'));
+    edit(policy);
+    await writeFile(at('system/policy.yaml'), policy.toString());
+    await node.reloadPolicy();
+  }
+
+  it('revokeOnRenewal: a renewal revokes the previous certificate as superseded (off by default: it stays valid)', async () => {
+    const first = await enrol('SN4', 'sn4-d');
+    const renew = (name: string) =>
+      curl(['--cacert', 'system-ca.pem', '--cert', `${name}.pem`, '--key', `${name}.key`, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${name}.b64`], `${est}/.well-known/est/simplereenroll`, tmp.path);
+    assert.equal((await renew('sn4-d')).status, 200);
+    assert.equal((await node.store.getCertificate(first))?.revoked, undefined, 'by default the previous one stays valid');
+    await editPolicy((policy) => policy.setIn(['enrol', 'revocation'], policy.createNode({ revokeOnRenewal: true })));
+    assert.equal((await renew('sn4-d')).status, 200);
+    assert.equal((await node.store.getCertificate(first))?.revoked?.reason, 'superseded');
+    await listed(first);
+  });
+
+  it('a policy reload that ends trust (a new required role) revokes every certificate it no longer allows', async () => {
+    const serial = await enrol('SN4', 'sn4-e');
+    await editPolicy((policy) => policy.setIn(['enrol', 'requireRoles'], policy.createNode(['manufacturer', 'integrator', 'certifier'])));
+    const entry = await revoked(serial);
+    assert.equal(entry.revoked?.reason, 'affiliationChanged');
+  });
+
+});
