@@ -59,6 +59,8 @@ export interface EnrolmentComponents {
   readonly previous?: { readonly certificate: x509.X509Certificate; readonly chain: readonly x509.X509Certificate[] };
   /** Told of each certificate a renewal revoked (enrol.revocation.revokeOnRenewal: superseded). */
   readonly onRevoked?: (entry: CertificateEntry) => void;
+  /** Where relying parties ask for a certificate's status, written into each one; read at each issuance (absent: none written). */
+  readonly statusUrls?: () => { readonly crl: string; readonly ocsp: string } | undefined;
 }
 
 export interface EnrolmentRequest {
@@ -270,6 +272,7 @@ export class Enrolment {
       }
     }
     const authority = this.#c.authority;
+    const statusUrls = this.#c.statusUrls?.();
     // Never past the CA's own end.
     const notAfter = new Date(Math.min(now.getTime() + enrol.profile.lifetimeSeconds * 1000, authority.certificate.notAfter.getTime()));
     const certificate = await authority.issue({
@@ -280,6 +283,7 @@ export class Enrolment {
       extendedKeyUsage: ['clientAuth'],
       notAfter,
       now,
+      ...(statusUrls && { statusUrls }),
     });
     const entry: CertificateEntry = {
       serial: certificate.serial.toLowerCase(),

@@ -19,5 +19,6 @@ export { type DistinguishedName, type NameAttributes } from './names.ts';
 export { certificatePem, certificatesPem, readCertificates } from './parse.ts';
 export { answerOf, applyRevocation, checkReason, MANUAL_REASONS, normaliseSerial, type RevocationAnswer, type RevocationOutcome, type RevocationRequest, RevocationRequests } from './revocation-requests.ts';
 export { type RevocationComponents, RevocationWatcher, revokeAll } from './revocation.ts';
+export { MAX_OCSP_REQUEST_BYTES, MAX_OCSP_REQUESTS, OCSP_VALIDITY_SECONDS, type OcspAnswer, OcspResponder } from './ocsp.ts';
 export { CaGenerations, NEXT_DIR, PREVIOUS_DIR, RETIRED_DIR } from './rollover.ts';
 export { issueServerCertificate, type ServerCredentials } from './server-certificate.ts';

@@ -52,8 +52,16 @@ export interface LeafSpec {
   readonly extendedKeyUsage?: readonly string[];
   /** Hex; default a fresh random one. */
   readonly serial?: string;
+  /** Where relying parties find this certificate's status: a CRL distribution point and an OCSP responder (AIA). */
+  readonly statusUrls?: { readonly crl: string; readonly ocsp: string };
+  /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): for a delegated OCSP responder, whose own status is not asked. */
+  readonly ocspNoCheck?: boolean;
   readonly now?: Date;
 }
+
+/** id-pkix-ocsp-nocheck, its value NULL. */
+const OCSP_NOCHECK = '1.3.6.1.5.5.7.48.1.5';
+const DER_NULL = Uint8Array.from([0x05, 0x00]);
 
 /** RFC 5280 §4.1.2.2: a positive INTEGER of at most 20 octets. */
 const SERIAL = /^[0-7][0-9a-f](?:[0-9a-f]{2}){0,19}$/i;
@@ -109,6 +117,11 @@ function extensionsOf(spec: LeafSpec): x509.Extension[] {
     });
     extensions.push(new x509.ExtendedKeyUsageExtension(purposes));
   }
+  if (spec.statusUrls) {
+    for (const url of [spec.statusUrls.crl, spec.statusUrls.ocsp]) if (!URI.test(url)) throw new IcsError('BAD_REQUEST', `${JSON.stringify(url)} is not an ASCII URI`);
+    extensions.push(new x509.CRLDistributionPointsExtension([spec.statusUrls.crl]), new x509.AuthorityInfoAccessExtension({ ocsp: [spec.statusUrls.ocsp] }));
+  }
+  if (spec.ocspNoCheck) extensions.push(new x509.Extension(OCSP_NOCHECK, false, DER_NULL));
   return extensions;
 }
 

@@ -56,6 +56,8 @@ export interface NodeConfig {
     readonly maxConnections: number;
     readonly maxConnectionsPerAddress: number;
     readonly requestsPerMinute: number;
+    /** Base URL of this node's /pki/ (CRL, OCSP) for relying parties, written into issued certificates. */
+    readonly statusUrl?: string;
   };
   readonly sync: {
     readonly keyFile: string;

@@ -23,6 +23,8 @@ export interface EstShared {
   readonly nodeInfo: { readonly name: string; readonly role: string; readonly version: string };
   /** Told of certificates a renewal revoked (superseded). */
   readonly onRevoked?: (entry: CertificateEntry) => void;
+  /** Where relying parties ask for a certificate's status (read at each issuance). */
+  readonly statusUrls?: () => { readonly crl: string; readonly ocsp: string } | undefined;
 }
 
 /** CONFIG_INVALID saying what EST lacks on this node. */
@@ -80,6 +82,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
     source: 'est',
     ...(previous && { previous }),
     ...(shared.onRevoked && { onRevoked: shared.onRevoked }),
+    ...(shared.statusUrls && { statusUrls: shared.statusUrls }),
   });
   const { requestsPerMinute, maxConnections, maxConnectionsPerAddress, requestTimeoutSeconds } = node.config.est;
   return createHttpServer(

@@ -1,11 +1,12 @@
 // Revocation on a node whose CA issues operational certificates (a CA and a policy with an
 // enrol section): the watcher that revokes a device's certificates when its record stops
-// entitling it to them (enrol/revocation.ts), and the CRL publisher that lists them — served
-// at /pki/crl and written to ca/crl.pem for a broker on the same host (mosquitto's crlfile).
+// entitling it to them (enrol/revocation.ts), the CRL publisher that lists them — served
+// at /pki/crl and written to ca/crl.pem for a broker on the same host (mosquitto's crlfile) —
+// and the OCSP responder (/pki/ocsp).
 // Both start before any listener, so that nothing is served before the first list exists.
 import { rename, writeFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
-import { CrlPublisher, RevocationWatcher } from '../enrol/index.ts';
+import { CrlPublisher, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
 import { CA_DIR, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -20,6 +21,7 @@ export const SWEEP_INTERVAL_MS = 60 * 60_000;
 
 export interface NodeRevocation {
   readonly crl: CrlPublisher;
+  readonly ocsp: OcspResponder;
   readonly watcher: RevocationWatcher;
   /** For revocations made elsewhere (a renewal's superseded certificates): counted, and a new CRL. */
   readonly revoked: (entry: CertificateEntry) => void;
@@ -54,6 +56,9 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
     },
   });
   await crl.start();
+  const ocsp = new OcspResponder(authority, node.store, logger);
+  // Issued now, so that a CA that cannot issue it fails the start, not the first request.
+  await ocsp.responderCertificate();
   const counter = revokedCounter(metrics);
   const revoked = (entry: CertificateEntry) => {
     counter.inc({ reason: entry.revoked?.reason ?? 'unspecified' });
@@ -99,6 +104,7 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
   requestCheck.unref();
   return {
     crl,
+    ocsp,
     watcher,
     revoked,
     async stop() {

@@ -10,7 +10,7 @@ import { hkpPlugin } from '../hkp/index.ts';
 import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
-import { pkixPlugin } from '../pkix/index.ts';
+import { CRL_PATH, OCSP_PATH, pkixPlugin } from '../pkix/index.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
 import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
@@ -52,6 +52,12 @@ async function tlsFiles(node: IcsNode): Promise<{ cert: Buffer; key: Buffer } | 
   return { cert: await readFile(node.dataDir.resolve(tls.cert)), key: await readFile(node.dataDir.resolve(tls.key)) };
 }
 
+/** The HKP listener's URL as a status base, unless it listens on every address (no one URL reaches it from everywhere). */
+function ownStatusBase(url: string): string | undefined {
+  const host = new URL(url).hostname;
+  return host === '0.0.0.0' || host === '[::]' ? undefined : url.replace(/\/+$/, '');
+}
+
 /** The current CRL as the pkix plugin serves it. */
 function crlOf(revocation: NodeRevocation): { der: Uint8Array; nextUpdate: Date | undefined } | undefined {
   const der = revocation.crl.der;
@@ -83,13 +89,16 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   // while the node was down are caught by the watcher's first sweep.
   const revocation = await startRevocation(node, metrics);
   if (revocation) stops.push(() => revocation.stop());
+  // Where relying parties ask about a certificate: configured, or the HKP listener once bound.
+  let statusBase = node.config.est.statusUrl?.replace(/\/+$/, '');
+  const statusUrls = () => (revocation && statusBase ? { crl: `${statusBase}${CRL_PATH}`, ocsp: `${statusBase}${OCSP_PATH}` } : undefined);
   // Checked and unlocked before any listener starts: a node that cannot serve EST fails at once.
   let est: HttpServer | undefined;
   try {
     est =
       listen.est === undefined || listen.est === 'off'
         ? undefined
-        : await prepareEst(node, listen.est, { metrics, verdicts, authenticator, nodeInfo, ...(revocation && { onRevoked: revocation.revoked }) });
+        : await prepareEst(node, listen.est, { metrics, verdicts, authenticator, nodeInfo, statusUrls, ...(revocation && { onRevoked: revocation.revoked }) });
   } catch (error) {
     await revocation?.stop();
     throw error;
@@ -120,10 +129,11 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
           apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts }),
-          ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation) })] : []),
+          ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
         ],
       );
       addresses.hkp = (await hkp.start()).url;
+      statusBase ??= ownStatusBase(addresses.hkp);
       cacheSources.push(['hkp', () => hkp.caches()]);
       stops.push(() => hkp.stop());
     }

@@ -19,7 +19,7 @@ import { buildWorld, deviceUrn } from './world.ts';
 
 const OPERATOR_PASSWORD = 'a long operator passphrase for the test';
 
-describe('est: revocation follows the verdict (CRL at /pki/crl)', function () {
+describe('est: revocation follows the verdict (CRL at /pki/crl, OCSP at /pki/ocsp)', function () {
   this.timeout(240_000);
   const tmp = tempDirs('ics-revocation-');
   let node: IcsNode;
@@ -161,6 +161,69 @@ describe('est: revocation follows the verdict (CRL at /pki/crl)', function () {
     const after = await node.store.certificatesOf(ids.SN4 as string);
     for (const old of before) assert.deepEqual(after.find((e) => e.serial === old.serial)?.revoked, old.revoked, 'no resurrection');
     assert.equal(after.find((e) => e.serial === serial)?.revoked, undefined);
+  });
+
+  /** openssl ocsp as a gateway asks (with a nonce unless told otherwise); its output. */
+  async function ocsp(name: string, extra: string[] = []): Promise<string> {
+    const asked = await openssl(['ocsp', '-issuer', 'system-ca.pem', '-cert', `${name}.pem`, '-url', `${hkp}/pki/ocsp`, '-CAfile', 'system-ca.pem', ...extra], tmp.path);
+    return asked.stdout + asked.stderr;
+  }
+
+  it('issued certificates name where their status is: the CRL distribution point and the OCSP responder (AIA)', async () => {
+    const uri = await openssl(['x509', '-in', 'sn4-b.pem', '-noout', '-ocsp_uri'], tmp.path);
+    assert.equal(uri.stdout.trim(), `${hkp}/pki/ocsp`);
+    const text = (await openssl(['x509', '-in', 'sn4-b.pem', '-noout', '-text'], tmp.path)).stdout;
+    assert.match(text, /X509v3 CRL Distribution Points:\s+Full Name:\s+URI:(\S+)/);
+    assert.equal(/X509v3 CRL Distribution Points:\s+Full Name:\s+URI:(\S+)/.exec(text)?.[1], `${hkp}/pki/crl`);
+  });
+
+  it('OCSP (openssl ocsp): good for a current certificate, revoked with time and reason for a stolen one; responses verify', async () => {
+    const good = await ocsp('sn4-b');
+    assert.match(good, /Response verify OK/);
+    assert.match(good, /sn4-b\.pem: good/);
+    const bad = await ocsp('sn4-a', ['-resp_text']);
+    assert.match(bad, /Response verify OK/);
+    assert.match(bad, /sn4-a\.pem: revoked/);
+    assert.match(bad, /Reason: keyCompromise/);
+    assert.match(bad, /OCSP Nonce/, 'the nonce is echoed');
+    assert.match(bad, /OCSP No Check/, 'the delegated responder certificate says not to check it');
+    const metrics = await (await fetch(`${hkp}/metrics`)).text();
+    assert.match(metrics, /ics_ocsp_responses_total\{outcome="revoked"\} [1-9]/);
+  });
+
+  it('OCSP without a nonce: one signed answer per certificate and status, the same over POST and GET (RFC 5019), cacheable', async () => {
+    const made = await openssl(['ocsp', '-issuer', 'system-ca.pem', '-cert', 'sn4-b.pem', '-no_nonce', '-reqout', 'req.der'], tmp.path);
+    assert.equal(made.code, 0, made.stderr);
+    const request = await readFile(at('req.der'));
+    const post = () => fetch(`${hkp}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: request });
+    const first = await post();
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('content-type'), 'application/ocsp-response');
+    assert.match(first.headers.get('cache-control') ?? '', /max-age=\d+/);
+    const bytes = Buffer.from(await first.arrayBuffer());
+    assert.deepEqual(Buffer.from(await (await post()).arrayBuffer()), bytes, 'signed once, answered again');
+    const get = await fetch(`${hkp}/pki/ocsp/${encodeURIComponent(request.toString('base64'))}`);
+    assert.equal(get.status, 200);
+    assert.deepEqual(Buffer.from(await get.arrayBuffer()), bytes);
+    await writeFile(at('resp.der'), bytes);
+    const read = await openssl(['ocsp', '-respin', 'resp.der', '-issuer', 'system-ca.pem', '-cert', 'sn4-b.pem', '-CAfile', 'system-ca.pem', '-no_nonce'], tmp.path);
+    assert.match(read.stdout + read.stderr, /sn4-b\.pem: good/);
+  });
+
+  it('OCSP refusals: malformed and oversized requests are malformedRequest (400), another CA is unauthorized; the responder keeps answering', async () => {
+    const malformed = Uint8Array.from([0x30, 0x03, 0x0a, 0x01, 0x01]);
+    for (const body of [Buffer.from('not an OCSP request'), Buffer.alloc(8192, 0x30), Buffer.alloc(0)]) {
+      const answer = await fetch(`${hkp}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+      assert.equal(answer.status, 400);
+      assert.deepEqual(new Uint8Array(await answer.arrayBuffer()), malformed);
+    }
+    const garbageGet = await fetch(`${hkp}/pki/ocsp/${encodeURIComponent('!!not base64!!')}`);
+    assert.equal(garbageGet.status, 400);
+    // The device's birth certificate: issued by the manufacturer's CA, not this node's.
+    await writeFile(at('factory-issuer.pem'), (await readFile(at('factory-ca.pem'), 'utf8')).split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n');
+    const other = await openssl(['ocsp', '-issuer', 'factory-issuer.pem', '-cert', 'SN4.pem', '-url', `${hkp}/pki/ocsp`, '-CAfile', 'system-ca.pem'], tmp.path);
+    assert.match(other.stdout + other.stderr, /Responder Error: unauthorized \(6\)/);
+    assert.match(await ocsp('sn4-b'), /sn4-b\.pem: good/);
   });
 
   it('ics cert revoke while the node runs: applied within seconds, listed by the CRL; a second revocation keeps the first', async () => {
