@@ -66,7 +66,12 @@ export class RevocationWatcher {
 
   /** Follows the change feed, and sweeps once for what changed before. */
   start(): void {
-    this.#unsubscribe = this.#c.store.subscribe((event) => this.#enqueue(event.id));
+    this.#unsubscribe = this.#c.store.subscribe((event) => {
+      // The CA's own issuance statements (source est) count toward no role (record/verdict.ts:
+      // CERTIFICATE_ISSUANCE): they cannot end trust, and checking each would cost every
+      // enrolment a second verdict. What time alone changes, the hourly sweep finds.
+      if (event.source !== 'est') this.#enqueue(event.id);
+    });
     this.sweep();
   }
 
