@@ -347,6 +347,7 @@ async function checkIssued(node: IcsNode, devices: readonly BenchDevice[]): Prom
 async function run(ctx: BenchContext): Promise<void> {
   const s = pick(ctx, FULL, QUICK);
   const started = new Date();
+  const commit = sourceCommit(); // before the run: the figures are of the code it started with
   ctx.row('env', `${environmentLine()}${ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''}`);
   ctx.row('load average', `${loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min) before the run: other work on the machine skews every figure`);
 
@@ -510,7 +511,7 @@ async function run(ctx: BenchContext): Promise<void> {
       };
       const results = {
         benchmark: 'enrol',
-        runs: { enrol: { date: started.toISOString(), commit: sourceCommit(), environment: environmentLine(), devices: s.devices, clients: s.clients, durationSec: s.durationSec, rounds: s.rounds } },
+        runs: { enrol: { date: started.toISOString(), commit, environment: environmentLine(), devices: s.devices, clients: s.clients, durationSec: s.durationSec, rounds: s.rounds } },
         figures,
       };
       await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);

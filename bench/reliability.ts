@@ -208,12 +208,14 @@ export const reliabilityBenchmark: Benchmark = {
     const runs: Record<string, PartRun> = {};
     for (const part of parts) {
       const started = new Date();
+      // Taken before the part runs: the figures are of the code it started with, whatever is committed meanwhile.
+      const commit = sourceCommit();
       if (part === 'kill') await kill(ctx, seed, figures);
       if (part === 'fuzz') await fuzz(ctx, seed, figures);
       if (part === 'leak') await leak(ctx, seed, figures);
       if (part === 'flood') await flood(ctx, seed, figures);
       if (part === 'soak') await soak(ctx, seed, figures, soakLength.minutes);
-      runs[part] = { date: started.toISOString(), commit: sourceCommit(), seed, environment: environmentLine(), ...(part === 'soak' && { soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from }) };
+      runs[part] = { date: started.toISOString(), commit, seed, environment: environmentLine(), ...(part === 'soak' && { soakMinutes: soakLength.minutes, soakMinutesFrom: soakLength.from }) };
     }
     if (!ctx.quick) {
       await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
