@@ -7,6 +7,7 @@
 // entities: birth certificates now, operational certificates over EST next. Files are
 // written once ('wx') and never overwritten: a CA is replaced by a new directory, not edited
 // (rollover.ts: next/, previous/).
+import { KeyObject, sign, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IcsError } from '../errors.ts';
@@ -66,6 +67,9 @@ export interface SubordinateOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** AlgorithmIdentifier DER: ecdsa-with-SHA256 (RFC 5758, no parameters) and Ed25519 (RFC 8410). */
+const ECDSA_SHA256_DER = Uint8Array.from(Buffer.from('300a06082a8648ce3d040302', 'hex'));
+const ED25519_DER = Uint8Array.from(Buffer.from('300506032b6570', 'hex'));
 
 function checkDays(days: number, what: string): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_CA_DAYS) throw new IcsError('BAD_REQUEST', `${what} must be a whole number of days from 1 to ${MAX_CA_DAYS}`);
@@ -278,15 +282,20 @@ export class UnlockedAuthority {
     return { name: this.certificate.subjectName, keyIdentifier: this.#keyIdentifier, key: this.#key };
   }
 
-  /** A CRL issued by this CA, with its authority key identifier (RFC 5280 §5.2.1). */
-  signCrl(params: Omit<x509.X509CrlCreateParams, 'signingKey' | 'signingAlgorithm' | 'issuer'>): Promise<x509.X509Crl> {
-    return x509.X509CrlGenerator.create({
-      ...params,
-      issuer: this.certificate.subjectName,
-      extensions: [new x509.AuthorityKeyIdentifierExtension(this.#keyIdentifier), ...(params.extensions ?? [])],
-      signingKey: this.#key.privateKey,
-      signingAlgorithm: this.#key.signingAlgorithm,
-    });
+  /** Hex key identifier of this CA's key (its certificate's SKI): what its CRLs name as authority key identifier. */
+  get keyIdentifier(): string {
+    return this.#keyIdentifier;
+  }
+
+  /** DER AlgorithmIdentifier of this CA's signatures: ecdsa-with-SHA256 (P-256) or Ed25519. */
+  get signatureAlgorithm(): Uint8Array {
+    return this.#key.algorithm === 'p256' ? ECDSA_SHA256_DER : ED25519_DER;
+  }
+
+  /** Signs the DER of a TBSCertList that crl.ts made for this CA. Nothing else is signed this way. */
+  signCertList(tbs: Uint8Array): Uint8Array {
+    const key = KeyObject.from(this.#key.privateKey as unknown as webcrypto.CryptoKey);
+    return new Uint8Array(sign(this.#key.algorithm === 'p256' ? 'sha256' : null, tbs, key));
   }
 
   /** An end-entity certificate (never a CA: see `signSubordinate`). */

@@ -6,7 +6,7 @@ export { type BirthOptions, deviceSerial, issueBirthCertificate } from './birth.
 export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOptions, type RootOptions, type SubordinateOptions, UnlockedAuthority } from './ca.ts';
 export { type IssuedCertificate, randomSerial } from './certificate.ts';
 export { certsOnly } from './certs-only.ts';
-export { CRL_DEBOUNCE_MS, CrlPublisher, type CrlPublisherOptions, makeCrl, revokedEntries } from './crl.ts';
+export { CRL_DEBOUNCE_MS, CrlPublisher, type CrlPublisherOptions, crlPem, makeCrl, revokedEntries } from './crl.ts';
 export { type VerifiedRequest, verifyCertificateRequest } from './csr.ts';
 export { certificatesOf, deviceRequest, type DeviceRequest, deviceUrnsOf, issuedFor, type Renewal, renewalOf } from './device-side.ts';
 export { APPROVAL_RETRY_SECONDS, type Enrolled, Enrolment, type EnrolmentPending, type EnrolmentComponents, type EnrolmentRequest } from './enrolment.ts';

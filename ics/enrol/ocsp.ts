@@ -4,8 +4,8 @@
 // its key in memory only, renewed before it expires), so that the CA key signs nothing per
 // request. A request without a nonce (RFC 5019, what constrained clients send) gets a
 // response signed once per certificate and status and kept until either changes or it is
-// half way to its nextUpdate; a request with a nonce (RFC 8954) gets a fresh signature that
-// echoes it. Schemas from @peculiar/asn1-ocsp; the signature by node:crypto.
+// half way to its nextUpdate — a repeated request (same bytes) is answered without parsing it;
+// a request with a nonce (RFC 8954) gets a fresh signature that echoes it. Schemas from @peculiar/asn1-ocsp; the signature by node:crypto.
 import { createHash, type KeyObject, sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -42,8 +42,10 @@ const MAX_NONCE_BYTES = 32;
 export const OCSP_VALIDITY_SECONDS = 3600;
 /** The responder certificate's life; a new one is issued when half of it is left. */
 const RESPONDER_LIFETIME_SECONDS = 7 * 86_400;
-/** Nonce-less responses kept: one per certificate asked about. */
+/** Nonce-less answers kept: about one per certificate asked about (~0.5 KiB each with its key). */
 const CACHE_ENTRIES = 100_000;
+/** Requests larger than this are not kept as cache keys (a one-CertID request is about 80 bytes). */
+const MAX_CACHED_REQUEST_BYTES = 256;
 
 const SHA1 = '1.3.14.3.2.26';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
@@ -92,7 +94,11 @@ export class OcspResponder {
   readonly #issuer: string;
   /** The CA's name and key hashes by hash algorithm: what a CertID for this CA carries. */
   readonly #issuerHashes: Map<string, { name: string; key: string }>;
-  readonly #cache = new LRUCache<string, { status: string; der: Uint8Array; until: number; nextUpdate: number }>({ max: CACHE_ENTRIES });
+  /**
+   * Nonce-less answers by the request's own bytes: a client asks the same question in the same
+   * bytes each time, so a repeat is answered without parsing it — only the status is read again.
+   */
+  readonly #cache = new LRUCache<string, { serial: string; status: string; der: Uint8Array; until: number; nextUpdate: number; outcome: OcspOutcome }>({ max: CACHE_ENTRIES });
   #responder: Promise<Responder> | undefined;
 
   constructor(authority: UnlockedAuthority, index: CertificateIndex, logger: Logger) {
@@ -112,6 +118,11 @@ export class OcspResponder {
 
   /** The answer to a DER OCSPRequest: always an OCSPResponse, never a throw for bad input. */
   async respond(request: Uint8Array, now = new Date()): Promise<OcspAnswer> {
+    const key = request.byteLength <= MAX_CACHED_REQUEST_BYTES ? Buffer.from(request).toString('base64') : undefined;
+    const hit = key === undefined ? undefined : this.#cache.get(key);
+    if (hit && now.getTime() < hit.until && statusKey(await this.#entryBySerial(hit.serial)) === hit.status) {
+      return { der: hit.der, outcome: hit.outcome, maxAgeSeconds: Math.max(0, Math.floor((hit.nextUpdate - now.getTime()) / 1000)) };
+    }
     let parsed: OCSPRequest;
     try {
       if (request.byteLength === 0 || request.byteLength > MAX_OCSP_REQUEST_BYTES) throw new Error(`${request.byteLength} bytes`);
@@ -128,7 +139,7 @@ export class OcspResponder {
     if (!ids.every((id) => this.#isOurs(id))) return { der: errorResponse(OCSPResponseStatus.unauthorized), outcome: 'unauthorized', maxAgeSeconds: 0 };
     const entries = await Promise.all(ids.map((id) => this.#entryOf(id)));
     const outcome: OcspOutcome = entries[0] ? (entries[0].revoked ? 'revoked' : 'good') : 'unknown';
-    if (!nonce && ids.length === 1) return this.#cached(ids[0] as CertID, entries[0], outcome, now);
+    if (!nonce && ids.length === 1 && key !== undefined) return this.#cached(key, ids[0] as CertID, entries[0], outcome, now);
     const der = await this.#sign(ids, entries, now, nonce);
     return { der, outcome, maxAgeSeconds: 0 };
   }
@@ -138,22 +149,20 @@ export class OcspResponder {
     return hashes !== undefined && hex(id.issuerNameHash.buffer) === hashes.name && hex(id.issuerKeyHash.buffer) === hashes.key;
   }
 
-  async #entryOf(id: CertID): Promise<CertificateEntry | undefined> {
-    const entry = await this.#index.getCertificate(serialOf(id));
+  #entryOf(id: CertID): Promise<CertificateEntry | undefined> {
+    return this.#entryBySerial(serialOf(id));
+  }
+
+  async #entryBySerial(serial: string): Promise<CertificateEntry | undefined> {
+    const entry = await this.#index.getCertificate(serial);
     return entry && entry.issuer === this.#issuer ? entry : undefined;
   }
 
   /** One certificate, no nonce: the signed answer is kept until the status changes or half its validity passed. */
-  async #cached(id: CertID, entry: CertificateEntry | undefined, outcome: OcspOutcome, now: Date): Promise<OcspAnswer> {
-    const key = `${id.hashAlgorithm.algorithm}:${serialOf(id)}`;
-    const status = statusKey(entry);
-    const hit = this.#cache.get(key);
-    if (hit && hit.status === status && now.getTime() < hit.until) {
-      return { der: hit.der, outcome, maxAgeSeconds: Math.max(0, Math.floor((hit.nextUpdate - now.getTime()) / 1000)) };
-    }
+  async #cached(key: string, id: CertID, entry: CertificateEntry | undefined, outcome: OcspOutcome, now: Date): Promise<OcspAnswer> {
     const der = await this.#sign([id], [entry], now, undefined);
     const nextUpdate = now.getTime() + OCSP_VALIDITY_SECONDS * 1000;
-    this.#cache.set(key, { status, der, until: now.getTime() + (OCSP_VALIDITY_SECONDS * 1000) / 2, nextUpdate });
+    this.#cache.set(key, { serial: serialOf(id), status: statusKey(entry), der, until: now.getTime() + (OCSP_VALIDITY_SECONDS * 1000) / 2, nextUpdate, outcome });
     return { der, outcome, maxAgeSeconds: OCSP_VALIDITY_SECONDS };
   }
 

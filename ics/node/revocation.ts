@@ -6,7 +6,7 @@
 // Both start before any listener, so that nothing is served before the first list exists.
 import { rename, writeFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
-import { CrlPublisher, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
+import { CrlPublisher, crlPem, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
 import { CA_DIR, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -49,9 +49,9 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
     index: node.store,
     validitySeconds: () => node.policy.policy.enrol?.revocation.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS,
     logger,
-    onPublished: (_der, list) => {
+    onPublished: (der) => {
       // Whole or not at all: a reader never sees half a list.
-      const written = writeFile(`${file}.tmp`, `${list.toString('pem')}\n`, { mode: 0o644 }).then(() => rename(`${file}.tmp`, file));
+      const written = writeFile(`${file}.tmp`, crlPem(der), { mode: 0o644 }).then(() => rename(`${file}.tmp`, file));
       written.catch((error: unknown) => logger.error({ err: error, file }, 'the CRL could not be written to its file (it is still served over HTTP)'));
     },
   });

@@ -61,7 +61,7 @@ function ownStatusBase(url: string): string | undefined {
 /** The current CRL as the pkix plugin serves it. */
 function crlOf(revocation: NodeRevocation): { der: Uint8Array; nextUpdate: Date | undefined } | undefined {
   const der = revocation.crl.der;
-  return der && { der, nextUpdate: revocation.crl.crl?.nextUpdate };
+  return der && { der, nextUpdate: revocation.crl.nextUpdate };
 }
 
 export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
