@@ -125,9 +125,19 @@ async function warmAll(url: URL, bodies: readonly Uint8Array[], clients: number)
       request.once('error', reject);
       request.end(body);
     });
+  // A keep-alive socket the server closes as a request is sent fails that request (ECONNRESET): sent again.
+  const retried = async (body: Uint8Array) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await one(body);
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  };
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (next < bodies.length) await one(bodies[next++] as Uint8Array);
+      while (next < bodies.length) await retried(bodies[next++] as Uint8Array);
     }),
   );
   agent.destroy();

@@ -9,27 +9,24 @@
 import { createHash, type KeyObject, sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-  BasicOCSPResponse,
   CertID,
   CertStatus,
-  id_pkix_ocsp_basic,
   id_pkix_ocsp_nonce,
   OCSPRequest,
   OCSPResponse,
   OCSPResponseStatus,
   ResponderID,
-  ResponseBytes,
   ResponseData,
   RevokedInfo,
   SingleResponse,
 } from '@peculiar/asn1-ocsp';
-import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from '@peculiar/asn1-x509';
+import { CRLReason, type Extension } from '@peculiar/asn1-x509';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CertificateEntry, CertificateIndex, RevocationReason } from '../store/index.ts';
 import type { UnlockedAuthority } from './ca.ts';
 import { fingerprintOf } from './certificate.ts';
-import { subjectPublicKeyOf } from './der.ts';
+import { encodeElement, subjectPublicKeyOf } from './der.ts';
 import { generatePrivateKey, spkiOf } from './keys.ts';
 
 /** Bytes of a request taken at most: a handful of CertIDs and a nonce fit in far less. */
@@ -50,8 +47,15 @@ const MAX_CACHED_REQUEST_BYTES = 256;
 const SHA1 = '1.3.14.3.2.26';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
 const HASHES: Record<string, string> = { [SHA1]: 'sha1', [SHA256]: 'sha256' };
-/** ecdsa-with-SHA256: what the P-256 responder key signs with (RFC 5758: no parameters). */
-const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
+/** ecdsa-with-SHA256: what the P-256 responder key signs with (RFC 5758: no parameters), DER. */
+const ECDSA_SHA256_DER = Uint8Array.from(Buffer.from('300a06082a8648ce3d040302', 'hex'));
+/** OCSPResponseStatus successful (ENUMERATED 0) and id-pkix-ocsp-basic, DER. */
+const SUCCESSFUL = Uint8Array.from([0x0a, 0x01, 0x00]);
+const ID_PKIX_OCSP_BASIC_DER = Uint8Array.from(Buffer.from('06092b0601050507300101', 'hex'));
+const SEQUENCE = 0x30;
+const BIT_STRING = 0x03;
+const OCTET_STRING = 0x04;
+const CONTEXT_0 = 0xa0;
 
 export type OcspOutcome = 'good' | 'revoked' | 'unknown' | 'malformedRequest' | 'unauthorized';
 
@@ -65,7 +69,8 @@ export interface OcspAnswer {
 
 interface Responder {
   readonly key: KeyObject;
-  readonly certificate: Certificate;
+  /** The responder certificate's DER, sent in every response (RFC 6960 §4.2.2.2). */
+  readonly der: Uint8Array;
   readonly keyHash: Uint8Array;
   readonly notAfter: Date;
 }
@@ -113,7 +118,7 @@ export class OcspResponder {
 
   /** The delegated responder's certificate (DER), issuing it first if needed. */
   async responderCertificate(now = new Date()): Promise<Uint8Array> {
-    return new Uint8Array(AsnConvert.serialize((await this.#responderAt(now)).certificate));
+    return (await this.#responderAt(now)).der;
   }
 
   /** The answer to a DER OCSPRequest: always an OCSPResponse, never a throw for bad input. */
@@ -186,17 +191,15 @@ export class OcspResponder {
       ...(nonce && { responseExtensions: [nonce] }),
     });
     const tbs = new Uint8Array(AsnConvert.serialize(data));
-    const basic = new BasicOCSPResponse({
-      tbsResponseData: data,
-      signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_SHA256 }),
-      signature: new Uint8Array(sign('sha256', tbs, responder.key)).buffer,
-      certs: [responder.certificate],
-    });
-    const response = new OCSPResponse({
-      responseStatus: OCSPResponseStatus.successful,
-      responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
-    });
-    return new Uint8Array(AsnConvert.serialize(response));
+    // The envelope around the signed data is fixed but for lengths: wrapped here (der.ts) around
+    // the responder certificate's DER as it is, where asn1js re-encoded the certificate each time.
+    const basic = encodeElement(SEQUENCE, [
+      tbs,
+      ECDSA_SHA256_DER,
+      encodeElement(BIT_STRING, [Uint8Array.of(0), new Uint8Array(sign('sha256', tbs, responder.key))]),
+      encodeElement(CONTEXT_0, [encodeElement(SEQUENCE, [responder.der])]),
+    ]);
+    return encodeElement(SEQUENCE, [SUCCESSFUL, encodeElement(CONTEXT_0, [encodeElement(SEQUENCE, [ID_PKIX_OCSP_BASIC_DER, encodeElement(OCTET_STRING, [basic])])])]);
   }
 
   #responderAt(now: Date): Promise<Responder> {
@@ -229,7 +232,7 @@ export class OcspResponder {
       this.#logger.info({ serial: issued.serial, notAfter: issued.notAfter }, 'OCSP responder certificate issued by the node CA');
       return {
         key,
-        certificate: AsnConvert.parse(issued.der, Certificate),
+        der: issued.der,
         keyHash: createHash('sha1').update(subjectPublicKeyOf(spki)).digest(),
         notAfter: issued.notAfter,
       };
