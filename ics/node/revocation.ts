@@ -62,7 +62,7 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
   const counter = revokedCounter(metrics);
   const revoked = (entry: CertificateEntry) => {
     counter.inc({ reason: entry.revoked?.reason ?? 'unspecified' });
-    crl.revoked();
+    crl.revoked(entry);
   };
   const watcher = new RevocationWatcher({ store: node.store, policy: () => node.policy, logger, onRevoked: revoked });
   watcher.start();

@@ -1,9 +1,12 @@
 // CRLs as enrol/crl.ts encodes them (element by element, not through asn1js): read back by
 // @peculiar/x509 and verified by openssl for both CA key types, entry by entry.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertificateAuthority, makeCrl } from '../../ics/enrol/index.ts';
+import { pino } from 'pino';
+import { CertificateAuthority, CrlPublisher, makeCrl } from '../../ics/enrol/index.ts';
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import { x509 } from '../../ics/enrol/x509.ts';
 import type { CertificateEntry, RevocationReason } from '../../ics/store/index.ts';
 import { openssl, PASSPHRASE, tempDirs } from './helpers.ts';
@@ -60,6 +63,37 @@ describe('enrol/crl: the list as openssl and the library read it', function () {
       assert.match(read.stdout, /Serial Number: FF01[\s\S]*Affiliation Changed/);
     });
   }
+
+  it('the publisher: a reported revocation joins the last list read; an unreported one waits for a full read; expired entries leave', async () => {
+    const ca = new CertificateAuthority(join(tmp.path, 'publisher'));
+    await ca.initRoot({ passphrase: PASSPHRASE, subject: 'CN=publisher test CA', algorithm: 'p256' });
+    const authority = await ca.unlock(PASSPHRASE);
+    const issuer = createHash('sha256').update(new Uint8Array(authority.certificate.rawData)).digest('hex');
+    const store = await createMemoryStore();
+    const now = new Date();
+    const add = async (serial: string, notAfter = new Date(now.getTime() + 86_400_000)) => {
+      const { revoked: _revoked, ...fresh } = entry(serial, 'keyCompromise', now);
+      await store.addCertificate({ ...fresh, issuer, notAfter, sha256: createHash('sha256').update(fresh.der).digest('hex') });
+      return store.revokeCertificate(serial, { at: now, reason: 'keyCompromise' });
+    };
+    await add('4a01');
+    let clock = now;
+    const publisher = new CrlPublisher({ signer: authority, index: store, validitySeconds: () => 86_400, logger: pino({ level: 'silent' }), now: () => clock });
+    const listed = () => new x509.X509Crl(new Uint8Array(publisher.der as Uint8Array)).entries.map((e) => e.serialNumber.toUpperCase()).sort();
+    await publisher.start();
+    assert.deepEqual(listed(), ['4A01']);
+    publisher.revoked(await add('4a02'));
+    await add('4a03'); // revoked behind the publisher's back
+    await add('4a04', new Date(now.getTime() + 60_000));
+    publisher.revoked(await store.getCertificate('4a04'));
+    await publisher.refresh();
+    assert.deepEqual(listed(), ['4A01', '4A02', '4A04'], 'reported ones only, until the next full read');
+    clock = new Date(now.getTime() + 120_000); // 4a04 has expired
+    publisher.revoked(); // no entry: read whole
+    await publisher.refresh();
+    assert.deepEqual(listed(), ['4A01', '4A02', '4A03']);
+    await publisher.stop();
+  });
 
   it('no revoked certificates: the list leaves revokedCertificates out (RFC 5280 §5.1.2.6)', async () => {
     const ca = new CertificateAuthority(join(tmp.path, 'empty'));
