@@ -8,7 +8,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { Logger } from 'pino';
-import type { CertificateEntry, CertificateIndex, RevocationReason } from '../store/index.ts';
+import { type CertificateEntry, type CertificateIndex, REVOCATION_REASON_CODES, type RevocationReason } from '../store/index.ts';
 import { fingerprintOf } from './certificate.ts';
 import { encodeElement } from './der.ts';
 import { x509 } from './x509.ts';
@@ -56,19 +56,9 @@ const GENERALIZED_TIME = 0x18;
 const CONTEXT_0 = 0xa0;
 const VERSION_2 = Uint8Array.from([0x02, 0x01, 0x01]);
 
-/** RFC 5280 §5.3.1 reason codes, each as the whole crlEntryExtensions it makes (reasonCode, not critical). */
-const REASON_CODES: Record<RevocationReason, number> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  privilegeWithdrawn: 9,
-};
+/** Each RFC 5280 §5.3.1 reason as the whole crlEntryExtensions it makes (reasonCode, not critical). */
 const REASON_EXTENSIONS = Object.fromEntries(
-  Object.entries(REASON_CODES).map(([reason, code]) => [reason, Buffer.from(`300c300a0603551d1504030a01${code.toString(16).padStart(2, '0')}`, 'hex')]),
+  Object.entries(REVOCATION_REASON_CODES).map(([reason, code]) => [reason, Buffer.from(`300c300a0603551d1504030a01${code.toString(16).padStart(2, '0')}`, 'hex')]),
 ) as Record<RevocationReason, Buffer>;
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime after; whole seconds, Z. */

@@ -23,7 +23,7 @@ import {
 import { CRLReason, type Extension } from '@peculiar/asn1-x509';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { CertificateEntry, CertificateIndex, RevocationReason } from '../store/index.ts';
+import { type CertificateEntry, type CertificateIndex, REVOCATION_REASON_CODES } from '../store/index.ts';
 import type { UnlockedAuthority } from './ca.ts';
 import { fingerprintOf } from './certificate.ts';
 import { encodeElement, subjectPublicKeyOf } from './der.ts';
@@ -255,19 +255,8 @@ function validNonce(extension: Extension): boolean {
   }
 }
 
-const REASONS: Record<RevocationReason, CRLReason['reason']> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  privilegeWithdrawn: 9,
-};
-
 function certStatusOf(entry: CertificateEntry | undefined): CertStatus {
   if (!entry) return new CertStatus({ unknown: null });
   if (!entry.revoked) return new CertStatus({ good: null });
-  return new CertStatus({ revoked: new RevokedInfo({ revocationTime: entry.revoked.at, revocationReason: new CRLReason(REASONS[entry.revoked.reason]) }) });
+  return new CertStatus({ revoked: new RevokedInfo({ revocationTime: entry.revoked.at, revocationReason: new CRLReason(REVOCATION_REASON_CODES[entry.revoked.reason]) }) });
 }
