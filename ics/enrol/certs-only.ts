@@ -3,11 +3,11 @@
 // enrolments with (RFC 7030 §4.1.3, §4.2.3). Its envelope is fixed but for lengths, so the
 // certificates' DER is wrapped as it is (as `openssl crl2pkcs7 -nocrl` does: no eContent)
 // rather than parsed and re-encoded through asn1js, which cost an enrolment a millisecond.
-import { encodeElement } from './der.ts';
+import { encodeElement, TAG } from './der.ts';
+
+const { SEQUENCE, CONTEXT_0 } = TAG;
 import { x509 } from './x509.ts';
 
-const SEQUENCE = 0x30;
-const CONTEXT_0 = 0xa0;
 /** id-signedData (1.2.840.113549.1.7.2) and id-data (…7.1), DER. */
 const ID_SIGNED_DATA = Buffer.from('06092a864886f70d010702', 'hex');
 const ID_DATA = Buffer.from('06092a864886f70d010701', 'hex');

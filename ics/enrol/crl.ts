@@ -10,7 +10,9 @@ import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { Logger } from 'pino';
 import { type CertificateEntry, type CertificateIndex, REVOCATION_REASON_CODES, type RevocationReason } from '../store/index.ts';
 import { fingerprintOf } from './certificate.ts';
-import { encodeElement } from './der.ts';
+import { encodeElement, TAG } from './der.ts';
+
+const { INTEGER, BIT_STRING, SEQUENCE, UTC_TIME, GENERALIZED_TIME, CONTEXT_0 } = TAG;
 import { x509 } from './x509.ts';
 
 /** Entries read per page from the certificate index. */
@@ -48,12 +50,6 @@ export async function revokedEntries(index: CertificateIndex, issuer: string, at
 // @peculiar/x509's generator: asn1js took 0.4 ms per entry (45 s for 100,000 revoked, the
 // event loop blocked throughout), where the entries are one fixed shape. The extensions are
 // the library's; openssl reads and verifies the result (test/est/revocation.test.ts).
-const INTEGER = 0x02;
-const BIT_STRING = 0x03;
-const SEQUENCE = 0x30;
-const UTC_TIME = 0x17;
-const GENERALIZED_TIME = 0x18;
-const CONTEXT_0 = 0xa0;
 const VERSION_2 = Uint8Array.from([0x02, 0x01, 0x01]);
 
 /** Each RFC 5280 §5.3.1 reason as the whole crlEntryExtensions it makes (reasonCode, not critical). */

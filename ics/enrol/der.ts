@@ -46,8 +46,17 @@ export function childrenOf(der: Uint8Array, parent: DerElement): DerElement[] {
   return children;
 }
 
-const SEQUENCE = 0x30;
-const BIT_STRING = 0x03;
+/** The universal and context tags the encoders here use (X.690 §8.1.2): one table for all of them. */
+export const TAG = {
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  CONTEXT_0: 0xa0,
+} as const;
+const { SEQUENCE, BIT_STRING } = TAG;
 
 /**
  * The parts of a SIGNED{} structure (RFC 5280 §4.1, RFC 2986 §4.2: Certificate, CRL,

@@ -26,7 +26,9 @@ import type { Logger } from 'pino';
 import { type CertificateEntry, type CertificateIndex, REVOCATION_REASON_CODES } from '../store/index.ts';
 import type { UnlockedAuthority } from './ca.ts';
 import { fingerprintOf } from './certificate.ts';
-import { encodeElement, subjectPublicKeyOf } from './der.ts';
+import { encodeElement, subjectPublicKeyOf, TAG } from './der.ts';
+
+const { SEQUENCE, BIT_STRING, OCTET_STRING, CONTEXT_0 } = TAG;
 import { generatePrivateKey, spkiOf } from './keys.ts';
 
 /** Bytes of a request taken at most: a handful of CertIDs and a nonce fit in far less. */
@@ -52,10 +54,6 @@ const ECDSA_SHA256_DER = Uint8Array.from(Buffer.from('300a06082a8648ce3d040302',
 /** OCSPResponseStatus successful (ENUMERATED 0) and id-pkix-ocsp-basic, DER. */
 const SUCCESSFUL = Uint8Array.from([0x0a, 0x01, 0x00]);
 const ID_PKIX_OCSP_BASIC_DER = Uint8Array.from(Buffer.from('06092b0601050507300101', 'hex'));
-const SEQUENCE = 0x30;
-const BIT_STRING = 0x03;
-const OCTET_STRING = 0x04;
-const CONTEXT_0 = 0xa0;
 
 export type OcspOutcome = 'good' | 'revoked' | 'unknown' | 'malformedRequest' | 'unauthorized';
 
@@ -105,6 +103,8 @@ export class OcspResponder {
    */
   readonly #cache = new LRUCache<string, { serial: string; status: string; der: Uint8Array; until: number; nextUpdate: number; outcome: OcspOutcome }>({ max: CACHE_ENTRIES });
   #responder: Promise<Responder> | undefined;
+  /** When the current responder certificate is to be renewed (half its life). */
+  #renewAt = 0;
 
   constructor(authority: UnlockedAuthority, index: CertificateIndex, logger: Logger) {
     this.#authority = authority;
@@ -203,15 +203,11 @@ export class OcspResponder {
   }
 
   #responderAt(now: Date): Promise<Responder> {
-    const current = this.#responder;
-    if (current) {
-      // Renewed when half its life is left; the old one answers until the new one is made.
-      void current.then((r) => {
-        if (this.#responder === current && r.notAfter.getTime() - now.getTime() < (RESPONDER_LIFETIME_SECONDS * 1000) / 2) this.#responder = this.#issueResponder(now, current);
-      });
-      return current;
+    // Renewed when half its life is left; the old one answers until the new one is made.
+    if (!this.#responder || now.getTime() >= this.#renewAt) {
+      this.#renewAt = Number.POSITIVE_INFINITY; // one renewal at a time
+      this.#responder = this.#issueResponder(now, this.#responder);
     }
-    this.#responder = this.#issueResponder(now);
     return this.#responder;
   }
 
@@ -230,6 +226,7 @@ export class OcspResponder {
         now,
       });
       this.#logger.info({ serial: issued.serial, notAfter: issued.notAfter }, 'OCSP responder certificate issued by the node CA');
+      this.#renewAt = issued.notAfter.getTime() - (RESPONDER_LIFETIME_SECONDS * 1000) / 2;
       return {
         key,
         der: issued.der,
@@ -237,9 +234,14 @@ export class OcspResponder {
         notAfter: issued.notAfter,
       };
     } catch (error) {
-      if (!fallback) throw error;
+      if (!fallback) {
+        this.#responder = undefined; // the next request tries again
+        this.#renewAt = 0;
+        throw error;
+      }
       this.#logger.error({ err: error }, 'the OCSP responder certificate could not be renewed; the current one answers');
       this.#responder = fallback;
+      this.#renewAt = now.getTime() + 60_000; // tried again in a minute
       return fallback;
     }
   }
