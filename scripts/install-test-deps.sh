@@ -37,6 +37,10 @@ done
 #                 what the certificate authority makes (test/enrol/)
 #   slaptest      OpenLDAP's server tools: the published LDAP schema must load (test/ldap/schema.test.ts)
 #   script        a terminal for the first-run CLI test (util-linux; Essential on Debian)
+#   curl          a device's HTTP client against the EST listener (test/est/)
+#   mosquitto     the MQTT broker that admits enrolled devices and refuses revoked ones, with
+#                 its dynamic-security plugin; mosquitto_pub/_sub as devices and gateways
+#                 run them (test/broker/)
 tools=(
   'gpg:gnupg'
   'gpgconf:gpgconf'
@@ -45,6 +49,9 @@ tools=(
   'openssl:openssl'
   '/usr/sbin/slaptest:slapd'
   'script:bsdutils'
+  'curl:curl'
+  '/usr/sbin/mosquitto:mosquitto'
+  'mosquitto_pub:mosquitto-clients'
 )
 
 missing=()

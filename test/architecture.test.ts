@@ -24,8 +24,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   pkix: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   sync: ['record', 'policy', 'store', 'ingest', 'net'],
-  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync'],
-  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'node'],
+  broker: ['record', 'store', 'enrol'],
+  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker'],
+  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'node'],
 };
 
 /** Libraries that belong to one layer: only these folders (or sub-folders) may import them. */
@@ -34,6 +35,7 @@ const LIBRARY_HOMES: Record<string, readonly string[]> = {
   ldapjs: ['ldap'],
   fastify: ['http', 'hkp', 'api', 'est', 'pkix'],
   libp2p: ['sync'],
+  mqtt: ['broker'],
   // X.509 (and the Reflect polyfill it needs) only in the certificate authority.
   '@peculiar': ['enrol'],
   'reflect-metadata': ['enrol'],

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { IcsError } from '../errors.ts';
+import { registerBrokerCommands } from './broker-commands.ts';
 import { registerCaCommands } from './ca-commands.ts';
 import { registerCertCommands } from './cert-commands.ts';
 import { registerEnrolCommand } from './enrol-commands.ts';
@@ -24,6 +25,7 @@ registerOperations(program);
 registerCaCommands(program);
 registerCertCommands(program);
 registerEnrolCommand(program);
+registerBrokerCommands(program);
 
 program
   .command('demo')

@@ -99,7 +99,7 @@ export interface CrlPublisherOptions {
   /** How long after a revocation the new list is made: revocations within it share one list. */
   readonly debounceMs?: number;
   /** Called with each new list (DER), e.g. to write it where a broker reads it. */
-  readonly onPublished?: (der: Uint8Array) => void;
+  readonly onPublished?: (der: Uint8Array, thisUpdate: Date) => void;
   readonly now?: () => Date;
 }
 
@@ -208,7 +208,7 @@ export class CrlPublisher {
     const der = makeCrl(this.#o.signer, entries, { thisUpdate, nextUpdate, number: this.#number });
     this.#current = { der, nextUpdate };
     this.#o.logger.info({ entries: entries.length, number: this.#number, nextUpdate }, 'CRL made');
-    this.#o.onPublished?.(der);
+    this.#o.onPublished?.(der, thisUpdate);
     // The next one at half the validity: a relying party never holds a list past its nextUpdate.
     if (!this.#stopped) this.#schedule((validity * 1000) / 2);
   }

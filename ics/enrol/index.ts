@@ -15,7 +15,7 @@ export { type StatementOutcome, type StatementSubmitter } from './issuance-state
 export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';
 export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
-export { type DistinguishedName, type NameAttributes } from './names.ts';
+export { commonNameOf, type DistinguishedName, type NameAttributes } from './names.ts';
 export { certificatePem, certificatesPem, readCertificates } from './parse.ts';
 export { answerOf, applyRevocation, checkReason, MANUAL_REASONS, normaliseSerial, type RevocationAnswer, type RevocationOutcome, type RevocationRequest, RevocationRequests } from './revocation-requests.ts';
 export { type RevocationComponents, RevocationWatcher, revokeAll } from './revocation.ts';

@@ -42,3 +42,13 @@ export function nameAttributes(name: x509.Name): Array<[type: string, value: str
     .toJSON()
     .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value): [string, string] => [type, value])));
 }
+
+/**
+ * The first CN of a certificate's subject: the identity TLS servers such as mosquitto
+ * (use_identity_as_username) take for the client. Undefined when the subject has none (a
+ * device URN longer than a CN may be).
+ */
+export function commonNameOf(der: Uint8Array): string | undefined {
+  const subject = new x509.X509Certificate(new Uint8Array(der)).subjectName;
+  return nameAttributes(subject).find(([type]) => type === 'CN')?.[1];
+}

@@ -59,6 +59,12 @@ export interface NodeConfig {
     /** Base URL of this node's /pki/ (CRL, OCSP) for relying parties, written into issued certificates. */
     readonly statusUrl?: string;
   };
+  /** An MQTT broker the node signals and controls after revocations (ics broker init); absent: none. */
+  readonly broker?: {
+    readonly pidFile?: string;
+    readonly reloadDelayMs: number;
+    readonly control?: { readonly url: string; readonly username: string; readonly passwordFile: string; readonly timeoutMs: number };
+  };
   readonly sync: {
     readonly keyFile: string;
     readonly maxMessageBytes: number;

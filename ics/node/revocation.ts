@@ -3,9 +3,13 @@
 // entitling it to them (enrol/revocation.ts), the CRL publisher that lists them — served
 // at /pki/crl and written to ca/crl.pem for a broker on the same host (mosquitto's crlfile) —
 // and the OCSP responder (/pki/ocsp).
+// With a `broker` section (ics broker init), each new list is followed by a signal to the
+// broker and the end of the revoked devices' live sessions (broker/link.ts).
 // Both start before any listener, so that nothing is served before the first list exists.
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
+import { BrokerLink, DynsecControl } from '../broker/index.ts';
+import { IcsError } from '../errors.ts';
 import { CrlPublisher, crlPem, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
 import { CA_DIR, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
@@ -37,6 +41,38 @@ function revokedCounter(metrics: NodeMetrics): Counter<'reason'> {
   });
 }
 
+function brokerCounter(metrics: NodeMetrics): Counter<'action' | 'outcome'> {
+  return new Counter({
+    name: 'ics_broker_actions_total',
+    help: 'What the node did for its MQTT broker after revocations: signal (SIGHUP to reload the CRL), end-session (a revoked device disconnected), by outcome (ok, failed)',
+    labelNames: ['action', 'outcome'],
+    registers: [metrics.registry],
+  });
+}
+
+/** The link to the broker of the config's `broker` section; undefined without one. */
+async function brokerLink(node: IcsNode, metrics: NodeMetrics): Promise<BrokerLink | undefined> {
+  const broker = node.config.broker;
+  if (!broker) return undefined;
+  const logger = node.logger.child({ component: 'broker' });
+  let control: DynsecControl | undefined;
+  if (broker.control) {
+    const file = node.dataDir.resolve(broker.control.passwordFile);
+    const password = (await readFile(file, 'utf8').catch((cause: unknown) => {
+      throw new IcsError('CONFIG_INVALID', `broker.control.passwordFile: ${file} cannot be read`, { cause });
+    })).trim();
+    control = new DynsecControl({ url: broker.control.url, username: broker.control.username, password, clientId: `ics-${node.config.name}`, logger, timeoutMs: broker.control.timeoutMs });
+  }
+  const counter = brokerCounter(metrics);
+  return new BrokerLink({
+    ...(broker.pidFile !== undefined && { pidFile: node.dataDir.resolve(broker.pidFile) }),
+    reloadDelayMs: broker.reloadDelayMs,
+    ...(control && { control }),
+    logger,
+    count: (action, outcome) => counter.inc({ action, outcome }),
+  });
+}
+
 /** Undefined on a node whose CA issues nothing (none, pending, or no enrol section). */
 export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Promise<NodeRevocation | undefined> {
   const role = await nodeAuthority(node.dataDir).role();
@@ -44,15 +80,19 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
   const authority = await unlockNodeAuthority(node.dataDir, node.config);
   const logger = node.logger.child({ component: 'revocation' });
   const file = node.dataDir.resolve(CRL_FILE);
+  const broker = await brokerLink(node, metrics);
   const crl = new CrlPublisher({
     signer: authority,
     index: node.store,
     validitySeconds: () => node.policy.policy.enrol?.revocation.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS,
     logger,
-    onPublished: (der) => {
+    onPublished: (der, thisUpdate) => {
       // Whole or not at all: a reader never sees half a list.
       const written = writeFile(`${file}.tmp`, crlPem(der), { mode: 0o644 }).then(() => rename(`${file}.tmp`, file));
-      written.catch((error: unknown) => logger.error({ err: error, file }, 'the CRL could not be written to its file (it is still served over HTTP)'));
+      written.then(
+        () => broker?.crlWritten(thisUpdate),
+        (error: unknown) => logger.error({ err: error, file }, 'the CRL could not be written to its file (it is still served over HTTP)'),
+      );
     },
   });
   await crl.start();
@@ -62,6 +102,7 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
   const counter = revokedCounter(metrics);
   const revoked = (entry: CertificateEntry) => {
     counter.inc({ reason: entry.revoked?.reason ?? 'unspecified' });
+    broker?.revoked(entry); // before the CRL hears of it: the list it makes next is the one whose signal ends the session
     crl.revoked(entry);
   };
   const watcher = new RevocationWatcher({ store: node.store, policy: () => node.policy, logger, onRevoked: revoked });
@@ -113,6 +154,7 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
       clearInterval(requestCheck);
       await watcher.stop();
       await crl.stop();
+      await broker?.close();
     },
   };
 }

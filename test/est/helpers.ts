@@ -1,5 +1,8 @@
 // Shared by the EST tests: curl and openssl as a device runs them, in a working directory.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { requireTool } from '../helpers/tools.ts';
 
 export interface Run {
@@ -45,4 +48,34 @@ export async function curl(args: string[], url: string, cwd: string): Promise<Cu
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   return { status: Number(statusLine?.split(' ')[1]), headers, body: result.stdout.slice(split + 4), stderr: result.stderr };
+}
+
+export interface CurlEnrolment {
+  /** The EST listener's base URL. */
+  readonly est: string;
+  /** The working directory: holds the CA chain (`caFile`), the birth certificate `<serial>.pem` and its key. */
+  readonly dir: string;
+  readonly caFile: string;
+  /** The device's URN, the new key's CN. */
+  readonly urn: string;
+  /** The birth certificate and key file names in `dir` (TLS client authentication). */
+  readonly birthCert: string;
+  readonly birthKey: string;
+  /** Files made: <name>.key (new P-256 key), <name>.pem (the operational certificate). */
+  readonly name: string;
+}
+
+/** Enrols as a device does with openssl and curl (simpleenroll); returns the new certificate's serial (lower-case hex). */
+export async function enrolWithCurl(e: CurlEnrolment): Promise<string> {
+  const { dir, name } = e;
+  const made = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${e.urn}`, '-outform', 'DER', '-out', `${name}.der`], dir);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal((await openssl(['base64', '-in', `${name}.der`, '-out', `${name}.b64`], dir)).code, 0);
+  const answer = await curl(['--cacert', e.caFile, '--cert', e.birthCert, '--key', e.birthKey, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${name}.b64`], `${e.est}/.well-known/est/simpleenroll`, dir);
+  assert.equal(answer.status, 200, answer.body);
+  await writeFile(join(dir, `${name}.p7.b64`), answer.body);
+  assert.equal((await openssl(['base64', '-d', '-in', `${name}.p7.b64`, '-out', `${name}.p7`], dir)).code, 0);
+  assert.equal((await openssl(['pkcs7', '-inform', 'DER', '-in', `${name}.p7`, '-print_certs', '-out', `${name}.pem`], dir)).code, 0);
+  const printed = await openssl(['x509', '-in', `${name}.pem`, '-noout', '-serial'], dir);
+  return (printed.stdout.trim().split('=')[1] ?? '').toLowerCase();
 }

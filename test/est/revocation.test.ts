@@ -14,7 +14,7 @@ import { certify, type KeyRecord, reviveRecord, revokeCertification } from '../.
 import type { CertificateEntry } from '../../ics/store/index.ts';
 import { ics, ok } from '../helpers/cli.ts';
 import { tempDirs } from '../enrol/helpers.ts';
-import { curl, openssl } from './helpers.ts';
+import { curl, enrolWithCurl, openssl } from './helpers.ts';
 import { buildWorld, deviceUrn } from './world.ts';
 
 const OPERATOR_PASSWORD = 'a long operator passphrase for the test';
@@ -30,19 +30,8 @@ describe('est: revocation follows the verdict (CRL at /pki/crl, OCSP at /pki/ocs
   const at = (path: string) => join(tmp.path, path);
 
   /** Enrols `serial` with its birth certificate (curl, openssl); returns the new certificate's serial (lower-case hex). */
-  async function enrol(serial: string, name: string): Promise<string> {
-    const made = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${deviceUrn(serial)}`, '-outform', 'DER', '-out', `${name}.der`], tmp.path);
-    assert.equal(made.code, 0, made.stderr);
-    assert.equal((await openssl(['base64', '-in', `${name}.der`, '-out', `${name}.b64`], tmp.path)).code, 0);
-    const key = serial === 'SN1' ? 'SN1.key.pem' : `${serial}.key.pem`;
-    const answer = await curl(['--cacert', 'system-ca.pem', '--cert', `${serial}.pem`, '--key', key, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${name}.b64`], `${est}/.well-known/est/simpleenroll`, tmp.path);
-    assert.equal(answer.status, 200, answer.body);
-    await writeFile(at(`${name}.p7.b64`), answer.body);
-    assert.equal((await openssl(['base64', '-d', '-in', `${name}.p7.b64`, '-out', `${name}.p7`], tmp.path)).code, 0);
-    assert.equal((await openssl(['pkcs7', '-inform', 'DER', '-in', `${name}.p7`, '-print_certs', '-out', `${name}.pem`], tmp.path)).code, 0);
-    const printed = await openssl(['x509', '-in', `${name}.pem`, '-noout', '-serial'], tmp.path);
-    return (printed.stdout.trim().split('=')[1] ?? '').toLowerCase();
-  }
+  const enrol = (serial: string, name: string) =>
+    enrolWithCurl({ est, dir: tmp.path, caFile: 'system-ca.pem', urn: deviceUrn(serial), birthCert: `${serial}.pem`, birthKey: `${serial}.key.pem`, name });
 
   /** Waits until the index says the certificate is revoked. */
   async function revoked(serial: string): Promise<CertificateEntry> {
