@@ -25,6 +25,7 @@ import { nextExpiry, type PolicyEngine, type Principal } from '../policy/index.t
 import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LIMITS, dearmor, decodePublicKeyArmor } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
+import { registerChangeStream } from './changes.ts';
 import { certificateEventsJson, eventJson, recordJson, verdictJson } from './describe.ts';
 import {
   addCodeSignaturesSchema,
@@ -40,7 +41,7 @@ import { VerdictCache } from './verdicts.ts';
 
 export const DEFAULT_API_INIT: ApiInit = Object.freeze({ resultLimit: RESULT_LIMIT, writesRequireAuth: false });
 
-const LANDING = `<p>JSON API: <a href="/ics/v1/status">/ics/v1/status</a>, <code>/ics/v1/records/{id}</code>, <code>/ics/v1/verify/{id}</code>, <code>/ics/v1/code</code>; metrics: <a href="/metrics">/metrics</a></p>
+const LANDING = `<p>JSON API: <a href="/ics/v1/status">/ics/v1/status</a>, <code>/ics/v1/records/{id}</code>, <code>/ics/v1/verify/{id}</code>, <code>/ics/v1/code</code>, <code>/ics/v1/changes</code> (server-sent events); metrics: <a href="/metrics">/metrics</a></p>
 `;
 
 /** The JSON API with `changes` to DEFAULT_API_INIT; bad tuning is CONFIG_INVALID. */
@@ -142,6 +143,8 @@ async function registerRoutes(app: FastifyInstance, ctx: HttpContext, init: ApiI
     const stored = await resolve((request.params as { id: string }).id, callerOf(request), engine);
     return reply.type('application/json; charset=utf-8').send(await verdicts.json(stored, engine, new Date()));
   });
+
+  registerChangeStream(app, ctx, verdicts);
 
   app.get('/ics/v1/code/:id', { schema: codeRecordSchema }, async (request) => {
     const engine = policy();
