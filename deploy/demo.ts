@@ -2,7 +2,10 @@
 // see it: every write goes to a node's /pks/add like `gpg --send-keys`, every question is
 // the gateway's `GET /ics/v1/verify/{id}` at the infield node, and a device gets its
 // operational certificate from infield over EST as `ics enrol` does (its birth certificate
-// from the manufacturer's factory). Exits 0 when every step held, 1 when one did not.
+// from the manufacturer's factory), connects with it to the MQTT broker beside infield
+// (mosquitto), and when it is reported stolen, infield's OCSP responder says revoked and the
+// broker drops and refuses it — each delay measured from the manufacturer's statement.
+// Exits 0 when every step held, 1 when one did not.
 //
 //   tsx deploy/demo.ts [--dir DIR] [--base-port N] [--keep]      (ports: ephemeral unless --base-port)
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +16,7 @@ import { parseArgs } from 'node:util';
 import type * as openpgp from 'openpgp';
 import { CertificateAuthority, issueBirthCertificate, type UnlockedAuthority } from '../ics/enrol/index.ts';
 import { isIcsError } from '../ics/errors.ts';
-import { DeviceAgent } from '../ics/est/device-agent.ts';
+import { DeviceAgent, OPERATIONAL_CERT, OPERATIONAL_KEY } from '../ics/est/device-agent.ts';
 import {
   armor,
   certify,
@@ -25,6 +28,7 @@ import {
   readPrivateKey,
   signCode,
 } from '../ics/record/index.ts';
+import { deviceArgs, type DeviceTls, gatewayArgs, ocspStatus, runClient, Subscription } from './demo-clients.ts';
 import { caChainFile, initMesh, type Mesh, type MeshRole, parseBasePort, startMesh } from './mesh.ts';
 
 const WAIT_MS = 30_000;
@@ -107,7 +111,7 @@ async function until(what: string, check: () => Promise<boolean>): Promise<numbe
   const started = Date.now();
   while (Date.now() - started < WAIT_MS) {
     if (await check()) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out after ${WAIT_MS / 1000} s waiting for: ${what}`);
 }
@@ -117,8 +121,25 @@ async function step(title: string, run: () => Promise<string>): Promise<void> {
   say(`  ✔ ${title}${detail ? ` — ${detail}` : ''}`);
 }
 
+/** MQTT clients the steps leave running (a gateway, a device's live session): stopped at the end. */
+const subscriptions: Subscription[] = [];
+
+function subscribe(args: readonly string[]): Subscription {
+  const subscription = new Subscription(args);
+  subscriptions.push(subscription);
+  return subscription;
+}
+
 /** The lifecycle's steps against a running mesh; throws at the first that does not hold. */
 export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<void> {
+  try {
+    await steps(mesh, operatorPassword);
+  } finally {
+    for (const s of subscriptions.splice(0)) s.stop();
+  }
+}
+
+async function steps(mesh: Mesh, operatorPassword: string): Promise<void> {
   // startMesh's mesh has the bound ports; initMesh's may still say port 0.
   for (const node of Object.values(mesh.nodes)) if (node.hkp.endsWith(':0')) throw new Error('lifecycle needs the running mesh (startMesh), whose addresses are bound');
   operator = { authorization: `Basic ${Buffer.from(`operator:${operatorPassword}`).toString('base64')}` };
@@ -126,6 +147,7 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
   const integrator = await issuerKey(mesh, 'maintenance');
   const developer = await issuerKey(mesh, 'developer');
   const devices: KeyRecord[] = [];
+  const urns: string[] = [];
   /** Each device's directory: birth certificate and key, and what it enrols into. */
   const deviceDirs: string[] = [];
 
@@ -137,6 +159,7 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
       const registered = await certify(record, manufacturer, { role: 'manufacturer', status: 'in-use', metadata: { model: 'cam-3' } });
       await send(mesh, 'manufacturer', registered);
       devices.push(registered);
+      urns.push(urn);
       deviceDirs.push(await provision(mesh, birthCa, registered, privateKey, urn));
     }
     return devices.map((d) => d.id.slice(-8)).join(', ');
@@ -175,14 +198,55 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
 
   await step('the device nobody countersigned cannot enrol', async () => refusedEnrolment(await deviceAgent(mesh, thirdDir)));
 
+  const infield = mesh.nodes.infield;
+  const broker = mesh.broker;
+  const urn = urns[0] as string;
+  const certFile = join(firstDir, OPERATIONAL_CERT);
+  const tls: DeviceTls | undefined = broker && { broker: broker.devices, caFile: caChainFile(infield), cert: certFile, key: join(firstDir, OPERATIONAL_KEY) };
+  let live: Subscription | undefined;
+  if (broker && tls) {
+    await step('the device connects to the MQTT broker beside infield with its operational certificate and publishes; a gateway receives it', async () => {
+      const password = (await readFile(join(broker.dataDir, 'broker/gateway.password'), 'utf8')).trim();
+      const gateway = subscribe([...gatewayArgs(broker.control, password), '-t', 'devices/#', '-v', '-d']);
+      live = subscribe([...deviceArgs(tls), '-t', `devices/${urn}/commands`, '-d', '-i', 'cam-3-live']);
+      await until('the gateway and the device subscribed', async () => /SUBACK/.test(gateway.output) && /SUBACK/.test(live?.output ?? ''));
+      const published = await runClient('mosquitto_pub', [...deviceArgs(tls), '-t', `devices/${urn}/telemetry`, '-m', 'temperature 21.5']);
+      if (published.code !== 0) throw new Error(`the broker refused the device: ${published.output}`);
+      const ms = await until('the gateway receives it', async () => gateway.output.includes(`devices/${urn}/telemetry temperature 21.5`));
+      return `devices/…:${urn.split(':').pop()}/telemetry at the gateway in ${ms} ms; the device stays connected`;
+    });
+  } else {
+    say('  – MQTT broker steps skipped: mosquitto was not installed when the mesh was made (apt-get install mosquitto mosquitto-clients)');
+  }
+
+  let statementAt = 0;
   await step('the manufacturer marks one device stolen; infield says not trusted', async () => {
     const stolen = await certify(first, manufacturer, { role: 'manufacturer', status: 'stolen' }, { created: new Date(Date.now() + 1000) });
+    statementAt = Date.now();
     await send(mesh, 'manufacturer', stolen);
     const ms = await until('stolen at infield', async () => (await verdict(mesh, 'infield', first.id))?.status === 'stolen');
     const answer = await verdict(mesh, 'infield', first.id);
     if (answer?.trusted) throw new Error('a stolen device is still trusted');
     return `${ms} ms from the manufacturer’s statement to infield’s answer`;
   });
+
+  await step('infield’s OCSP responder says revoked (openssl ocsp, as a gateway asks)', async () => {
+    const url = `http://${infield.hkp}/pki/ocsp`;
+    await until('revoked at infield’s OCSP', async () => (await ocspStatus(url, caChainFile(infield), caChainFile(infield), certFile)) === 'revoked');
+    return `${Date.now() - statementAt} ms after the manufacturer’s statement`;
+  });
+
+  if (broker && tls) {
+    await step('the broker ends the stolen device’s live session and refuses it from then on', async () => {
+      // mosquitto_sub reconnects once by itself after its session is ended, and gives up when refused.
+      await until('the live session ended', async () => live?.ended === true);
+      const ended = Date.now() - statementAt;
+      if (!/certificate revoked/.test(live?.output ?? '')) throw new Error(`the device's reconnection was not refused as revoked:\n${live?.output}`);
+      const again = await runClient('mosquitto_pub', [...deviceArgs(tls), '-t', `devices/${urn}/telemetry`, '-m', 'still here']);
+      if (again.code === 0) throw new Error('the broker admitted the revoked certificate again');
+      return `session ended and its reconnection refused (certificate revoked) ${ended} ms after the manufacturer’s statement`;
+    });
+  }
 
   await step('the stolen device can neither renew its certificate nor enrol again', async () => {
     const renewal = await refusedEnrolment(await deviceAgent(mesh, firstDir, { renewBeforeMs: 31 * 86_400_000 }));

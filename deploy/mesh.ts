@@ -10,7 +10,9 @@
 // Certificate authorities as the PKI of the program has them: an offline root at
 // maintenance certifies the manufacturer's birth CA (birth certificates at the factory) and
 // infield's issuing CA, which issues devices' operational certificates over EST to devices
-// whose records it trusts (manufacturer and integrator).
+// whose records it trusts (manufacturer and integrator). Beside infield, when Debian's
+// mosquitto is installed, an MQTT broker admits those devices by their certificates and
+// refuses them once revoked (deploy/mesh-broker.ts).
 //
 //   tsx deploy/mesh.ts up   [--dir mesh] [--base-port N]   initialise (once) and run until Ctrl-C
 //   tsx deploy/mesh.ts init [--dir mesh] [--base-port N]   only initialise the data directories
@@ -27,6 +29,7 @@ import { CA_FILES, CertificateAuthority, type UnlockedAuthority } from '../ics/e
 import { type BoundAddresses, DataDir, initDataDir } from '../ics/node/index.ts';
 import { armor, armorPrivateKey, generateIdentity, readPrivateKey } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
+import { initBroker, type MeshBroker, mosquittoInstalled, placeBroker, type RunningBroker, startBroker } from './mesh-broker.ts';
 
 export const ROLES = ['manufacturer', 'developer', 'maintenance', 'infield'] as const;
 export type MeshRole = (typeof ROLES)[number];
@@ -79,6 +82,8 @@ export interface Mesh {
   readonly nodes: Record<MeshRole, MeshNode>;
   /** Fingerprints of the example issuers, by name. */
   readonly issuers: Record<ExampleIssuer, string>;
+  /** The MQTT broker beside infield (mosquitto), when it was installed at init. */
+  readonly broker?: MeshBroker;
 }
 
 function listeners(basePort: number | undefined, index: number, role: MeshRole) {
@@ -243,7 +248,10 @@ export async function initMesh(root: string, basePort?: number): Promise<Mesh> {
     doc.setIn(['hkp', 'allowInsecureAuth'], true);
     await writeFile(file, doc.toString(), { mode: 0o600 });
   }
-  const mesh: Mesh = { root, nodes, issuers };
+  // The broker beside infield's gateway: devices connect with the certificates infield issues.
+  const brokerPorts = basePort === undefined ? undefined : { devices: basePort + 3 * 10 + 4, control: basePort + 3 * 10 + 5 };
+  const broker = (await mosquittoInstalled()) ? await initBroker(ICS, nodes.infield.dir, brokerPorts) : undefined;
+  const mesh: Mesh = { root, nodes, issuers, ...(broker && { broker }) };
   await writeFile(join(root, 'mesh.json'), `${JSON.stringify(mesh, null, 2)}\n`);
   return mesh;
 }
@@ -375,8 +383,12 @@ export async function startMesh(
 ): Promise<RunningMesh> {
   // Addresses from an earlier run are stale (ports were ephemeral): peers by id only until wired.
   await writePeerAddresses(mesh.nodes, undefined);
+  // Before infield starts: it reads the broker's control address from its config.
+  const broker = mesh.broker && (await placeBroker(mesh.broker));
   const processes: NodeProcess[] = [];
+  let runningBroker: RunningBroker | undefined;
   const stop = async () => {
+    await runningBroker?.stop();
     await Promise.all(processes.map((p) => p.stop()));
   };
   try {
@@ -408,7 +420,9 @@ export async function startMesh(
         return reloaded;
       }),
     );
-    return { mesh: { ...mesh, nodes }, stop };
+    // After infield: the broker's crlfile is infield's CRL, written at its start.
+    if (broker) runningBroker = await startBroker(broker, (line) => options.output?.('infield', `mosquitto: ${line}`));
+    return { mesh: { ...mesh, nodes, ...(broker && { broker }) }, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -434,6 +448,8 @@ async function main(): Promise<void> {
     for (const node of Object.values(m.nodes)) {
       process.stdout.write(`${node.role.padEnd(12)} hkp http://${node.hkp}  ldap ldap://${node.ldap}  p2p ${node.p2p}/p2p/${node.peerId}${node.est ? `  est https://${node.est}` : ''}\n`);
     }
+    if (m.broker) process.stdout.write(`${'broker'.padEnd(12)} mqtts://${m.broker.devices} (devices)  mqtt://${m.broker.control} (gateway: ${join(m.broker.dataDir, 'broker/gateway.password')})\n`);
+    else process.stdout.write('no MQTT broker: mosquitto was not installed when the mesh was made (apt-get install mosquitto mosquitto-clients)\n');
   };
   process.stdout.write(`example issuers' keys in ${join(mesh.root, ISSUERS_DIR)} (secret keys mode 0600, passphrase in ${join(ISSUERS_DIR, 'passphrase')})\n`);
   if (command === 'init') return show(mesh);

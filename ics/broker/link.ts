@@ -83,7 +83,8 @@ export class BrokerLink {
         this.#o.count?.('signal', 'ok');
       } catch (error) {
         this.#o.count?.('signal', 'failed');
-        this.#o.logger.error({ err: error, pidFile: this.#o.pidFile }, 'the broker could not be told to reload its CRL');
+        // Warn, not error: a broker started after the node (it needs the node's first CRL) is not running yet.
+        this.#o.logger.warn({ err: error, pidFile: this.#o.pidFile }, 'the broker could not be told to reload its CRL');
       }
       if (due.length > 0) await new Promise((resolve) => setTimeout(resolve, this.#o.reloadDelayMs));
     }

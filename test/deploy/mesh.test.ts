@@ -1,6 +1,7 @@
 // The four-role mesh of deploy/ on loopback: four real nodes (LevelDB, HKP, LDAP, libp2p
 // sync) run as `ics serve` processes on ephemeral ports, trust example issuers generated
-// for this mesh alone, and the whole lifecycle of the demonstration holds.
+// for this mesh alone, and the whole lifecycle of the demonstration holds — with mosquitto
+// beside infield admitting the enrolled device and dropping it once it is reported stolen.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { parse } from 'yaml';
 import { isIcsError } from '../../ics/errors.ts';
 import { readPrivateKey } from '../../ics/record/index.ts';
 import { lifecycle } from '../../deploy/demo.ts';
+import { requireTool } from '../helpers/tools.ts';
 import { EXAMPLE_ISSUERS, exampleIssuerKey, initMesh, ISSUERS_DIR, type Mesh, type MeshNode, ROLES, type RunningMesh, startMesh } from '../../deploy/mesh.ts';
 
 /** Keys whose secret keys the repository publishes (test fixtures): never to be trusted by the mesh. */
@@ -37,8 +39,12 @@ describe('deploy: the four-role mesh', function () {
   let running: RunningMesh | undefined;
 
   before(async () => {
+    // The broker beside infield is part of the lifecycle: never skipped silently here.
+    requireTool('/usr/sbin/mosquitto', 'mosquitto');
+    requireTool('mosquitto_sub', 'mosquitto-clients');
     dir = await mkdtemp(join(tmpdir(), 'ics-mesh-test-'));
     mesh = await initMesh(dir); // no base port: every listener binds port 0
+    assert.ok(mesh.broker, 'initMesh sets up the MQTT broker beside infield when mosquitto is installed');
   });
 
   after(async () => {
