@@ -8,8 +8,8 @@
 //     alternating. Goal: nonce-less ≥ 0.7× the bare server.
 //   - The time to make the CRL, which lists the 100,000 revoked (2,000 quick). Goal: < 2 s.
 // The node is the real one (data directory, CA, policy with an enrol section, LevelDB, the HTTP
-// host with the pkix plugin), filled through its certificate index. Not measured here yet: the
-// propagation from a manufacturer's status change to infield's OCSP answer across the mesh.
+// host with the pkix plugin), filled through its certificate index. The propagation from a
+// manufacturer's status change to infield's OCSP answer is revocation-propagation.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';

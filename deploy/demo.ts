@@ -39,17 +39,17 @@ function say(text: string): void {
 
 const passphraseOf = async (mesh: Mesh, role: MeshRole) => (await readFile(join(mesh.nodes[role].dir, 'keys/issuer.passphrase'), 'utf8')).trim();
 
-async function issuerKey(mesh: Mesh, role: MeshRole): Promise<openpgp.PrivateKey> {
+export async function issuerKey(mesh: Mesh, role: MeshRole): Promise<openpgp.PrivateKey> {
   return readPrivateKey(await readFile(join(mesh.nodes[role].dir, 'keys/issuer.secret.asc'), 'utf8'), await passphraseOf(mesh, role));
 }
 
 /** The manufacturer's birth CA, as its factory tooling holds it. */
-async function birthAuthority(mesh: Mesh): Promise<UnlockedAuthority> {
+export async function birthAuthority(mesh: Mesh): Promise<UnlockedAuthority> {
   return new CertificateAuthority(join(mesh.nodes.manufacturer.dir, 'ca')).unlock(await passphraseOf(mesh, 'manufacturer'));
 }
 
 /** A device as it leaves the factory: its birth certificate and its key (the record key) in its own directory. */
-async function provision(mesh: Mesh, birthCa: UnlockedAuthority, device: KeyRecord, privateKey: openpgp.PrivateKey, urn: string): Promise<string> {
+export async function provision(mesh: Mesh, birthCa: UnlockedAuthority, device: KeyRecord, privateKey: openpgp.PrivateKey, urn: string): Promise<string> {
   const dir = join(mesh.root, 'devices', urn.split(':').pop() as string);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(join(dir, 'birth.pem'), (await issueBirthCertificate(birthCa, device, { userId: urn })).pem);
@@ -59,7 +59,7 @@ async function provision(mesh: Mesh, birthCa: UnlockedAuthority, device: KeyReco
 }
 
 /** The device's EST client (what `ics enrol` runs), at infield, trusting infield's CA chain. */
-async function deviceAgent(mesh: Mesh, dir: string, options: { renewBeforeMs?: number; into?: string } = {}): Promise<DeviceAgent> {
+export async function deviceAgent(mesh: Mesh, dir: string, options: { renewBeforeMs?: number; into?: string } = {}): Promise<DeviceAgent> {
   const infield = mesh.nodes.infield;
   if (!infield.est) throw new Error('the infield node has no EST listener');
   const into = join(dir, options.into ?? '.');
@@ -83,7 +83,7 @@ async function refusedEnrolment(agent: DeviceAgent): Promise<string> {
   }
 }
 
-async function send(mesh: Mesh, role: MeshRole, record: IdentityRecord): Promise<void> {
+export async function send(mesh: Mesh, role: MeshRole, record: IdentityRecord): Promise<void> {
   const body = new URLSearchParams({ keytext: armor(record.type === 'code' ? 'message' : 'publicKey', record.bytes) });
   // As the operator: a client may only write where it may read (private domains included).
   const response = await fetch(`http://${mesh.nodes[role].hkp}/pks/add`, { method: 'POST', body, headers: operator });
@@ -99,7 +99,12 @@ interface VerdictAnswer {
 /** Basic-auth header of the mesh's operator account (private domains need it). */
 let operator: Record<string, string> = {};
 
-async function verdict(mesh: Mesh, role: MeshRole, id: string): Promise<VerdictAnswer | undefined> {
+/** send and verdict as the mesh's operator (its password: operator.password in the mesh root). */
+export function actAsOperator(password: string): void {
+  operator = { authorization: `Basic ${Buffer.from(`operator:${password}`).toString('base64')}` };
+}
+
+export async function verdict(mesh: Mesh, role: MeshRole, id: string): Promise<VerdictAnswer | undefined> {
   const response = await fetch(`http://${mesh.nodes[role].hkp}/ics/v1/verify/${encodeURIComponent(id)}`, { headers: operator });
   if (response.status === 404) return undefined;
   if (!response.ok) throw new Error(`${role} /ics/v1/verify answered ${response.status}`);
@@ -107,7 +112,7 @@ async function verdict(mesh: Mesh, role: MeshRole, id: string): Promise<VerdictA
 }
 
 /** Polls until `check` holds; returns the milliseconds it took. */
-async function until(what: string, check: () => Promise<boolean>): Promise<number> {
+export async function until(what: string, check: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < WAIT_MS) {
     if (await check()) return Date.now() - started;
@@ -142,7 +147,7 @@ export async function lifecycle(mesh: Mesh, operatorPassword: string): Promise<v
 async function steps(mesh: Mesh, operatorPassword: string): Promise<void> {
   // startMesh's mesh has the bound ports; initMesh's may still say port 0.
   for (const node of Object.values(mesh.nodes)) if (node.hkp.endsWith(':0')) throw new Error('lifecycle needs the running mesh (startMesh), whose addresses are bound');
-  operator = { authorization: `Basic ${Buffer.from(`operator:${operatorPassword}`).toString('base64')}` };
+  actAsOperator(operatorPassword);
   const manufacturer = await issuerKey(mesh, 'manufacturer');
   const integrator = await issuerKey(mesh, 'maintenance');
   const developer = await issuerKey(mesh, 'developer');

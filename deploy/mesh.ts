@@ -281,6 +281,20 @@ async function writePeerAddresses(nodes: Record<MeshRole, MeshNode>, p2p: Record
   }
 }
 
+/**
+ * Exempts 127.0.0.1 from every node's per-address limits (clientLimits.exempt): for load from
+ * one machine, as from gateways behind one NAT, where a 429 would be the load's own doing.
+ * Takes effect at the next start.
+ */
+export async function exemptLoopback(mesh: Mesh): Promise<void> {
+  for (const role of ROLES) {
+    const file = join(mesh.nodes[role].dir, 'config.yaml');
+    const doc = parseDocument(await readFile(file, 'utf8'));
+    doc.setIn(['clientLimits', 'exempt'], doc.createNode(['127.0.0.1']));
+    await writeFile(file, doc.toString(), { mode: 0o600 });
+  }
+}
+
 export interface RunningMesh {
   /** The mesh with every node's bound addresses (port 0 resolved). */
   readonly mesh: Mesh;
@@ -421,7 +435,9 @@ export async function startMesh(
       }),
     );
     // After infield: the broker's crlfile is infield's CRL, written at its start.
-    if (broker) runningBroker = await startBroker(broker, (line) => options.output?.('infield', `mosquitto: ${line}`));
+    // mosquitto's log has no levels worth filtering by: shown when the nodes' info lines are.
+    const brokerOutput = (PINO_LEVELS[options.logLevel ?? 'info'] ?? 30) <= 30 ? (line: string) => options.output?.('infield', `mosquitto: ${line}`) : undefined;
+    if (broker) runningBroker = await startBroker(broker, brokerOutput);
     return { mesh: { ...mesh, nodes, ...(broker && { broker }) }, stop };
   } catch (error) {
     await stop();

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
-import { type ExampleIssuer, exampleIssuerKey, initMesh, type Mesh, type MeshRole, ROLES, startMesh } from '../../deploy/mesh.ts';
+import { type ExampleIssuer, exampleIssuerKey, exemptLoopback, initMesh, type Mesh, type MeshRole, ROLES, startMesh } from '../../deploy/mesh.ts';
 import { hashPassword } from '../../ics/auth/index.ts';
 import { parseHostPort } from '../../ics/net/address.ts';
 import { DataDir } from '../../ics/node/index.ts';
@@ -50,14 +50,8 @@ export async function startRelMesh(root: string): Promise<RelMesh> {
   domains.items.find((d) => d.get('name') === 'system')?.set('read', policy.createNode({ peers: [mesh.nodes.infield.peerId], users: ['operator'] }));
   await writeFile(policyFile, policy.toString());
 
-  // Every client of the suite comes from 127.0.0.1, as gateways behind one NAT: exempt from
-  // the per-address request rate (otherwise a 429 would be the load's own doing).
-  for (const role of ROLES) {
-    const file = join(mesh.nodes[role].dir, 'config.yaml');
-    const doc = parseDocument(await readFile(file, 'utf8'));
-    doc.setIn(['clientLimits', 'exempt'], doc.createNode(['127.0.0.1']));
-    await writeFile(file, doc.toString(), { mode: 0o600 });
-  }
+  // Every client of the suite comes from 127.0.0.1, as gateways behind one NAT.
+  await exemptLoopback(mesh);
   const running = await startMesh(mesh, { logLevel: 'error', output: (role, line) => process.stderr.write(`[${role}] ${line}\n`), nodeFlags: benchNodeFlags() });
   const url = {} as Record<MeshRole, string>;
   const ldapPort = {} as Record<MeshRole, number>;
