@@ -215,31 +215,34 @@ async function run(ctx: BenchContext): Promise<void> {
     await writeFile(configFile, config.toString(), { mode: 0o600 });
     const node = await openNode(dir, { logger: silent });
     try {
-      const issuer = createHash('sha256').update(new Uint8Array(authority.certificate.rawData)).digest('hex');
-      const fillStart = performance.now();
-      const { serials, revoked } = await fill(node.store, issuer, s);
-      ctx.row('setup', `${int(s.certificates)} certificates in the index, ${int(revoked)} revoked; filled in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (not timed)`);
-
-      // The CRL: every revoked, unexpired certificate.
-      // The first list reads the index whole (at start, and hourly); the next, after a
-      // revocation, adds it to the entries already read (what happens after each revocation).
-      const publisher = new CrlPublisher({ signer: authority, index: node.store, validitySeconds: () => 7 * 86_400, logger: silent });
-      const firstStart = performance.now();
-      await publisher.refresh();
-      const firstMs = performance.now() - firstStart;
-      const extra = serials.find((_, i) => i % s.revokeEvery !== 0) as string;
-      const entry = await node.store.revokeCertificate(extra, { at: new Date(), reason: 'keyCompromise' });
-      const crlStart = performance.now();
-      publisher.revoked(entry);
-      await publisher.refresh();
-      const crlMs = performance.now() - crlStart;
-      await publisher.stop();
-      const crlBytes = publisher.der?.byteLength ?? 0;
-      ctx.row('CRL, read whole', `${int(revoked)} revoked serials in ${firstMs.toFixed(0)} ms (at start and hourly: every entry read from the index)`);
-      ctx.row('CRL, after a revocation', `${int(revoked + 1)} revoked serials in ${crlMs.toFixed(0)} ms (${int(crlBytes / 1024)} KiB DER)`);
-
+      // Services first: the node's revocation sweep at start finds an empty index. The
+      // certificates filled below name no device record, and a sweep would revoke them all
+      // (no record, no entitlement) while the load runs; nothing sweeps again within the hour.
       const services = await startServices(node, { hkp: '127.0.0.1:0', ldap: 'off', p2p: 'off' });
       try {
+        const issuer = createHash('sha256').update(new Uint8Array(authority.certificate.rawData)).digest('hex');
+        const fillStart = performance.now();
+        const { serials, revoked } = await fill(node.store, issuer, s);
+        ctx.row('setup', `${int(s.certificates)} certificates in the index, ${int(revoked)} revoked; filled in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (not timed)`);
+
+        // The CRL: every revoked, unexpired certificate.
+        // The first list reads the index whole (at start, and hourly); the next, after a
+        // revocation, adds it to the entries already read (what happens after each revocation).
+        const publisher = new CrlPublisher({ signer: authority, index: node.store, validitySeconds: () => 7 * 86_400, logger: silent });
+        const firstStart = performance.now();
+        await publisher.refresh();
+        const firstMs = performance.now() - firstStart;
+        const extra = serials.find((_, i) => i % s.revokeEvery !== 0) as string;
+        const entry = await node.store.revokeCertificate(extra, { at: new Date(), reason: 'keyCompromise' });
+        const crlStart = performance.now();
+        publisher.revoked(entry);
+        await publisher.refresh();
+        const crlMs = performance.now() - crlStart;
+        await publisher.stop();
+        const crlBytes = publisher.der?.byteLength ?? 0;
+        ctx.row('CRL, read whole', `${int(revoked)} revoked serials in ${firstMs.toFixed(0)} ms (at start and hourly: every entry read from the index)`);
+        ctx.row('CRL, after a revocation', `${int(revoked + 1)} revoked serials in ${crlMs.toFixed(0)} ms (${int(crlBytes / 1024)} KiB DER)`);
+
         const ocspUrl = new URL(`${services.addresses.hkp}/pki/ocsp`);
         const pickSerial = (i: number) => serials[Math.floor((i * 7919) % serials.length)] as string;
         const plain = Array.from({ length: s.requests }, (_, i) => ocspRequest(authority, pickSerial(i), false));

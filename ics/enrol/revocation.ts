@@ -24,6 +24,8 @@ export interface RevocationComponents {
 
 /** Certificates read per page of the sweep. */
 const SWEEP_PAGE = 1000;
+/** Records a sweep remembers as checked (~100 bytes each). */
+const SWEEP_MEMORY = 100_000;
 /** notAfter beyond every certificate: "all of them" to the index's expiry order. */
 const END_OF_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 
@@ -142,9 +144,16 @@ export class RevocationWatcher {
   async #sweep(): Promise<void> {
     const now = this.#c.now?.() ?? new Date();
     let after = { notAfter: now, serial: '' };
+    // A record with certificates on many pages is checked once per sweep, not once per page.
+    const checked = new Set<string>();
     for (;;) {
       const page = await this.#c.store.expiringBefore(END_OF_TIME, SWEEP_PAGE, after);
-      for (const entry of page) if (entry.purpose === 'operational' && !entry.revoked) this.#enqueue(entry.recordId);
+      for (const entry of page) {
+        if (entry.purpose !== 'operational' || entry.revoked || checked.has(entry.recordId)) continue;
+        if (checked.size >= SWEEP_MEMORY) checked.clear(); // bounded: past it, a record may be checked again
+        checked.add(entry.recordId);
+        this.#enqueue(entry.recordId);
+      }
       const last = page.at(-1);
       if (!last || page.length < SWEEP_PAGE || this.#stopped) return;
       after = { notAfter: last.notAfter, serial: last.serial };

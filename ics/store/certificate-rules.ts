@@ -97,6 +97,19 @@ export function freezeEntry(entry: CertificateEntry): CertificateEntry {
   return Object.freeze(revoked === undefined ? rest : { ...rest, revoked });
 }
 
+/** A copy the caller may keep: its own DER and dates (a cached or stored entry stays as it is). */
+export function copyEntry(entry: CertificateEntry): CertificateEntry {
+  const revoked = entry.revoked && Object.freeze({ at: new Date(entry.revoked.at), reason: entry.revoked.reason });
+  return freezeEntry({
+    ...entry,
+    der: new Uint8Array(entry.der),
+    notBefore: new Date(entry.notBefore),
+    notAfter: new Date(entry.notAfter),
+    issuedAt: new Date(entry.issuedAt),
+    revoked,
+  });
+}
+
 /** True for what may name an issuing CA (lower-case hex SHA-256); other strings issued nothing. */
 export function isIssuer(issuer: string): boolean {
   return typeof issuer === 'string' && SHA256_HEX.test(issuer);

@@ -35,6 +35,8 @@ export interface PendingCertificateWrite {
 
 /** A group's certificate writes, decided: their batch entries, and how to answer them once the batch is (or is not) written. */
 export interface CertificateGroup {
+  /** Each serial the group changes, with its entry after the group (what a cache must hold once the batch is durable). */
+  readonly changed: ReadonlyMap<string, CertificateEntry>;
   readonly ops: readonly BatchOp[];
   /** The batch is durable: answer every write as decided. */
   settle(): void;
@@ -95,6 +97,7 @@ export async function certificateGroup(db: Db, writes: readonly PendingCertifica
   const stored = new Map(serials.map((s, i) => [s, values[i]]));
   const state = new Map<string, CertificateEntry | undefined>();
   const ops: BatchOp[] = [];
+  const changed = new Map<string, CertificateEntry>();
   const outcomes: Array<{ write: PendingCertificateWrite; entry?: CertificateEntry; error?: unknown }> = [];
   for (const write of writes) {
     try {
@@ -107,6 +110,7 @@ export async function certificateGroup(db: Db, writes: readonly PendingCertifica
       if (next !== current) {
         for (const op of entryOps(encoded.get(write.serial) as Buffer, current, next)) ops.push(op);
         state.set(write.serial, next);
+        changed.set(write.serial, next);
       }
       outcomes.push({ write, entry: next });
     } catch (error) {
@@ -115,6 +119,7 @@ export async function certificateGroup(db: Db, writes: readonly PendingCertifica
   }
   return {
     ops,
+    changed,
     settle() {
       for (const { write, entry, error } of outcomes) {
         if (entry) write.resolve(entry);

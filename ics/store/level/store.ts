@@ -15,6 +15,7 @@ import {
   checkCertificateEntry,
   checkRevocation,
   checkSerial,
+  copyEntry,
   expiryBound,
   expiryCursor,
   revocation,
@@ -126,6 +127,13 @@ function cachedEntryBytes(entry: StoredEntry): number {
 
 /** The StoredRecord object, its strings (id, digest, domains) and the cache's own node. */
 const ENTRY_OVERHEAD_BYTES = 512;
+/**
+ * The certificate cache's bounds: 16 MiB holds ~20,000 entries (a certificate's DER and the
+ * decoded fields), a gateway fleet's OCSP working set; beyond it each answer costs a read.
+ */
+const CERTIFICATE_CACHE_BYTES = 16 * 1024 * 1024;
+const CERTIFICATE_CACHE_ENTRIES = 100_000;
+const CERTIFICATE_ENTRY_OVERHEAD = 300;
 
 function isLocked(error: unknown): boolean {
   for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
@@ -145,6 +153,12 @@ export class LevelStore implements RecordStore {
   /** Ids read from disk once lately: the cache's admission filter (see #admit). */
   readonly #seen: Lru<string, true>;
   readonly #clock = new CommitClock();
+  /**
+   * Certificate entries by serial: what OCSP asks for each request, read once and then served
+   * from memory until a commit changes them (kept current by #commit, guarded like records).
+   */
+  readonly #certificates = new Lru<string, CertificateEntry>(CERTIFICATE_CACHE_ENTRIES, { maxBytes: CERTIFICATE_CACHE_BYTES, sizeOf: (e) => e.der.byteLength + CERTIFICATE_ENTRY_OVERHEAD });
+  readonly #certificateClock = new CommitClock();
   readonly #listeners: Listeners;
   /** Derived structures written with every record: the sync set, then those registered. */
   readonly #derived: readonly DerivedSpace[];
@@ -273,7 +287,10 @@ export class LevelStore implements RecordStore {
   }
 
   caches(): Record<string, CacheFigures> {
-    return { records: { entries: this.#cache.size, bytes: this.#cache.bytes } };
+    return {
+      records: { entries: this.#cache.size, bytes: this.#cache.bytes },
+      certificates: { entries: this.#certificates.size, bytes: this.#certificates.bytes },
+    };
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -510,7 +527,13 @@ export class LevelStore implements RecordStore {
 
   async getCertificate(serial: string): Promise<CertificateEntry | undefined> {
     this.#checkOpen();
-    return readCertificate(this.#db, serial);
+    // Copies in and out: a caller never holds the cached entry's DER or dates.
+    const hit = this.#certificates.get(serial);
+    if (hit) return copyEntry(hit);
+    const start = this.#certificateClock.now();
+    const entry = await readCertificate(this.#db, serial);
+    if (entry && this.#certificateClock.unchangedSince(start, serial)) this.#certificates.set(serial, copyEntry(entry));
+    return entry;
   }
 
   async certificatesOf(recordId: string): Promise<CertificateEntry[]> {
@@ -700,6 +723,10 @@ export class LevelStore implements RecordStore {
     }
     // A batch of certificate writes alone changed no record: cached reads stay current.
     if (ids.size > 0) this.#clock.committed(ids);
+    if (certificates.changed.size > 0) {
+      for (const [serial, entry] of certificates.changed) this.#certificates.set(serial, copyEntry(entry));
+      this.#certificateClock.committed(new Set(certificates.changed.keys()));
+    }
     for (const a of accepted) this.#listeners.emit(a.event);
     for (const a of accepted) a.pending.resolve(a.event);
     certificates.settle();

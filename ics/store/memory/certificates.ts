@@ -2,22 +2,9 @@
 // LevelDB store's orders (serials.ts). Writes are decided and applied at once, so that they
 // are atomic and in call order; entries go in and out as copies, so that no caller can change
 // what is stored.
-import { type CertificateDecision, type ExpiryCursor, freezeEntry, isIssuer } from '../certificate-rules.ts';
+import { type CertificateDecision, copyEntry as copy, type ExpiryCursor, isIssuer } from '../certificate-rules.ts';
 import type { CertificateEntry } from '../certificates.ts';
 import { compareSerials } from '../serials.ts';
-
-/** A copy the caller may keep: its own DER and dates. */
-function copy(entry: CertificateEntry): CertificateEntry {
-  const revoked = entry.revoked && Object.freeze({ at: new Date(entry.revoked.at), reason: entry.revoked.reason });
-  return freezeEntry({
-    ...entry,
-    der: new Uint8Array(entry.der),
-    notBefore: new Date(entry.notBefore),
-    notAfter: new Date(entry.notAfter),
-    issuedAt: new Date(entry.issuedAt),
-    revoked,
-  });
-}
 
 const byIssuance = (a: CertificateEntry, b: CertificateEntry) => a.issuedAt.getTime() - b.issuedAt.getTime() || compareSerials(a.serial, b.serial);
 const byExpiry = (a: CertificateEntry, b: CertificateEntry) => a.notAfter.getTime() - b.notAfter.getTime() || compareSerials(a.serial, b.serial);
