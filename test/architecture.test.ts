@@ -15,18 +15,19 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   store: ['record'],
   ingest: ['record', 'policy', 'store'],
   enrol: ['record', 'policy', 'store'],
+  tlog: ['store'],
   auth: ['policy'],
   net: [],
   http: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   hkp: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
-  api: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
+  api: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http', 'tlog'],
   est: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http'],
   pkix: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   sync: ['record', 'policy', 'store', 'ingest', 'net'],
   broker: ['record', 'store', 'enrol'],
-  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker'],
-  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'node'],
+  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker'],
+  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'node'],
 };
 
 /** Libraries that belong to one layer: only these folders (or sub-folders) may import them. */

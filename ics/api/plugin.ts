@@ -26,6 +26,7 @@ import { armor, type CodeRecord, type CodeStatement, codeRecordBytes, DEFAULT_LI
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { registerChangeStream } from './changes.ts';
+import { LogAnswers, registerLogRoutes } from './log.ts';
 import { certificateEventsJson, eventJson, recordJson, verdictJson } from './describe.ts';
 import {
   addCodeSignaturesSchema,
@@ -138,11 +139,21 @@ async function registerRoutes(app: FastifyInstance, ctx: HttpContext, init: ApiI
 
   // The gateway's runtime question: the answer is made once per record version and policy
   // (verdicts.ts) and is the shape VERDICT_SCHEMA describes.
+  const logAnswers = components.log && new LogAnswers(ctx, components.log);
   app.get('/ics/v1/verify/:id', { schema: verifySchema }, async (request, reply) => {
     const engine = policy();
-    const stored = await resolve((request.params as { id: string }).id, callerOf(request), engine);
-    return reply.type('application/json; charset=utf-8').send(await verdicts.json(stored, engine, new Date()));
+    const caller = callerOf(request);
+    const stored = await resolve((request.params as { id: string }).id, caller, engine);
+    const verdict = await verdicts.json(stored, engine, new Date());
+    if ((request.query as { proof?: string }).proof !== '1') return reply.type('application/json; charset=utf-8').send(verdict);
+    if (!logAnswers) throw new IcsError('NOT_FOUND', 'this node keeps no transparency log');
+    // The verdict, the record it is about (so that the gateway can check the digest the leaf names) and the log's proofs.
+    const record = await ctx.cache.revive(stored);
+    const armored = ctx.cache.armored(stored, (bytes) => armor(record.type === 'code' ? 'message' : 'publicKey', bytes)).toString('utf8');
+    const proofs = await logAnswers.proofs(stored, caller, engine);
+    return { verdict: JSON.parse(verdict.toString('utf8')) as unknown, record: { id: stored.id, digest: stored.digest, seq: stored.seq, armored }, log: proofs };
   });
+  if (logAnswers && components.log) registerLogRoutes(app, ctx, logAnswers, components.log);
 
   registerChangeStream(app, ctx, verdicts);
 

@@ -95,7 +95,11 @@ const nullableString = { type: ['string', 'null'] } as const;
 const issuerRef = { issuer: { type: 'string' }, issuerName: nullableString } as const;
 
 /** GET /ics/v1/verify/{ref}: the path parameter; the answer's shape is VERDICT_SCHEMA. */
-export const verifySchema = { params: referenceParams, querystring: noQuery } as const;
+export const verifySchema = {
+  params: referenceParams,
+  // proof=1: the verdict with the record and its inclusion in the transparency log (api/log.ts).
+  querystring: { type: 'object', additionalProperties: false, properties: { proof: { type: 'string', enum: ['0', '1'] } } },
+} as const;
 
 /**
  * The verdict answer (GET /ics/v1/verify/{id}, and `verdict` in GET /ics/v1/code/{id}): the

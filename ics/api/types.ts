@@ -1,6 +1,7 @@
 // The JSON API plugin's tuning (`ApiInit`) and what it takes from other parts of the node
 // (`ApiComponents`), beside what the host it is served by shares with it.
 import type { PolicyVerdictCache } from '../policy/index.ts';
+import type { LogComponents } from './log.ts';
 
 export interface ApiInit {
   /** Most records one lookup answers (code records by digest). */
@@ -14,4 +15,6 @@ export interface ApiComponents {
   readonly statusSections?: () => Promise<Record<string, unknown>>;
   /** The node's one verdict cache, shared with LDAP; a cache of its own when absent. */
   readonly verdicts?: PolicyVerdictCache;
+  /** The node's transparency log and checkpoint signer: /ics/v1/log/… and verify?proof=1. Absent: neither. */
+  readonly log?: LogComponents;
 }

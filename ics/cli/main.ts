@@ -8,6 +8,7 @@ import { registerBrokerCommands } from './broker-commands.ts';
 import { registerCaCommands } from './ca-commands.ts';
 import { registerCertCommands } from './cert-commands.ts';
 import { registerEnrolCommand } from './enrol-commands.ts';
+import { registerLogCommands } from './log-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerOperations } from './operations.ts';
 
@@ -26,6 +27,7 @@ registerCaCommands(program);
 registerCertCommands(program);
 registerEnrolCommand(program);
 registerBrokerCommands(program);
+registerLogCommands(program);
 
 program
   .command('demo')

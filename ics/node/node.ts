@@ -9,10 +9,12 @@ import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trust
 import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
-import type { RecordReader, RecordStore } from '../store/types.ts';
+import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
+import { CheckpointSigner, TransparencyLog } from '../tlog/index.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
 import { watchIssuerRecords } from './issuers.ts';
+import { loadOrCreateLogKey } from './log-key.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 export interface OpenNodeOptions {
@@ -37,6 +39,10 @@ export interface IcsNode {
   readonly limits: RecordLimits;
   /** The node's own issuer key, decrypted on first use (ICS_PASSPHRASE or the passphrase file). */
   issuerKey(): Promise<openpgp.PrivateKey>;
+  /** The transparency log of every domain (appended by the store in each record's batch). */
+  readonly log: TransparencyLog;
+  /** Signs the logs' checkpoints with the node's log key (keys/log.key, made on first use). */
+  checkpointSigner(): Promise<CheckpointSigner>;
   /** Reloads the policy file (and issuer keys) without restarting; on error the old policy stays. */
   reloadPolicy(): Promise<void>;
   /** Resolves once `policy` reflects every trusted issuer key record written to the store so far. */
@@ -48,23 +54,24 @@ export interface IcsNode {
  * The configured store. A store held by another process (a serving node) is UNAVAILABLE
  * naming that node; the memory backend has no lock, so addresses.json decides there.
  */
-async function openStore(dir: DataDir, config: NodeConfig): Promise<RecordStore> {
+async function openStore(dir: DataDir, config: NodeConfig, hooks: StoreHooks): Promise<RecordStore> {
   if (config.store.backend === 'memory') {
     const serving = await dir.runningNode();
     if (serving) throw dir.inUseError(serving);
-    return createMemoryStore();
+    return createMemoryStore(hooks);
   }
   try {
-    return await openLevel(dir, config);
+    return await openLevel(dir, config, hooks);
   } catch (error) {
     if (isIcsError(error, 'UNAVAILABLE') && error.details?.locked === true) throw dir.inUseError(await dir.runningNode(), error);
     throw error;
   }
 }
 
-async function openLevel(dir: DataDir, config: NodeConfig): Promise<RecordStore> {
+async function openLevel(dir: DataDir, config: NodeConfig, hooks: StoreHooks): Promise<RecordStore> {
   const level = config.store.level;
   return openLevelStore({
+    ...hooks,
     path: dir.resolve(level.path),
     cacheRecords: level.cacheRecords,
     cacheBytes: level.cacheBytes,
@@ -134,7 +141,7 @@ async function loadPolicyFor(
 export async function withDataDirHeld<T>(root: string, task: (dir: DataDir, config: NodeConfig) => Promise<T>): Promise<T> {
   const dir = new DataDir(root);
   const config = await loadConfig(dir.configFile);
-  const store = await openStore(dir, config);
+  const store = await openStore(dir, config, {});
   try {
     return await task(dir, config);
   } finally {
@@ -150,7 +157,9 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
   // Said once the logger exists: the file still loads, but the operator should update it.
   for (const notice of notices) logger.warn(notice);
   const limits: RecordLimits = { ...DEFAULT_LIMITS, ...config.limits };
-  const store = await openStore(dataDir, config);
+  // Every accepted record version is appended to its domains' logs in the record's own batch.
+  const log = new TransparencyLog();
+  const store = await openStore(dataDir, config, { derived: [log] });
   let policy: PolicyEngine;
   try {
     policy = await loadPolicyFor(dataDir, config, store, logger, options.testKeys);
@@ -172,11 +181,19 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
     logger.child({ component: 'issuers' }),
   );
   let issuer: Promise<openpgp.PrivateKey> | undefined;
+  let signer: Promise<CheckpointSigner> | undefined;
   return {
     dataDir,
     config,
     logger,
     store,
+    log,
+    checkpointSigner() {
+      signer ??= loadOrCreateLogKey(dataDir, config).then((key) => new CheckpointSigner(log, key, `ics/${config.name}`));
+      // A failure (a wrong passphrase) is not kept: the next call tries again.
+      signer.catch(() => (signer = undefined));
+      return signer;
+    },
     get policy() {
       return policy;
     },

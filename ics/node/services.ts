@@ -128,7 +128,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, metrics },
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
-          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts }),
+          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
           ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
         ],
       );

@@ -51,7 +51,7 @@ export function createHkpServer(init: HkpServerInit, components: HttpComponents 
 }
 
 export async function startNode(
-  options: { init?: Partial<HkpServerInit>; engine?: PolicyEngine; authenticator?: Authenticator; store?: RecordStore; logger?: Logger } = {},
+  options: { init?: Partial<HkpServerInit>; engine?: PolicyEngine; authenticator?: Authenticator; store?: RecordStore; logger?: Logger; components?: ApiComponents } = {},
 ): Promise<TestNode> {
   const f = await policyFixture();
   const store = options.store ?? (await createMemoryStore());
@@ -60,7 +60,7 @@ export async function startNode(
   const registry = new Registry();
   const server = createHkpServer(
     { ...DEFAULT_INIT, ...options.init },
-    { store, policy: () => node.engine, ingest, logger: options.logger ?? silent, authenticator: options.authenticator, metrics: { registry } },
+    { store, policy: () => node.engine, ingest, logger: options.logger ?? silent, authenticator: options.authenticator, metrics: { registry }, ...options.components },
   );
   const address = await server.start();
   return Object.assign(node, {

@@ -1,0 +1,91 @@
+// The transparency log over HTTP (DESIGN §8): each domain's signed checkpoint and verifier
+// key, consistency and inclusion proofs between tree sizes, and the proof bundle that
+// `GET /ics/v1/verify/{id}?proof=1` adds to a verdict, which a gateway checks offline with
+// tlog's verifyLogProof (or `ics log verify`). A domain's log — its size is a count of its
+// records — is served only to callers who may read the domain: to others it does not exist.
+import type { FastifyInstance } from 'fastify';
+import { IcsError } from '../errors.ts';
+import { type Caller, callerOf, type HttpContext } from '../http/index.ts';
+import type { PolicyEngine } from '../policy/index.ts';
+import type { StoredRecord } from '../store/types.ts';
+import { type CheckpointSigner, leafHash, leafText, type LogProof, type TransparencyLog, verifyInclusion } from '../tlog/index.ts';
+
+export interface LogComponents {
+  readonly log: TransparencyLog;
+  signer(): Promise<CheckpointSigner>;
+}
+
+const SIZE = { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$' } as const;
+const domainParams = { type: 'object', required: ['domain'], additionalProperties: false, properties: { domain: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+const b64 = (hashes: readonly Uint8Array[]) => hashes.map((h) => Buffer.from(h).toString('base64'));
+
+export class LogAnswers {
+  constructor(
+    private readonly ctx: HttpContext,
+    private readonly components: LogComponents,
+  ) {}
+
+  /** The domain's name when it is in the policy and the caller may read it; NOT_FOUND otherwise (the same answer for both). */
+  readable(domain: string, caller: Caller, engine: PolicyEngine): string {
+    if (!engine.domain(domain) || !this.ctx.access.canRead({ domains: [domain] }, engine, caller.principal)) throw new IcsError('NOT_FOUND', `no log for domain ${domain}`);
+    return domain;
+  }
+
+  /** The current version's inclusion in each of its domains' logs that the caller may read, at their current checkpoints. */
+  async proofs(stored: StoredRecord, caller: Caller, engine: PolicyEngine): Promise<LogProof[]> {
+    const signer = await this.components.signer();
+    const out: LogProof[] = [];
+    for (const domain of stored.domains) {
+      if (!engine.domain(domain) || !this.ctx.access.canRead({ domains: [domain] }, engine, caller.principal)) continue;
+      const position = await this.components.log.position(domain, stored.id, stored.digest, stored.seq);
+      // Written before the log existed (a data directory older than it): nothing to prove.
+      if (!position) continue;
+      const checkpoint = await signer.checkpoint(domain);
+      const leaf = leafText(position.leaf);
+      const inclusion = await this.components.log.inclusion(domain, position.index, checkpoint.size);
+      // Checked before it is sent: a proof that does not verify is a fault here, not a gateway's problem.
+      if (!verifyInclusion(position.index, checkpoint.size, leafHash(Buffer.from(leaf, 'utf8')), inclusion, checkpoint.root)) {
+        throw new IcsError('INTERNAL', `the log of ${domain} made a proof that does not verify (record ${stored.id})`);
+      }
+      out.push({ domain, leaf, index: position.index, inclusion: b64(inclusion), checkpoint: checkpoint.note });
+    }
+    return out;
+  }
+}
+
+export function registerLogRoutes(app: FastifyInstance, ctx: HttpContext, answers: LogAnswers, components: LogComponents): void {
+  const { policy } = ctx.components;
+
+  app.get('/ics/v1/log/:domain/checkpoint', { schema: { params: domainParams, querystring: noQuery } }, async (request, reply) => {
+    const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());
+    const checkpoint = await (await components.signer()).checkpoint(domain);
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(checkpoint.note);
+  });
+
+  app.get('/ics/v1/log/:domain/key', { schema: { params: domainParams, querystring: noQuery } }, async (request, reply) => {
+    const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());
+    return reply.type('text/plain; charset=utf-8').send(`${(await components.signer()).verifierKey(domain)}\n`);
+  });
+
+  const rangeQuery = (a: string, b: string) => ({ type: 'object', required: [a, b], additionalProperties: false, properties: { [a]: SIZE, [b]: SIZE } }) as const;
+
+  app.get('/ics/v1/log/:domain/consistency', { schema: { params: domainParams, querystring: rangeQuery('from', 'to') } }, async (request) => {
+    const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());
+    const query = request.query as { from: string; to: string };
+    const [from, to] = [Number(query.from), Number(query.to)];
+    const size = await components.log.size(domain);
+    if (from < 1 || from > to || to > size) throw new IcsError('BAD_REQUEST', `a consistency proof needs 1 ≤ from ≤ to ≤ ${size} (the log's size)`);
+    return { domain, from, to, proof: b64(await components.log.consistency(domain, from, to)) };
+  });
+
+  app.get('/ics/v1/log/:domain/inclusion', { schema: { params: domainParams, querystring: rangeQuery('index', 'size') } }, async (request) => {
+    const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());
+    const query = request.query as { index: string; size: string };
+    const [index, size] = [Number(query.index), Number(query.size)];
+    const current = await components.log.size(domain);
+    if (index >= size || size > current) throw new IcsError('BAD_REQUEST', `an inclusion proof needs index < size ≤ ${current} (the log's size)`);
+    return { domain, index, size, proof: b64(await components.log.inclusion(domain, index, size)) };
+  });
+}

@@ -1,0 +1,120 @@
+// The transparency log (DESIGN §8): per domain, an append-only RFC 9162 Merkle tree whose
+// leaves are the record versions the node accepted in that domain, appended by the store's
+// derived-structure hook in the same atomic batch as the record — a version is in the log
+// exactly when it is in the store. What the log keeps per domain, in its own key space:
+//   S ‖ domain ‖ 0            → tree size (6 bytes)
+//   N ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at that level (32 bytes): every
+//                                leaf (level 0) and every inner node once both halves exist
+//   V ‖ domain ‖ 0 ‖ seq      → the version's leaf index (6 bytes) and time (8 bytes)
+// Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n) reads.
+// A leaf is text a gateway can rebuild from what the node answered (leafText).
+import type { DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
+import { IcsError } from '../errors.ts';
+import { consistencyProof, inclusionProof, leafHash, nodeHash, rootHash, type SubtreeHashes } from './merkle.ts';
+
+export const TLOG_STRUCTURE = 'tlog';
+const SIZE = 0x53; // 'S'
+const NODE = 0x4e; // 'N'
+const VERSION = 0x56; // 'V'
+
+/** What a leaf says: this record version was accepted in this domain, as the node's change `seq`, at `time`. */
+export interface LogLeaf {
+  readonly domain: string;
+  readonly id: string;
+  /** SHA-256 of the record version, hex (the record's digest). */
+  readonly digest: string;
+  readonly seq: number;
+  readonly time: Date;
+}
+
+/** The leaf's bytes, hashed as an RFC 9162 leaf: six lines, the first naming the format. */
+export function leafText(leaf: LogLeaf): string {
+  return `cm4it-ics-log-leaf/v1\n${leaf.domain}\n${leaf.id}\n${leaf.digest}\n${leaf.seq}\n${leaf.time.getTime()}\n`;
+}
+
+function uint48(n: number): Buffer {
+  const out = Buffer.alloc(6);
+  out.writeUIntBE(n, 0, 6);
+  return out;
+}
+
+const domainPart = (domain: string) => Buffer.from(`${domain}\0`, 'utf8');
+const sizeKey = (domain: string) => Buffer.concat([Uint8Array.of(SIZE), domainPart(domain)]);
+const nodeKey = (domain: string, level: number, index: number) => Buffer.concat([Uint8Array.of(NODE), domainPart(domain), Uint8Array.of(level), uint48(index)]);
+const versionKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of(VERSION), domainPart(domain), uint48(seq)]);
+
+const readSize = (value: Uint8Array | undefined) => (value ? Buffer.from(value).readUIntBE(0, 6) : 0);
+
+/** Where a record version is in a domain's log. */
+export interface LeafPosition {
+  readonly index: number;
+  readonly leaf: LogLeaf;
+}
+
+export class TransparencyLog implements DerivedStructure {
+  readonly name = TLOG_STRUCTURE;
+  #reader: DerivedReader | undefined;
+
+  attach(reader: DerivedReader): void {
+    this.#reader = reader;
+  }
+
+  async apply(change: RecordChange, batch: DerivedBatch): Promise<void> {
+    const { after, event } = change;
+    for (const domain of after.domains) {
+      const index = readSize(await batch.get(sizeKey(domain)));
+      let hash = leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8'));
+      batch.put(nodeKey(domain, 0, index), hash);
+      // Each completed pair makes its parent complete: the right edge climbs while it is a right child.
+      for (let level = 0, i = index; i % 2 === 1; level++, i = (i - 1) / 2) {
+        const left = await batch.get(nodeKey(domain, level, i - 1));
+        if (!left) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${i - 1}`);
+        hash = nodeHash(left, hash);
+        batch.put(nodeKey(domain, level + 1, (i - 1) / 2), hash);
+      }
+      batch.put(sizeKey(domain), uint48(index + 1));
+      const time = Buffer.alloc(8);
+      time.writeBigUInt64BE(BigInt(event.at.getTime()));
+      batch.put(versionKey(domain, event.seq), Buffer.concat([uint48(index), time]));
+    }
+  }
+
+  #committed(): DerivedReader {
+    if (!this.#reader) throw new IcsError('UNAVAILABLE', 'the transparency log is not attached to a store');
+    return this.#reader;
+  }
+
+  #subtrees(domain: string): SubtreeHashes {
+    const reader = this.#committed();
+    return async (level, index) => {
+      const value = await reader.get(nodeKey(domain, level, index));
+      if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
+      return value;
+    };
+  }
+
+  /** Leaves in the domain's log now. */
+  async size(domain: string): Promise<number> {
+    return readSize(await this.#committed().get(sizeKey(domain)));
+  }
+
+  async root(domain: string, size: number): Promise<Uint8Array> {
+    return rootHash(size, this.#subtrees(domain));
+  }
+
+  /** The leaf of the version the node accepted as change `seq` (with `id` and `digest`) in `domain`; undefined when the log does not hold it. */
+  async position(domain: string, id: string, digest: string, seq: number): Promise<LeafPosition | undefined> {
+    const value = await this.#committed().get(versionKey(domain, seq));
+    if (!value) return undefined;
+    const bytes = Buffer.from(value);
+    return { index: bytes.readUIntBE(0, 6), leaf: { domain, id, digest, seq, time: new Date(Number(bytes.readBigUInt64BE(6))) } };
+  }
+
+  inclusion(domain: string, index: number, size: number): Promise<Uint8Array[]> {
+    return inclusionProof(index, size, this.#subtrees(domain));
+  }
+
+  consistency(domain: string, from: number, to: number): Promise<Uint8Array[]> {
+    return consistencyProof(from, to, this.#subtrees(domain));
+  }
+}

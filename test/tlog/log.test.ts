@@ -1,0 +1,102 @@
+// The transparency log as a derived structure of the real LevelDB store: leaves appended in
+// the records' batches (writes grouped into one batch included), one tree per domain, roots
+// equal to a tree computed from the leaves directly, every version provable, nothing
+// appended for a refused write, and the same log after the store is reopened.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CodeRecord } from '../../ics/record/index.ts';
+import { openLevelStore } from '../../ics/store/level/index.ts';
+import type { RecordStore } from '../../ics/store/types.ts';
+import { leafHash, leafText, nodeHash, TransparencyLog, verifyInclusion } from '../../ics/tlog/index.ts';
+
+function fakeCode(n: number): CodeRecord {
+  const bytes = randomBytes(64);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return {
+    type: 'code',
+    kind: 'code',
+    id: `sha256:${createHash('sha256').update(`record ${n}`).digest('hex')}`,
+    digest,
+    bytes,
+    statement: { type: 'cm4it.code/v1', subject: { name: `fw-${n}`, version: '1.0.0', digest: { sha256: digest } } },
+    signatures: [{ created: new Date(Date.now() - 60_000) }],
+  } as unknown as CodeRecord;
+}
+
+function mth(leaves: readonly Buffer[]): Buffer {
+  if (leaves.length === 1) return leaves[0] as Buffer;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+
+describe('tlog: the log in the LevelDB store', () => {
+  let dir: string;
+  let store: RecordStore;
+  let log: TransparencyLog;
+  const open = async () => {
+    log = new TransparencyLog();
+    store = await openLevelStore({ path: join(dir, 'db'), derived: [log] });
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ics-tlog-'));
+    await open();
+  });
+
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Every accepted version of every record, in `domain`, as leaf hashes in log order (from the event log). */
+  async function expectedLeaves(domain: string): Promise<Buffer[]> {
+    const events = await store.changesSince(0, 10_000);
+    return events.filter((e) => e.domains.includes(domain)).map((e) => leafHash(Buffer.from(leafText({ domain, id: e.id, digest: e.digest, seq: e.seq, time: e.at }))));
+  }
+
+  it('appends each accepted version to its domains’ trees in the record’s batch; roots match the leaves', async () => {
+    const records = Array.from({ length: 70 }, (_, i) => fakeCode(i));
+    // Issued in one turn: the store groups them into few batches, each append seeing the one before.
+    await Promise.all(records.map((record, i) => store.write({ record, domains: i % 3 === 0 ? ['firmware', 'system'] : ['firmware'], expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'test' })));
+    for (const domain of ['firmware', 'system']) {
+      const leaves = await expectedLeaves(domain);
+      assert.equal(await log.size(domain), leaves.length, domain);
+      assert.deepEqual(Buffer.from(await log.root(domain, leaves.length)), mth(leaves), `${domain} root`);
+    }
+    assert.equal(await log.size('firmware'), 70);
+    assert.equal(await log.size('system'), 24);
+  });
+
+  it('proves every version at every size it was in, and nothing for a refused write', async () => {
+    const size = await log.size('firmware');
+    const root = Buffer.from(await log.root('firmware', size));
+    for (const event of (await store.changesSince(0, 10_000)).filter((e) => e.domains.includes('firmware'))) {
+      const position = await log.position('firmware', event.id, event.digest, event.seq);
+      assert.ok(position, `seq ${event.seq} is in the log`);
+      const leaf = leafHash(Buffer.from(leafText(position.leaf)));
+      assert.ok(verifyInclusion(position.index, size, leaf, await log.inclusion('firmware', position.index, size), root));
+      const smaller = Math.max(position.index + 1, size - 7);
+      assert.ok(verifyInclusion(position.index, smaller, leaf, await log.inclusion('firmware', position.index, smaller), Buffer.from(await log.root('firmware', smaller))));
+    }
+    const conflicting = fakeCode(0); // record 0 again, but not from the stored version: CONFLICT
+    await assert.rejects(store.write({ record: conflicting, domains: ['firmware'], expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'test' }), /changed since it was read/);
+    assert.equal(await log.size('firmware'), size);
+  });
+
+  it('is the same log after the store is reopened, and goes on growing from there', async () => {
+    const size = await log.size('firmware');
+    const root = Buffer.from(await log.root('firmware', size));
+    await store.close();
+    await open();
+    assert.equal(await log.size('firmware'), size);
+    assert.deepEqual(Buffer.from(await log.root('firmware', size)), root);
+    await store.write({ record: fakeCode(1000), domains: ['firmware'], expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'test' });
+    const leaves = await expectedLeaves('firmware');
+    assert.equal(await log.size('firmware'), size + 1);
+    assert.deepEqual(Buffer.from(await log.root('firmware', size + 1)), mth(leaves));
+  });
+});
