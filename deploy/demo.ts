@@ -28,6 +28,7 @@ import {
   readPrivateKey,
   signCode,
 } from '../ics/record/index.ts';
+import { type LogProof, verifyLogProof } from '../ics/tlog/index.ts';
 import { deviceArgs, type DeviceTls, gatewayArgs, ocspStatus, runClient, Subscription } from './demo-clients.ts';
 import { caChainFile, initMesh, type Mesh, type MeshRole, parseBasePort, startMesh } from './mesh.ts';
 
@@ -189,6 +190,21 @@ async function steps(mesh: Mesh, operatorPassword: string): Promise<void> {
     const uncountersigned = await verdict(mesh, 'infield', third.id);
     if (uncountersigned) throw new Error('a device without the integrator’s countersignature reached infield');
     return `${ms} ms; the third device, not countersigned, is not there`;
+  });
+
+  await step('the gateway checks infield’s answer offline against infield’s transparency log (verify?proof=1, its pinned log key)', async () => {
+    const response = await fetch(`http://${mesh.nodes.infield.hkp}/ics/v1/verify/${first.id}?proof=1`, { headers: operator });
+    if (!response.ok) throw new Error(`infield /ics/v1/verify?proof=1 answered ${response.status}`);
+    const answer = (await response.json()) as { record: { id: string; digest: string }; log: LogProof[] };
+    const checked: string[] = [];
+    for (const proof of answer.log) {
+      // The key is fetched once and pinned by a real gateway; here, fetched as it would be the first time.
+      const key = await (await fetch(`http://${mesh.nodes.infield.hkp}/ics/v1/log/${proof.domain}/key`, { headers: operator })).text();
+      const { checkpoint } = verifyLogProof(proof, key.trim(), { id: answer.record.id, digest: answer.record.digest });
+      checked.push(`leaf ${proof.index} of ${checkpoint.origin} (${checkpoint.size} leaves)`);
+    }
+    if (checked.length === 0) throw new Error('infield’s answer carries no log proof');
+    return checked.join(', ');
   });
 
   const [firstDir, , thirdDir] = deviceDirs as [string, string, string];
