@@ -9,12 +9,13 @@ import { hkpBenchmark } from './hkp.ts';
 import { ldapBenchmark } from './ldap.ts';
 import { recordBenchmark } from './record.ts';
 import { reliabilityBenchmark } from './reliability.ts';
+import { logBenchmark } from './log.ts';
 import { revocationPropagationBenchmark } from './revocation-propagation.ts';
 import { revocationBenchmark } from './revocation.ts';
 import { storeBenchmark } from './store.ts';
 import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, floodBenchmark, reliabilityBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, floodBenchmark, reliabilityBenchmark];
 
 function usage(): string {
   return [

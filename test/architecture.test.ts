@@ -24,7 +24,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   est: ['record', 'policy', 'store', 'ingest', 'enrol', 'auth', 'net', 'http'],
   pkix: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http'],
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
-  sync: ['record', 'policy', 'store', 'ingest', 'net'],
+  sync: ['record', 'policy', 'store', 'ingest', 'net', 'tlog'],
   broker: ['record', 'store', 'enrol'],
   node: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker'],
   cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'node'],

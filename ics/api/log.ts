@@ -42,7 +42,7 @@ export class LogAnswers {
       const position = await this.components.log.position(domain, stored.id, stored.digest, stored.seq);
       // Written before the log existed (a data directory older than it): nothing to prove.
       if (!position) continue;
-      const checkpoint = await signer.checkpoint(domain);
+      const checkpoint = await signer.cosignedCheckpoint(domain);
       const leaf = leafText(position.leaf);
       const inclusion = await this.components.log.inclusion(domain, position.index, checkpoint.size);
       // Checked before it is sent: a proof that does not verify is a fault here, not a gateway's problem.
@@ -60,7 +60,8 @@ export function registerLogRoutes(app: FastifyInstance, ctx: HttpContext, answer
 
   app.get('/ics/v1/log/:domain/checkpoint', { schema: { params: domainParams, querystring: noQuery } }, async (request, reply) => {
     const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());
-    const checkpoint = await (await components.signer()).checkpoint(domain);
+    // With the cosignatures of the peers that witnessed it.
+    const checkpoint = await (await components.signer()).cosignedCheckpoint(domain);
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(checkpoint.note);
   });
 

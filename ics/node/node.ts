@@ -1,6 +1,7 @@
 // Wiring of one ICS node: the only place that picks implementations. Opens the data
 // directory's config, store, policy (with issuer keys from files and from the store) and
 // the ingest path; front ends and CLI operations receive these parts, never the wiring.
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
 import { IcsError, isIcsError } from '../errors.ts';
@@ -10,11 +11,12 @@ import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, revi
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
 import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
-import { CheckpointSigner, TransparencyLog } from '../tlog/index.ts';
+import { CheckpointSigner, TransparencyLog, Witness } from '../tlog/index.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
 import { watchIssuerRecords } from './issuers.ts';
 import { loadOrCreateLogKey } from './log-key.ts';
+import { WitnessFiles } from './witness-files.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 export interface OpenNodeOptions {
@@ -43,6 +45,10 @@ export interface IcsNode {
   readonly log: TransparencyLog;
   /** Signs the logs' checkpoints with the node's log key (keys/log.key, made on first use). */
   checkpointSigner(): Promise<CheckpointSigner>;
+  /** The node as a witness of its peers' logs, cosigning with the same key. */
+  witness(): Promise<Witness>;
+  /** What it witnessed, and the evidence of split views (log/ in the data directory). */
+  readonly witnessFiles: WitnessFiles;
   /** Reloads the policy file (and issuer keys) without restarting; on error the old policy stays. */
   reloadPolicy(): Promise<void>;
   /** Resolves once `policy` reflects every trusted issuer key record written to the store so far. */
@@ -181,18 +187,32 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
     logger.child({ component: 'issuers' }),
   );
   let issuer: Promise<openpgp.PrivateKey> | undefined;
+  let logKey: Promise<KeyObject> | undefined;
+  const loadLogKey = () => {
+    logKey ??= loadOrCreateLogKey(dataDir, config);
+    // A failure (a wrong passphrase) is not kept: the next call tries again.
+    logKey.catch(() => (logKey = undefined));
+    return logKey;
+  };
   let signer: Promise<CheckpointSigner> | undefined;
+  let witness: Promise<Witness> | undefined;
+  const witnessFiles = new WitnessFiles(dataDir);
   return {
     dataDir,
     config,
     logger,
     store,
     log,
+    witnessFiles,
     checkpointSigner() {
-      signer ??= loadOrCreateLogKey(dataDir, config).then((key) => new CheckpointSigner(log, key, `ics/${config.name}`));
-      // A failure (a wrong passphrase) is not kept: the next call tries again.
+      signer ??= loadLogKey().then((key) => new CheckpointSigner(log, key, `ics/${config.name}`));
       signer.catch(() => (signer = undefined));
       return signer;
+    },
+    witness() {
+      witness ??= loadLogKey().then((key) => new Witness(witnessFiles, key, `ics/${config.name}`));
+      witness.catch(() => (witness = undefined));
+      return witness;
     },
     get policy() {
       return policy;

@@ -4,6 +4,7 @@
 // scripts can find them.
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { Counter } from 'prom-client';
 import { apiPlugin } from '../api/index.ts';
 import { createAuthenticator } from '../auth/index.ts';
 import { hkpPlugin } from '../hkp/index.ts';
@@ -15,7 +16,7 @@ import { PolicyVerdictCache } from '../policy/index.ts';
 import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { prepareEst } from './est.ts';
-import { createMetrics, watchCaches } from './metrics.ts';
+import { createMetrics, type NodeMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 import { type NodeRevocation, startRevocation } from './revocation.ts';
 
@@ -64,6 +65,17 @@ function crlOf(revocation: NodeRevocation): { der: Uint8Array; nextUpdate: Date 
   return der && { der, nextUpdate: revocation.crl.nextUpdate };
 }
 
+/** ics_log_witness_total{event}: checkpoints of peers cosigned, split views found, cosignatures received kept or refused. */
+function witnessCounter(metrics: NodeMetrics): (event: string) => void {
+  const counter = new Counter({
+    name: 'ics_log_witness_total',
+    help: "Transparency-log witnessing: cosigned (a peer's checkpoint, consistent with the last one seen), split-view (an inconsistent one: evidence kept, the domain stopped with that peer), cosignature-kept / cosignature-refused (peers' cosignatures of this node's checkpoints)",
+    labelNames: ['event'],
+    registers: [metrics.registry],
+  });
+  return (event) => counter.inc({ event });
+}
+
 export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
   const listen = { ...node.config.listen, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   const policy = () => node.policy;
@@ -108,7 +120,20 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
       sync = createSyncService(
         { listen: listen.p2p, privateKey: key.privateKey, ...node.config.sync, exempt: node.config.clientLimits.exempt },
-        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'sync' }), metrics },
+        {
+          store: node.store,
+          policy,
+          ingest: node.ingest,
+          logger: node.logger.child({ component: 'sync' }),
+          metrics,
+          transparency: {
+            log: node.log,
+            signer: () => node.checkpointSigner(),
+            witness: () => node.witness(),
+            evidence: node.witnessFiles,
+            count: witnessCounter(metrics),
+          },
+        },
       );
       addresses.p2p = await sync.start();
       const running = sync;

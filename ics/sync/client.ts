@@ -13,7 +13,12 @@ import type { PeerState } from './peer.ts';
 import { digestPrefix, Reconciler, storeView } from './reconcile.ts';
 import type { PeerRegistry } from './registry.ts';
 import type { Settings } from './settings.ts';
-import type { DomainSyncReport, DomainSyncState, PeerSyncReport, SyncReport } from './types.ts';
+import type { DomainSyncReport, DomainSyncState, PeerSyncReport, SyncReport, SyncTransparency } from './types.ts';
+
+/** The peer showed a split view of its log of the domain (the reason is the message). */
+class SplitView extends Error {
+  override readonly name = 'SplitView';
+}
 
 /** A domain whose last reconciliation failed is tried again after this long at most. */
 const RETRY_MS = 30_000;
@@ -43,6 +48,7 @@ export interface ReconcileClientComponents {
   readonly handshake: Pick<Handshake, 'open' | 'setState'>;
   /** This node's peer id (decides which side of a two-way domain reconciles on schedule). */
   readonly selfId: () => string;
+  readonly transparency?: SyncTransparency;
 }
 
 export class ReconcileClient {
@@ -129,6 +135,13 @@ export class ReconcileClient {
           reports.push(zeroReport(name, d.state, d.lastError));
           continue;
         }
+        // A split view of this peer's log stops the domain until an operator removes the evidence.
+        if (await this.#c.transparency?.evidence.has(peer.peerId, name)) {
+          d.state = 'split-view';
+          d.due = now + interval;
+          reports.push(zeroReport(name, d.state, d.lastError ?? 'split view of the peer’s log (evidence kept in log/evidence/)'));
+          continue;
+        }
         reports.push(await this.#reconcileDomain(peer, session, name));
         d.due = Date.now() + (d.state === 'in-sync' ? interval : Math.min(interval, RETRY_MS));
         if (!registry.reachable(peer)) break;
@@ -139,6 +152,44 @@ export class ReconcileClient {
     const ok = reports.every((r) => r.error === undefined);
     if (ok && reports.length > 0 && reports.length === pulls.length) peer.lastSync = new Date();
     return { ...base, ok, ...(!ok && { error: reports.find((r) => r.error)?.error }), domains: reports };
+  }
+
+  /**
+   * Witnesses the peer's log of `name` (tlog/witness.ts): its checkpoint, consistent with the
+   * last one seen, is cosigned; an inconsistent one is kept as evidence, and its reason
+   * returned: the domain stops with this peer.
+   */
+  async #witness(peer: PeerState, session: Session, name: string): Promise<string | undefined> {
+    const transparency = this.#c.transparency;
+    if (!transparency) return undefined;
+    const timeout = this.#c.settings.limits.requestTimeoutMs;
+    const witness = await transparency.witness();
+    await session.channel.send({ type: MessageType.checkpoint, domain: name, since: await witness.since(peer.peerId, name) }, timeout);
+    const reply = await session.channel.receive(timeout);
+    if (reply.type === MessageType.error) {
+      this.#c.log.debug({ peer: peer.peerId, domain: name, code: errorName(reply.code), text: reply.text }, 'the peer offers no checkpoint of its log');
+      return undefined;
+    }
+    if (reply.type !== MessageType.checkpointReply) throw new ProtocolError('expected CHECKPOINT_REPLY');
+    let outcome;
+    try {
+      outcome = await witness.observe(peer.peerId, name, reply);
+    } catch (error) {
+      this.#c.log.warn({ peer: peer.peerId, domain: name, err: (error as Error).message }, 'the peer sent a checkpoint that is not one: not witnessed');
+      return undefined;
+    }
+    if (outcome.outcome === 'split-view') {
+      await transparency.evidence.keep(peer.peerId, name, { peer: peer.peerId, name: peer.name, domain: name, reason: outcome.reason, at: new Date().toISOString(), witnessed: outcome.previous, offered: outcome.offered });
+      transparency.count?.('split-view');
+      this.#c.log.error({ peer: peer.peerId, name: peer.name, domain: name, reason: outcome.reason }, 'split view of a peer’s log: both signed checkpoints kept as evidence; the domain is not synced with this peer until an operator acts');
+      return `split view: ${outcome.reason}`;
+    }
+    transparency.count?.('cosigned');
+    await session.channel.send({ type: MessageType.cosign, domain: name, line: outcome.cosignature, vkey: witness.verifierKey }, timeout);
+    const ack = await session.channel.receive(timeout);
+    if (ack.type !== MessageType.ack && ack.type !== MessageType.error) throw new ProtocolError('expected ACK');
+    this.#c.log.debug({ peer: peer.peerId, domain: name, size: outcome.checkpoint.size, kept: ack.type === MessageType.ack && ack.status === 0 }, 'witnessed the peer’s checkpoint');
+    return undefined;
   }
 
   async #reconcileDomain(peer: PeerState, session: Session, name: string): Promise<DomainSyncReport> {
@@ -158,6 +209,9 @@ export class ReconcileClient {
     let needs = 0;
     let error: string | undefined;
     try {
+      // The peer's log first: nothing is taken from a peer that shows a history inconsistent with what was witnessed.
+      const splitView = await this.#witness(peer, session, name);
+      if (splitView) throw new SplitView(splitView);
       let ranges: Range[] | undefined = await reconciler.initiate();
       while (ranges) {
         if (++rounds > limits.maxRounds) throw new ProtocolError(`reconciliation did not end within ${limits.maxRounds} rounds`);
@@ -196,6 +250,8 @@ export class ReconcileClient {
       if (e instanceof ProtocolError) {
         registry.misbehaved(peer, e.message);
         d.state = 'error';
+      } else if (e instanceof SplitView) {
+        d.state = 'split-view';
       } else if (e instanceof SyncFailure) {
         if (e.state === 'error') registry.failed(peer, error, name);
         else this.#c.handshake.setState(peer, name, e.state);

@@ -30,7 +30,16 @@ export const MessageType = {
   announce: 7,
   ack: 8,
   error: 9,
+  checkpoint: 10,
+  checkpointReply: 11,
+  cosign: 12,
 } as const;
+
+/** Largest signed checkpoint, verifier key or cosignature line on the wire (a checkpoint is ~200 bytes). */
+export const MAX_NOTE_WIRE_BYTES = 16 * 1024;
+export const MAX_KEY_WIRE_BYTES = 512;
+/** Hashes in a consistency proof at most: 2·log2 of the largest tree. */
+const MAX_PROOF_HASHES = 128;
 
 export const Mode = { skip: 0, fingerprint: 1, idList: 2, idListReply: 3, wantIdList: 4 } as const;
 
@@ -107,7 +116,10 @@ export type Message =
   | { readonly type: typeof MessageType.records; readonly entries: readonly FetchEntry[] }
   | { readonly type: typeof MessageType.announce; readonly domain: string; readonly hint: boolean; readonly items: readonly NamedItem[] }
   | { readonly type: typeof MessageType.ack; readonly status: number }
-  | { readonly type: typeof MessageType.error; readonly code: number; readonly text: string };
+  | { readonly type: typeof MessageType.error; readonly code: number; readonly text: string }
+  | { readonly type: typeof MessageType.checkpoint; readonly domain: string; readonly since: number }
+  | { readonly type: typeof MessageType.checkpointReply; readonly note: string; readonly vkey: string; readonly proof: readonly Uint8Array[] }
+  | { readonly type: typeof MessageType.cosign; readonly domain: string; readonly line: string; readonly vkey: string };
 
 // ---- writing -----------------------------------------------------------------------------------
 
@@ -459,6 +471,16 @@ export function encodeMessage(message: Message): Uint8Array {
     case MessageType.error:
       w.byte(message.code).string(message.text.slice(0, MAX_ERROR_TEXT));
       break;
+    case MessageType.checkpoint:
+      w.string(message.domain).varint(message.since);
+      break;
+    case MessageType.checkpointReply:
+      w.string(message.note).string(message.vkey).varint(message.proof.length);
+      for (const hash of message.proof) w.bytes(hash);
+      break;
+    case MessageType.cosign:
+      w.string(message.domain).string(message.line).string(message.vkey);
+      break;
   }
   return w.done();
 }
@@ -558,6 +580,21 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): Message 
       break;
     case MessageType.error:
       message = { type, code: r.byte(), text: r.string(MAX_ERROR_TEXT * 4) };
+      break;
+    case MessageType.checkpoint:
+      message = { type, domain: domainName(r), since: r.varint() };
+      break;
+    case MessageType.checkpointReply: {
+      const note = r.string(MAX_NOTE_WIRE_BYTES);
+      const vkey = r.string(MAX_KEY_WIRE_BYTES);
+      const n = r.count(MAX_PROOF_HASHES, 32);
+      const proof: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) proof.push(r.bytes(32));
+      message = { type, note, vkey, proof };
+      break;
+    }
+    case MessageType.cosign:
+      message = { type, domain: domainName(r), line: r.string(MAX_NOTE_WIRE_BYTES), vkey: r.string(MAX_KEY_WIRE_BYTES) };
       break;
     default:
       throw new ProtocolError(`unknown message type ${type}`);

@@ -14,6 +14,7 @@ import type { PeerState } from './peer.ts';
 import { Reconciler, storeView } from './reconcile.ts';
 import type { PeerRegistry } from './registry.ts';
 import type { Settings } from './settings.ts';
+import type { SyncTransparency } from './types.ts';
 
 /** A server stream left idle this long is closed (a client keeps one per task, then closes it). */
 const SERVER_IDLE_MS = 300_000;
@@ -25,6 +26,7 @@ export interface SyncServerComponents {
   readonly log: Logger;
   readonly registry: PeerRegistry;
   readonly handshake: Pick<Handshake, 'channel' | 'wireLimits' | 'agreed' | 'answer'>;
+  readonly transparency?: SyncTransparency;
 }
 
 export class SyncServer {
@@ -121,6 +123,25 @@ export class SyncServer {
           const dropped = message.items.length > 0 ? registry.fetcher(peer).enqueue(message.domain, message.items, true) : 0;
           if (message.hint || dropped > 0) peer.domain(message.domain).due = 0;
           return { type: MessageType.ack, status: 0 };
+        }
+        case MessageType.checkpoint: {
+          const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
+          if (refused) return refused;
+          const transparency = this.#c.transparency;
+          if (!transparency) return { type: MessageType.error, code: ErrorCode.unknownDomain, text: 'this node keeps no log' };
+          const signer = await transparency.signer();
+          const checkpoint = await signer.checkpoint(message.domain);
+          // From what the peer witnessed last to now; nothing to prove from 0, or when it has seen more (it will say so).
+          const proof = message.since > 0 && message.since < checkpoint.size ? await transparency.log.consistency(message.domain, message.since, checkpoint.size) : [];
+          return { type: MessageType.checkpointReply, note: checkpoint.note, vkey: signer.verifierKey(message.domain), proof };
+        }
+        case MessageType.cosign: {
+          const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
+          if (refused) return refused;
+          const transparency = this.#c.transparency;
+          const kept = transparency ? await (await transparency.signer()).cosigned(message.domain, message.line, message.vkey) : false;
+          transparency?.count?.(kept ? 'cosignature-kept' : 'cosignature-refused');
+          return { type: MessageType.ack, status: kept ? 0 : 1 };
         }
         default:
           throw new ProtocolError(`unexpected message type ${message.type}`);

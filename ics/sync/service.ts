@@ -79,8 +79,9 @@ class SyncNode implements SyncService {
     });
     this.#registry = new PeerRegistry({ policy, log, limits: settings.limits, links: this.#transport, workers });
     this.#handshake = new Handshake({ settings, policy, log, registry: this.#registry });
-    this.#client = new ReconcileClient({ settings, store, log, registry: this.#registry, handshake: this.#handshake, selfId: () => this.#transport.peerId });
-    this.#server = new SyncServer({ settings, store, policy, log, registry: this.#registry, handshake: this.#handshake });
+    const { transparency } = components;
+    this.#client = new ReconcileClient({ settings, store, log, registry: this.#registry, handshake: this.#handshake, selfId: () => this.#transport.peerId, ...(transparency && { transparency }) });
+    this.#server = new SyncServer({ settings, store, policy, log, registry: this.#registry, handshake: this.#handshake, ...(transparency && { transparency }) });
   }
 
   async start(): Promise<{ peerId: string; addresses: string[] }> {

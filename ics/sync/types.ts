@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { RecordSubmitter } from '../ingest/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { EventLog, RecordReader, SyncSet } from '../store/types.ts';
+import type { CheckpointSigner, TransparencyLog, Witness } from '../tlog/index.ts';
 import type { SyncLimits } from './consts.ts';
 
 export interface SyncInit {
@@ -29,6 +30,22 @@ export interface SyncInit {
   readonly exempt?: readonly string[];
 }
 
+/** What a node's transparency log needs of sync (tlog/, DESIGN §8): absent, no checkpoints are exchanged. */
+export interface SyncTransparency {
+  readonly log: TransparencyLog;
+  /** This node's checkpoints, which peers witness. */
+  signer(): Promise<CheckpointSigner>;
+  /** This node as a witness of its peers' logs. */
+  witness(): Promise<Witness>;
+  /** Split views found, kept as evidence; while one is kept, the domain is not synced with that peer. */
+  readonly evidence: {
+    has(peer: string, domain: string): Promise<boolean>;
+    keep(peer: string, domain: string, evidence: Record<string, unknown>): Promise<void>;
+  };
+  /** Counts what witnessing did (metrics). */
+  readonly count?: (event: 'cosigned' | 'split-view' | 'cosignature-kept' | 'cosignature-refused') => void;
+}
+
 export interface SyncComponents {
   /** The sync sets reconciled, the records served and compared, the change feed announced; writes go through `ingest`. */
   readonly store: SyncSet & RecordReader & EventLog;
@@ -39,10 +56,13 @@ export interface SyncComponents {
   readonly logger: Logger;
   /** The node's Prometheus registry: the service registers `ics_sync_…` gauges in it (metrics.ts). */
   readonly metrics?: { readonly registry: Registry };
+  readonly transparency?: SyncTransparency;
 }
 
 /**
  * Where one domain stands with one peer:
+ * - `split-view`: the peer showed two inconsistent checkpoints of its log of the domain
+ *   (tlog/witness.ts); not synced until an operator removes the evidence (log/evidence/);
  * - `pending`: not reconciled yet on this connection;
  * - `in-sync`: the last reconciliation found nothing to fetch (or fetched it all);
  * - `syncing`: a reconciliation or its fetches are running;
@@ -51,7 +71,7 @@ export interface SyncComponents {
  * - `not-permitted`: the peer does not let this node read it (pull), or this node does not let the peer (push);
  * - `error`: the last attempt failed (see `lastError`).
  */
-export type DomainSyncState = 'pending' | 'in-sync' | 'syncing' | 'definition-mismatch' | 'unknown-at-peer' | 'not-permitted' | 'error';
+export type DomainSyncState = 'pending' | 'in-sync' | 'syncing' | 'definition-mismatch' | 'unknown-at-peer' | 'not-permitted' | 'error' | 'split-view';
 
 export interface DomainSyncStatus {
   readonly name: string;

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { IcsError } from '../errors.ts';
 import type { TransparencyLog } from './log.ts';
-import { type Checkpoint, checkpointText, rawPublicKey, signNote, verifierKey } from './note.ts';
+import { type Checkpoint, checkpointText, parseVerifierKey, rawPublicKey, signNote, verifierKey, verifyNote } from './note.ts';
 
 export interface SignedCheckpoint extends Checkpoint {
   /** The whole signed note. */
@@ -15,8 +15,19 @@ export interface SignedCheckpoint extends Checkpoint {
 /** Domain names become part of an origin: policy identifiers, never spaces or '+'. */
 const DOMAIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/** Witnesses' cosignatures of one checkpoint, by witness name. */
+interface Cosigned {
+  readonly size: number;
+  readonly root: Buffer;
+  readonly lines: Map<string, string>;
+}
+
+/** Witnesses a checkpoint keeps at most: a federation's peers, not an open list. */
+const MAX_WITNESSES = 32;
+
 export class CheckpointSigner {
   readonly #latest = new Map<string, SignedCheckpoint>();
+  readonly #cosigned = new Map<string, Cosigned>();
   readonly #publicKey: Buffer;
 
   constructor(
@@ -36,6 +47,39 @@ export class CheckpointSigner {
   /** The verifier key a gateway or peer checks this domain's checkpoints with. */
   verifierKey(domain: string): string {
     return verifierKey(this.origin(domain), this.#publicKey);
+  }
+
+  /**
+   * A witness's cosignature of the domain's checkpoint: kept when it is a valid signature, by
+   * the key it comes with, of the checkpoint this node signed at that size. Returns whether it
+   * was kept. (Which witnesses to believe is the reader's choice: their keys are published.)
+   */
+  async cosigned(domain: string, line: string, witnessKey: string): Promise<boolean> {
+    const checkpoint = await this.checkpoint(domain);
+    const body = checkpoint.note.slice(0, checkpoint.note.indexOf('\n\n') + 1);
+    let verifier;
+    try {
+      verifier = parseVerifierKey(witnessKey);
+      verifyNote(`${body}\n${line}`, verifier);
+    } catch {
+      return false;
+    }
+    let entry = this.#cosigned.get(domain);
+    if (!entry || entry.size !== checkpoint.size || !entry.root.equals(checkpoint.root)) {
+      entry = { size: checkpoint.size, root: checkpoint.root, lines: new Map() };
+      this.#cosigned.set(domain, entry);
+    }
+    if (entry.lines.size >= MAX_WITNESSES && !entry.lines.has(verifier.name)) return false;
+    entry.lines.set(verifier.name, line.endsWith('\n') ? line : `${line}\n`);
+    return true;
+  }
+
+  /** The domain's checkpoint with the cosignatures witnesses gave it (the node's own signature first). */
+  async cosignedCheckpoint(domain: string): Promise<SignedCheckpoint> {
+    const checkpoint = await this.checkpoint(domain);
+    const entry = this.#cosigned.get(domain);
+    if (!entry || entry.size !== checkpoint.size || !entry.root.equals(checkpoint.root)) return checkpoint;
+    return { ...checkpoint, note: checkpoint.note + [...entry.lines.values()].join('') };
   }
 
   /** The domain's checkpoint at its current size. */

@@ -4,5 +4,6 @@
 export { CheckpointSigner, type SignedCheckpoint } from './checkpoints.ts';
 export { type LeafPosition, type LogLeaf, leafText, TLOG_STRUCTURE, TransparencyLog } from './log.ts';
 export { consistencyProof, EMPTY_ROOT, HASH_BYTES, inclusionProof, leafHash, nodeHash, rootFromInclusion, rootHash, verifyConsistency, verifyInclusion } from './merkle.ts';
-export { type Checkpoint, checkpointText, keyHash, MAX_NOTE_BYTES, type NoteVerifier, parseCheckpoint, parseNote, parseVerifierKey, rawPublicKey, signNote, verifierKey, verifyNote } from './note.ts';
-export { type LogProof, verifyLogProof } from './verify.ts';
+export { type Checkpoint, checkpointText, keyHash, MAX_NOTE_BYTES, type NoteVerifier, parseCheckpoint, parseNote, parseVerifierKey, rawPublicKey, signatureLine, signNote, verifierKey, verifyNote } from './note.ts';
+export { type LogProof, parseLeaf, verifyLogProof } from './verify.ts';
+export { type CheckpointOffer, type WitnessMemory, Witness, type Witnessed, type WitnessOutcome } from './witness.ts';

@@ -1,6 +1,7 @@
 // Real sync nodes for the integration tests: a store (in memory, or LevelDB in a temp dir), a
 // policy over the shared test issuers naming the other nodes as peers, the ingest path and
 // the sync service listening on 127.0.0.1 with an ephemeral port.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { PolicyEngine, policyFromObject } from '../../../ics/policy/index.ts';
 import { LevelStore } from '../../../ics/store/level/index.ts';
 import { createMemoryStore } from '../../../ics/store/memory/index.ts';
 import type { RecordStore, SyncItem } from '../../../ics/store/types.ts';
-import { createSyncService, loadOrCreatePeerKey, type PeerKey, type SyncInit, type SyncService } from '../../../ics/sync/index.ts';
+import { createSyncService, loadOrCreatePeerKey, type PeerKey, type SyncInit, type SyncService, type SyncTransparency } from '../../../ics/sync/index.ts';
+import { CheckpointSigner, TransparencyLog, Witness, type Witnessed, type WitnessMemory } from '../../../ics/tlog/index.ts';
 import { type Issuers, RecordFactory } from './records.ts';
 
 export const silent: Logger = pino({ level: process.env.ICS_TEST_LOG ?? 'silent' });
@@ -113,6 +115,55 @@ export interface NodeSpec {
   /** Collects the node's log lines at warn and above (parsed). */
   readonly logs?: Array<Record<string, unknown>>;
   readonly metrics?: { readonly registry: Registry };
+  /** A transparency log (kept by the store), witnessing its peers' logs: what the node's wiring gives sync. */
+  readonly transparency?: TestTransparency;
+}
+
+/**
+ * The node's side of witnessing, in memory: its log, its log key, what it witnessed and the
+ * evidence it kept. `shown` replaces the log the node shows its peers (a forked history)
+ * while its store keeps appending to `log`.
+ */
+export interface TestTransparency {
+  readonly log: TransparencyLog;
+  shown?: TransparencyLog;
+  readonly key: KeyObject;
+  readonly witnessed: Map<string, Witnessed>;
+  readonly evidence: Map<string, Record<string, unknown>>;
+  readonly events: string[];
+  /** The signer of each log the node has shown (its own, or `shown`). */
+  readonly signers: Map<TransparencyLog, CheckpointSigner>;
+}
+
+export function testTransparency(key: KeyObject = generateKeyPairSync('ed25519').privateKey): TestTransparency {
+  return { log: new TransparencyLog(), key, witnessed: new Map(), evidence: new Map(), events: [], signers: new Map() };
+}
+
+function syncTransparency(name: string, t: TestTransparency): SyncTransparency {
+  const signers = t.signers;
+  const shown = () => t.shown ?? t.log;
+  const signer = () => {
+    const log = shown();
+    if (!signers.has(log)) signers.set(log, new CheckpointSigner(log, t.key, `ics/${name}`));
+    return signers.get(log) as CheckpointSigner;
+  };
+  const memory: WitnessMemory = {
+    get: async (peer, domain) => t.witnessed.get(`${peer} ${domain}`),
+    set: async (peer, domain, w) => void t.witnessed.set(`${peer} ${domain}`, w),
+  };
+  const witness = new Witness(memory, t.key, `ics/${name}`);
+  return {
+    get log() {
+      return shown();
+    },
+    signer: async () => signer(),
+    witness: async () => witness,
+    evidence: {
+      has: async (peer, domain) => t.evidence.has(`${peer} ${domain}`),
+      keep: async (peer, domain, evidence) => void t.evidence.set(`${peer} ${domain}`, evidence),
+    },
+    count: (event) => void t.events.push(event),
+  };
 }
 
 /** A logger that appends each line (parsed) to `lines`. */
@@ -151,13 +202,17 @@ export async function startMesh(specs: readonly NodeSpec[], keys = new Map<strin
 }
 
 export async function startNode(f: Issuers, spec: NodeSpec, key: PeerKey, ids: ReadonlyMap<string, string>, addresses: ReadonlyMap<string, string[]>): Promise<TestNode> {
+  const derived = spec.transparency ? [spec.transparency.log] : [];
   const store = spec.level
-    ? await LevelStore.open({ path: typeof spec.level === 'string' ? spec.level : await tempDir(), syncWrites: false })
-    : await createMemoryStore();
+    ? await LevelStore.open({ path: typeof spec.level === 'string' ? spec.level : await tempDir(), syncWrites: false, derived })
+    : await createMemoryStore({ derived });
   let policy = await enginePolicy(f, policyObject(f, spec.domains, spec.peers, ids, addresses));
   const logger: Logger = (spec.logs ? capture(spec.logs) : silent).child({ node: spec.name });
   const ingest = new Ingest({}, { store, policy: { issuerRing: () => policy.issuerRing(), admit: (r) => policy.admit(r), issuerName: (x) => policy.issuerName(x) }, logger });
-  const service = createSyncService({ privateKey: key.privateKey, ...spec.init }, { store, policy: () => policy, ingest, logger, ...(spec.metrics && { metrics: spec.metrics }) });
+  const service = createSyncService(
+    { privateKey: key.privateKey, ...spec.init },
+    { store, policy: () => policy, ingest, logger, ...(spec.metrics && { metrics: spec.metrics }), ...(spec.transparency && { transparency: syncTransparency(spec.name, spec.transparency) }) },
+  );
   const started = await service.start();
   const node: TestNode = {
     name: spec.name,

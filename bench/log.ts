@@ -1,0 +1,141 @@
+// Transparency-log benchmark (`npm run bench -- log`): what the log costs the store and what
+// a proof costs the node, on the real LevelDB store.
+//   - Writes per second with the log on vs off, the same records into two fresh stores, runs
+//     alternating (the log is appended in each record's batch). The records are light code
+//     records (64 random bytes, no signatures): the store and the log do all their work, the
+//     ingest path's parsing and verifying — which dilute the log's share — are left out, so
+//     this is the worst case. Goal: ≥ 0.9×.
+//   - Inclusion proofs at 1,000,000 leaves (20,000 quick): p50/p99 of `log.inclusion` for
+//     random leaves at the full size, with the node's reads (a cold LevelDB block cache
+//     aside). Goal: p99 < 1 ms.
+//   - Bytes the log adds on disk per leaf: the data directory with the log minus without it,
+//     after both stores are closed, per leaf. Goal: ≤ 64.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CodeRecord } from '../ics/record/index.ts';
+import { openLevelStore } from '../ics/store/level/index.ts';
+import type { RecordStore } from '../ics/store/types.ts';
+import { TransparencyLog } from '../ics/tlog/index.ts';
+import { type BenchContext, type Benchmark, environmentLine, type Figure, int, percentile, pick, pool, sourceCommit } from './harness.ts';
+
+const GOAL_SHARE = 0.9;
+const GOAL_PROOF_P99_MS = 1;
+const GOAL_BYTES_PER_LEAF = 64;
+const RESULTS = fileURLToPath(new URL('./results/log.json', import.meta.url));
+const DOMAIN = 'firmware';
+
+interface Settings {
+  records: number;
+  inFlight: number;
+  proofs: number;
+}
+
+const FULL: Settings = { records: 1_000_000, inFlight: 256, proofs: 20_000 };
+const QUICK: Settings = { records: 20_000, inFlight: 256, proofs: 2_000 };
+
+function lightCode(n: number): CodeRecord {
+  const bytes = randomBytes(64);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return {
+    type: 'code',
+    kind: 'code',
+    id: `sha256:${createHash('sha256').update(`bench record ${n}`).digest('hex')}`,
+    digest,
+    bytes,
+    statement: { type: 'cm4it.code/v1', subject: { name: `fw-${n}`, version: '1.0.0', digest: { sha256: digest } } },
+    signatures: [{ created: new Date(1_700_000_000_000 + n) }],
+  } as unknown as CodeRecord;
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? await directoryBytes(path) : (await stat(path)).size;
+  }
+  return total;
+}
+
+/** Writes `records` into a fresh store (with the log or not); returns writes per second. */
+async function ingest(store: RecordStore, records: readonly CodeRecord[], inFlight: number): Promise<number> {
+  const started = performance.now();
+  await pool(records, inFlight, (record) => store.write({ record, domains: [DOMAIN], expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'bench' }));
+  return (records.length * 1000) / (performance.now() - started);
+}
+
+async function run(ctx: BenchContext): Promise<void> {
+  const s = pick(ctx, FULL, QUICK);
+  const started = new Date();
+  const commit = sourceCommit();
+  ctx.row('env', environmentLine() + (ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''));
+  const dir = await mkdtemp(join(tmpdir(), 'ics-bench-log-'));
+  try {
+    const made = performance.now();
+    const records = Array.from({ length: s.records }, (_, i) => lightCode(i));
+    ctx.row('setup', `${int(s.records)} light code records made in ${((performance.now() - made) / 1000).toFixed(1)} s (not timed)`);
+    // Halves alternate (off, on, off, on): a drift of the machine falls on both.
+    const half = Math.ceil(s.records / 2);
+    const parts = [records.slice(0, half), records.slice(half)];
+    const log = new TransparencyLog();
+    const withLog = await openLevelStore({ path: join(dir, 'with'), derived: [log], syncWrites: false });
+    const without = await openLevelStore({ path: join(dir, 'without'), syncWrites: false });
+    const rates = { off: [] as number[], on: [] as number[] };
+    try {
+      for (const part of parts) {
+        rates.off.push(await ingest(without, part, s.inFlight));
+        rates.on.push(await ingest(withLog, part, s.inFlight));
+      }
+      const size = await log.size(DOMAIN);
+      if (size !== s.records) throw new Error(`the log holds ${size} leaves, not ${s.records}`);
+      const latencies: number[] = [];
+      for (let i = 0; i < s.proofs; i++) {
+        const index = Math.floor(Math.random() * size);
+        const t = performance.now();
+        await log.inclusion(DOMAIN, index, size);
+        latencies.push(performance.now() - t);
+      }
+      latencies.sort((a, b) => a - b);
+      const proofP50 = percentile(latencies, 50);
+      const proofP99 = percentile(latencies, 99);
+      await withLog.close();
+      await without.close();
+      const bytesPerLeaf = ((await directoryBytes(join(dir, 'with'))) - (await directoryBytes(join(dir, 'without')))) / s.records;
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const [off, on] = [mean(rates.off), mean(rates.on)];
+      const share = on / off;
+      ctx.row('writes, log off', `${int(off)} records/s  (the baseline: the same store without the log; ${int(s.records)} records, ${s.inFlight} in flight)`);
+      ctx.row('writes, log on', `${int(on)} records/s  (${(share * 100).toFixed(0)}% of the baseline)`);
+      ctx.row('inclusion proof', `p50 ${(proofP50 * 1000).toFixed(0)} µs, p99 ${(proofP99 * 1000).toFixed(0)} µs at ${int(size)} leaves (${int(s.proofs)} random leaves)`);
+      ctx.row('disk per leaf', `${bytesPerLeaf.toFixed(1)} bytes (data directory with the log minus without, after close)`);
+      ctx.goal(`writes with the log ≥ ${GOAL_SHARE}× without`, share >= GOAL_SHARE, `${share.toFixed(2)}×: ${int(on)} vs ${int(off)}/s`);
+      ctx.goal(`inclusion proof p99 < ${GOAL_PROOF_P99_MS} ms at ${int(size)} leaves`, proofP99 < GOAL_PROOF_P99_MS, `${(proofP99 * 1000).toFixed(0)} µs`);
+      ctx.goal(`log bytes on disk per leaf ≤ ${GOAL_BYTES_PER_LEAF}`, bytesPerLeaf <= GOAL_BYTES_PER_LEAF, `${bytesPerLeaf.toFixed(1)} bytes`);
+      if (!ctx.quick) {
+        const figures: Record<string, Figure> = {
+          'writes.log_on.per_second': { value: on, unit: 'records/s', baseline: off, goal: `>= ${GOAL_SHARE}x baseline`, met: share >= GOAL_SHARE },
+          'inclusion_proof.p50': { value: proofP50, unit: 'ms', baseline: null, goal: 'info', met: true },
+          'inclusion_proof.p99': { value: proofP99, unit: 'ms', baseline: null, goal: `< ${GOAL_PROOF_P99_MS}`, met: proofP99 < GOAL_PROOF_P99_MS },
+          'disk.bytes_per_leaf': { value: bytesPerLeaf, unit: 'bytes', baseline: null, goal: `<= ${GOAL_BYTES_PER_LEAF}`, met: bytesPerLeaf <= GOAL_BYTES_PER_LEAF },
+        };
+        const document = { benchmark: 'log', runs: { log: { date: started.toISOString(), commit, environment: environmentLine(), records: s.records, inFlight: s.inFlight } }, figures };
+        await writeFile(RESULTS, `${JSON.stringify(document, null, 2)}\n`);
+        ctx.log('figures written to bench/results/log.json');
+      }
+    } finally {
+      // Closing twice is harmless; after a failure the stores may still be open.
+      await withLog.close().catch(() => undefined);
+      await without.close().catch(() => undefined);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const logBenchmark: Benchmark = {
+  name: 'log',
+  title: 'transparency log: store writes with the log vs without, inclusion proofs at 1M leaves, disk per leaf',
+  run,
+};
