@@ -2,15 +2,18 @@
 // leaves are the record versions the node accepted in that domain, appended by the store's
 // derived-structure hook in the same atomic batch as the record — a version is in the log
 // exactly when it is in the store. What the log keeps per domain, in its own key space:
-//   S ‖ domain ‖ 0            → tree size (6 bytes)
+//   S ‖ domain ‖ 0            → tree size (6 bytes), then the frontier: the hashes of the
+//                                complete subtrees the tree is made of, largest first (one per
+//                                bit of the size), so that an append reads this key alone
 //   N ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at that level (32 bytes): every
 //                                leaf (level 0) and every inner node once both halves exist
 //   V ‖ domain ‖ 0 ‖ seq      → the version's leaf index (6 bytes) and time (8 bytes)
 // Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n) reads.
 // A leaf is text a gateway can rebuild from what the node answered (leafText).
 import type { DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
+import { LRUCache } from 'lru-cache';
 import { IcsError } from '../errors.ts';
-import { consistencyProof, inclusionProof, leafHash, nodeHash, rootHash, type SubtreeHashes } from './merkle.ts';
+import { consistencyProof, HASH_BYTES, inclusionProof, leafHash, nodeHash, rootHash, type SubtreeHashes } from './merkle.ts';
 
 export const TLOG_STRUCTURE = 'tlog';
 const SIZE = 0x53; // 'S'
@@ -45,15 +48,38 @@ const versionKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of
 
 const readSize = (value: Uint8Array | undefined) => (value ? Buffer.from(value).readUIntBE(0, 6) : 0);
 
+/** The frontier kept after the size: one hash per set bit of the size, the largest subtree first. */
+function readFrontier(value: Uint8Array | undefined): Buffer[] {
+  if (!value) return [];
+  const bytes = Buffer.from(value);
+  const out: Buffer[] = [];
+  for (let at = 6; at + HASH_BYTES <= bytes.length; at += HASH_BYTES) out.push(bytes.subarray(at, at + HASH_BYTES));
+  return out;
+}
+
+/**
+ * Committed subtree hashes read lately, by domain, level and index: they never change once
+ * written (a complete subtree is final), so proofs — whose upper levels every proof shares —
+ * read most of them from memory. ~100 bytes each.
+ */
+const NODE_CACHE_ENTRIES = 200_000;
+
 /** Where a record version is in a domain's log. */
 export interface LeafPosition {
   readonly index: number;
   readonly leaf: LogLeaf;
 }
 
+function popcount(n: number): number {
+  let count = 0;
+  for (let x = n; x > 0; x = Math.floor(x / 2)) count += x % 2;
+  return count;
+}
+
 export class TransparencyLog implements DerivedStructure {
   readonly name = TLOG_STRUCTURE;
   #reader: DerivedReader | undefined;
+  readonly #nodes = new LRUCache<string, Uint8Array>({ max: NODE_CACHE_ENTRIES });
 
   attach(reader: DerivedReader): void {
     this.#reader = reader;
@@ -62,17 +88,20 @@ export class TransparencyLog implements DerivedStructure {
   async apply(change: RecordChange, batch: DerivedBatch): Promise<void> {
     const { after, event } = change;
     for (const domain of after.domains) {
-      const index = readSize(await batch.get(sizeKey(domain)));
+      const state = await batch.get(sizeKey(domain));
+      const index = readSize(state);
+      const frontier = readFrontier(state);
+      if (frontier.length !== popcount(index)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${frontier.length} for ${index} leaves`);
       let hash = leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8'));
       batch.put(nodeKey(domain, 0, index), hash);
-      // Each completed pair makes its parent complete: the right edge climbs while it is a right child.
+      // Each completed pair makes its parent complete: the right edge climbs while it is a right
+      // child, its left siblings being the frontier's last hashes.
       for (let level = 0, i = index; i % 2 === 1; level++, i = (i - 1) / 2) {
-        const left = await batch.get(nodeKey(domain, level, i - 1));
-        if (!left) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${i - 1}`);
-        hash = nodeHash(left, hash);
+        hash = nodeHash(frontier.pop() as Buffer, hash);
         batch.put(nodeKey(domain, level + 1, (i - 1) / 2), hash);
       }
-      batch.put(sizeKey(domain), uint48(index + 1));
+      frontier.push(hash);
+      batch.put(sizeKey(domain), Buffer.concat([uint48(index + 1), ...frontier]));
       const time = Buffer.alloc(8);
       time.writeBigUInt64BE(BigInt(event.at.getTime()));
       batch.put(versionKey(domain, event.seq), Buffer.concat([uint48(index), time]));
@@ -87,8 +116,13 @@ export class TransparencyLog implements DerivedStructure {
   #subtrees(domain: string): SubtreeHashes {
     const reader = this.#committed();
     return async (level, index) => {
+      const key = `${domain}\0${level}\0${index}`;
+      const cached = this.#nodes.get(key);
+      if (cached) return cached;
       const value = await reader.get(nodeKey(domain, level, index));
       if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
+      // Read from committed state only: a subtree there is complete and final.
+      this.#nodes.set(key, value);
       return value;
     };
   }
