@@ -161,7 +161,8 @@ export class ReconcileClient {
    */
   async #witness(peer: PeerState, session: Session, name: string): Promise<string | undefined> {
     const transparency = this.#c.transparency;
-    if (!transparency) return undefined;
+    // A peer whose HELLO_OK did not say it keeps a log of the domain (one from before logs) is not asked.
+    if (!transparency || (peer.domain(name).remoteFlags & DomainFlag.log) === 0) return undefined;
     const timeout = this.#c.settings.limits.requestTimeoutMs;
     const witness = await transparency.witness();
     await session.channel.send({ type: MessageType.checkpoint, domain: name, since: await witness.since(peer.peerId, name) }, timeout);

@@ -45,8 +45,8 @@ export const Mode = { skip: 0, fingerprint: 1, idList: 2, idListReply: 3, wantId
 
 /** HELLO_OK per-domain status. */
 export const DomainStatus = { match: 0, unknown: 1, mismatch: 2 } as const;
-/** Flags of a domain in HELLO (the sender's policy for the receiver) and HELLO_OK. */
-export const DomainFlag = { pull: 1, push: 2, readable: 4 } as const;
+/** Flags of a domain in HELLO (the sender's policy for the receiver) and HELLO_OK; `log` (HELLO_OK only): the server keeps a transparency log of it and answers CHECKPOINT. */
+export const DomainFlag = { pull: 1, push: 2, readable: 4, log: 8 } as const;
 
 export const ErrorCode = {
   notPermitted: 1,

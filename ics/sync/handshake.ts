@@ -41,6 +41,8 @@ export interface HandshakeComponents {
   readonly policy: () => PolicyEngine;
   readonly log: Logger;
   readonly registry: Pick<PeerRegistry, 'connection' | 'misbehaved' | 'localDigest'>;
+  /** This node keeps a transparency log and answers CHECKPOINT (HELLO_OK flag `log`). */
+  readonly keepsLog?: boolean;
 }
 
 export class Handshake {
@@ -136,7 +138,8 @@ export class Handshake {
       const flags =
         (policy.canRead(theirs.name, { kind: 'peer', peerId: peer.peerId }) ? DomainFlag.readable : 0) |
         (peer.pulls(theirs.name) ? DomainFlag.pull : 0) |
-        (peer.pushes(theirs.name) ? DomainFlag.push : 0);
+        (peer.pushes(theirs.name) ? DomainFlag.push : 0) |
+        (this.#c.keepsLog === true && local !== undefined ? DomainFlag.log : 0);
       if (local !== undefined || peer.pulls(theirs.name) || peer.pushes(theirs.name)) {
         const d = peer.domain(theirs.name);
         d.remoteDigest = remote;

@@ -128,7 +128,8 @@ export class SyncServer {
           const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
           if (refused) return refused;
           const transparency = this.#c.transparency;
-          if (!transparency) return { type: MessageType.error, code: ErrorCode.unknownDomain, text: 'this node keeps no log' };
+          // Its HELLO_OK did not offer a log (flag `log`): asking anyway is what a node from before logs would not understand.
+          if (!transparency) throw new ProtocolError('CHECKPOINT to a node that keeps no log');
           const signer = await transparency.signer();
           const checkpoint = await signer.checkpoint(message.domain);
           // From what the peer witnessed last to now; nothing to prove from 0, or when it has seen more (it will say so).
@@ -139,8 +140,9 @@ export class SyncServer {
           const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
           if (refused) return refused;
           const transparency = this.#c.transparency;
-          const kept = transparency ? await (await transparency.signer()).cosigned(message.domain, message.line, message.vkey) : false;
-          transparency?.count?.(kept ? 'cosignature-kept' : 'cosignature-refused');
+          if (!transparency) throw new ProtocolError('COSIGN to a node that keeps no log');
+          const kept = await (await transparency.signer()).cosigned(message.domain, message.line, message.vkey);
+          transparency.count?.(kept ? 'cosignature-kept' : 'cosignature-refused');
           return { type: MessageType.ack, status: kept ? 0 : 1 };
         }
         default:

@@ -78,8 +78,8 @@ class SyncNode implements SyncService {
       failed: (peer, message, domain) => this.#registry.failed(peer, message, domain),
     });
     this.#registry = new PeerRegistry({ policy, log, limits: settings.limits, links: this.#transport, workers });
-    this.#handshake = new Handshake({ settings, policy, log, registry: this.#registry });
     const { transparency } = components;
+    this.#handshake = new Handshake({ settings, policy, log, registry: this.#registry, keepsLog: transparency !== undefined });
     this.#client = new ReconcileClient({ settings, store, log, registry: this.#registry, handshake: this.#handshake, selfId: () => this.#transport.peerId, ...(transparency && { transparency }) });
     this.#server = new SyncServer({ settings, store, policy, log, registry: this.#registry, handshake: this.#handshake, ...(transparency && { transparency }) });
   }

@@ -36,15 +36,15 @@ describe('sync: peers witness each other’s logs', function () {
   });
   after(removeTempDirs);
 
-  /** b holding `count` records, then a, which pulls `devices` from b (and witnesses b's log). */
-  async function pair(count: number): Promise<{ a: TestNode; b: TestNode; ta: TestTransparency; tb: TestTransparency }> {
+  /** b holding `count` records, then a, which pulls `devices` from b (and witnesses b's log, if b keeps one). */
+  async function pair(count: number, bKeepsLog = true): Promise<{ a: TestNode; b: TestNode; ta: TestTransparency; tb: TestTransparency }> {
     const ta = testTransparency();
     const tb = testTransparency();
     const keys = new Map([
       ['a', await peerKey()],
       ['b', await peerKey()],
     ]);
-    const first = await startMesh([{ name: 'b', domains: [{ name: 'devices', read: 'public' }], peers: [{ node: 'a' }], transparency: tb }], keys);
+    const first = await startMesh([{ name: 'b', domains: [{ name: 'devices', read: 'public' }], peers: [{ node: 'a' }], ...(bKeepsLog && { transparency: tb }) }], keys);
     const b = first.get('b') as TestNode;
     nodes = first;
     await submit(b, count);
@@ -84,6 +84,15 @@ describe('sync: peers witness each other’s logs', function () {
     assert.equal(second?.state, 'in-sync');
     assert.equal((ta.witnessed.get(`${b.peerId} devices`) as Witnessed).size, 25);
     assert.deepEqual(ta.events, ['cosigned', 'cosigned', 'cosigned']);
+  });
+
+  it('does not ask a peer that keeps no log (a node from before logs never gets a message it does not know)', async () => {
+    const { a, b, ta } = await pair(10, false);
+    const report = await stateOf(a, b);
+    assert.equal(report?.state, 'in-sync', JSON.stringify(report));
+    assert.deepEqual(ta.events, []);
+    assert.equal(ta.witnessed.size, 0);
+    assert.equal((await a.store.stats()).records, 10);
   });
 
   for (const [what, size] of [['a truncated history (fewer leaves than witnessed)', 8], ['another tree of the same size (a reordered or forked history)', 20]] as const) {
