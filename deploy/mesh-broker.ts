@@ -27,7 +27,8 @@ export async function mosquittoInstalled(): Promise<boolean> {
   return findDynsecPlugin().then(() => true, () => false);
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on now (mosquitto cannot be given port 0). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -71,7 +72,8 @@ export async function placeBroker(broker: MeshBroker): Promise<MeshBroker> {
   return { ...broker, devices: `127.0.0.1:${devices}`, control: `127.0.0.1:${control}` };
 }
 
-function accepting(address: string): Promise<boolean> {
+/** Whether HOST:PORT accepts a TCP connection now. */
+export function accepting(address: string): Promise<boolean> {
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   return new Promise((resolve) => {
     const socket = new Socket();

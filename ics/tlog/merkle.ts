@@ -97,29 +97,40 @@ export async function consistencyProof(m: number, n: number, stored: SubtreeHash
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 const isHash = (h: Uint8Array) => h.length === HASH_BYTES;
 
-/** The root an inclusion proof leads to (RFC 9162 §2.1.3.2); undefined when the proof cannot be one for this leaf and size. */
-export function rootFromInclusion(index: number, size: number, leaf: Uint8Array, proof: readonly Uint8Array[]): Uint8Array | undefined {
-  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size) || !isHash(leaf) || !proof.every(isHash)) return undefined;
-  let fn = index;
-  let sn = size - 1;
-  let r: Uint8Array = leaf;
+/**
+ * The walk both proof checks make (RFC 9162 §2.1.3.2 and §2.1.4.2) up the tree from node `fn`
+ * of a level whose last node is `sn`: each proof hash is a left or a right sibling. False when
+ * the proof does not end at the root (too long, or too short).
+ */
+function walk(fnStart: number, snStart: number, proof: readonly Uint8Array[], step: (hash: Uint8Array, left: boolean) => void): boolean {
+  let fn = fnStart;
+  let sn = snStart;
   for (const p of proof) {
-    if (sn === 0) return undefined;
+    if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
+      step(p, true);
+      // A last node with no right sibling climbs levels with nothing to hash.
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
       }
     } else {
-      r = nodeHash(r, p);
+      step(p, false);
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 ? r : undefined;
+  return sn === 0;
+}
+
+/** The root an inclusion proof leads to (RFC 9162 §2.1.3.2); undefined when the proof cannot be one for this leaf and size. */
+export function rootFromInclusion(index: number, size: number, leaf: Uint8Array, proof: readonly Uint8Array[]): Uint8Array | undefined {
+  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size) || !isHash(leaf) || !proof.every(isHash)) return undefined;
+  let r: Uint8Array = leaf;
+  const ended = walk(index, size - 1, proof, (p, left) => {
+    r = left ? nodeHash(p, r) : nodeHash(r, p);
+  });
+  return ended ? r : undefined;
 }
 
 /** Whether `proof` shows leaf hash `leaf` at `index` in the tree of `size` leaves whose root is `root`. */
@@ -145,22 +156,13 @@ export function verifyConsistency(size1: number, size2: number, root1: Uint8Arra
   }
   let fr = path[0] as Uint8Array;
   let sr = path[0] as Uint8Array;
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+  const ended = walk(fn, sn, path.slice(1), (c, left) => {
+    if (left) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
     } else {
       sr = nodeHash(sr, c);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 && equal(fr, root1) && equal(sr, root2);
+  });
+  return ended && equal(fr, root1) && equal(sr, root2);
 }

@@ -1,36 +1,14 @@
 // Real mosquitto and its clients for the broker tests: the broker started with a generated
 // configuration, clients run as devices and gateways run them, their output kept.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { accepting, freePort } from '../../deploy/mesh-broker.ts';
 import { requireTool } from '../helpers/tools.ts';
+
+export { freePort };
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A loopback port nobody listens on now (mosquitto cannot be given port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.connect(port, '127.0.0.1');
-  });
-}
 
 /** A process whose output is kept, and whose exit can be awaited. */
 export class Watched {
@@ -68,7 +46,7 @@ export class Watched {
 export async function startMosquitto(config: string, port: number, cwd: string): Promise<Watched> {
   requireTool(MOSQUITTO, 'mosquitto');
   const broker = new Watched(MOSQUITTO, ['-c', config], cwd);
-  for (const started = Date.now(); !(await accepting(port)); await sleep(50)) {
+  for (const started = Date.now(); !(await accepting(`127.0.0.1:${port}`)); await sleep(50)) {
     if (broker.exitCode !== undefined) throw new Error(`mosquitto exited (${broker.exitCode}):\n${broker.output}`);
     if (Date.now() - started > 10_000) throw new Error(`mosquitto does not listen on ${port} within 10 s:\n${broker.output}`);
   }

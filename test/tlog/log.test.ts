@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { CodeRecord } from '../../ics/record/index.ts';
 import { openLevelStore } from '../../ics/store/level/index.ts';
 import type { RecordStore } from '../../ics/store/types.ts';
-import { leafHash, leafText, nodeHash, TransparencyLog, verifyInclusion } from '../../ics/tlog/index.ts';
+import { leafHash, leafText, TransparencyLog, verifyInclusion } from '../../ics/tlog/index.ts';
+import { mth } from './helpers.ts';
 
 function fakeCode(n: number): CodeRecord {
   const bytes = randomBytes(64);
@@ -24,13 +25,6 @@ function fakeCode(n: number): CodeRecord {
     statement: { type: 'cm4it.code/v1', subject: { name: `fw-${n}`, version: '1.0.0', digest: { sha256: digest } } },
     signatures: [{ created: new Date(Date.now() - 60_000) }],
   } as unknown as CodeRecord;
-}
-
-function mth(leaves: readonly Buffer[]): Buffer {
-  if (leaves.length === 1) return leaves[0] as Buffer;
-  let k = 1;
-  while (k * 2 < leaves.length) k *= 2;
-  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
 }
 
 describe('tlog: the log in the LevelDB store', () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { consistencyProof, inclusionProof, leafHash, nodeHash, rootHash, verifyConsistency, verifyInclusion } from '../../ics/tlog/index.ts';
+import { consistencyProof, inclusionProof, leafHash, rootHash, verifyConsistency, verifyInclusion } from '../../ics/tlog/index.ts';
+import { mth } from './helpers.ts';
 
 const VECTORS = fileURLToPath(new URL('../vectors/merkle/', import.meta.url));
 
@@ -17,14 +18,6 @@ function files(dir: string): string[] {
 }
 
 const b64 = (text: string) => Buffer.from(text, 'base64');
-
-/** MTH of leaf hashes computed the RFC's recursive way, from scratch. */
-function mth(leaves: readonly Buffer[]): Buffer {
-  if (leaves.length === 1) return leaves[0] as Buffer;
-  let k = 1;
-  while (k * 2 < leaves.length) k *= 2;
-  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
-}
 
 describe('tlog: Merkle proofs (RFC 9162)', () => {
   it('transparency-dev inclusion vectors: happy paths accepted, mutations refused', () => {
