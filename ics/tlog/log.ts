@@ -5,8 +5,10 @@
 //   S ‖ domain ‖ 0            → tree size (6 bytes), then the frontier: the hashes of the
 //                                complete subtrees the tree is made of, largest first (one per
 //                                bit of the size), so that an append reads this key alone
-//   N ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at that level (32 bytes): every
-//                                leaf (level 0) and every inner node once both halves exist
+//   N ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at that level, once both halves
+//                                exist; at level 1 followed by its two leaves' hashes (96
+//                                bytes), so that leaves need no key of their own: a leaf not
+//                                yet paired is the frontier's last hash
 //   V ‖ domain ‖ 0 ‖ seq      → the version's leaf index (6 bytes) and time (8 bytes)
 // Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n) reads.
 // A leaf is text a gateway can rebuild from what the node answered (leafText).
@@ -93,12 +95,13 @@ export class TransparencyLog implements DerivedStructure {
       const frontier = readFrontier(state);
       if (frontier.length !== popcount(index)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${frontier.length} for ${index} leaves`);
       let hash = leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8'));
-      batch.put(nodeKey(domain, 0, index), hash);
       // Each completed pair makes its parent complete: the right edge climbs while it is a right
       // child, its left siblings being the frontier's last hashes.
       for (let level = 0, i = index; i % 2 === 1; level++, i = (i - 1) / 2) {
-        hash = nodeHash(frontier.pop() as Buffer, hash);
-        batch.put(nodeKey(domain, level + 1, (i - 1) / 2), hash);
+        const left = frontier.pop() as Buffer;
+        const right = hash;
+        hash = nodeHash(left, right);
+        batch.put(nodeKey(domain, level + 1, (i - 1) / 2), level === 0 ? Buffer.concat([hash, left, right]) : hash);
       }
       frontier.push(hash);
       batch.put(sizeKey(domain), Buffer.concat([uint48(index + 1), ...frontier]));
@@ -113,17 +116,30 @@ export class TransparencyLog implements DerivedStructure {
     return this.#reader;
   }
 
+  /** A committed node's stored value (a level-1 node with its leaves), through the cache. */
+  async #node(domain: string, level: number, index: number): Promise<Uint8Array | undefined> {
+    const key = `${domain}\0${level}\0${index}`;
+    const cached = this.#nodes.get(key);
+    if (cached) return cached;
+    const value = await this.#committed().get(nodeKey(domain, level, index));
+    // Read from committed state only: a subtree there is complete and final.
+    if (value) this.#nodes.set(key, value);
+    return value;
+  }
+
   #subtrees(domain: string): SubtreeHashes {
-    const reader = this.#committed();
     return async (level, index) => {
-      const key = `${domain}\0${level}\0${index}`;
-      const cached = this.#nodes.get(key);
-      if (cached) return cached;
-      const value = await reader.get(nodeKey(domain, level, index));
+      if (level === 0) {
+        // A leaf is in its pair's node; the last one, while unpaired, is the frontier's last hash.
+        const pair = await this.#node(domain, 1, Math.floor(index / 2));
+        if (pair) return pair.subarray(HASH_BYTES * (1 + (index % 2)), HASH_BYTES * (2 + (index % 2)));
+        const state = await this.#committed().get(sizeKey(domain));
+        if (readSize(state) === index + 1 && index % 2 === 0) return readFrontier(state).at(-1) as Buffer;
+        throw new IcsError('INTERNAL', `the log of ${domain} lacks leaf ${index}`);
+      }
+      const value = await this.#node(domain, level, index);
       if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
-      // Read from committed state only: a subtree there is complete and final.
-      this.#nodes.set(key, value);
-      return value;
+      return value.subarray(0, HASH_BYTES);
     };
   }
 
