@@ -39,7 +39,9 @@ export async function rangeHash(start: number, end: number, stored: SubtreeHashe
   // A complete, aligned subtree is stored as such.
   if ((n & (n - 1)) === 0 && start % n === 0) return stored(Math.log2(n), start / n);
   const k = split(n);
-  return nodeHash(await rangeHash(start, start + k, stored), await rangeHash(start + k, end, stored));
+  // Both halves at once: the reads of a right edge's subtrees overlap instead of queueing.
+  const [left, right] = await Promise.all([rangeHash(start, start + k, stored), rangeHash(start + k, end, stored)]);
+  return nodeHash(left, right);
 }
 
 /** The root of a tree of `size` leaves. */
