@@ -5,7 +5,7 @@
 // records — is served only to callers who may read the domain: to others it does not exist.
 import type { FastifyInstance } from 'fastify';
 import { IcsError } from '../errors.ts';
-import { type Caller, callerOf, type HttpContext } from '../http/index.ts';
+import { type Caller, callerOf, type HttpContext, noQuery } from '../http/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { type CheckpointSigner, leafHash, leafText, type LogProof, type TransparencyLog, verifyInclusion } from '../tlog/index.ts';
@@ -17,7 +17,6 @@ export interface LogComponents {
 
 const SIZE = { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$' } as const;
 const domainParams = { type: 'object', required: ['domain'], additionalProperties: false, properties: { domain: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
-const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 const b64 = (hashes: readonly Uint8Array[]) => hashes.map((h) => Buffer.from(h).toString('base64'));
 
@@ -27,9 +26,14 @@ export class LogAnswers {
     private readonly components: LogComponents,
   ) {}
 
-  /** The domain's name when it is in the policy and the caller may read it; NOT_FOUND otherwise (the same answer for both). */
+  /** Whether the domain is in the policy and the caller may read it (its log's size is a count of its records). */
+  #mayRead(domain: string, caller: Caller, engine: PolicyEngine): boolean {
+    return engine.domain(domain) !== undefined && this.ctx.access.canRead({ domains: [domain] }, engine, caller.principal);
+  }
+
+  /** The domain's name when the caller may read its log; NOT_FOUND otherwise (the same answer as for no such domain). */
   readable(domain: string, caller: Caller, engine: PolicyEngine): string {
-    if (!engine.domain(domain) || !this.ctx.access.canRead({ domains: [domain] }, engine, caller.principal)) throw new IcsError('NOT_FOUND', `no log for domain ${domain}`);
+    if (!this.#mayRead(domain, caller, engine)) throw new IcsError('NOT_FOUND', `no log for domain ${domain}`);
     return domain;
   }
 
@@ -38,7 +42,7 @@ export class LogAnswers {
     const signer = await this.components.signer();
     const out: LogProof[] = [];
     for (const domain of stored.domains) {
-      if (!engine.domain(domain) || !this.ctx.access.canRead({ domains: [domain] }, engine, caller.principal)) continue;
+      if (!this.#mayRead(domain, caller, engine)) continue;
       const position = await this.components.log.position(domain, stored.id, stored.digest, stored.seq);
       // Written before the log existed (a data directory older than it): nothing to prove.
       if (!position) continue;
