@@ -8,7 +8,7 @@ import { IcsError } from '../errors.ts';
 import { type Caller, callerOf, type HttpContext, noQuery } from '../http/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
 import type { StoredRecord } from '../store/types.ts';
-import { type CheckpointSigner, leafHash, leafText, type LogProof, type TransparencyLog, verifyInclusion } from '../tlog/index.ts';
+import { type CheckpointSigner, leafHash, leafText, type LogProof, TILE_WIDTH, type TransparencyLog, verifyInclusion } from '../tlog/index.ts';
 
 export interface LogComponents {
   readonly log: TransparencyLog;
@@ -19,6 +19,23 @@ const SIZE = { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$' } as const;
 const domainParams = { type: 'object', required: ['domain'], additionalProperties: false, properties: { domain: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 const b64 = (hashes: readonly Uint8Array[]) => hashes.map((h) => Buffer.from(h).toString('base64'));
+
+const tileParams = {
+  type: 'object',
+  required: ['domain', 'level', '*'],
+  additionalProperties: false,
+  properties: { domain: { type: 'string', minLength: 1, maxLength: 128 }, level: { type: 'string', maxLength: 2 }, '*': { type: 'string', maxLength: 64 } },
+} as const;
+
+/** The index (and width, 256 for a full tile) of a tile path's `<N>[.p/<W>]`: "x001/x234/067.p/12". */
+export function parseTilePath(path: string): { index: number; width: number } | undefined {
+  const match = /^((?:x[0-9]{3}\/){0,5}[0-9]{3})(?:\.p\/([1-9][0-9]{0,2}))?$/.exec(path);
+  if (!match) return undefined;
+  const index = Number((match[1] as string).replaceAll('x', '').replaceAll('/', ''));
+  // A partial tile is narrower than a full one: ".p/256" is not a name of the full tile.
+  const width = match[2] === undefined ? TILE_WIDTH : Number(match[2]);
+  return match[2] !== undefined && width >= TILE_WIDTH ? undefined : { index, width };
+}
 
 export class LogAnswers {
   constructor(
@@ -67,6 +84,20 @@ export function registerLogRoutes(app: FastifyInstance, ctx: HttpContext, answer
     // With the cosignatures of the peers that witnessed it.
     const checkpoint = await (await components.signer()).cosignedCheckpoint(domain);
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(checkpoint.note);
+  });
+
+  // C2SP tlog-tiles hash tiles: tile/<L>/<N>[.p/<W>], N in 3-digit groups (x001/x234/067).
+  app.get('/ics/v1/log/:domain/tile/:level/*', { schema: { params: tileParams, querystring: noQuery } }, async (request, reply) => {
+    const params = request.params as { domain: string; level: string; '*': string };
+    const domain = answers.readable(params.domain, callerOf(request), policy());
+    const tile = parseTilePath(params['*']);
+    if (!tile || !/^[0-5]$/.test(params.level)) throw new IcsError('NOT_FOUND', 'not a tile path: tile/<L>/<N>[.p/<W>]');
+    const hashes = await components.log.tile(domain, Number(params.level), tile.index, tile.width);
+    if (!hashes) throw new IcsError('NOT_FOUND', 'the log does not have that tile (yet)');
+    // A full tile never changes; a partial one is replaced by a wider one as the log grows.
+    const scope = policy().canRead(domain, { kind: 'anonymous' }) ? 'public' : 'private';
+    reply.header('cache-control', tile.width === TILE_WIDTH ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`);
+    return reply.type('application/octet-stream').send(hashes);
   });
 
   app.get('/ics/v1/log/:domain/key', { schema: { params: domainParams, querystring: noQuery } }, async (request, reply) => {

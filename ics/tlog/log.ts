@@ -18,6 +18,9 @@ import { IcsError } from '../errors.ts';
 import { consistencyProof, HASH_BYTES, inclusionProof, leafHash, nodeHash, rootHash, type SubtreeHashes } from './merkle.ts';
 
 export const TLOG_STRUCTURE = 'tlog';
+/** C2SP tlog-tiles: a tile spans 8 levels of the tree and lists up to 256 hashes. */
+export const TILE_HEIGHT = 8;
+export const TILE_WIDTH = 256;
 const SIZE = 0x53; // 'S'
 const NODE = 0x4e; // 'N'
 const VERSION = 0x56; // 'V'
@@ -162,6 +165,19 @@ export class TransparencyLog implements DerivedStructure {
 
   inclusion(domain: string, index: number, size: number): Promise<Uint8Array[]> {
     return inclusionProof(index, size, this.#subtrees(domain));
+  }
+
+  /**
+   * A C2SP tlog-tiles hash tile: `width` consecutive hashes of the tree's level 8·`level`,
+   * starting at hash 256·`index`, as the tree of the domain's current size has them (they
+   * never change once there). Undefined when the tree does not have that many yet.
+   */
+  async tile(domain: string, level: number, index: number, width: number): Promise<Buffer | undefined> {
+    const height = TILE_HEIGHT * level;
+    const available = Math.floor((await this.size(domain)) / 2 ** height) - index * TILE_WIDTH;
+    if (!(width >= 1 && width <= TILE_WIDTH) || available < width) return undefined;
+    const hashes = this.#subtrees(domain);
+    return Buffer.concat(await Promise.all(Array.from({ length: width }, (_, i) => hashes(height, index * TILE_WIDTH + i))));
   }
 
   consistency(domain: string, from: number, to: number): Promise<Uint8Array[]> {

@@ -13,6 +13,7 @@ import { certify, type KeyRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import { CheckpointSigner, type LogProof, parseCheckpoint, parseNote, TransparencyLog, verifyConsistency, verifyLogProof } from '../../ics/tlog/index.ts';
 import { ics } from '../helpers/cli.ts';
+import { mth } from '../tlog/helpers.ts';
 import { acmeDeviceId, device } from '../policy/helpers.ts';
 import { basic, startNode, type TestNode, tableAuthenticator } from '../hkp/helpers.ts';
 
@@ -106,6 +107,22 @@ describe('api: the transparency log (/ics/v1/log/…, verify?proof=1)', () => {
     const { leaf } = verifyLogProof(stolen.log[0] as LogProof, await key('devices'), { id: first.id, digest: stolen.record.digest });
     assert.equal(leaf.digest, stolen.record.digest);
     assert.equal((await node.fetch(`/ics/v1/log/devices/consistency?from=${after.size}&to=${after.size + 1}`)).status, 400, 'no proof beyond the log');
+  });
+
+  it('serves its tree as C2SP hash tiles, from which a mirror computes the checkpoint’s root', async () => {
+    const checkpoint = parseCheckpoint(parseNote(await (await node.fetch('/ics/v1/log/devices/checkpoint')).text()).text);
+    const response = await node.fetch(`/ics/v1/log/devices/tile/0/000.p/${checkpoint.size}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'application/octet-stream');
+    assert.match(response.headers.get('cache-control') ?? '', /no-cache/, 'a partial tile changes as the log grows');
+    const bytes = Buffer.from(await response.arrayBuffer());
+    assert.equal(bytes.length, 32 * checkpoint.size);
+    const leaves = Array.from({ length: checkpoint.size }, (_, i) => bytes.subarray(32 * i, 32 * (i + 1)));
+    assert.deepEqual(mth(leaves), checkpoint.root);
+    for (const path of [`tile/0/000.p/${checkpoint.size + 1}`, 'tile/0/000', 'tile/1/000.p/1', 'tile/0/0', 'tile/0/000.p/256', 'tile/9/000', 'tile/0/x1/000']) {
+      assert.equal((await node.fetch(`/ics/v1/log/devices/${path}`)).status, 404, path);
+    }
+    assert.equal((await node.fetch('/ics/v1/log/system/tile/0/000.p/1')).status, 404, 'a private domain’s tiles are not served to anonymous callers');
   });
 
   it('a private domain’s log does not exist for a caller who may not read it', async () => {

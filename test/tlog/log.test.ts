@@ -81,6 +81,19 @@ describe('tlog: the log in the LevelDB store', () => {
     assert.equal(await log.size('firmware'), size);
   });
 
+  it('serves C2SP hash tiles: level 0 lists the leaf hashes, level 1 the roots of each 256 leaves', async () => {
+    const before = await log.size('firmware');
+    // Past 512 leaves: two complete level-1 hashes.
+    await Promise.all(Array.from({ length: 520 - before }, (_, i) => store.write({ record: fakeCode(2000 + i), domains: ['firmware'], expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'test' })));
+    const leaves = await expectedLeaves('firmware');
+    assert.equal(leaves.length, 520);
+    assert.deepEqual(await log.tile('firmware', 0, 0, 256), Buffer.concat(leaves.slice(0, 256)));
+    assert.deepEqual(await log.tile('firmware', 0, 2, 8), Buffer.concat(leaves.slice(512, 520)), 'a partial tile');
+    assert.equal(await log.tile('firmware', 0, 2, 9), undefined, 'not wider than the tree');
+    assert.deepEqual(await log.tile('firmware', 1, 0, 2), Buffer.concat([mth(leaves.slice(0, 256)), mth(leaves.slice(256, 512))]));
+    assert.equal(await log.tile('firmware', 1, 0, 3), undefined);
+  });
+
   it('is the same log after the store is reopened, and goes on growing from there', async () => {
     const size = await log.size('firmware');
     const root = Buffer.from(await log.root('firmware', size));
