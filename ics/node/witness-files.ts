@@ -36,6 +36,10 @@ export class WitnessFiles implements WitnessMemory {
     return (await this.#load())[peer]?.[domain];
   }
 
+  async list(domain: string): Promise<Array<readonly [string, Witnessed]>> {
+    return Object.entries(await this.#load()).flatMap(([peer, domains]) => (domains[domain] ? [[peer, domains[domain]] as const] : []));
+  }
+
   async set(peer: string, domain: string, witnessed: Witnessed): Promise<void> {
     const book = await this.#load();
     book[peer] = { ...book[peer], [domain]: witnessed };

@@ -14,6 +14,7 @@ import { digestPrefix, Reconciler, storeView } from './reconcile.ts';
 import type { PeerRegistry } from './registry.ts';
 import type { Settings } from './settings.ts';
 import type { DomainSyncReport, DomainSyncState, PeerSyncReport, SyncReport, SyncTransparency } from './types.ts';
+import type { LogWitnessing } from './witnessing.ts';
 
 /** The peer showed a split view of its log of the domain (the reason is the message). */
 class SplitView extends Error {
@@ -48,7 +49,8 @@ export interface ReconcileClientComponents {
   readonly handshake: Pick<Handshake, 'open' | 'setState'>;
   /** This node's peer id (decides which side of a two-way domain reconciles on schedule). */
   readonly selfId: () => string;
-  readonly transparency?: SyncTransparency;
+  /** The peers' logs witnessed before each pulled domain is reconciled; split views found stop it. */
+  readonly witnessing?: { readonly peers: LogWitnessing; readonly evidence: Pick<SyncTransparency['evidence'], 'has'> };
 }
 
 export class ReconcileClient {
@@ -136,7 +138,7 @@ export class ReconcileClient {
           continue;
         }
         // A split view of this peer's log stops the domain until an operator removes the evidence.
-        if (await this.#c.transparency?.evidence.has(peer.peerId, name)) {
+        if (await this.#c.witnessing?.evidence.has(peer.peerId, name)) {
           d.state = 'split-view';
           d.due = now + interval;
           reports.push(zeroReport(name, d.state, d.lastError ?? 'split view of the peer’s log (evidence kept in log/evidence/)'));
@@ -152,45 +154,6 @@ export class ReconcileClient {
     const ok = reports.every((r) => r.error === undefined);
     if (ok && reports.length > 0 && reports.length === pulls.length) peer.lastSync = new Date();
     return { ...base, ok, ...(!ok && { error: reports.find((r) => r.error)?.error }), domains: reports };
-  }
-
-  /**
-   * Witnesses the peer's log of `name` (tlog/witness.ts): its checkpoint, consistent with the
-   * last one seen, is cosigned; an inconsistent one is kept as evidence, and its reason
-   * returned: the domain stops with this peer.
-   */
-  async #witness(peer: PeerState, session: Session, name: string): Promise<string | undefined> {
-    const transparency = this.#c.transparency;
-    // A peer whose HELLO_OK did not say it keeps a log of the domain (one from before logs) is not asked.
-    if (!transparency || (peer.domain(name).remoteFlags & DomainFlag.log) === 0) return undefined;
-    const timeout = this.#c.settings.limits.requestTimeoutMs;
-    const witness = await transparency.witness();
-    await session.channel.send({ type: MessageType.checkpoint, domain: name, since: await witness.since(peer.peerId, name) }, timeout);
-    const reply = await session.channel.receive(timeout);
-    if (reply.type === MessageType.error) {
-      this.#c.log.debug({ peer: peer.peerId, domain: name, code: errorName(reply.code), text: reply.text }, 'the peer offers no checkpoint of its log');
-      return undefined;
-    }
-    if (reply.type !== MessageType.checkpointReply) throw new ProtocolError('expected CHECKPOINT_REPLY');
-    let outcome;
-    try {
-      outcome = await witness.observe(peer.peerId, name, reply);
-    } catch (error) {
-      this.#c.log.warn({ peer: peer.peerId, domain: name, err: (error as Error).message }, 'the peer sent a checkpoint that is not one: not witnessed');
-      return undefined;
-    }
-    if (outcome.outcome === 'split-view') {
-      await transparency.evidence.keep(peer.peerId, name, { peer: peer.peerId, name: peer.name, domain: name, reason: outcome.reason, at: new Date().toISOString(), witnessed: outcome.previous, offered: outcome.offered });
-      transparency.count?.('split-view');
-      this.#c.log.error({ peer: peer.peerId, name: peer.name, domain: name, reason: outcome.reason }, 'split view of a peer’s log: both signed checkpoints kept as evidence; the domain is not synced with this peer until an operator acts');
-      return `split view: ${outcome.reason}`;
-    }
-    transparency.count?.('cosigned');
-    await session.channel.send({ type: MessageType.cosign, domain: name, line: outcome.cosignature, vkey: witness.verifierKey }, timeout);
-    const ack = await session.channel.receive(timeout);
-    if (ack.type !== MessageType.ack && ack.type !== MessageType.error) throw new ProtocolError('expected ACK');
-    this.#c.log.debug({ peer: peer.peerId, domain: name, size: outcome.checkpoint.size, kept: ack.type === MessageType.ack && ack.status === 0 }, 'witnessed the peer’s checkpoint');
-    return undefined;
   }
 
   async #reconcileDomain(peer: PeerState, session: Session, name: string): Promise<DomainSyncReport> {
@@ -211,7 +174,7 @@ export class ReconcileClient {
     let error: string | undefined;
     try {
       // The peer's log first: nothing is taken from a peer that shows a history inconsistent with what was witnessed.
-      const splitView = await this.#witness(peer, session, name);
+      const splitView = await this.#c.witnessing?.peers.witnessPeer(peer, session.channel, name);
       if (splitView) throw new SplitView(splitView);
       let ranges: Range[] | undefined = await reconciler.initiate();
       while (ranges) {

@@ -5,6 +5,7 @@
 // which the service treats as misbehaviour. Framing (a varint length before each message,
 // bounded by maxMessageBytes) is done by lpStream outside this module.
 import { decodeId, encodeId, isRecordId, type SyncBound } from '../store/index.ts';
+import type { GossipedCheckpoint } from '../tlog/index.ts';
 import {
   DIGEST_PREFIX_BYTES,
   FINGERPRINT_BYTES,
@@ -33,6 +34,9 @@ export const MessageType = {
   checkpoint: 10,
   checkpointReply: 11,
   cosign: 12,
+  witnessed: 13,
+  consistency: 14,
+  consistencyReply: 15,
 } as const;
 
 /** Largest signed checkpoint, verifier key or cosignature line on the wire (a checkpoint is ~200 bytes). */
@@ -40,6 +44,8 @@ export const MAX_NOTE_WIRE_BYTES = 16 * 1024;
 export const MAX_KEY_WIRE_BYTES = 512;
 /** Hashes in a consistency proof at most: 2·log2 of the largest tree. */
 const MAX_PROOF_HASHES = 128;
+/** Checkpoints in one WITNESSED at most: one per log of the domain a node witnesses. */
+export const MAX_GOSSIPED_CHECKPOINTS = 64;
 
 export const Mode = { skip: 0, fingerprint: 1, idList: 2, idListReply: 3, wantIdList: 4 } as const;
 
@@ -119,7 +125,11 @@ export type Message =
   | { readonly type: typeof MessageType.error; readonly code: number; readonly text: string }
   | { readonly type: typeof MessageType.checkpoint; readonly domain: string; readonly since: number }
   | { readonly type: typeof MessageType.checkpointReply; readonly note: string; readonly vkey: string; readonly proof: readonly Uint8Array[] }
-  | { readonly type: typeof MessageType.cosign; readonly domain: string; readonly line: string; readonly vkey: string };
+  | { readonly type: typeof MessageType.cosign; readonly domain: string; readonly line: string; readonly vkey: string }
+  /** Both ways: the checkpoints the sender witnessed of other nodes' logs of the domain (gossip). */
+  | { readonly type: typeof MessageType.witnessed; readonly domain: string; readonly checkpoints: readonly GossipedCheckpoint[] }
+  | { readonly type: typeof MessageType.consistency; readonly domain: string; readonly from: number; readonly to: number }
+  | { readonly type: typeof MessageType.consistencyReply; readonly proof: readonly Uint8Array[] };
 
 // ---- writing -----------------------------------------------------------------------------------
 
@@ -475,11 +485,21 @@ export function encodeMessage(message: Message): Uint8Array {
       w.string(message.domain).varint(message.since);
       break;
     case MessageType.checkpointReply:
-      w.string(message.note).string(message.vkey).varint(message.proof.length);
-      for (const hash of message.proof) w.bytes(hash);
+      w.string(message.note).string(message.vkey);
+      writeProof(w, message.proof);
       break;
     case MessageType.cosign:
       w.string(message.domain).string(message.line).string(message.vkey);
+      break;
+    case MessageType.witnessed:
+      w.string(message.domain).varint(message.checkpoints.length);
+      for (const c of message.checkpoints) w.string(c.note).string(c.vkey);
+      break;
+    case MessageType.consistency:
+      w.string(message.domain).varint(message.from).varint(message.to);
+      break;
+    case MessageType.consistencyReply:
+      writeProof(w, message.proof);
       break;
   }
   return w.done();
@@ -507,6 +527,18 @@ function readLimits(r: Reader): WireLimits {
   const batchSize = r.varint();
   if (maxMessageBytes < MIN_WIRE_MESSAGE_BYTES || batchSize < 1) throw new ProtocolError('peer limits too small to sync');
   return { maxMessageBytes, batchSize };
+}
+
+function writeProof(w: Writer, proof: readonly Uint8Array[]): void {
+  w.varint(proof.length);
+  for (const hash of proof) w.bytes(hash);
+}
+
+function readProof(r: Reader): Uint8Array[] {
+  const n = r.count(MAX_PROOF_HASHES, 32);
+  const proof: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) proof.push(r.bytes(32));
+  return proof;
 }
 
 export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): Message {
@@ -587,14 +619,30 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits): Message 
     case MessageType.checkpointReply: {
       const note = r.string(MAX_NOTE_WIRE_BYTES);
       const vkey = r.string(MAX_KEY_WIRE_BYTES);
-      const n = r.count(MAX_PROOF_HASHES, 32);
-      const proof: Uint8Array[] = [];
-      for (let i = 0; i < n; i++) proof.push(r.bytes(32));
-      message = { type, note, vkey, proof };
+      message = { type, note, vkey, proof: readProof(r) };
       break;
     }
     case MessageType.cosign:
       message = { type, domain: domainName(r), line: r.string(MAX_NOTE_WIRE_BYTES), vkey: r.string(MAX_KEY_WIRE_BYTES) };
+      break;
+    case MessageType.witnessed: {
+      const domain = domainName(r);
+      const n = r.count(MAX_GOSSIPED_CHECKPOINTS, 2);
+      const checkpoints: GossipedCheckpoint[] = [];
+      for (let i = 0; i < n; i++) checkpoints.push({ note: r.string(MAX_NOTE_WIRE_BYTES), vkey: r.string(MAX_KEY_WIRE_BYTES) });
+      message = { type, domain, checkpoints };
+      break;
+    }
+    case MessageType.consistency: {
+      const domain = domainName(r);
+      const from = r.varint();
+      const to = r.varint();
+      if (from < 1 || from >= to) throw new ProtocolError('a consistency proof is asked between two sizes, 0 < from < to');
+      message = { type, domain, from, to };
+      break;
+    }
+    case MessageType.consistencyReply:
+      message = { type, proof: readProof(r) };
       break;
     default:
       throw new ProtocolError(`unknown message type ${type}`);

@@ -14,7 +14,7 @@ import type { PeerState } from './peer.ts';
 import { Reconciler, storeView } from './reconcile.ts';
 import type { PeerRegistry } from './registry.ts';
 import type { Settings } from './settings.ts';
-import type { SyncTransparency } from './types.ts';
+import type { LogWitnessing } from './witnessing.ts';
 
 /** A server stream left idle this long is closed (a client keeps one per task, then closes it). */
 const SERVER_IDLE_MS = 300_000;
@@ -26,7 +26,8 @@ export interface SyncServerComponents {
   readonly log: Logger;
   readonly registry: PeerRegistry;
   readonly handshake: Pick<Handshake, 'channel' | 'wireLimits' | 'agreed' | 'answer'>;
-  readonly transparency?: SyncTransparency;
+  /** Answers the log messages (CHECKPOINT, CONSISTENCY, COSIGN, WITNESSED); absent: the node keeps no log. */
+  readonly witnessing?: LogWitnessing;
 }
 
 export class SyncServer {
@@ -124,26 +125,15 @@ export class SyncServer {
           if (message.hint || dropped > 0) peer.domain(message.domain).due = 0;
           return { type: MessageType.ack, status: 0 };
         }
-        case MessageType.checkpoint: {
+        case MessageType.checkpoint:
+        case MessageType.consistency:
+        case MessageType.cosign:
+        case MessageType.witnessed: {
           const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
           if (refused) return refused;
-          const transparency = this.#c.transparency;
           // Its HELLO_OK did not offer a log (flag `log`): asking anyway is what a node from before logs would not understand.
-          if (!transparency) throw new ProtocolError('CHECKPOINT to a node that keeps no log');
-          const signer = await transparency.signer();
-          const checkpoint = await signer.checkpoint(message.domain);
-          // From what the peer witnessed last to now; nothing to prove from 0, or when it has seen more (it will say so).
-          const proof = message.since > 0 && message.since < checkpoint.size ? await transparency.log.consistency(message.domain, message.since, checkpoint.size) : [];
-          return { type: MessageType.checkpointReply, note: checkpoint.note, vkey: signer.verifierKey(message.domain), proof };
-        }
-        case MessageType.cosign: {
-          const refused = this.#refusal(peer, message.domain, theirDomains.get(message.domain));
-          if (refused) return refused;
-          const transparency = this.#c.transparency;
-          if (!transparency) throw new ProtocolError('COSIGN to a node that keeps no log');
-          const kept = await (await transparency.signer()).cosigned(message.domain, message.line, message.vkey);
-          transparency.count?.(kept ? 'cosignature-kept' : 'cosignature-refused');
-          return { type: MessageType.ack, status: kept ? 0 : 1 };
+          if (!this.#c.witnessing) throw new ProtocolError('a log message to a node that keeps no log');
+          return await this.#c.witnessing.answer(peer, message);
         }
         default:
           throw new ProtocolError(`unexpected message type ${message.type}`);

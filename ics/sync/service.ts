@@ -21,6 +21,7 @@ import { type Settings, settingsOf } from './settings.ts';
 import { Transport } from './transport.ts';
 import type { PeerSyncStatus, SyncComponents, SyncInit, SyncReport, SyncService } from './types.ts';
 import { peerWorkers } from './workers.ts';
+import { LogWitnessing } from './witnessing.ts';
 
 export function createSyncService(init: SyncInit, components: SyncComponents): SyncService {
   return new SyncNode(init, components);
@@ -80,8 +81,9 @@ class SyncNode implements SyncService {
     this.#registry = new PeerRegistry({ policy, log, limits: settings.limits, links: this.#transport, workers });
     const { transparency } = components;
     this.#handshake = new Handshake({ settings, policy, log, registry: this.#registry, keepsLog: transparency !== undefined });
-    this.#client = new ReconcileClient({ settings, store, log, registry: this.#registry, handshake: this.#handshake, selfId: () => this.#transport.peerId, ...(transparency && { transparency }) });
-    this.#server = new SyncServer({ settings, store, policy, log, registry: this.#registry, handshake: this.#handshake, ...(transparency && { transparency }) });
+    const witnessing = transparency && { evidence: transparency.evidence, peers: new LogWitnessing({ transparency, policy, log, timeoutMs: settings.limits.requestTimeoutMs }) };
+    this.#client = new ReconcileClient({ settings, store, log, registry: this.#registry, handshake: this.#handshake, selfId: () => this.#transport.peerId, ...(witnessing && { witnessing }) });
+    this.#server = new SyncServer({ settings, store, policy, log, registry: this.#registry, handshake: this.#handshake, ...(witnessing && { witnessing: witnessing.peers }) });
   }
 
   async start(): Promise<{ peerId: string; addresses: string[] }> {

@@ -58,6 +58,13 @@ const samples: Message[] = [
   { type: MessageType.announce, domain: 'devices', hint: true, items: [{ id: fpr(), prefix: prefix() }] },
   { type: MessageType.ack, status: 0 },
   { type: MessageType.error, code: 3, text: 'devices is defined differently here' },
+  { type: MessageType.checkpoint, domain: 'devices', since: 20 },
+  { type: MessageType.checkpointReply, note: 'ics/b/devices\n25\nroot\n\n— ics/b/devices sig\n', vkey: 'ics/b/devices+01234567+AQ', proof: [seededBytes(32), seededBytes(32)] },
+  { type: MessageType.cosign, domain: 'devices', line: '— ics/a sig\n', vkey: 'ics/a+89abcdef+AQ' },
+  { type: MessageType.witnessed, domain: 'devices', checkpoints: [{ note: 'ics/c/devices\n8\nroot\n\n— ics/c/devices sig\n', vkey: 'ics/c/devices+01234567+AQ' }] },
+  { type: MessageType.witnessed, domain: 'devices', checkpoints: [] },
+  { type: MessageType.consistency, domain: 'devices', from: 8, to: 25 },
+  { type: MessageType.consistencyReply, proof: [seededBytes(32)] },
 ];
 
 /** Byte fields as hex, so that Buffers and Uint8Arrays compare equal. */
@@ -115,6 +122,12 @@ describe('sync: wire format', () => {
     const f = new Writer().byte(MessageType.fetch).string('devices').varint(257);
     for (let i = 0; i < 257; i++) f.byte(1).bytes(seededBytes(20));
     assert.throws(() => decodeMessage(f.done(), LIMITS), ProtocolError);
+  });
+
+  it('refuses a consistency proof asked between sizes that are not 0 < from < to', () => {
+    for (const [from, to] of [[0, 5], [5, 5], [6, 5]]) {
+      assert.throws(() => decodeMessage(new Writer().byte(MessageType.consistency).string('devices').varint(from as number).varint(to as number).done(), LIMITS), /0 < from < to/);
+    }
   });
 
   it('refuses ranges that do not increase or do not reach the end', () => {

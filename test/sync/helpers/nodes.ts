@@ -150,6 +150,7 @@ function syncTransparency(name: string, t: TestTransparency): SyncTransparency {
   const memory: WitnessMemory = {
     get: async (peer, domain) => t.witnessed.get(`${peer} ${domain}`),
     set: async (peer, domain, w) => void t.witnessed.set(`${peer} ${domain}`, w),
+    list: async (domain) => [...t.witnessed].filter(([key]) => key.endsWith(` ${domain}`)).map(([key, w]) => [key.slice(0, key.indexOf(' ')), w] as const),
   };
   const witness = new Witness(memory, t.key, `ics/${name}`);
   return {
