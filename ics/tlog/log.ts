@@ -2,16 +2,21 @@
 // leaves are the record versions the node accepted in that domain, appended by the store's
 // derived-structure hook in the same atomic batch as the record — a version is in the log
 // exactly when it is in the store. What the log keeps per domain, in its own key space:
-//   S ‖ domain ‖ 0            → tree size (6 bytes), then the frontier: the hashes of the
-//                                complete subtrees the tree is made of, largest first (one per
-//                                bit of the size), so that an append reads this key alone
-//   N ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at that level, once both halves
-//                                exist; at level 1 followed by its two leaves' hashes (96
-//                                bytes), so that leaves need no key of their own: a leaf not
-//                                yet paired is the frontier's last hash
-//   V ‖ domain ‖ 0 ‖ seq      → the version's leaf index (6 bytes) and time (8 bytes)
-// Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n) reads.
-// A leaf is text a gateway can rebuild from what the node answered (leafText).
+//   B ‖ domain ‖ 0 ‖ bundle    → a bundle of up to 16 consecutive leaves, 44 bytes each: the
+//                                leaf's hash, its change sequence number (6 bytes) and time
+//                                (ms, 6 bytes); an append rewrites the last bundle (the store
+//                                writes a key once per batch however often it is put)
+//   T ‖ domain ‖ 0             → complete bundles (6 bytes), then the frontier above them: the
+//                                hashes of the complete subtrees of bundles the tree is made
+//                                of, largest first; written when a bundle completes
+//   H ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at a level ≥ 4 (a bundle's root
+//                                and above); the levels below are hashed from the bundle
+//   Q ‖ domain ‖ 0 ‖ seq       → the bundle whose first leaf is change `seq`: a version's
+//                                leaf is found from its sequence number (they grow together)
+// About 48 bytes per leaf on disk and one batch entry per append (a sixteenth more for the
+// rest). Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n)
+// reads, cached (complete subtrees and bundles never change). A leaf is text a gateway can
+// rebuild from what the node answered (leafText).
 import type { DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
 import { LRUCache } from 'lru-cache';
 import { IcsError } from '../errors.ts';
@@ -21,9 +26,16 @@ export const TLOG_STRUCTURE = 'tlog';
 /** C2SP tlog-tiles: a tile spans 8 levels of the tree and lists up to 256 hashes. */
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
-const SIZE = 0x53; // 'S'
-const NODE = 0x4e; // 'N'
-const VERSION = 0x56; // 'V'
+const BUNDLE = 0x42; // 'B'
+const TREE = 0x54; // 'T'
+const HASH = 0x48; // 'H'
+const SEQ = 0x51; // 'Q'
+/** Leaves per bundle: 2^BUNDLE_LEVEL. */
+const BUNDLE_LEVEL = 4;
+const BUNDLE_LEAVES = 2 ** BUNDLE_LEVEL;
+/** A bundle entry: leaf hash, seq (6), time in ms (6). */
+const ENTRY_BYTES = HASH_BYTES + 12;
+const FULL_BUNDLE_BYTES = BUNDLE_LEAVES * ENTRY_BYTES;
 
 /** What a leaf says: this record version was accepted in this domain, as the node's change `seq`, at `time`. */
 export interface LogLeaf {
@@ -47,27 +59,36 @@ function uint48(n: number): Buffer {
 }
 
 const domainPart = (domain: string) => Buffer.from(`${domain}\0`, 'utf8');
-const sizeKey = (domain: string) => Buffer.concat([Uint8Array.of(SIZE), domainPart(domain)]);
-const nodeKey = (domain: string, level: number, index: number) => Buffer.concat([Uint8Array.of(NODE), domainPart(domain), Uint8Array.of(level), uint48(index)]);
-const versionKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of(VERSION), domainPart(domain), uint48(seq)]);
+const treeKey = (domain: string) => Buffer.concat([Uint8Array.of(TREE), domainPart(domain)]);
+const bundleKey = (domain: string, bundle: number) => Buffer.concat([Uint8Array.of(BUNDLE), domainPart(domain), uint48(bundle)]);
+const hashKey = (domain: string, level: number, index: number) => Buffer.concat([Uint8Array.of(HASH), domainPart(domain), Uint8Array.of(level), uint48(index)]);
+const seqKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of(SEQ), domainPart(domain), uint48(seq)]);
 
-const readSize = (value: Uint8Array | undefined) => (value ? Buffer.from(value).readUIntBE(0, 6) : 0);
+/** Complete bundles in the tree, and the frontier above them: one hash per set bit of that count, the largest subtree first. */
+function readTree(value: Uint8Array | undefined): { bundles: number; frontier: Uint8Array[] } {
+  if (!value) return { bundles: 0, frontier: [] };
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const frontier: Uint8Array[] = [];
+  for (let at = 6; at + HASH_BYTES <= bytes.length; at += HASH_BYTES) frontier.push(bytes.subarray(at, at + HASH_BYTES));
+  return { bundles: bytes.readUIntBE(0, 6), frontier };
+}
 
-/** The frontier kept after the size: one hash per set bit of the size, the largest subtree first. */
-function readFrontier(value: Uint8Array | undefined): Buffer[] {
-  if (!value) return [];
-  const bytes = Buffer.from(value);
-  const out: Buffer[] = [];
-  for (let at = 6; at + HASH_BYTES <= bytes.length; at += HASH_BYTES) out.push(bytes.subarray(at, at + HASH_BYTES));
-  return out;
+const entries = (bundle: Uint8Array | undefined) => (bundle ? bundle.length / ENTRY_BYTES : 0);
+const entryHash = (bundle: Uint8Array, i: number) => bundle.subarray(i * ENTRY_BYTES, i * ENTRY_BYTES + HASH_BYTES);
+
+/** The hash of the complete subtree of `2^level` leaves at `first` in a bundle (level ≤ BUNDLE_LEVEL). */
+function bundleSubtree(bundle: Uint8Array, level: number, first: number): Uint8Array {
+  if (level === 0) return entryHash(bundle, first);
+  const half = 2 ** (level - 1);
+  return nodeHash(bundleSubtree(bundle, level - 1, first), bundleSubtree(bundle, level - 1, first + half));
 }
 
 /**
- * Committed subtree hashes read lately, by domain, level and index: they never change once
- * written (a complete subtree is final), so proofs — whose upper levels every proof shares —
- * read most of them from memory. ~100 bytes each.
+ * Complete subtrees and complete bundles read lately: they never change once written, so
+ * proofs — whose upper levels every proof shares — read most of them from memory.
  */
-const NODE_CACHE_ENTRIES = 200_000;
+const HASH_CACHE_ENTRIES = 200_000;
+const BUNDLE_CACHE_ENTRIES = 20_000;
 
 /** Where a record version is in a domain's log. */
 export interface LeafPosition {
@@ -84,7 +105,8 @@ function popcount(n: number): number {
 export class TransparencyLog implements DerivedStructure {
   readonly name = TLOG_STRUCTURE;
   #reader: DerivedReader | undefined;
-  readonly #nodes = new LRUCache<string, Uint8Array>({ max: NODE_CACHE_ENTRIES });
+  readonly #hashes = new LRUCache<string, Uint8Array>({ max: HASH_CACHE_ENTRIES });
+  readonly #bundles = new LRUCache<string, Uint8Array>({ max: BUNDLE_CACHE_ENTRIES });
 
   attach(reader: DerivedReader): void {
     this.#reader = reader;
@@ -93,24 +115,30 @@ export class TransparencyLog implements DerivedStructure {
   async apply(change: RecordChange, batch: DerivedBatch): Promise<void> {
     const { after, event } = change;
     for (const domain of after.domains) {
-      const state = await batch.get(sizeKey(domain));
-      const index = readSize(state);
-      const frontier = readFrontier(state);
-      if (frontier.length !== popcount(index)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${frontier.length} for ${index} leaves`);
-      let hash = leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8'));
-      // Each completed pair makes its parent complete: the right edge climbs while it is a right
-      // child, its left siblings being the frontier's last hashes.
-      for (let level = 0, i = index; i % 2 === 1; level++, i = (i - 1) / 2) {
-        const left = frontier.pop() as Buffer;
-        const right = hash;
-        hash = nodeHash(left, right);
-        batch.put(nodeKey(domain, level + 1, (i - 1) / 2), level === 0 ? Buffer.concat([hash, left, right]) : hash);
+      const tree = readTree(await batch.get(treeKey(domain)));
+      if (tree.frontier.length !== popcount(tree.bundles)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${tree.bundles} bundles`);
+      const last = await batch.get(bundleKey(domain, tree.bundles));
+      const held = entries(last);
+      const bundle = Buffer.allocUnsafe((held + 1) * ENTRY_BYTES);
+      if (last) bundle.set(last, 0);
+      const at = held * ENTRY_BYTES;
+      leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8')).copy(bundle, at);
+      bundle.writeUIntBE(event.seq, at + HASH_BYTES, 6);
+      bundle.writeUIntBE(event.at.getTime(), at + HASH_BYTES + 6, 6);
+      batch.put(bundleKey(domain, tree.bundles), bundle);
+      if (held === 0) batch.put(seqKey(domain, event.seq), uint48(tree.bundles));
+      if (held + 1 < BUNDLE_LEAVES) continue;
+      // The bundle is complete: its root joins the tree, and each completed pair above makes
+      // its parent complete — the right edge climbs while it is a right child, its left
+      // siblings being the frontier's last hashes.
+      let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
+      batch.put(hashKey(domain, BUNDLE_LEVEL, tree.bundles), hash);
+      for (let level = BUNDLE_LEVEL, i = tree.bundles; i % 2 === 1; level++, i = (i - 1) / 2) {
+        hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
+        batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
       }
-      frontier.push(hash);
-      batch.put(sizeKey(domain), Buffer.concat([uint48(index + 1), ...frontier]));
-      const time = Buffer.alloc(8);
-      time.writeBigUInt64BE(BigInt(event.at.getTime()));
-      batch.put(versionKey(domain, event.seq), Buffer.concat([uint48(index), time]));
+      tree.frontier.push(hash);
+      batch.put(treeKey(domain), Buffer.concat([uint48(tree.bundles + 1), ...tree.frontier]));
     }
   }
 
@@ -119,36 +147,47 @@ export class TransparencyLog implements DerivedStructure {
     return this.#reader;
   }
 
-  /** A committed node's stored value (a level-1 node with its leaves), through the cache. */
-  async #node(domain: string, level: number, index: number): Promise<Uint8Array | undefined> {
-    const key = `${domain}\0${level}\0${index}`;
-    const cached = this.#nodes.get(key);
+  /** A committed bundle; complete ones through the cache. */
+  async #bundle(domain: string, bundle: number): Promise<Uint8Array | undefined> {
+    const key = `${domain}\0${bundle}`;
+    const cached = this.#bundles.get(key);
     if (cached) return cached;
-    const value = await this.#committed().get(nodeKey(domain, level, index));
+    const value = await this.#committed().get(bundleKey(domain, bundle));
+    if (value?.length === FULL_BUNDLE_BYTES) this.#bundles.set(key, value);
+    return value;
+  }
+
+  /** A committed complete subtree's hash (level ≥ BUNDLE_LEVEL), through the cache. */
+  async #hash(domain: string, level: number, index: number): Promise<Uint8Array | undefined> {
+    const key = `${domain}\0${level}\0${index}`;
+    const cached = this.#hashes.get(key);
+    if (cached) return cached;
+    const value = await this.#committed().get(hashKey(domain, level, index));
     // Read from committed state only: a subtree there is complete and final.
-    if (value) this.#nodes.set(key, value);
+    if (value) this.#hashes.set(key, value);
     return value;
   }
 
   #subtrees(domain: string): SubtreeHashes {
     return async (level, index) => {
-      if (level === 0) {
-        // A leaf is in its pair's node; the last one, while unpaired, is the frontier's last hash.
-        const pair = await this.#node(domain, 1, Math.floor(index / 2));
-        if (pair) return pair.subarray(HASH_BYTES * (1 + (index % 2)), HASH_BYTES * (2 + (index % 2)));
-        const state = await this.#committed().get(sizeKey(domain));
-        if (readSize(state) === index + 1 && index % 2 === 0) return readFrontier(state).at(-1) as Buffer;
-        throw new IcsError('INTERNAL', `the log of ${domain} lacks leaf ${index}`);
+      if (level >= BUNDLE_LEVEL) {
+        const value = await this.#hash(domain, level, index);
+        if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
+        return value;
       }
-      const value = await this.#node(domain, level, index);
-      if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
-      return value.subarray(0, HASH_BYTES);
+      // Below a bundle's root: hashed from the bundle's leaves.
+      const first = index * 2 ** level;
+      const bundle = await this.#bundle(domain, Math.floor(first / BUNDLE_LEAVES));
+      const offset = first % BUNDLE_LEAVES;
+      if (entries(bundle) < offset + 2 ** level) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
+      return bundleSubtree(bundle as Uint8Array, level, offset);
     };
   }
 
   /** Leaves in the domain's log now. */
   async size(domain: string): Promise<number> {
-    return readSize(await this.#committed().get(sizeKey(domain)));
+    const { bundles } = readTree(await this.#committed().get(treeKey(domain)));
+    return bundles * BUNDLE_LEAVES + entries(await this.#committed().get(bundleKey(domain, bundles)));
   }
 
   async root(domain: string, size: number): Promise<Uint8Array> {
@@ -157,10 +196,19 @@ export class TransparencyLog implements DerivedStructure {
 
   /** The leaf of the version the node accepted as change `seq` (with `id` and `digest`) in `domain`; undefined when the log does not hold it. */
   async position(domain: string, id: string, digest: string, seq: number): Promise<LeafPosition | undefined> {
-    const value = await this.#committed().get(versionKey(domain, seq));
-    if (!value) return undefined;
-    const bytes = Buffer.from(value);
-    return { index: bytes.readUIntBE(0, 6), leaf: { domain, id, digest, seq, time: new Date(Number(bytes.readBigUInt64BE(6))) } };
+    // The bundle that starts at or before `seq`: the last one whose first leaf is not later.
+    const [found] = await this.#committed().range({ gte: seqKey(domain, 0), lt: seqKey(domain, seq + 1), limit: 1, reverse: true });
+    if (!found) return undefined;
+    const number = Buffer.from(found[1]).readUIntBE(0, 6);
+    const bundle = await this.#bundle(domain, number);
+    if (!bundle) return undefined;
+    const bytes = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
+    for (let i = 0; i < entries(bundle); i++) {
+      const at = i * ENTRY_BYTES + HASH_BYTES;
+      if (bytes.readUIntBE(at, 6) !== seq) continue;
+      return { index: number * BUNDLE_LEAVES + i, leaf: { domain, id, digest, seq, time: new Date(bytes.readUIntBE(at + 6, 6)) } };
+    }
+    return undefined;
   }
 
   inclusion(domain: string, index: number, size: number): Promise<Uint8Array[]> {

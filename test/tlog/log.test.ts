@@ -94,6 +94,21 @@ describe('tlog: the log in the LevelDB store', () => {
     assert.equal(await log.tile('firmware', 1, 0, 3), undefined);
   });
 
+  it('has the root of its leaves at every size, and finds every version by its sequence number (leaves kept in bundles of 16)', async () => {
+    const leaves = await expectedLeaves('firmware');
+    for (let n = 1; n <= leaves.length; n++) assert.deepEqual(Buffer.from(await log.root('firmware', n)), mth(leaves.slice(0, n)), `root at ${n}`);
+    const events = (await store.changesSince(0, 10_000)).filter((e) => e.domains.includes('firmware'));
+    for (const [index, event] of events.entries()) {
+      const position = await log.position('firmware', event.id, event.digest, event.seq);
+      assert.equal(position?.index, index, `seq ${event.seq}`);
+      assert.equal(position?.leaf.time.getTime(), event.at.getTime());
+    }
+    // A sequence number the domain's log does not hold (another domain's change, or none at all).
+    const other = (await store.changesSince(0, 10_000)).find((e) => !e.domains.includes('firmware'));
+    if (other) assert.equal(await log.position('firmware', other.id, other.digest, other.seq), undefined);
+    assert.equal(await log.position('firmware', 'x', 'y', 1e9), undefined);
+  });
+
   it('is the same log after the store is reopened, and goes on growing from there', async () => {
     const size = await log.size('firmware');
     const root = Buffer.from(await log.root('firmware', size));

@@ -50,6 +50,8 @@ export class DerivedGroup {
   readonly #structures: readonly DerivedStructure[];
   /** Accepted entries of the group so far, per structure: what `get` sees before the database. */
   readonly #accepted: BatchOp[][];
+  /** Where in the group's batch each derived key was last written (latin1 of the key). */
+  readonly #slots = new Map<string, number>();
 
   constructor(source: DerivedSource, spaces: readonly DerivedSpace[]) {
     this.#source = source;
@@ -65,12 +67,24 @@ export class DerivedGroup {
     return waiting ? waiting.then(() => mine) : mine;
   }
 
-  /** Joins an accepted write's entries to the group's batch. */
+  /**
+   * Joins an accepted write's entries to the group's batch. A key written again replaces its
+   * earlier entry in place: a structure that rewrites one key per change (a log's last bundle)
+   * costs the batch one entry per group, and the result is the same (the last write wins; no
+   * other entry touches that key).
+   */
   accept(mine: readonly BatchOp[][], ops: BatchOp[]): void {
     mine.forEach((entries, i) => {
       const accepted = this.#accepted[i] as BatchOp[];
       for (const op of entries) {
-        ops.push(op);
+        const key = op.key.toString('latin1');
+        const slot = this.#slots.get(key);
+        if (slot === undefined) {
+          this.#slots.set(key, ops.length);
+          ops.push(op);
+        } else {
+          ops[slot] = op;
+        }
         accepted.push(op);
       }
     });
