@@ -24,7 +24,7 @@ const tileParams = {
   type: 'object',
   required: ['domain', 'level', '*'],
   additionalProperties: false,
-  properties: { domain: { type: 'string', minLength: 1, maxLength: 128 }, level: { type: 'string', maxLength: 2 }, '*': { type: 'string', maxLength: 64 } },
+  properties: { domain: { type: 'string', minLength: 1, maxLength: 128 }, level: { type: 'string', maxLength: 7 }, '*': { type: 'string', maxLength: 64 } },
 } as const;
 
 /** The index (and width, 256 for a full tile) of a tile path's `<N>[.p/<W>]`: "x001/x234/067.p/12". */
@@ -86,19 +86,34 @@ export function registerLogRoutes(app: FastifyInstance, ctx: HttpContext, answer
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(checkpoint.note);
   });
 
-  // C2SP tlog-tiles hash tiles: tile/<L>/<N>[.p/<W>], N in 3-digit groups (x001/x234/067).
+  // C2SP tlog-tiles: hash tiles tile/<L>/<N>[.p/<W>] and entry bundles tile/entries/<N>[.p/<W>],
+  // N in 3-digit groups (x001/x234/067).
   app.get('/ics/v1/log/:domain/tile/:level/*', { schema: { params: tileParams, querystring: noQuery } }, async (request, reply) => {
     const params = request.params as { domain: string; level: string; '*': string };
     const domain = answers.readable(params.domain, callerOf(request), policy());
     const tile = parseTilePath(params['*']);
-    if (!tile || !/^[0-5]$/.test(params.level)) throw new IcsError('NOT_FOUND', 'not a tile path: tile/<L>/<N>[.p/<W>]');
-    const hashes = await components.log.tile(domain, Number(params.level), tile.index, tile.width);
+    if (!tile || !/^([0-5]|entries)$/.test(params.level)) throw new IcsError('NOT_FOUND', 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]');
+    const hashes = params.level === 'entries' ? await entryBundle(domain, tile.index, tile.width) : await components.log.tile(domain, Number(params.level), tile.index, tile.width);
     if (!hashes) throw new IcsError('NOT_FOUND', 'the log does not have that tile (yet)');
     // A full tile never changes; a partial one is replaced by a wider one as the log grows.
     const scope = policy().canRead(domain, { kind: 'anonymous' }) ? 'public' : 'private';
     reply.header('cache-control', tile.width === TILE_WIDTH ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`);
     return reply.type('application/octet-stream').send(hashes);
   });
+
+  /** Leaves [256·index, +width) as C2SP entry bundles have them: each leaf's text after its length (uint16, big-endian). */
+  async function entryBundle(domain: string, index: number, width: number): Promise<Buffer | undefined> {
+    const leaves = await components.log.leaves(domain, index * TILE_WIDTH, width);
+    if (!leaves) return undefined;
+    const texts = await Promise.all(
+      leaves.map(async ({ seq, time }) => {
+        const [event] = await ctx.components.store.changesSince(seq - 1, 1);
+        if (event?.seq !== seq) throw new IcsError('INTERNAL', `the event log lacks change ${seq}, which the log of ${domain} holds`);
+        return Buffer.from(leafText({ domain, id: event.id, digest: event.digest, seq, time }), 'utf8');
+      }),
+    );
+    return Buffer.concat(texts.flatMap((text) => [Buffer.from([text.length >> 8, text.length & 0xff]), text]));
+  }
 
   app.get('/ics/v1/log/:domain/key', { schema: { params: domainParams, querystring: noQuery } }, async (request, reply) => {
     const domain = answers.readable((request.params as { domain: string }).domain, callerOf(request), policy());

@@ -61,7 +61,9 @@ export interface DerivedReader {
  *   holds later writes meanwhile, so it SHOULD be quick.
  * - When `apply` throws, that write is refused with its error (an error not an IcsError
  *   becomes INTERNAL): neither the record nor any structure's entries for it are committed.
- * - A structure added to a store that already holds records sees only the changes after it.
+ * - A structure added to a store that already holds records sees only the changes after it,
+ *   unless it can be made from the event log alone (`replay`): a persistent store then replays
+ *   every earlier event into it once, when it first opens with it, before any write.
  */
 export interface DerivedStructure {
   /** Names its key space: lower-case letters, digits and '-', unique per store. */
@@ -69,6 +71,8 @@ export interface DerivedStructure {
   apply(change: RecordChange, batch: DerivedBatch): void | Promise<void>;
   /** Called when a store opens with this structure, with the reader of its committed entries. */
   attach?(reader: DerivedReader): void;
+  /** What `apply` would have written for an event from before the structure was added (the event alone, no record). */
+  replay?(event: ChangeEvent, batch: DerivedBatch): void | Promise<void>;
 }
 
 /** What every store takes besides its own tuning. */

@@ -17,7 +17,7 @@
 // rest). Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n)
 // reads, cached (complete subtrees and bundles never change). A leaf is text a gateway can
 // rebuild from what the node answered (leafText).
-import type { DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
+import type { ChangeEvent, DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
 import { LRUCache } from 'lru-cache';
 import { IcsError } from '../errors.ts';
 import { consistencyProof, HASH_BYTES, inclusionProof, leafHash, nodeHash, rootHash, type SubtreeHashes } from './merkle.ts';
@@ -114,32 +114,39 @@ export class TransparencyLog implements DerivedStructure {
 
   async apply(change: RecordChange, batch: DerivedBatch): Promise<void> {
     const { after, event } = change;
-    for (const domain of after.domains) {
-      const tree = readTree(await batch.get(treeKey(domain)));
-      if (tree.frontier.length !== popcount(tree.bundles)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${tree.bundles} bundles`);
-      const last = await batch.get(bundleKey(domain, tree.bundles));
-      const held = entries(last);
-      const bundle = Buffer.allocUnsafe((held + 1) * ENTRY_BYTES);
-      if (last) bundle.set(last, 0);
-      const at = held * ENTRY_BYTES;
-      leafHash(Buffer.from(leafText({ domain, id: after.id, digest: after.digest, seq: event.seq, time: event.at }), 'utf8')).copy(bundle, at);
-      bundle.writeUIntBE(event.seq, at + HASH_BYTES, 6);
-      bundle.writeUIntBE(event.at.getTime(), at + HASH_BYTES + 6, 6);
-      batch.put(bundleKey(domain, tree.bundles), bundle);
-      if (held === 0) batch.put(seqKey(domain, event.seq), uint48(tree.bundles));
-      if (held + 1 < BUNDLE_LEAVES) continue;
-      // The bundle is complete: its root joins the tree, and each completed pair above makes
-      // its parent complete — the right edge climbs while it is a right child, its left
-      // siblings being the frontier's last hashes.
-      let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
-      batch.put(hashKey(domain, BUNDLE_LEVEL, tree.bundles), hash);
-      for (let level = BUNDLE_LEVEL, i = tree.bundles; i % 2 === 1; level++, i = (i - 1) / 2) {
-        hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
-        batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
-      }
-      tree.frontier.push(hash);
-      batch.put(treeKey(domain), Buffer.concat([uint48(tree.bundles + 1), ...tree.frontier]));
+    for (const domain of after.domains) await this.#append(batch, domain, after.id, after.digest, event.seq, event.at);
+  }
+
+  /** A version written before the log was added to the store: its leaves, from its event (the store replays them once, in order, before any write). */
+  async replay(event: ChangeEvent, batch: DerivedBatch): Promise<void> {
+    for (const domain of event.domains) await this.#append(batch, domain, event.id, event.digest, event.seq, event.at);
+  }
+
+  async #append(batch: DerivedBatch, domain: string, id: string, digest: string, seq: number, at: Date): Promise<void> {
+    const tree = readTree(await batch.get(treeKey(domain)));
+    if (tree.frontier.length !== popcount(tree.bundles)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${tree.bundles} bundles`);
+    const last = await batch.get(bundleKey(domain, tree.bundles));
+    const held = entries(last);
+    const bundle = Buffer.allocUnsafe((held + 1) * ENTRY_BYTES);
+    if (last) bundle.set(last, 0);
+    const offset = held * ENTRY_BYTES;
+    leafHash(Buffer.from(leafText({ domain, id, digest, seq, time: at }), 'utf8')).copy(bundle, offset);
+    bundle.writeUIntBE(seq, offset + HASH_BYTES, 6);
+    bundle.writeUIntBE(at.getTime(), offset + HASH_BYTES + 6, 6);
+    batch.put(bundleKey(domain, tree.bundles), bundle);
+    if (held === 0) batch.put(seqKey(domain, seq), uint48(tree.bundles));
+    if (held + 1 < BUNDLE_LEAVES) return;
+    // The bundle is complete: its root joins the tree, and each completed pair above makes
+    // its parent complete — the right edge climbs while it is a right child, its left
+    // siblings being the frontier's last hashes.
+    let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
+    batch.put(hashKey(domain, BUNDLE_LEVEL, tree.bundles), hash);
+    for (let level = BUNDLE_LEVEL, i = tree.bundles; i % 2 === 1; level++, i = (i - 1) / 2) {
+      hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
+      batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
     }
+    tree.frontier.push(hash);
+    batch.put(treeKey(domain), Buffer.concat([uint48(tree.bundles + 1), ...tree.frontier]));
   }
 
   #committed(): DerivedReader {
@@ -209,6 +216,26 @@ export class TransparencyLog implements DerivedStructure {
       return { index: number * BUNDLE_LEAVES + i, leaf: { domain, id, digest, seq, time: new Date(bytes.readUIntBE(at + 6, 6)) } };
     }
     return undefined;
+  }
+
+  /**
+   * The change sequence numbers and times of leaves [start, start + count) — with the records'
+   * ids and digests (from the store's event log) what C2SP entry bundles serve. Undefined when
+   * the log does not have them all yet.
+   */
+  async leaves(domain: string, start: number, count: number): Promise<Array<{ seq: number; time: Date }> | undefined> {
+    if (!(start >= 0 && count >= 1) || start + count > (await this.size(domain))) return undefined;
+    const out: Array<{ seq: number; time: Date }> = [];
+    for (let b = Math.floor(start / BUNDLE_LEAVES); out.length < count; b++) {
+      const bundle = await this.#bundle(domain, b);
+      if (!bundle) throw new IcsError('INTERNAL', `the log of ${domain} lacks bundle ${b}`);
+      const bytes = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
+      for (let i = Math.max(0, start - b * BUNDLE_LEAVES); i < entries(bundle) && out.length < count; i++) {
+        const at = i * ENTRY_BYTES + HASH_BYTES;
+        out.push({ seq: bytes.readUIntBE(at, 6), time: new Date(bytes.readUIntBE(at + 6, 6)) });
+      }
+    }
+    return out;
   }
 
   inclusion(domain: string, index: number, size: number): Promise<Uint8Array[]> {

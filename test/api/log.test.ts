@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certify, type KeyRecord } from '../../ics/record/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
-import { CheckpointSigner, type LogProof, parseCheckpoint, parseNote, TransparencyLog, verifyConsistency, verifyLogProof } from '../../ics/tlog/index.ts';
+import { CheckpointSigner, leafHash, type LogProof, parseCheckpoint, parseLeaf, parseNote, TransparencyLog, verifyConsistency, verifyLogProof } from '../../ics/tlog/index.ts';
 import { ics } from '../helpers/cli.ts';
 import { mth } from '../tlog/helpers.ts';
 import { acmeDeviceId, device } from '../policy/helpers.ts';
@@ -123,6 +123,29 @@ describe('api: the transparency log (/ics/v1/log/…, verify?proof=1)', () => {
       assert.equal((await node.fetch(`/ics/v1/log/devices/${path}`)).status, 404, path);
     }
     assert.equal((await node.fetch('/ics/v1/log/system/tile/0/000.p/1')).status, 404, 'a private domain’s tiles are not served to anonymous callers');
+  });
+
+  it('serves the leaves as C2SP entry bundles: each entry hashes to its leaf in tile 0 and names a version the node holds', async () => {
+    const checkpoint = parseCheckpoint(parseNote(await (await node.fetch('/ics/v1/log/devices/checkpoint')).text()).text);
+    const response = await node.fetch(`/ics/v1/log/devices/tile/entries/000.p/${checkpoint.size}`);
+    assert.equal(response.status, 200);
+    const bundle = Buffer.from(await response.arrayBuffer());
+    const tile = Buffer.from(await (await node.fetch(`/ics/v1/log/devices/tile/0/000.p/${checkpoint.size}`)).arrayBuffer());
+    const texts: string[] = [];
+    for (let at = 0; at < bundle.length; ) {
+      const length = bundle.readUInt16BE(at);
+      texts.push(bundle.subarray(at + 2, at + 2 + length).toString('utf8'));
+      at += 2 + length;
+    }
+    assert.equal(texts.length, checkpoint.size);
+    texts.forEach((text, i) => assert.deepEqual(leafHash(Buffer.from(text, 'utf8')), tile.subarray(32 * i, 32 * (i + 1)), `entry ${i}`));
+    // Each names a version of a record the node serves, with its digest.
+    const leaf = parseLeaf(texts.at(-1) as string);
+    assert.equal(leaf.domain, 'devices');
+    const { events: history } = (await (await node.fetch(`/ics/v1/records/${encodeURIComponent(leaf.id)}/history`)).json()) as { events: Array<{ seq: number; digest: string }> };
+    assert.ok(history.some((e) => e.seq === leaf.seq && e.digest === leaf.digest), JSON.stringify(history));
+    for (const path of [`tile/entries/000.p/${checkpoint.size + 1}`, 'tile/entries/000', 'tile/entries/x']) assert.equal((await node.fetch(`/ics/v1/log/devices/${path}`)).status, 404, path);
+    assert.equal((await node.fetch('/ics/v1/log/system/tile/entries/000.p/1')).status, 404, 'nor a private domain’s entries');
   });
 
   it('a private domain’s log does not exist for a caller who may not read it', async () => {

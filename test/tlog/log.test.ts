@@ -122,3 +122,47 @@ describe('tlog: the log in the LevelDB store', () => {
     assert.deepEqual(Buffer.from(await log.root('firmware', size + 1)), mth(leaves));
   });
 });
+
+describe('tlog: a store that held records before the log', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ics-tlog-replay-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gets every earlier version in its log once, when it first opens with it, in order; later writes follow', async () => {
+    const path = join(dir, 'db');
+    const write = (store: RecordStore, record: CodeRecord, domains: string[]) => store.write({ record, domains, expectedDigest: undefined, source: 'import', signaturesAdded: 1, summary: 'test' });
+    const before = await openLevelStore({ path });
+    // More than one replay page (1,000 events), in two domains.
+    for (let i = 0; i < 1100; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => write(before, fakeCode(i + j), (i + j) % 4 === 0 ? ['firmware', 'system'] : ['firmware'])));
+    await before.close();
+
+    const log = new TransparencyLog();
+    let store = await openLevelStore({ path, derived: [log] });
+    const leavesOf = async (domain: string) =>
+      (await store.changesSince(0, 10_000)).filter((e) => e.domains.includes(domain)).map((e) => leafHash(Buffer.from(leafText({ domain, id: e.id, digest: e.digest, seq: e.seq, time: e.at }))));
+    try {
+      for (const [domain, count] of [['firmware', 1100], ['system', 275]] as const) {
+        assert.equal(await log.size(domain), count, domain);
+        assert.deepEqual(Buffer.from(await log.root(domain, count)), mth(await leavesOf(domain)), `${domain} root`);
+      }
+      await write(store, fakeCode(5000), ['firmware']);
+      assert.equal(await log.size('firmware'), 1101);
+      assert.deepEqual(Buffer.from(await log.root('firmware', 1101)), mth(await leavesOf('firmware')));
+    } finally {
+      await store.close();
+    }
+    // Once only: reopened, nothing is replayed again.
+    const again = new TransparencyLog();
+    store = await openLevelStore({ path, derived: [again] });
+    try {
+      assert.equal(await again.size('firmware'), 1101);
+      assert.deepEqual(Buffer.from(await again.root('firmware', 1101)), mth(await leavesOf('firmware')));
+    } finally {
+      await store.close();
+    }
+  });
+});

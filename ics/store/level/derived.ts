@@ -4,6 +4,7 @@
 // its reader is a range over its prefix.
 import { IcsError } from '../../errors.ts';
 import { normaliseLimit } from '../change.ts';
+import type { ChangeEvent } from '../model.ts';
 import { applyDerived, type DerivedBatch, type DerivedReader, type DerivedStructure, prefixEnd, type RecordChange } from '../derived.ts';
 import { derivedPrefix } from './keys.ts';
 import type { BatchOp } from './ops.ts';
@@ -65,6 +66,18 @@ export class DerivedGroup {
     const mine: BatchOp[][] = this.#spaces.map(() => []);
     const waiting = applyDerived(this.#structures, change, (i) => this.#batch(i, mine[i] as BatchOp[]));
     return waiting ? waiting.then(() => mine) : mine;
+  }
+
+  /** What structure `i` writes for an event from before it was added (DerivedStructure.replay). */
+  async replayed(i: number, event: ChangeEvent): Promise<BatchOp[]> {
+    const structure = this.#structures[i] as DerivedStructure;
+    const mine: BatchOp[] = [];
+    try {
+      await structure.replay?.(event, this.#batch(i, mine));
+    } catch (cause) {
+      throw new IcsError('INTERNAL', `derived structure ${structure.name} cannot replay change ${event.seq}`, { cause });
+    }
+    return mine;
   }
 
   /**

@@ -92,6 +92,8 @@ const STORE_FORMAT = 1;
 const SCAN_STEP = 256;
 /** Sync-set entries read per step when a domain's bucket index is built. */
 const BUILD_STEP = 1024;
+/** Events replayed into a derived structure per batch while it catches up with the event log (#catchUp). */
+const REPLAY_PAGE = 1000;
 
 interface PendingWrite {
   readonly request: WriteRequest;
@@ -234,10 +236,41 @@ export class LevelStore implements RecordStore {
         const value = stored[i];
         if (value) counts.set(kind, readUint48(value, 0));
       });
-      return new LevelStore(db, options, lastSeq, counts, derived, init);
+      const store = new LevelStore(db, options, lastSeq, counts, derived, init);
+      await store.#catchUp();
+      return store;
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * Brings each derived structure that has not seen the whole event log up to it: one that can
+   * be made from events (`replay`, e.g. the transparency log added to a store that already
+   * holds records) gets every earlier event, in pages, each page in one batch with the
+   * progress (so a crash resumes where it stopped); one that cannot is marked as present from
+   * now on. Done once per structure, at open, before any write.
+   */
+  async #catchUp(): Promise<void> {
+    const done = (seq: number) => Buffer.concat([uint48(seq), Buffer.of(1)]);
+    for (let i = 0; i < this.#derived.length; i++) {
+      const space = this.#derived[i] as DerivedSpace;
+      const marker = metaKey(`derived/${space.structure.name}`);
+      const state = await this.#db.get(marker);
+      if (state?.[6] === 1) continue;
+      let after = state ? readUint48(state, 0) : 0;
+      while (space.structure.replay && after < this.#lastSeq) {
+        const events = await this.changesSince(after, REPLAY_PAGE);
+        if (events.length === 0) break;
+        const group = new DerivedGroup(this.#db, [space]);
+        const ops: BatchOp[] = [];
+        for (const event of events) group.accept([await group.replayed(0, event)], ops);
+        after = (events.at(-1) as ChangeEvent).seq;
+        ops.push({ type: 'put', key: marker, value: Buffer.concat([uint48(after), Buffer.of(0)]) });
+        await this.#batch(ops);
+      }
+      await this.#db.put(marker, done(this.#lastSeq));
     }
   }
 
