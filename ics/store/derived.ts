@@ -49,6 +49,8 @@ export interface DerivedRange {
  */
 export interface DerivedReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Several keys in one read (one round trip to a database's threads). */
+  getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
   range(range: DerivedRange): Promise<Array<readonly [Uint8Array, Uint8Array]>>;
 }
 

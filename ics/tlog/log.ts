@@ -107,6 +107,8 @@ export class TransparencyLog implements DerivedStructure {
   #reader: DerivedReader | undefined;
   readonly #hashes = new LRUCache<string, Uint8Array>({ max: HASH_CACHE_ENTRIES });
   readonly #bundles = new LRUCache<string, Uint8Array>({ max: BUNDLE_CACHE_ENTRIES });
+  /** Committed keys asked for in this turn, by latin1 key: read together (#read). */
+  #asked = new Map<string, { key: Uint8Array; read: Promise<Uint8Array | undefined>; settle: (value: Promise<Uint8Array | undefined>) => void }>();
 
   attach(reader: DerivedReader): void {
     this.#reader = reader;
@@ -154,12 +156,37 @@ export class TransparencyLog implements DerivedStructure {
     return this.#reader;
   }
 
+  /**
+   * A committed value, read with the others asked for in the same turn: a proof asks for all
+   * its hashes at once, and one read of them all waits once for the database, not once per
+   * hash behind the others.
+   */
+  #read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const name = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const asked = this.#asked.get(name);
+    if (asked) return asked.read;
+    if (this.#asked.size === 0) queueMicrotask(() => this.#readAsked());
+    let settle!: (value: Promise<Uint8Array | undefined>) => void;
+    const read = new Promise<Uint8Array | undefined>((resolve) => {
+      settle = resolve;
+    });
+    this.#asked.set(name, { key, read, settle });
+    return read;
+  }
+
+  #readAsked(): void {
+    const asked = [...this.#asked.values()];
+    this.#asked = new Map();
+    const values = Promise.resolve().then(() => this.#committed().getMany(asked.map((a) => a.key)));
+    asked.forEach((a, i) => a.settle(values.then((all) => all[i])));
+  }
+
   /** A committed bundle; complete ones through the cache. */
   async #bundle(domain: string, bundle: number): Promise<Uint8Array | undefined> {
     const key = `${domain}\0${bundle}`;
     const cached = this.#bundles.get(key);
     if (cached) return cached;
-    const value = await this.#committed().get(bundleKey(domain, bundle));
+    const value = await this.#read(bundleKey(domain, bundle));
     if (value?.length === FULL_BUNDLE_BYTES) this.#bundles.set(key, value);
     return value;
   }
@@ -169,7 +196,7 @@ export class TransparencyLog implements DerivedStructure {
     const key = `${domain}\0${level}\0${index}`;
     const cached = this.#hashes.get(key);
     if (cached) return cached;
-    const value = await this.#committed().get(hashKey(domain, level, index));
+    const value = await this.#read(hashKey(domain, level, index));
     // Read from committed state only: a subtree there is complete and final.
     if (value) this.#hashes.set(key, value);
     return value;

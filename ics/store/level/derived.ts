@@ -12,6 +12,7 @@ import type { BatchOp } from './ops.ts';
 /** What the derived entries are read from: the database, by full key or by range. */
 export interface DerivedSource {
   get(key: Buffer): Promise<Buffer | undefined>;
+  getMany(keys: Buffer[]): Promise<Array<Buffer | undefined>>;
   iterator(options: { gte: Buffer; lt: Buffer; limit: number; reverse: boolean }): { all(): Promise<Array<[Buffer, Buffer]>> };
 }
 
@@ -135,6 +136,10 @@ export function derivedReader(source: DerivedSource, prefix: Buffer, checkOpen: 
     async get(key) {
       checkOpen();
       return source.get(prefixed(prefix, key));
+    },
+    async getMany(keys) {
+      checkOpen();
+      return source.getMany(keys.map((key) => prefixed(prefix, key)));
     },
     async range({ gte, lt, limit, reverse = false }) {
       checkOpen();

@@ -117,6 +117,10 @@ export class MemoryStore implements RecordStore {
         checkOpen();
         return data.get(key);
       },
+      async getMany(keys) {
+        checkOpen();
+        return keys.map((key) => data.get(key));
+      },
       async range(range) {
         checkOpen();
         return data.range({ ...range, limit: range.limit === undefined ? undefined : normaliseLimit(range.limit) });
