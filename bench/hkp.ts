@@ -6,7 +6,7 @@
 // benchmark's end-to-end ingest (parseRecord + store.write) on the same store. The load
 // generator (autocannon) runs in a worker thread: its own event loop, its own core.
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -19,13 +19,14 @@ import { hkpPlugin } from '../ics/hkp/index.ts';
 import { createHttpServer, type HttpComponents, httpInit } from '../ics/http/index.ts';
 import { Ingest } from '../ics/ingest/index.ts';
 import { createMetrics } from '../ics/node/index.ts';
-import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
-import { armor, type KeyRecord, parseRecord } from '../ics/record/index.ts';
+import type { PolicyEngine } from '../ics/policy/index.ts';
+import { armor, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import { corpusWrite, environmentLine, int, mib, pick, pool, seconds, threadCpu, type BenchContext, type Benchmark } from './harness.ts';
+import { benchPolicy, corpusSeeds, issuerRecord } from './corpus-policy.ts';
 import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { deviceUserId, type IssuerSeed, issuerFromSeed, keyCreated } from './store-corpus-shared.ts';
-import { deviceRecord, selfSignedKey } from './store-packets.ts';
+import { deviceRecord } from './store-packets.ts';
 
 /** Goals from the brief. */
 const GOAL_SHARE = 0.7;
@@ -34,7 +35,6 @@ const GOAL_ADD_SHARE = 0.6;
 /** Bumped whenever the store built here changes, so that an old cache is not reused. */
 const STORE_VERSION = 1;
 const FINGERPRINT_BYTES = 20;
-const CORPUS_MAGIC = Buffer.from('ICS-STORE-CORPUS\n');
 
 interface Settings {
   records: number;
@@ -195,50 +195,6 @@ class Tally {
 // ---- the node under test -----------------------------------------------------------------
 
 /** The issuers' seeds, from the corpus file's header (see store-corpus.ts). */
-function corpusSeeds(file: string): { manufacturer: IssuerSeed; integrator: IssuerSeed } {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(CORPUS_MAGIC.length + 4);
-    readSync(fd, head, 0, head.length, 0);
-    if (!head.subarray(0, CORPUS_MAGIC.length).equals(CORPUS_MAGIC)) throw new Error(`${file}: not a corpus`);
-    const json = Buffer.alloc(head.readUInt32LE(CORPUS_MAGIC.length));
-    readSync(fd, json, 0, json.length, head.length);
-    return JSON.parse(json.toString('utf8')) as { manufacturer: IssuerSeed; integrator: IssuerSeed };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function issuerRecord(seed: IssuerSeed): Promise<KeyRecord> {
-  return (await parseRecord(selfSignedKey(issuerFromSeed(seed).key, seed.userId).bytes)).record as KeyRecord;
-}
-
-/** The corpus devices' domain: manufacturer-certified ACME devices, public, verdict needs both roles. */
-async function benchPolicy(manufacturer: KeyRecord, integrator: KeyRecord): Promise<PolicyEngine> {
-  const policy = policyFromObject(
-    {
-      version: 1,
-      trust: {
-        issuers: [
-          { name: 'acme', fingerprint: manufacturer.id, roles: ['manufacturer'] },
-          { name: 'integrator', fingerprint: integrator.id, roles: ['integrator', 'maintainer'] },
-        ],
-      },
-      domains: [
-        {
-          name: 'devices',
-          select: { kinds: ['device'], userId: 'urn:cm4it:device:acme.example:*', signedBy: { role: 'manufacturer' } },
-          accept: { requireRoles: ['manufacturer'] },
-          read: 'public',
-          verdict: { requiredRoles: ['manufacturer', 'integrator'] },
-        },
-      ],
-      sync: { peers: [] },
-    },
-    'bench-hkp-policy.yaml',
-  );
-  return PolicyEngine.create(policy, [manufacturer, integrator]);
-}
 
 
 

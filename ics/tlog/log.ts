@@ -2,13 +2,14 @@
 // leaves are the record versions the node accepted in that domain, appended by the store's
 // derived-structure hook in the same atomic batch as the record — a version is in the log
 // exactly when it is in the store. What the log keeps per domain, in its own key space:
+//   T ‖ domain ‖ 0             → tree size (6 bytes), then the frontier above the complete
+//                                bundles: the hashes of the complete subtrees of bundles the
+//                                tree is made of, largest first
 //   B ‖ domain ‖ 0 ‖ bundle    → a bundle of up to 16 consecutive leaves, 44 bytes each: the
 //                                leaf's hash, its change sequence number (6 bytes) and time
-//                                (ms, 6 bytes); an append rewrites the last bundle (the store
-//                                writes a key once per batch however often it is put)
-//   T ‖ domain ‖ 0             → complete bundles (6 bytes), then the frontier above them: the
-//                                hashes of the complete subtrees of bundles the tree is made
-//                                of, largest first; written when a bundle completes
+//                                (ms, 6 bytes)
+// An append rewrites T and the last bundle: the store writes a key once per batch however
+// often it is put, and the next append in the batch reads both from the batch.
 //   H ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at a level ≥ 4 (a bundle's root
 //                                and above); the levels below are hashed from the bundle
 //   Q ‖ domain ‖ 0 ‖ seq       → the bundle whose first leaf is change `seq`: a version's
@@ -64,13 +65,13 @@ const bundleKey = (domain: string, bundle: number) => Buffer.concat([Uint8Array.
 const hashKey = (domain: string, level: number, index: number) => Buffer.concat([Uint8Array.of(HASH), domainPart(domain), Uint8Array.of(level), uint48(index)]);
 const seqKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of(SEQ), domainPart(domain), uint48(seq)]);
 
-/** Complete bundles in the tree, and the frontier above them: one hash per set bit of that count, the largest subtree first. */
-function readTree(value: Uint8Array | undefined): { bundles: number; frontier: Uint8Array[] } {
-  if (!value) return { bundles: 0, frontier: [] };
+/** The tree's size, and the frontier above its complete bundles: one hash per set bit of their count, the largest subtree first. */
+function readTree(value: Uint8Array | undefined): { size: number; frontier: Uint8Array[] } {
+  if (!value) return { size: 0, frontier: [] };
   const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const frontier: Uint8Array[] = [];
   for (let at = 6; at + HASH_BYTES <= bytes.length; at += HASH_BYTES) frontier.push(bytes.subarray(at, at + HASH_BYTES));
-  return { bundles: bytes.readUIntBE(0, 6), frontier };
+  return { size: bytes.readUIntBE(0, 6), frontier };
 }
 
 const entries = (bundle: Uint8Array | undefined) => (bundle ? bundle.length / ENTRY_BYTES : 0);
@@ -126,29 +127,33 @@ export class TransparencyLog implements DerivedStructure {
 
   async #append(batch: DerivedBatch, domain: string, id: string, digest: string, seq: number, at: Date): Promise<void> {
     const tree = readTree(await batch.get(treeKey(domain)));
-    if (tree.frontier.length !== popcount(tree.bundles)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${tree.bundles} bundles`);
-    const last = await batch.get(bundleKey(domain, tree.bundles));
-    const held = entries(last);
+    const number = Math.floor(tree.size / BUNDLE_LEAVES);
+    if (tree.frontier.length !== popcount(number)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${number} bundles`);
+    const held = tree.size % BUNDLE_LEAVES;
+    // A new bundle is not read: it does not exist yet.
+    const last = held > 0 ? await batch.get(bundleKey(domain, number)) : undefined;
+    if (entries(last) !== held) throw new IcsError('INTERNAL', `the log of ${domain} has ${entries(last)} leaves in bundle ${number}, not ${held}`);
     const bundle = Buffer.allocUnsafe((held + 1) * ENTRY_BYTES);
     if (last) bundle.set(last, 0);
     const offset = held * ENTRY_BYTES;
     leafHash(Buffer.from(leafText({ domain, id, digest, seq, time: at }), 'utf8')).copy(bundle, offset);
     bundle.writeUIntBE(seq, offset + HASH_BYTES, 6);
     bundle.writeUIntBE(at.getTime(), offset + HASH_BYTES + 6, 6);
-    batch.put(bundleKey(domain, tree.bundles), bundle);
-    if (held === 0) batch.put(seqKey(domain, seq), uint48(tree.bundles));
-    if (held + 1 < BUNDLE_LEAVES) return;
-    // The bundle is complete: its root joins the tree, and each completed pair above makes
-    // its parent complete — the right edge climbs while it is a right child, its left
-    // siblings being the frontier's last hashes.
-    let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
-    batch.put(hashKey(domain, BUNDLE_LEVEL, tree.bundles), hash);
-    for (let level = BUNDLE_LEVEL, i = tree.bundles; i % 2 === 1; level++, i = (i - 1) / 2) {
-      hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
-      batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
+    batch.put(bundleKey(domain, number), bundle);
+    if (held === 0) batch.put(seqKey(domain, seq), uint48(number));
+    if (held + 1 === BUNDLE_LEAVES) {
+      // The bundle is complete: its root joins the tree, and each completed pair above makes
+      // its parent complete — the right edge climbs while it is a right child, its left
+      // siblings being the frontier's last hashes.
+      let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
+      batch.put(hashKey(domain, BUNDLE_LEVEL, number), hash);
+      for (let level = BUNDLE_LEVEL, i = number; i % 2 === 1; level++, i = (i - 1) / 2) {
+        hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
+        batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
+      }
+      tree.frontier.push(hash);
     }
-    tree.frontier.push(hash);
-    batch.put(treeKey(domain), Buffer.concat([uint48(tree.bundles + 1), ...tree.frontier]));
+    batch.put(treeKey(domain), Buffer.concat([uint48(tree.size + 1), ...tree.frontier]));
   }
 
   #committed(): DerivedReader {
@@ -220,8 +225,7 @@ export class TransparencyLog implements DerivedStructure {
 
   /** Leaves in the domain's log now. */
   async size(domain: string): Promise<number> {
-    const { bundles } = readTree(await this.#committed().get(treeKey(domain)));
-    return bundles * BUNDLE_LEAVES + entries(await this.#committed().get(bundleKey(domain, bundles)));
+    return readTree(await this.#committed().get(treeKey(domain))).size;
   }
 
   async root(domain: string, size: number): Promise<Uint8Array> {

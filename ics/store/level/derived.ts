@@ -13,6 +13,8 @@ import type { BatchOp } from './ops.ts';
 export interface DerivedSource {
   get(key: Buffer): Promise<Buffer | undefined>;
   getMany(keys: Buffer[]): Promise<Array<Buffer | undefined>>;
+  /** A read on the calling thread (classic-level ≥ 3): for the few keys a group reads, quicker than a trip to the database's threads. */
+  getSync?(key: Buffer): Buffer | undefined;
   iterator(options: { gte: Buffer; lt: Buffer; limit: number; reverse: boolean }): { all(): Promise<Array<[Buffer, Buffer]>> };
 }
 
@@ -45,6 +47,14 @@ function lastFor(ops: readonly BatchOp[], key: Buffer): Buffer | undefined | nul
   return null;
 }
 
+async function readCommitted(source: DerivedSource, key: Buffer): Promise<Buffer | undefined> {
+  try {
+    return source.getSync ? source.getSync(key) : await source.get(key);
+  } catch (cause) {
+    throw new IcsError('UNAVAILABLE', 'store read failed', { cause });
+  }
+}
+
 /** One commit group's derived entries: each write's kept apart until it is accepted. */
 export class DerivedGroup {
   readonly #source: DerivedSource;
@@ -54,6 +64,11 @@ export class DerivedGroup {
   readonly #accepted: BatchOp[][];
   /** Where in the group's batch each derived key was last written (latin1 of the key). */
   readonly #slots = new Map<string, number>();
+  /**
+   * Committed values read for this group, by latin1 key: nothing else writes while a group is
+   * built, so a key every write reads (a log's tree state) is read from the database once.
+   */
+  readonly #committed = new Map<string, Promise<Buffer | undefined>>();
 
   constructor(source: DerivedSource, spaces: readonly DerivedSpace[]) {
     this.#source = source;
@@ -108,16 +123,19 @@ export class DerivedGroup {
     const { prefix } = this.#spaces[i] as DerivedSpace;
     const accepted = this.#accepted[i] as BatchOp[];
     const source = this.#source;
+    const committed = this.#committed;
     return {
       async get(key) {
         const full = prefixed(prefix, key);
         const pending = lastFor(mine, full) ?? lastFor(accepted, full);
         if (pending !== null) return pending;
-        try {
-          return await source.get(full);
-        } catch (cause) {
-          throw new IcsError('UNAVAILABLE', 'store read failed', { cause });
+        const name = full.toString('latin1');
+        let read = committed.get(name);
+        if (!read) {
+          read = readCommitted(source, full);
+          committed.set(name, read);
         }
+        return read;
       },
       put(key, value) {
         mine.push({ type: 'put', key: prefixed(prefix, key), value: toBuffer(value) });
