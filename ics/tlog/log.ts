@@ -2,22 +2,20 @@
 // leaves are the record versions the node accepted in that domain, appended by the store's
 // derived-structure hook in the same atomic batch as the record — a version is in the log
 // exactly when it is in the store. What the log keeps per domain, in its own key space:
-//   T ‖ domain ‖ 0             → tree size (6 bytes), then the frontier above the complete
-//                                bundles: the hashes of the complete subtrees of bundles the
-//                                tree is made of, largest first
+//   T ‖ domain ‖ 0             → tree size (6 bytes)
 //   B ‖ domain ‖ 0 ‖ bundle    → a bundle of up to 16 consecutive leaves, 44 bytes each: the
 //                                leaf's hash, its change sequence number (6 bytes) and time
 //                                (ms, 6 bytes)
-// An append rewrites T and the last bundle: the store writes a key once per batch however
-// often it is put, and the next append in the batch reads both from the batch.
-//   H ‖ domain ‖ 0 ‖ level ‖ i → hash of complete subtree i at a level ≥ 4 (a bundle's root
-//                                and above); the levels below are hashed from the bundle
+//   U ‖ domain ‖ 0 ‖ level ‖ i → a strip of up to 16 consecutive hashes of tree level 4, 8,
+//                                12, … (each the root of a complete strip, or bundle, below)
 //   Q ‖ domain ‖ 0 ‖ seq       → the bundle whose first leaf is change `seq`: a version's
 //                                leaf is found from its sequence number (they grow together)
-// About 48 bytes per leaf on disk and one batch entry per append (a sixteenth more for the
-// rest). Roots and proofs are made from the stored complete subtrees (merkle.ts): O(log n)
-// reads, cached (complete subtrees and bundles never change). A leaf is text a gateway can
-// rebuild from what the node answered (leafText).
+// The levels between are hashed from the strip (or bundle) below them when needed, so a proof
+// reads one value per four levels of the tree, most of them cached. An append rewrites T and
+// the last bundle (and, once in 16, the strip above): the store writes a key once per batch
+// however often it is put, and the next append in the batch reads both from the batch. About
+// 47 bytes per leaf on disk. A leaf is text a gateway can rebuild from what the node
+// answered (leafText).
 import type { ChangeEvent, DerivedBatch, DerivedReader, DerivedStructure, RecordChange } from '../store/index.ts';
 import { LRUCache } from 'lru-cache';
 import { IcsError } from '../errors.ts';
@@ -29,14 +27,15 @@ export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
 const BUNDLE = 0x42; // 'B'
 const TREE = 0x54; // 'T'
-const HASH = 0x48; // 'H'
+const STRIP = 0x55; // 'U'
 const SEQ = 0x51; // 'Q'
-/** Leaves per bundle: 2^BUNDLE_LEVEL. */
-const BUNDLE_LEVEL = 4;
-const BUNDLE_LEAVES = 2 ** BUNDLE_LEVEL;
-/** A bundle entry: leaf hash, seq (6), time in ms (6). */
+/** Hashes per strip (leaves per bundle): 2^STRIP_LEVELS; strips are kept at every STRIP_LEVELS-th level. */
+const STRIP_LEVELS = 4;
+const STRIP_WIDTH = 2 ** STRIP_LEVELS;
+const BUNDLE_LEAVES = STRIP_WIDTH;
+/** A bundle entry: leaf hash, seq (6), time in ms (6); an upper strip's entry is its hash alone. */
 const ENTRY_BYTES = HASH_BYTES + 12;
-const FULL_BUNDLE_BYTES = BUNDLE_LEAVES * ENTRY_BYTES;
+const entryBytes = (level: number) => (level === 0 ? ENTRY_BYTES : HASH_BYTES);
 
 /** What a leaf says: this record version was accepted in this domain, as the node's change `seq`, at `time`. */
 export interface LogLeaf {
@@ -62,34 +61,49 @@ function uint48(n: number): Buffer {
 const domainPart = (domain: string) => Buffer.from(`${domain}\0`, 'utf8');
 const treeKey = (domain: string) => Buffer.concat([Uint8Array.of(TREE), domainPart(domain)]);
 const bundleKey = (domain: string, bundle: number) => Buffer.concat([Uint8Array.of(BUNDLE), domainPart(domain), uint48(bundle)]);
-const hashKey = (domain: string, level: number, index: number) => Buffer.concat([Uint8Array.of(HASH), domainPart(domain), Uint8Array.of(level), uint48(index)]);
+const stripKey = (domain: string, level: number, index: number) =>
+  level === 0 ? bundleKey(domain, index) : Buffer.concat([Uint8Array.of(STRIP), domainPart(domain), Uint8Array.of(level), uint48(index)]);
 const seqKey = (domain: string, seq: number) => Buffer.concat([Uint8Array.of(SEQ), domainPart(domain), uint48(seq)]);
 
-/** The tree's size, and the frontier above its complete bundles: one hash per set bit of their count, the largest subtree first. */
-function readTree(value: Uint8Array | undefined): { size: number; frontier: Uint8Array[] } {
-  if (!value) return { size: 0, frontier: [] };
-  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  const frontier: Uint8Array[] = [];
-  for (let at = 6; at + HASH_BYTES <= bytes.length; at += HASH_BYTES) frontier.push(bytes.subarray(at, at + HASH_BYTES));
-  return { size: bytes.readUIntBE(0, 6), frontier };
+const readSize = (value: Uint8Array | undefined) => (value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUIntBE(0, 6) : 0);
+
+/** Hashes (or leaves) in a strip (or bundle) of tree level `level`. */
+const count = (strip: Uint8Array | undefined, level: number) => (strip ? strip.length / entryBytes(level) : 0);
+const entries = (bundle: Uint8Array | undefined) => count(bundle, 0);
+
+/** The hash of the complete subtree of `2^height` entries at `first` in a strip of tree level `level` (height ≤ STRIP_LEVELS). */
+function stripSubtree(strip: Uint8Array, level: number, height: number, first: number): Uint8Array {
+  if (height === 0) {
+    const at = first * entryBytes(level);
+    return strip.subarray(at, at + HASH_BYTES);
+  }
+  const half = 2 ** (height - 1);
+  return nodeHash(stripSubtree(strip, level, height - 1, first), stripSubtree(strip, level, height - 1, first + half));
 }
 
-const entries = (bundle: Uint8Array | undefined) => (bundle ? bundle.length / ENTRY_BYTES : 0);
-const entryHash = (bundle: Uint8Array, i: number) => bundle.subarray(i * ENTRY_BYTES, i * ENTRY_BYTES + HASH_BYTES);
+/** A strip (or bundle) as read, and once complete every subtree hash in it, by height (0: its entries' hashes). */
+interface Strip {
+  readonly raw: Uint8Array;
+  readonly heights?: readonly (readonly Uint8Array[])[];
+}
 
-/** The hash of the complete subtree of `2^level` leaves at `first` in a bundle (level ≤ BUNDLE_LEVEL). */
-function bundleSubtree(bundle: Uint8Array, level: number, first: number): Uint8Array {
-  if (level === 0) return entryHash(bundle, first);
-  const half = 2 ** (level - 1);
-  return nodeHash(bundleSubtree(bundle, level - 1, first), bundleSubtree(bundle, level - 1, first + half));
+/** All subtree hashes of a complete strip: 16 + 8 + 4 + 2 + 1. */
+function completeStrip(raw: Uint8Array, level: number): Strip {
+  const heights: Uint8Array[][] = [Array.from({ length: STRIP_WIDTH }, (_, i) => stripSubtree(raw, level, 0, i))];
+  for (let h = 1; h <= STRIP_LEVELS; h++) {
+    const below = heights[h - 1] as Uint8Array[];
+    heights.push(Array.from({ length: below.length / 2 }, (_, i) => nodeHash(below[2 * i] as Uint8Array, below[2 * i + 1] as Uint8Array)));
+  }
+  return { raw, heights };
 }
 
 /**
- * Complete subtrees and complete bundles read lately: they never change once written, so
- * proofs — whose upper levels every proof shares — read most of them from memory.
+ * Complete strips and bundles read lately, with their subtree hashes: they never change once
+ * complete, so proofs — whose upper levels every proof shares — take most of them from
+ * memory, and hash nothing there. ~1 KiB each (a bundle ~1.7 KiB).
  */
-const HASH_CACHE_ENTRIES = 200_000;
-const BUNDLE_CACHE_ENTRIES = 20_000;
+const STRIP_CACHE_ENTRIES = 16_384;
+const BUNDLE_CACHE_ENTRIES = 8_192;
 
 /** Where a record version is in a domain's log. */
 export interface LeafPosition {
@@ -97,17 +111,11 @@ export interface LeafPosition {
   readonly leaf: LogLeaf;
 }
 
-function popcount(n: number): number {
-  let count = 0;
-  for (let x = n; x > 0; x = Math.floor(x / 2)) count += x % 2;
-  return count;
-}
-
 export class TransparencyLog implements DerivedStructure {
   readonly name = TLOG_STRUCTURE;
   #reader: DerivedReader | undefined;
-  readonly #hashes = new LRUCache<string, Uint8Array>({ max: HASH_CACHE_ENTRIES });
-  readonly #bundles = new LRUCache<string, Uint8Array>({ max: BUNDLE_CACHE_ENTRIES });
+  readonly #strips = new LRUCache<string, Strip>({ max: STRIP_CACHE_ENTRIES });
+  readonly #bundles = new LRUCache<string, Strip>({ max: BUNDLE_CACHE_ENTRIES });
   /** Committed keys asked for in this turn, by latin1 key: read together (#read). */
   #asked = new Map<string, { key: Uint8Array; read: Promise<Uint8Array | undefined>; settle: (value: Promise<Uint8Array | undefined>) => void }>();
 
@@ -126,34 +134,29 @@ export class TransparencyLog implements DerivedStructure {
   }
 
   async #append(batch: DerivedBatch, domain: string, id: string, digest: string, seq: number, at: Date): Promise<void> {
-    const tree = readTree(await batch.get(treeKey(domain)));
-    const number = Math.floor(tree.size / BUNDLE_LEAVES);
-    if (tree.frontier.length !== popcount(number)) throw new IcsError('INTERNAL', `the log of ${domain} has a frontier of ${tree.frontier.length} for ${number} bundles`);
-    const held = tree.size % BUNDLE_LEAVES;
-    // A new bundle is not read: it does not exist yet.
-    const last = held > 0 ? await batch.get(bundleKey(domain, number)) : undefined;
-    if (entries(last) !== held) throw new IcsError('INTERNAL', `the log of ${domain} has ${entries(last)} leaves in bundle ${number}, not ${held}`);
-    const bundle = Buffer.allocUnsafe((held + 1) * ENTRY_BYTES);
-    if (last) bundle.set(last, 0);
-    const offset = held * ENTRY_BYTES;
-    leafHash(Buffer.from(leafText({ domain, id, digest, seq, time: at }), 'utf8')).copy(bundle, offset);
-    bundle.writeUIntBE(seq, offset + HASH_BYTES, 6);
-    bundle.writeUIntBE(at.getTime(), offset + HASH_BYTES + 6, 6);
-    batch.put(bundleKey(domain, number), bundle);
-    if (held === 0) batch.put(seqKey(domain, seq), uint48(number));
-    if (held + 1 === BUNDLE_LEAVES) {
-      // The bundle is complete: its root joins the tree, and each completed pair above makes
-      // its parent complete — the right edge climbs while it is a right child, its left
-      // siblings being the frontier's last hashes.
-      let hash = bundleSubtree(bundle, BUNDLE_LEVEL, 0);
-      batch.put(hashKey(domain, BUNDLE_LEVEL, number), hash);
-      for (let level = BUNDLE_LEVEL, i = number; i % 2 === 1; level++, i = (i - 1) / 2) {
-        hash = nodeHash(tree.frontier.pop() as Uint8Array, hash);
-        batch.put(hashKey(domain, level + 1, (i - 1) / 2), hash);
-      }
-      tree.frontier.push(hash);
+    const size = readSize(await batch.get(treeKey(domain)));
+    const leaf = Buffer.allocUnsafe(ENTRY_BYTES);
+    leafHash(Buffer.from(leafText({ domain, id, digest, seq, time: at }), 'utf8')).copy(leaf, 0);
+    leaf.writeUIntBE(seq, HASH_BYTES, 6);
+    leaf.writeUIntBE(at.getTime(), HASH_BYTES + 6, 6);
+    if (size % BUNDLE_LEAVES === 0) batch.put(seqKey(domain, seq), uint48(size / BUNDLE_LEAVES));
+    // The leaf joins its bundle; a bundle (or strip) it completes gives its root to the strip
+    // above, and so on up.
+    let entry: Uint8Array = leaf;
+    for (let level = 0, index = size; ; level += STRIP_LEVELS, index = Math.floor(index / STRIP_WIDTH)) {
+      const number = Math.floor(index / STRIP_WIDTH);
+      const held = index % STRIP_WIDTH;
+      // A new strip is not read: it does not exist yet.
+      const last = held > 0 ? await batch.get(stripKey(domain, level, number)) : undefined;
+      if (count(last, level) !== held) throw new IcsError('INTERNAL', `the log of ${domain} has ${count(last, level)} entries in strip ${level}/${number}, not ${held}`);
+      const strip = Buffer.allocUnsafe((held + 1) * entryBytes(level));
+      if (last) strip.set(last, 0);
+      strip.set(entry, held * entryBytes(level));
+      batch.put(stripKey(domain, level, number), strip);
+      if (held + 1 < STRIP_WIDTH) break;
+      entry = stripSubtree(strip, level, STRIP_LEVELS, 0);
     }
-    batch.put(treeKey(domain), Buffer.concat([uint48(tree.size + 1), ...tree.frontier]));
+    batch.put(treeKey(domain), uint48(size + 1));
   }
 
   #committed(): DerivedReader {
@@ -186,46 +189,41 @@ export class TransparencyLog implements DerivedStructure {
     asked.forEach((a, i) => a.settle(values.then((all) => all[i])));
   }
 
-  /** A committed bundle; complete ones through the cache. */
-  async #bundle(domain: string, bundle: number): Promise<Uint8Array | undefined> {
-    const key = `${domain}\0${bundle}`;
-    const cached = this.#bundles.get(key);
+  /** A committed strip (level 0: a bundle); complete ones through the cache, with their subtree hashes. */
+  async #strip(domain: string, level: number, index: number): Promise<Strip | undefined> {
+    const key = `${domain}\0${level}\0${index}`;
+    const cache = level === 0 ? this.#bundles : this.#strips;
+    const cached = cache.get(key);
     if (cached) return cached;
-    const value = await this.#read(bundleKey(domain, bundle));
-    if (value?.length === FULL_BUNDLE_BYTES) this.#bundles.set(key, value);
-    return value;
+    const raw = await this.#read(stripKey(domain, level, index));
+    if (!raw) return undefined;
+    if (count(raw, level) < STRIP_WIDTH) return { raw };
+    const strip = completeStrip(raw, level);
+    cache.set(key, strip);
+    return strip;
   }
 
-  /** A committed complete subtree's hash (level ≥ BUNDLE_LEVEL), through the cache. */
-  async #hash(domain: string, level: number, index: number): Promise<Uint8Array | undefined> {
-    const key = `${domain}\0${level}\0${index}`;
-    const cached = this.#hashes.get(key);
-    if (cached) return cached;
-    const value = await this.#read(hashKey(domain, level, index));
-    // Read from committed state only: a subtree there is complete and final.
-    if (value) this.#hashes.set(key, value);
-    return value;
+  async #bundle(domain: string, index: number): Promise<Uint8Array | undefined> {
+    return (await this.#strip(domain, 0, index))?.raw;
   }
 
   #subtrees(domain: string): SubtreeHashes {
     return async (level, index) => {
-      if (level >= BUNDLE_LEVEL) {
-        const value = await this.#hash(domain, level, index);
-        if (!value) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
-        return value;
-      }
-      // Below a bundle's root: hashed from the bundle's leaves.
-      const first = index * 2 ** level;
-      const bundle = await this.#bundle(domain, Math.floor(first / BUNDLE_LEAVES));
-      const offset = first % BUNDLE_LEAVES;
-      if (entries(bundle) < offset + 2 ** level) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
-      return bundleSubtree(bundle as Uint8Array, level, offset);
+      // From the strip of the nearest kept level at or below it.
+      const height = level % STRIP_LEVELS;
+      const kept = level - height;
+      const first = index * 2 ** height;
+      const strip = await this.#strip(domain, kept, Math.floor(first / STRIP_WIDTH));
+      const offset = first % STRIP_WIDTH;
+      if (strip?.heights) return strip.heights[height]?.[offset / 2 ** height] as Uint8Array;
+      if (count(strip?.raw, kept) < offset + 2 ** height) throw new IcsError('INTERNAL', `the log of ${domain} lacks node ${level}/${index}`);
+      return stripSubtree((strip as Strip).raw, kept, height, offset);
     };
   }
 
   /** Leaves in the domain's log now. */
   async size(domain: string): Promise<number> {
-    return readTree(await this.#committed().get(treeKey(domain))).size;
+    return readSize(await this.#committed().get(treeKey(domain)));
   }
 
   async root(domain: string, size: number): Promise<Uint8Array> {
