@@ -98,12 +98,13 @@ function completeStrip(raw: Uint8Array, level: number): Strip {
 }
 
 /**
- * Complete strips and bundles read lately, with their subtree hashes: they never change once
- * complete, so proofs — whose upper levels every proof shares — take most of them from
- * memory, and hash nothing there. ~1 KiB each (a bundle ~1.7 KiB).
+ * Complete strips and bundles read lately: they never change once complete, so proofs —
+ * whose upper levels every proof shares — take most of them from memory. A strip is kept
+ * with its subtree hashes (~1 KiB), so that those levels hash nothing; a bundle (0.7 KiB)
+ * is not: a random leaf's bundle is seldom asked twice, and only its path is hashed.
  */
 const STRIP_CACHE_ENTRIES = 16_384;
-const BUNDLE_CACHE_ENTRIES = 8_192;
+const BUNDLE_CACHE_ENTRIES = 16_384;
 
 /** Where a record version is in a domain's log. */
 export interface LeafPosition {
@@ -198,7 +199,7 @@ export class TransparencyLog implements DerivedStructure {
     const raw = await this.#read(stripKey(domain, level, index));
     if (!raw) return undefined;
     if (count(raw, level) < STRIP_WIDTH) return { raw };
-    const strip = completeStrip(raw, level);
+    const strip = level === 0 ? { raw } : completeStrip(raw, level);
     cache.set(key, strip);
     return strip;
   }
