@@ -41,6 +41,9 @@ done
 #   mosquitto     the MQTT broker that admits enrolled devices and refuses revoked ones, with
 #                 its dynamic-security plugin; mosquitto_pub/_sub as devices and gateways
 #                 run them (test/broker/)
+#   softhsm2-util SoftHSM 2, the PKCS#11 token that holds CA keys in the tests (test/enrol/pkcs11,
+#                 test/est/pkcs11); the node's binding to it is the optional npm dependency
+#                 node-webcrypto-p11, which npm ci builds with the machine's C++ compiler
 tools=(
   'gpg:gnupg'
   'gpgconf:gpgconf'
@@ -52,6 +55,7 @@ tools=(
   'curl:curl'
   '/usr/sbin/mosquitto:mosquitto'
   'mosquitto_pub:mosquitto-clients'
+  'softhsm2-util:softhsm2'
 )
 
 missing=()

@@ -1,8 +1,8 @@
 // What `ics ca init | sign | install | show` do (their definitions are in ca-commands.ts):
 // the node's CA in its data directory. Loads enrol/ (X.509), never the node's front ends.
-import { type CaInfo, checkAlgorithm } from '../enrol/index.ts';
+import { type CaInfo, checkAlgorithm, parsePkcs11Uri } from '../enrol/index.ts';
 import { IcsError } from '../errors.ts';
-import { caPassphrase, nodeAuthority, nodeCaGenerations, unlockNodeAuthority } from '../node/ca.ts';
+import { caPassphrase, nodeAuthority, nodeCaGenerations, pkcs11Settings, unlockNodeAuthority } from '../node/ca.ts';
 import { DataDir, loadConfig, withDataDirHeld } from '../node/offline.ts';
 import { print } from './context.ts';
 import { readInputFile, refuseExisting, writeNewFile } from './files.ts';
@@ -17,7 +17,7 @@ function days(text: string | undefined): number | undefined {
 }
 
 export function describeCa(info: CaInfo): string {
-  const lines = [`${info.role} CA ${info.subject}`, `  key: ${ALGORITHM_NAMES[info.keyAlgorithm]}`];
+  const lines = [`${info.role} CA ${info.subject}`, `  key: ${ALGORITHM_NAMES[info.keyAlgorithm]}, in ${info.keyLocation === 'file' ? 'a file (encrypted with the node passphrase)' : info.keyLocation}`];
   if (info.role === 'pending') {
     lines.push(`  waiting for its certificate: take ${info.requestFile} to the root (ics ca sign), then run ics ca install`);
     return lines.join('\n');
@@ -39,6 +39,7 @@ export interface CaInitFlags extends GlobalOptions {
   algorithm: string;
   subject?: string;
   days?: string;
+  pkcs11?: string;
 }
 
 export async function caInit(flags: CaInitFlags): Promise<void> {
@@ -46,8 +47,12 @@ export async function caInit(flags: CaInitFlags): Promise<void> {
   const validity = days(flags.days);
   if (flags.issuing && validity !== undefined) throw new IcsError('BAD_REQUEST', "--days is for a root: an issuing CA's validity is chosen where its request is signed (ics ca sign --days)");
   if (flags.next && !flags.issuing) throw new IcsError('BAD_REQUEST', '--next makes the next issuing CA: give --issuing too');
+  const reference = flags.pkcs11 === undefined ? undefined : parsePkcs11Uri(flags.pkcs11);
   const info = await withDataDirHeld(flags.data, async (dir, config) => {
     const passphrase = await caPassphrase(dir, config);
+    const settings = pkcs11Settings(dir, config);
+    if (reference && !settings && !reference.modulePath) throw new IcsError('BAD_REQUEST', "--pkcs11 needs the config's pkcs11 section (module, pinFile or pinEnv)");
+    const token = reference && { token: { reference, settings: settings ?? { module: reference.modulePath as string } } };
     const generations = nodeCaGenerations(dir);
     if (flags.next) {
       const role = await generations.current.role();
@@ -55,8 +60,8 @@ export async function caInit(flags: CaInitFlags): Promise<void> {
     }
     const authority = flags.next ? generations.next : nodeAuthority(dir);
     const subject = flags.subject ?? `CN=${config.name} ${flags.issuing ? 'issuing' : 'root'} CA`;
-    if (flags.issuing) return (await authority.initIssuing({ passphrase, subject, algorithm })).info;
-    return authority.initRoot({ passphrase, subject, algorithm, ...(validity !== undefined && { days: validity }) });
+    if (flags.issuing) return (await authority.initIssuing({ passphrase, subject, algorithm, ...token })).info;
+    return authority.initRoot({ passphrase, subject, algorithm, ...token, ...(validity !== undefined && { days: validity }) });
   });
   print(flags, info, () => describeCa(info));
 }

@@ -20,6 +20,7 @@ export function registerCaCommands(program: Command): void {
     .option('--algorithm <name>', `key algorithm (${CA_KEY_ALGORITHMS.join(', ')})`, 'p256')
     .option('--subject <dn>', 'subject, e.g. "CN=Acme devices CA,O=Acme" (default: CN=<node name> root CA / issuing CA)')
     .option('--days <n>', 'validity of a root in days (default 20 years)')
+    .option('--pkcs11 <uri>', 'make the key in a PKCS#11 token instead of a file, e.g. "pkcs11:token=ics;object=ca" (module and PIN source from the config\'s pkcs11 section)')
     .option('--json', 'machine-readable output')
     .action(async (flags: CaInitFlags) => (await actions()).caInit(flags));
 

@@ -1,5 +1,6 @@
 // The certificate authority of a node, over one directory (the data directory's ca/):
 //   ca.key.pem   its private key, encrypted PKCS#8, mode 0600
+//   ca.key.uri   or instead: where its key is in a PKCS#11 token (RFC 7512, pkcs11.ts)
 //   ca.cert.pem  its certificate
 //   chain.pem    its certificate and its issuers up to the root
 //   ca.csr.pem   an issuing CA's request, while it waits for its certificate
@@ -7,21 +8,21 @@
 // entities: birth certificates now, operational certificates over EST next. Files are
 // written once ('wx') and never overwritten: a CA is replaced by a new directory, not edited
 // (rollover.ts: next/, previous/).
-import { KeyObject, sign, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IcsError } from '../errors.ts';
 import { describeCertificate, type IssuedCertificate, keyIdentifier, signCertificate, subjectKeyIdentifierOf } from './certificate.ts';
 import { buildChain, isCaCertificate, isSelfSigned, pathLengthOf, samePublicKey } from './chain.ts';
 import { verifyCertificateRequest } from './csr.ts';
-import { encryptPrivateKey, generatePrivateKey, type KeyAlgorithm, loadSigningKey, publicKeyFromSpki, signingKeyOf, type SigningKey, writePrivateKey } from './keys.ts';
+import { encryptPrivateKey, generatePrivateKey, type KeyAlgorithm, loadSigningKey, publicKeyFromSpki, signatureValue, signingKeyOf, type SigningKey, writePrivateKey } from './keys.ts';
 import { issueEndEntity, type LeafSpec } from './leaf.ts';
+import { generateTokenKey, openTokenKey, type Pkcs11Reference, type Pkcs11Settings, parsePkcs11Uri, pkcs11Uri } from './pkcs11.ts';
 import { BACKDATE_MS, DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CA_DAYS, MAX_PATH_LENGTH } from './limits.ts';
 import { type DistinguishedName, distinguishedName, nameText } from './names.ts';
 import { certificatesPem, readCertificates } from './parse.ts';
 import { x509 } from './x509.ts';
 
-export const CA_FILES = { key: 'ca.key.pem', certificate: 'ca.cert.pem', chain: 'chain.pem', request: 'ca.csr.pem' } as const;
+export const CA_FILES = { key: 'ca.key.pem', keyReference: 'ca.key.uri', certificate: 'ca.cert.pem', chain: 'chain.pem', request: 'ca.csr.pem' } as const;
 
 export type CaRole = 'root' | 'issuing' | 'pending';
 
@@ -30,6 +31,8 @@ export interface CaInfo {
   readonly role: CaRole;
   readonly subject: string;
   readonly keyAlgorithm: KeyAlgorithm;
+  /** "file", or the PKCS#11 token and object that hold the key. */
+  readonly keyLocation: string;
   /** Absent while pending. */
   readonly issuer?: string;
   readonly serial?: string;
@@ -44,9 +47,17 @@ export interface CaInfo {
   readonly requestFile?: string;
 }
 
+/** A key made in (or opened from) a PKCS#11 token instead of a file. */
+export interface TokenKeyOptions {
+  readonly reference: Pkcs11Reference;
+  readonly settings: Pkcs11Settings;
+}
+
 export interface InitOptions {
-  /** Protects the private key (the node's issuer key passphrase). */
+  /** Protects the private key (the node's issuer key passphrase); unused for a key in a token. */
   readonly passphrase: string;
+  /** Make the key in this PKCS#11 token (never a file). */
+  readonly token?: TokenKeyOptions;
   readonly subject: DistinguishedName;
   /** Default p256. */
   readonly algorithm?: KeyAlgorithm;
@@ -65,6 +76,9 @@ export interface SubordinateOptions {
   readonly pathLength?: number;
   readonly now?: Date;
 }
+
+/** Writes one of the CA's files (and remembers it, to remove it if a later one fails). */
+type Writer = (file: keyof typeof CA_FILES, run: () => Promise<void>) => Promise<void>;
 
 const DAY_MS = 86_400_000;
 /** AlgorithmIdentifier DER: ecdsa-with-SHA256 (RFC 5758, no parameters) and Ed25519 (RFC 8410). */
@@ -104,7 +118,7 @@ export class CertificateAuthority {
 
   /** undefined when the directory holds no CA. */
   async role(): Promise<CaRole | undefined> {
-    if (!(await pathExists(this.path('key')))) return undefined;
+    if (!(await pathExists(this.path('key'))) && !(await pathExists(this.path('keyReference')))) return undefined;
     if (!(await pathExists(this.path('certificate')))) return 'pending';
     return (await isSelfSigned(await this.#certificate())) ? 'root' : 'issuing';
   }
@@ -113,10 +127,7 @@ export class CertificateAuthority {
   async initRoot(options: RootOptions): Promise<CaInfo> {
     const subject = distinguishedName(options.subject);
     const days = checkDays(options.days ?? DEFAULT_ROOT_DAYS, 'the validity');
-    const privateKey = generatePrivateKey(options.algorithm ?? 'p256');
-    const keyPem = encryptPrivateKey(privateKey, options.passphrase);
-    await this.#refuseExisting();
-    const key = await signingKeyOf(privateKey);
+    const { key, writeKey } = await this.#newKey(options);
     const ski = await keyIdentifier(key.spki);
     const issued = await signCertificate(
       { name: subject, keyIdentifier: ski, key },
@@ -128,7 +139,7 @@ export class CertificateAuthority {
       },
     );
     await this.#writeAll(async (write) => {
-      await write('key', () => writePrivateKey(this.path('key'), keyPem));
+      await writeKey(write);
       await write('certificate', () => writeFile(this.path('certificate'), issued.pem, { flag: 'wx' }));
       await write('chain', () => writeFile(this.path('chain'), issued.pem, { flag: 'wx' }));
     });
@@ -138,18 +149,13 @@ export class CertificateAuthority {
   /** An issuing CA's key and request; the CA is pending until `install` gets its certificate. */
   async initIssuing(options: InitOptions): Promise<{ info: CaInfo; requestPem: string }> {
     const subject = distinguishedName(options.subject);
-    const privateKey = generatePrivateKey(options.algorithm ?? 'p256');
-    const keyPem = encryptPrivateKey(privateKey, options.passphrase);
-    await this.#refuseExisting();
-    const key = await signingKeyOf(privateKey);
-    const request = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: subject,
-      keys: { privateKey: key.privateKey, publicKey: key.publicKey },
-      signingAlgorithm: key.signingAlgorithm,
-    });
+    const { key, writeKey } = await this.#newKey(options);
+    const request = await key.use(({ privateKey, publicKey, crypto }) =>
+      x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys: { privateKey, publicKey }, signingAlgorithm: key.signingAlgorithm }, crypto),
+    );
     const requestPem = `${request.toString('pem')}\n`;
     await this.#writeAll(async (write) => {
-      await write('key', () => writePrivateKey(this.path('key'), keyPem));
+      await writeKey(write);
       await write('request', () => writeFile(this.path('request'), requestPem, { flag: 'wx' }));
     });
     return { info: await this.show(), requestPem };
@@ -185,7 +191,7 @@ export class CertificateAuthority {
     if (role === undefined) throw new IcsError('NOT_FOUND', `no certificate authority in ${this.dir} (ics ca init makes one)`);
     if (role === 'pending') {
       const { subject, algorithm } = await verifyCertificateRequest(await readFile(this.path('request'), 'utf8'));
-      return { role, subject: nameText(subject), keyAlgorithm: algorithm, requestFile: this.path('request') };
+      return { role, subject: nameText(subject), keyAlgorithm: algorithm, keyLocation: await this.#keyLocation(), requestFile: this.path('request') };
     }
     const certificate = await this.#certificate();
     const described = describeCertificate(certificate);
@@ -195,6 +201,7 @@ export class CertificateAuthority {
       role,
       subject: described.subject,
       keyAlgorithm: publicKeyFromSpki(new Uint8Array(certificate.publicKey.rawData)).algorithm,
+      keyLocation: await this.#keyLocation(),
       issuer: nameText(certificate.issuerName),
       serial: described.serial,
       notBefore: described.notBefore,
@@ -212,14 +219,17 @@ export class CertificateAuthority {
     return { certificate: await this.#certificate(), chain: readCertificates(await readFile(this.path('chain'), 'utf8'), 'chain') };
   }
 
-  /** The CA ready to sign: its key decrypted with `passphrase` (KEY_UNUSABLE if it cannot be). */
-  async unlock(passphrase: string): Promise<UnlockedAuthority> {
+  /**
+   * The CA ready to sign: its key decrypted with `passphrase`, or opened in its PKCS#11 token
+   * with `pkcs11` (KEY_UNUSABLE if it cannot be; UNAVAILABLE while the token cannot be reached).
+   */
+  async unlock(passphrase: string, pkcs11?: Pkcs11Settings): Promise<UnlockedAuthority> {
     const role = await this.role();
     if (role === undefined) throw new IcsError('NOT_FOUND', `no certificate authority in ${this.dir} (ics ca init makes one)`);
     if (role === 'pending') throw new IcsError('BAD_REQUEST', `the CA in ${this.dir} waits for its certificate (ics ca install)`);
-    const key = await loadSigningKey(this.path('key'), passphrase);
+    const key = await this.#openKey(passphrase, pkcs11);
     const certificate = await this.#certificate();
-    if (!samePublicKey(certificate.publicKey, key.spki)) throw new IcsError('KEY_UNUSABLE', `${this.path('key')} is not the key of ${this.path('certificate')}`);
+    if (!samePublicKey(certificate.publicKey, key.spki)) throw new IcsError('KEY_UNUSABLE', `the key (${key.location}) is not the key of ${this.path('certificate')}`);
     const chain = readCertificates(await readFile(this.path('chain'), 'utf8'), 'chain');
     return new UnlockedAuthority(role, certificate, chain, key, await subjectKeyIdentifierOf(certificate));
   }
@@ -230,6 +240,40 @@ export class CertificateAuthority {
     return certificate;
   }
 
+  /**
+   * A new key for this CA — in the token when `options.token` names one (made there, after the
+   * directory is checked, so that a refused init leaves no key behind), else a file — and how
+   * its file (the key, or the reference to it) is written.
+   */
+  async #newKey(options: InitOptions): Promise<{ key: SigningKey; writeKey: (write: Writer) => Promise<void> }> {
+    if (options.token) {
+      const { reference, settings } = options.token;
+      await this.#refuseExisting();
+      const key = await generateTokenKey(settings, reference, options.algorithm ?? 'p256');
+      const uri = `${pkcs11Uri(reference)}\n`;
+      return { key, writeKey: (write) => write('keyReference', () => writeFile(this.path('keyReference'), uri, { flag: 'wx', mode: 0o600 })) };
+    }
+    const privateKey = generatePrivateKey(options.algorithm ?? 'p256');
+    const keyPem = encryptPrivateKey(privateKey, options.passphrase);
+    await this.#refuseExisting();
+    return { key: await signingKeyOf(privateKey), writeKey: (write) => write('key', () => writePrivateKey(this.path('key'), keyPem)) };
+  }
+
+  /** The CA's key: its file decrypted with `passphrase`, or its token's (the node's pkcs11 settings). */
+  async #openKey(passphrase: string, settings: Pkcs11Settings | undefined): Promise<SigningKey> {
+    if (!(await pathExists(this.path('keyReference')))) return loadSigningKey(this.path('key'), passphrase);
+    const reference = parsePkcs11Uri((await readFile(this.path('keyReference'), 'utf8')).trim());
+    if (!settings && !reference.modulePath) throw new IcsError('KEY_UNUSABLE', `the CA's key is in the PKCS#11 token "${reference.token}": the node's config needs a pkcs11 section (module, pinFile or pinEnv)`);
+    return openTokenKey(settings ?? { module: reference.modulePath as string }, reference);
+  }
+
+  /** Where the key is: "file", or the token and object (never more). */
+  async #keyLocation(): Promise<string> {
+    if (!(await pathExists(this.path('keyReference')))) return 'file';
+    const reference = parsePkcs11Uri((await readFile(this.path('keyReference'), 'utf8')).trim());
+    return `PKCS#11 token "${reference.token}", object "${reference.object}"`;
+  }
+
   async #refuseExisting(): Promise<void> {
     for (const file of Object.keys(CA_FILES) as Array<keyof typeof CA_FILES>) {
       if (await pathExists(this.path(file))) throw new IcsError('BAD_REQUEST', `${this.dir} already holds a certificate authority (${CA_FILES[file]}): it is never overwritten`);
@@ -238,7 +282,7 @@ export class CertificateAuthority {
   }
 
   /** Runs the writes; if one fails, removes the files the earlier ones created, and rethrows. */
-  async #writeAll(task: (write: (file: keyof typeof CA_FILES, run: () => Promise<void>) => Promise<void>) => Promise<void>): Promise<void> {
+  async #writeAll(task: (write: Writer) => Promise<void>): Promise<void> {
     const written: string[] = [];
     try {
       await task(async (file, run) => {
@@ -293,9 +337,8 @@ export class UnlockedAuthority {
   }
 
   /** Signs the DER of a TBSCertList that crl.ts made for this CA. Nothing else is signed this way. */
-  signCertList(tbs: Uint8Array): Uint8Array {
-    const key = KeyObject.from(this.#key.privateKey as unknown as webcrypto.CryptoKey);
-    return new Uint8Array(sign(this.#key.algorithm === 'p256' ? 'sha256' : null, tbs, key));
+  signCertList(tbs: Uint8Array): Promise<Uint8Array> {
+    return signatureValue(this.#key, tbs);
   }
 
   /** An end-entity certificate (never a CA: see `signSubordinate`). */

@@ -87,17 +87,22 @@ export async function subjectKeyIdentifierOf(certificate: x509.X509Certificate):
 export async function signCertificate(signer: CertificateSigner, content: CertificateContent): Promise<IssuedCertificate> {
   if (!(content.notAfter.getTime() > content.notBefore.getTime())) throw new IcsError('BAD_REQUEST', 'the certificate would expire before it is valid');
   const ski = await keyIdentifier(content.publicKey);
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: content.serial ?? randomSerial(),
-    subject: content.subject,
-    issuer: signer.name,
-    notBefore: content.notBefore,
-    notAfter: content.notAfter,
-    publicKey: asKeyInput(content.publicKey),
-    signingKey: signer.key.privateKey,
-    signingAlgorithm: signer.key.signingAlgorithm,
-    extensions: [...content.extensions, new x509.SubjectKeyIdentifierExtension(ski), new x509.AuthorityKeyIdentifierExtension(signer.keyIdentifier)],
-  });
+  const certificate = await signer.key.use(({ privateKey, crypto }) =>
+    x509.X509CertificateGenerator.create(
+      {
+        serialNumber: content.serial ?? randomSerial(),
+        subject: content.subject,
+        issuer: signer.name,
+        notBefore: content.notBefore,
+        notAfter: content.notAfter,
+        publicKey: asKeyInput(content.publicKey),
+        signingKey: privateKey,
+        signingAlgorithm: signer.key.signingAlgorithm,
+        extensions: [...content.extensions, new x509.SubjectKeyIdentifierExtension(ski), new x509.AuthorityKeyIdentifierExtension(signer.keyIdentifier)],
+      },
+      crypto,
+    ),
+  );
   return describeCertificate(certificate);
 }
 

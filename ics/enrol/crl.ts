@@ -25,7 +25,7 @@ export interface CrlSigner {
   /** DER AlgorithmIdentifier of the CA's signatures. */
   readonly signatureAlgorithm: Uint8Array;
   /** Signs the list's DER TBSCertList (UnlockedAuthority.signCertList). */
-  signCertList(tbs: Uint8Array): Uint8Array;
+  signCertList(tbs: Uint8Array): Promise<Uint8Array>;
 }
 
 export interface CrlContent {
@@ -71,7 +71,7 @@ function encodeSerial(hex: string): Uint8Array {
 }
 
 /** The DER CertificateList (RFC 5280 §5.1). */
-export function makeCrl(signer: CrlSigner, entries: ReadonlyArray<Pick<CertificateEntry, 'serial' | 'revoked'>>, content: CrlContent): Uint8Array {
+export async function makeCrl(signer: CrlSigner, entries: ReadonlyArray<Pick<CertificateEntry, 'serial' | 'revoked'>>, content: CrlContent): Promise<Uint8Array> {
   const revoked = entries.map((e) => encodeElement(SEQUENCE, [encodeSerial(e.serial), encodeTime(e.revoked?.at ?? content.thisUpdate), REASON_EXTENSIONS[e.revoked?.reason ?? 'unspecified']]));
   const extensions = [
     new x509.AuthorityKeyIdentifierExtension(signer.keyIdentifier),
@@ -87,7 +87,7 @@ export function makeCrl(signer: CrlSigner, entries: ReadonlyArray<Pick<Certifica
     ...(revoked.length > 0 ? [encodeElement(SEQUENCE, revoked)] : []),
     encodeElement(CONTEXT_0, [encodeElement(SEQUENCE, extensions)]),
   ]);
-  return encodeElement(SEQUENCE, [tbs, algorithm, encodeElement(BIT_STRING, [Uint8Array.of(0), signer.signCertList(tbs)])]);
+  return encodeElement(SEQUENCE, [tbs, algorithm, encodeElement(BIT_STRING, [Uint8Array.of(0), await signer.signCertList(tbs)])]);
 }
 
 export interface CrlPublisherOptions {
@@ -205,7 +205,7 @@ export class CrlPublisher {
       if (e.notAfter.getTime() < thisUpdate.getTime()) this.#listed.delete(serial);
       else entries.push(e);
     }
-    const der = makeCrl(this.#o.signer, entries, { thisUpdate, nextUpdate, number: this.#number });
+    const der = await makeCrl(this.#o.signer, entries, { thisUpdate, nextUpdate, number: this.#number });
     this.#current = { der, nextUpdate };
     this.#o.logger.info({ entries: entries.length, number: this.#number, nextUpdate }, 'CRL made');
     this.#o.onPublished?.(der, thisUpdate);

@@ -20,12 +20,17 @@ export interface DeviceRequest {
 export async function deviceRequest(urn: string, algorithm: KeyAlgorithm): Promise<DeviceRequest> {
   const privateKey = generatePrivateKey(algorithm);
   const signing = await signingKeyOf(privateKey);
-  const request = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [urn] }],
-    keys: { privateKey: signing.privateKey, publicKey: signing.publicKey },
-    signingAlgorithm: signing.signingAlgorithm,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: urn }])],
-  });
+  const request = await signing.use(({ privateKey: key, publicKey, crypto }) =>
+    x509.Pkcs10CertificateRequestGenerator.create(
+      {
+        name: [{ CN: [urn] }],
+        keys: { privateKey: key, publicKey },
+        signingAlgorithm: signing.signingAlgorithm,
+        extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: urn }])],
+      },
+      crypto,
+    ),
+  );
   return { privateKey, der: new Uint8Array(request.rawData) };
 }
 

@@ -3,7 +3,7 @@
 export { type Approval, ApprovalDirectory, type ApprovalQueue, MAX_PENDING, type PendingEnrolment } from './approvals.ts';
 export { loadBirthCAs } from './birth-cas.ts';
 export { type BirthOptions, deviceSerial, issueBirthCertificate } from './birth.ts';
-export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOptions, type RootOptions, type SubordinateOptions, UnlockedAuthority } from './ca.ts';
+export { CA_FILES, type CaInfo, type CaRole, CertificateAuthority, type InitOptions, type RootOptions, type SubordinateOptions, type TokenKeyOptions, UnlockedAuthority } from './ca.ts';
 export { type IssuedCertificate, randomSerial } from './certificate.ts';
 export { certsOnly } from './certs-only.ts';
 export { CRL_DEBOUNCE_MS, CrlPublisher, type CrlPublisherOptions, crlPem, makeCrl, revokedEntries } from './crl.ts';
@@ -13,6 +13,7 @@ export { APPROVAL_RETRY_SECONDS, type Enrolled, Enrolment, type EnrolmentPending
 export { entitlementRefusals, revocationReasonFor } from './entitlement.ts';
 export { type StatementOutcome, type StatementSubmitter } from './issuance-statement.ts';
 export { checkAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from './keys.ts';
+export { type Pkcs11Reference, type Pkcs11Settings, parsePkcs11Uri, pkcs11Uri } from './pkcs11.ts';
 export { type KeyUsageName, type LeafSpec } from './leaf.ts';
 export { DEFAULT_ROOT_DAYS, DEFAULT_SUBORDINATE_DAYS, MAX_CSR_BYTES, NO_WELL_DEFINED_EXPIRATION } from './limits.ts';
 export { commonNameOf, type DistinguishedName, type NameAttributes } from './names.ts';

@@ -17,16 +17,47 @@ const WEB: Record<KeyAlgorithm, { key: EcKeyImportParams | Algorithm; sign: Ecds
   ed25519: { key: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
 };
 
-/** A private key ready to sign, with its public half. */
-export interface SigningKey {
-  readonly algorithm: KeyAlgorithm;
-  /** Non-extractable. */
+/** The private key (never extractable), its public half, and the WebCrypto they belong to: Node's, or a PKCS#11 token's. */
+export interface KeyInUse {
   readonly privateKey: CryptoKey;
   readonly publicKey: CryptoKey;
+  readonly crypto: Crypto;
+}
+
+/** A private key ready to sign: a decrypted key file, or a key in a PKCS#11 token (pkcs11.ts). */
+export interface SigningKey {
+  readonly algorithm: KeyAlgorithm;
   /** DER SubjectPublicKeyInfo of the public key. */
   readonly spki: Uint8Array;
   /** What @peculiar/x509 signs with. */
   readonly signingAlgorithm: EcdsaParams | Algorithm;
+  /** Where the private key is, for `ics ca show` and logs: "file", or the token and object. Never more. */
+  readonly location: string;
+  /** Runs `sign` with the key (a token's key per use, so that a token that comes back signs again). */
+  use<T>(sign: (key: KeyInUse) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The X.509 signature value of `data` (what a certificate's, a list's or a response's BIT
+ * STRING holds): DER Ecdsa-Sig-Value for P-256 with SHA-256 (WebCrypto gives r‖s), the 64
+ * bytes for Ed25519.
+ */
+export async function signatureValue(key: SigningKey, data: Uint8Array): Promise<Uint8Array> {
+  const raw = new Uint8Array(await key.use(({ privateKey, crypto }) => crypto.subtle.sign(key.signingAlgorithm, privateKey, new Uint8Array(data))));
+  return key.algorithm === 'p256' ? ecdsaDer(raw) : raw;
+}
+
+/** r‖s (32 bytes each) as SEQUENCE { INTEGER r, INTEGER s } (RFC 3279 §2.2.3). */
+function ecdsaDer(raw: Uint8Array): Uint8Array {
+  const integer = (bytes: Uint8Array) => {
+    let start = 0;
+    while (start < bytes.length - 1 && bytes[start] === 0) start++;
+    const body = (bytes[start] as number) & 0x80 ? Buffer.concat([Buffer.of(0), bytes.subarray(start)]) : Buffer.from(bytes.subarray(start));
+    return Buffer.concat([Buffer.of(0x02, body.length), body]);
+  };
+  const half = raw.length / 2;
+  const content = Buffer.concat([integer(raw.subarray(0, half)), integer(raw.subarray(half))]);
+  return new Uint8Array(Buffer.concat([Buffer.of(0x30, content.length), content]));
 }
 
 export function checkAlgorithm(name: string): KeyAlgorithm {
@@ -100,7 +131,8 @@ export async function signingKeyOf(key: KeyObject): Promise<SigningKey> {
   }
   const spki = spkiOf(key);
   const publicKey = (await webcrypto.subtle.importKey('spki', spki, WEB[algorithm].key, true, ['verify'])) as CryptoKey;
-  return { algorithm, privateKey, publicKey, spki, signingAlgorithm: WEB[algorithm].sign };
+  const inUse: KeyInUse = { privateKey, publicKey, crypto: webcrypto as unknown as Crypto };
+  return { algorithm, spki, signingAlgorithm: WEB[algorithm].sign, location: 'file', use: (sign) => sign(inUse) };
 }
 
 /** Reads and decrypts a key written by `writePrivateKey`. KEY_UNUSABLE when it cannot be. */

@@ -2,7 +2,7 @@
 // same passphrase as the node's issuer key (ICS_PASSPHRASE or the passphrase file), so an
 // operator keeps one secret per node.
 import { readFile } from 'node:fs/promises';
-import { ApprovalDirectory, CaGenerations, CertificateAuthority, RevocationRequests, type UnlockedAuthority } from '../enrol/index.ts';
+import { ApprovalDirectory, CaGenerations, CertificateAuthority, type Pkcs11Settings, RevocationRequests, type UnlockedAuthority } from '../enrol/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { readPrivateKey } from '../record/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -49,11 +49,18 @@ export async function caPassphrase(dir: DataDir, config: NodeConfig): Promise<st
   return passphrase;
 }
 
+/** The config's PKCS#11 token settings, the PIN file resolved in the data directory; undefined without a pkcs11 section. */
+export function pkcs11Settings(dir: DataDir, config: NodeConfig): Pkcs11Settings | undefined {
+  const p = config.pkcs11;
+  if (!p) return undefined;
+  return { module: p.module, ...(p.pinFile && { pinFile: dir.resolve(p.pinFile) }), ...(p.pinEnv && { pinEnv: p.pinEnv }) };
+}
+
 /** The node's CA ready to sign. NOT_FOUND (with the command that makes one) when the node has none. */
 export async function unlockNodeAuthority(dir: DataDir, config: NodeConfig): Promise<UnlockedAuthority> {
   const ca = nodeAuthority(dir);
   const role = await ca.role();
   if (role === undefined) throw new IcsError('NOT_FOUND', `node ${config.name} has no certificate authority: make one with \`ics ca init\``);
   if (role === 'pending') throw new IcsError('BAD_REQUEST', `the certificate authority of node ${config.name} waits for its certificate: \`ics ca install\``);
-  return ca.unlock(await caPassphrase(dir, config));
+  return ca.unlock(await caPassphrase(dir, config), pkcs11Settings(dir, config));
 }

@@ -59,6 +59,8 @@ export interface NodeConfig {
     /** Base URL of this node's /pki/ (CRL, OCSP) for relying parties, written into issued certificates. */
     readonly statusUrl?: string;
   };
+  /** A PKCS#11 token holding signing keys (enrol/pkcs11.ts): its module and PIN source; absent: keys are files. */
+  readonly pkcs11?: { readonly module: string; readonly pinFile?: string; readonly pinEnv?: string };
   /** An MQTT broker the node signals and controls after revocations (ics broker init); absent: none. */
   readonly broker?: {
     readonly pidFile?: string;

@@ -12,7 +12,7 @@ import { createHttpServer, type HttpServer, type HttpTls, httpInit } from '../ht
 import { parseHostPort } from '../net/address.ts';
 import type { PolicyVerdictCache } from '../policy/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
-import { caPassphrase, nodeApprovals, nodeAuthority, nodeCaGenerations } from './ca.ts';
+import { caPassphrase, nodeApprovals, nodeAuthority, nodeCaGenerations, pkcs11Settings } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -63,7 +63,7 @@ export async function prepareEst(node: IcsNode, listen: string, shared: EstShare
   await checkPrerequisites(node);
   const birthCAs = await loadBirthCAs(node.policy.policy);
   if (birthCAs.length === 0) node.logger.warn('the policy’s enrol section names no birth CA: no device can enrol over EST until one is added');
-  const authority = await nodeAuthority(node.dataDir).unlock(await caPassphrase(node.dataDir, node.config));
+  const authority = await nodeAuthority(node.dataDir).unlock(await caPassphrase(node.dataDir, node.config), pkcs11Settings(node.dataDir, node.config));
   const tls = await tlsOf(node, authority, address.host);
   // After a rollover: the previous CA's certificates renew onto this one.
   const previousCa = nodeCaGenerations(node.dataDir).previous;

@@ -46,7 +46,7 @@ describe('enrol/cli: ics ca and birth certificates', function () {
     assert.match(signed.stdout, /signed CN=acme-factory issuing CA/);
     await ok(['ca', 'install', 'issuing.pem', '--data', 'factory'], tmp.path);
     const show = (await ok(['ca', 'show', '--data', 'factory'], tmp.path)).stdout;
-    assert.match(show, /^issuing CA CN=acme-factory issuing CA\n {2}key: Ed25519\n {2}issuer: CN=Acme root, O=Acme\n/);
+    assert.match(show, /^issuing CA CN=acme-factory issuing CA\n {2}key: Ed25519, in a file \(encrypted with the node passphrase\)\n {2}issuer: CN=Acme root, O=Acme\n/);
     assert.match(show, /SHA-256 fingerprint: [0-9a-f]{64}/);
     assert.match(show, /path length: 0/);
     assert.deepEqual((await readdir(join(tmp.path, 'factory/ca'))).sort(), ['ca.cert.pem', 'ca.key.pem', 'chain.pem']);

@@ -39,7 +39,7 @@ describe('enrol/crl: the list as openssl and the library read it', function () {
       // A serial whose top bit is set needs a zero octet first; an odd-length one a zero nibble.
       const entries = [entry('4a01', 'keyCompromise', at), entry('ff01', 'affiliationChanged', at), entry('abc', 'superseded', at), entry('7f'.repeat(16), 'cessationOfOperation', at)];
       const thisUpdate = new Date(Date.UTC(2026, 11, 7, 12, 0, 0));
-      const der = makeCrl(authority, entries, { thisUpdate, nextUpdate: new Date(Date.UTC(2051, 0, 1)), number: 1234567 });
+      const der = await makeCrl(authority, entries, { thisUpdate, nextUpdate: new Date(Date.UTC(2051, 0, 1)), number: 1234567 });
       const crl = new x509.X509Crl(new Uint8Array(der));
       assert.deepEqual(
         crl.entries.map((e) => [e.serialNumber.replace(/^00/, ''), e.reason]),
@@ -99,7 +99,7 @@ describe('enrol/crl: the list as openssl and the library read it', function () {
     const ca = new CertificateAuthority(join(tmp.path, 'empty'));
     await ca.initRoot({ passphrase: PASSPHRASE, subject: 'CN=empty CRL test CA', algorithm: 'p256' });
     const authority = await ca.unlock(PASSPHRASE);
-    const der = makeCrl(authority, [], { thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 86_400_000), number: 1 });
+    const der = await makeCrl(authority, [], { thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 86_400_000), number: 1 });
     const crl = new x509.X509Crl(new Uint8Array(der));
     assert.equal(crl.entries.length, 0);
     assert.equal(await crl.verify({ publicKey: authority.certificate.publicKey }), true);

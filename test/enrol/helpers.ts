@@ -1,6 +1,6 @@
 // Shared by the enrol tests: temporary directories, real openssl, a CA chain made once.
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertificateAuthority, type KeyAlgorithm, type UnlockedAuthority } from '../../ics/enrol/index.ts';
@@ -22,6 +22,29 @@ export function openssl(args: string[], cwd: string): Promise<Run> {
       done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * A SoftHSM 2 token labelled `label`, in its own token directory under `dir`, with user PIN
+ * `pin`: SOFTHSM2_CONF points at it until `restore` (which puts back what was there).
+ */
+export async function softHsmToken(dir: string, label: string, pin: string): Promise<{ readonly module: string; readonly tokens: string; restore(): void }> {
+  requireTool('softhsm2-util', 'softhsm2');
+  const tokens = join(dir, 'tokens');
+  await mkdir(tokens, { recursive: true });
+  const conf = join(dir, 'softhsm2.conf');
+  await writeFile(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const saved = process.env.SOFTHSM2_CONF;
+  process.env.SOFTHSM2_CONF = conf;
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', `${pin}0`], { stdio: 'ignore' });
+  return {
+    module: '/usr/lib/softhsm/libsofthsm2.so',
+    tokens,
+    restore() {
+      if (saved === undefined) delete process.env.SOFTHSM2_CONF;
+      else process.env.SOFTHSM2_CONF = saved;
+    },
+  };
 }
 
 /** A temporary directory per suite: `before` makes it, `after` removes it. */

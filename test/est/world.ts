@@ -7,7 +7,7 @@ import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseDocument } from 'yaml';
-import { CertificateAuthority, type KeyAlgorithm, issueBirthCertificate, type UnlockedAuthority } from '../../ics/enrol/index.ts';
+import { CertificateAuthority, type KeyAlgorithm, issueBirthCertificate, type TokenKeyOptions, type UnlockedAuthority } from '../../ics/enrol/index.ts';
 import { initDataDir, openNode } from '../../ics/node/index.ts';
 import { armorPrivateKey, certify, generateIdentity, type KeyRecord, privateKeyPkcs8 } from '../../ics/record/index.ts';
 
@@ -22,14 +22,14 @@ export interface World {
 const silent = () => pino({ level: 'silent' });
 const passphraseOf = async (dir: string) => (await readFile(join(dir, 'keys/issuer.passphrase'), 'utf8')).trim();
 
-async function issuingCa(root: UnlockedAuthority, dir: string, subject: string, algorithm: KeyAlgorithm, chainFile: string): Promise<UnlockedAuthority> {
+async function issuingCa(root: UnlockedAuthority, dir: string, subject: string, algorithm: KeyAlgorithm, chainFile: string, token?: TokenKeyOptions): Promise<UnlockedAuthority> {
   const ca = new CertificateAuthority(join(dir, 'ca'));
   const passphrase = await passphraseOf(dir);
-  const { requestPem } = await ca.initIssuing({ passphrase, subject, algorithm });
+  const { requestPem } = await ca.initIssuing({ passphrase, subject, algorithm, ...(token && { token }) });
   const signed = await root.signSubordinate(requestPem);
   await ca.install(signed.pem + root.chainPem());
   await writeFile(chainFile, signed.pem + root.chainPem());
-  return ca.unlock(passphrase);
+  return ca.unlock(passphrase, token?.settings);
 }
 
 const writeSecret = async (path: string, text: string) => {
@@ -42,7 +42,7 @@ const writeSecret = async (path: string, text: string) => {
  * (Ed25519) and SN4 (P-256) at both nodes; SN5 at the manufacturer only. SN1, SN2 and SN4 are
  * countersigned by the integrator, SN2 is stolen, SN3 countersigned by nobody.
  */
-export async function buildWorld(dir: string): Promise<World> {
+export async function buildWorld(dir: string, options: { systemToken?: TokenKeyOptions } = {}): Promise<World> {
   const at = (path: string) => join(dir, path);
   const minuteAgo = (n: number) => new Date(Date.now() - n * 60_000);
 
@@ -72,7 +72,8 @@ export async function buildWorld(dir: string): Promise<World> {
   }
 
   await initDataDir(at('system'), { role: 'maintenance', name: 'acme-system' });
-  await issuingCa(root, at('system'), 'CN=acme-system issuing CA', 'p256', at('system-ca.pem'));
+  // With `systemToken`, the system's CA key is made in that PKCS#11 token (its config says which module and PIN).
+  await issuingCa(root, at('system'), 'CN=acme-system issuing CA', 'p256', at('system-ca.pem'), options.systemToken);
   await copyFile(at('factory/keys/issuer.asc'), at('system/keys/acme-factory.asc'));
   await copyFile(at('factory/ca/ca.cert.pem'), at('system/acme-birth-ca.pem'));
   const policy = parseDocument(await readFile(at('system/policy.yaml'), 'utf8'));
