@@ -22,7 +22,9 @@
 // load generator runs in a worker thread (its own event loop, its own core), so that the
 // server's main thread can be measured on its own (threadCpu: CPU per enrolment).
 import { constants, createPrivateKey, type KeyObject, sign } from 'node:crypto';
-import { appendFile, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -32,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { parseDocument } from 'yaml';
-import { CertificateAuthority, deviceRequest, issueBirthCertificate, issueServerCertificate, issuedFor, type KeyAlgorithm, type UnlockedAuthority } from '../ics/enrol/index.ts';
+import { CertificateAuthority, deviceRequest, issueBirthCertificate, issueServerCertificate, issuedFor, type KeyAlgorithm, parsePkcs11Uri, type UnlockedAuthority } from '../ics/enrol/index.ts';
 import { base64Lines } from '../ics/est/index.ts';
 import { estCall } from '../ics/est/client.ts';
 import { type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
@@ -41,6 +43,8 @@ import { type BenchContext, type Benchmark, environmentLine, type Figure, int, m
 
 /** Goals from the brief. */
 const GOAL_SHARE = 0.6;
+/** Enrolments with the CA key in SoftHSM against the same with a key file, same run. */
+const GOAL_HSM_SHARE = 0.5;
 const GOAL_P99_MS = 50;
 
 /**
@@ -297,6 +301,39 @@ async function buildWorld(dir: string, count: number): Promise<BenchWorld> {
   return { devices, systemCa: system.chain, birthChain: birth.chain };
 }
 
+const HSM_PIN_ENV = 'ICS_BENCH_PKCS11_PIN';
+const HSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+/**
+ * The system node again (`system-hsm`, a copy made before either node opens) with its issuing
+ * CA's key in a SoftHSM 2 token: a new CA certified by the same root, the token's module and
+ * PIN source in its config. Undefined (with why) when SoftHSM or the PKCS#11 binding is missing.
+ */
+async function hsmSystem(dir: string): Promise<{ chain: string } | { missing: string }> {
+  const at = (path: string) => join(dir, path);
+  if (!existsSync(HSM_MODULE)) return { missing: `no ${HSM_MODULE} (Debian package softhsm2)` };
+  const tokens = at('hsm-tokens');
+  await mkdir(tokens);
+  await writeFile(at('softhsm2.conf'), `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  process.env.SOFTHSM2_CONF = at('softhsm2.conf');
+  process.env[HSM_PIN_ENV] = '8642';
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--pin', '8642', '--so-pin', '86420'], { stdio: 'ignore' });
+  await cp(at('system'), at('system-hsm'), { recursive: true });
+  await rm(at('system-hsm/ca'), { recursive: true });
+  const root = await new CertificateAuthority(at('root/ca')).unlock(await passphraseOf(at('root')));
+  const settings = { module: HSM_MODULE, pinEnv: HSM_PIN_ENV };
+  const ca = new CertificateAuthority(at('system-hsm/ca'));
+  try {
+    const { requestPem } = await ca.initIssuing({ passphrase: '', subject: 'CN=bench-system issuing CA (SoftHSM)', token: { reference: parsePkcs11Uri('pkcs11:token=bench;object=issuing-ca'), settings } });
+    const signed = await root.signSubordinate(requestPem);
+    await ca.install(signed.pem + root.chainPem());
+    await appendFile(at('system-hsm/config.yaml'), `pkcs11:\n  module: ${HSM_MODULE}\n  pinEnv: ${HSM_PIN_ENV}\n`);
+    return { chain: signed.pem + root.chainPem() };
+  } catch (error) {
+    return { missing: (error as Error).message };
+  }
+}
+
 /** Warnings and errors the node logs (an issuance statement not written is one), counted. */
 class LogTally extends Writable {
   count = 0;
@@ -354,10 +391,13 @@ async function run(ctx: BenchContext): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ics-bench-enrol-'));
   let node: IcsNode | undefined;
   let services: RunningServices | undefined;
+  let hsmNode: IcsNode | undefined;
+  let hsmServices: RunningServices | undefined;
   let bare: https.Server | undefined;
   try {
     const built = performance.now();
     const world = await buildWorld(dir, s.devices);
+    const hsm = await hsmSystem(dir);
     const csrs = await Promise.all(world.devices.map((d) => Promise.all(Array.from({ length: s.csrsPerDevice }, () => deviceRequest(d.urn, 'p256')))));
     ctx.row(
       'setup',
@@ -476,6 +516,28 @@ async function run(ctx: BenchContext): Promise<void> {
     ctx.row('memory', `peak RSS ${mib(peak)} (from ${mib(rss.startRss)} at the start of the load; node, ceiling server and load generator thread together)`);
     ctx.row('failed', `${failed} of ${int(answered + failed)} requests not answered 200${firstFailure !== undefined ? `; first: ${firstFailure}` : ''}`);
 
+    // The CA key in a PKCS#11 token (SoftHSM 2): the same load against the copy of the node
+    // whose CA signs on the token, rounds alternating with the file-key node.
+    let hsmFigures: { file: LoadResult; token: LoadResult } | undefined;
+    if ('chain' in hsm) {
+      hsmNode = await openNode(join(dir, 'system-hsm'), { testKeys: 'refuse', logger: pino({ level: 'warn' }, logs) });
+      hsmServices = await startServices(hsmNode, { hkp: '127.0.0.1:0', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' });
+      const hsmEst = new URL(hsmServices.addresses.est ?? '');
+      const tokenSpec: LoadSpec = { ...enrolSpec(s.clients, s.durationSec), port: Number(hsmEst.port), ca: hsm.chain };
+      const fileRuns: LoadResult[] = [];
+      const tokenRuns: LoadResult[] = [];
+      for (let round = 0; round < s.rounds; round++) {
+        fileRuns.push(await enrol(s.clients, s.durationSec));
+        tokenRuns.push(tally(await runLoad(tokenSpec), false));
+      }
+      hsmFigures = { file: median(fileRuns), token: median(tokenRuns) };
+      const share = hsmFigures.token.perSecond / hsmFigures.file.perSecond;
+      ctx.row('EST, CA key in SoftHSM', `${fmt(hsmFigures.token, 'enrolments/s')}  (${(share * 100).toFixed(0)}% of the same with the key file: ${int(hsmFigures.file.perSecond)}/s; ${how}, rounds alternating)`);
+      ctx.goal(`enrolments with the CA key in SoftHSM ≥ ${GOAL_HSM_SHARE}× with a key file`, share >= GOAL_HSM_SHARE, `${share.toFixed(2)}×: ${int(hsmFigures.token.perSecond)} vs ${int(hsmFigures.file.perSecond)}/s`);
+    } else {
+      ctx.row('EST, CA key in SoftHSM', `not measured: ${hsm.missing}`);
+    }
+
     const check = await checkIssued(node, world.devices);
     ctx.row(
       'issued',
@@ -508,6 +570,16 @@ async function run(ctx: BenchContext): Promise<void> {
         'enrol.cpu_other': { value: e.otherCpuMs ?? Number.NaN, unit: 'ms/enrolment', baseline: c.otherCpuMs ?? null, goal: 'info', met: true },
         ratio: { value: ratio, unit: 'x', baseline: null, goal: `>= ${GOAL_SHARE}`, met: shareMet },
         peak_rss: { value: peak / (1024 * 1024), unit: 'MiB', baseline: null, goal: 'info', met: true },
+        ...(hsmFigures && {
+          'enrol.pkcs11.per_second': {
+            value: hsmFigures.token.perSecond,
+            unit: 'enrolments/s',
+            baseline: hsmFigures.file.perSecond,
+            goal: `>= ${GOAL_HSM_SHARE}x baseline (the CA key in a file)`,
+            met: hsmFigures.token.perSecond >= GOAL_HSM_SHARE * hsmFigures.file.perSecond,
+          },
+          'enrol.pkcs11.p99': { value: hsmFigures.token.p99, unit: 'ms', baseline: hsmFigures.file.p99, goal: 'info', met: true },
+        }),
       };
       const results = {
         benchmark: 'enrol',
@@ -523,6 +595,8 @@ async function run(ctx: BenchContext): Promise<void> {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+    await hsmServices?.stop();
+    await hsmNode?.close();
     await services?.stop();
     await node?.close();
     await rm(dir, { recursive: true, force: true });

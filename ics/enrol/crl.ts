@@ -98,12 +98,16 @@ export interface CrlPublisherOptions {
   readonly logger: Logger;
   /** How long after a revocation the new list is made: revocations within it share one list. */
   readonly debounceMs?: number;
+  /** How long after a list that could not be made (its signing key's token away) the next try is; default CRL_RETRY_MS. */
+  readonly retryMs?: number;
   /** Called with each new list (DER), e.g. to write it where a broker reads it. */
   readonly onPublished?: (der: Uint8Array, thisUpdate: Date) => void;
   readonly now?: () => Date;
 }
 
 export const CRL_DEBOUNCE_MS = 250;
+/** A list that could not be made is tried again this soon (the previous one is served meanwhile). */
+export const CRL_RETRY_MS = 30_000;
 /**
  * How often the list is read whole from the index; in between, the revocations the node
  * reports (`revoked(entry)`) are added to the last one read, which at 100,000 entries saves
@@ -183,7 +187,11 @@ export class CrlPublisher {
   #schedule(ms: number): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      this.refresh().catch((error: unknown) => this.#o.logger.error({ err: error }, 'the CRL could not be made; the previous one is served'));
+      this.refresh().catch((error: unknown) => {
+        const retryMs = this.#o.retryMs ?? CRL_RETRY_MS;
+        this.#o.logger.error({ err: error, retryMs }, 'the CRL could not be made; the previous one is served until a new one is');
+        if (!this.#stopped) this.#schedule(retryMs);
+      });
     }, ms);
     this.#timer.unref();
   }

@@ -8,8 +8,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertificateAuthority, makeCrl, parsePkcs11Uri, type Pkcs11Settings } from '../../ics/enrol/index.ts';
+import { pino } from 'pino';
+import { CertificateAuthority, CrlPublisher, makeCrl, parsePkcs11Uri, type Pkcs11Settings } from '../../ics/enrol/index.ts';
 import { isIcsError } from '../../ics/errors.ts';
+import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import { ics, ok } from '../helpers/cli.ts';
 import { openssl, softHsmToken, tempDirs } from './helpers.ts';
 
@@ -19,6 +21,14 @@ const PIN_ENV = 'ICS_TEST_PKCS11_PIN';
 const PIN = '271828';
 const reference = parsePkcs11Uri('pkcs11:token=ics-test;object=ca');
 const settings: Pkcs11Settings = { module: MODULE, pinEnv: PIN_ENV };
+
+async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** Every file under `dir`. */
 function filesUnder(dir: string): string[] {
@@ -136,6 +146,33 @@ describe('enrol/pkcs11: a CA whose key is in SoftHSM', function () {
     await writeFile(join(tmp.path, 'after.pem'), issued.pem);
     const verified = await openssl(['verify', '-CAfile', 'chain.pem', 'after.pem'], tmp.path);
     assert.equal(verified.code, 0, verified.stderr);
+  });
+
+  it('a CRL due while the token is away is made once it is back (the previous one served meanwhile, the failure logged)', async () => {
+    const authority = await new CertificateAuthority(join(tmp.path, 'ca')).unlock('', settings);
+    const errors: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const publisher = new CrlPublisher({ signer: authority, index: await createMemoryStore(), validitySeconds: () => 86_400, logger, debounceMs: 10, retryMs: 100 });
+    try {
+      await publisher.start();
+      const first = publisher.der;
+      assert.ok(first);
+      await rename(tokens, `${tokens}-away`);
+      try {
+        publisher.revoked();
+        await waitFor(() => errors.length > 0);
+        assert.equal(publisher.der, first, 'the previous list is served');
+        assert.match(errors[0] as string, /the CRL could not be made/);
+      } finally {
+        await rename(`${tokens}-away`, tokens);
+      }
+      await waitFor(() => publisher.der !== first);
+      await writeFile(join(tmp.path, 'retried.crl'), publisher.der as Uint8Array);
+      const read = await openssl(['crl', '-inform', 'DER', '-in', 'retried.crl', '-CAfile', 'chain.pem', '-noout'], tmp.path);
+      assert.match(read.stdout + read.stderr, /verify OK/);
+    } finally {
+      await publisher.stop();
+    }
   });
 
   it('ics ca init --pkcs11 makes an issuing CA key on the token from the config\'s pkcs11 section; ics ca show says where it is', async () => {
