@@ -53,21 +53,21 @@ export function parsePkcs11Uri(uri: string): Pkcs11Reference {
     if (attributes.has(name)) throw bad(`${name} is given twice`);
     attributes.set(name, decode(part.slice(at + 1)));
   }
-  const query_ = new Map<string, string>();
+  const queryAttributes = new Map<string, string>();
   for (const part of (query ?? '').split('&').filter((p) => p.length > 0)) {
     const at = part.indexOf('=');
     if (at <= 0) throw bad(`"${part}" is not name=value`);
-    query_.set(part.slice(0, at), decode(part.slice(at + 1)));
+    queryAttributes.set(part.slice(0, at), decode(part.slice(at + 1)));
   }
   // A PIN written into a reference ends up in configs, shells and process lists.
-  if (query_.has('pin-value')) throw bad('a PIN is never given in the reference: use the pkcs11 pinFile or pinEnv setting');
+  if (queryAttributes.has('pin-value')) throw bad('a PIN is never given in the reference: use the pkcs11 pinFile or pinEnv setting');
   const type = attributes.get('type');
   if (type !== undefined && type !== 'private') throw bad(`type=${type}: a signing key is a private key`);
   const token = attributes.get('token');
   const object = attributes.get('object');
   if (!token) throw bad('no token=');
   if (!object) throw bad('no object=');
-  const modulePath = query_.get('module-path');
+  const modulePath = queryAttributes.get('module-path');
   return { token, object, ...(modulePath && { modulePath }) };
 }
 
