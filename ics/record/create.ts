@@ -3,7 +3,7 @@
 // revocations, and code signatures. Everything made here is returned through
 // `parseRecord`, so a created record is verified exactly like a received one.
 import * as openpgp from 'openpgp';
-import { IcsError } from '../errors.ts';
+import { IcsError, isIcsError } from '../errors.ts';
 import { literalBody } from './canonical.ts';
 import { IssuerKeyring } from './issuers.ts';
 import { verifyingKey } from './keys.ts';
@@ -12,8 +12,24 @@ import { notationsFor, type StatementInput } from './notations.ts';
 import { binaryLiteral, signWithConfig } from './openpgp-internals.ts';
 import { framePacket, PacketTag, scanPackets } from './packets.ts';
 import { parseCodeRecord, parseKeyRecord } from './parse.ts';
+import { type OpenPgpSigner, type SignatureContent, type SignatureTarget, writeSignature } from './signer.ts';
 import { canonicalStatement } from './statement.ts';
 import { type CodeRecord, type CodeStatement, type KeyRecord, SigType } from './types.ts';
+
+/**
+ * Who signs: a private key in memory (openpgp.js signs), or a signing function — a key in a
+ * PKCS#11 token, through the project's own writer (signer.ts).
+ */
+export type Issuer = openpgp.PrivateKey | OpenPgpSigner;
+
+function isSigner(issuer: Issuer): issuer is OpenPgpSigner {
+  return 'sign' in issuer && typeof (issuer as OpenPgpSigner).sign === 'function' && 'keyBody' in issuer;
+}
+
+/** The issuer's v4 fingerprint, lower-case hex. */
+export function issuerFingerprint(issuer: Issuer): string {
+  return isSigner(issuer) ? issuer.fingerprint : issuer.getFingerprint().toLowerCase();
+}
 
 export type KeyAlgorithm = 'ed25519' | 'p256';
 
@@ -44,6 +60,19 @@ export async function generateIdentity(options: { userId: string; algorithm?: Ke
   return { record, privateKey };
 }
 
+/**
+ * The key record of a key held by a signing function (a token's key): its public key packet,
+ * the user ID, and a positive self-certification the signer makes.
+ */
+export async function signerIdentity(signer: OpenPgpSigner, userId: string, created: Date): Promise<KeyRecord> {
+  const name = new TextEncoder().encode(userId);
+  const selfCertification = await writeSignature(signer, { type: SigType.certPositive, created, selfCertification: true }, { keyBody: signer.keyBody, userId: name });
+  const bytes = Buffer.concat([framePacket(PacketTag.publicKey, signer.keyBody), framePacket(PacketTag.userId, name), selfCertification]);
+  const { record } = await parseKeyRecord(bytes);
+  if (record.id !== signer.fingerprint || record.userIds[0]?.userId !== userId) throw new IcsError('INTERNAL', 'the key made elsewhere does not read back as itself');
+  return record;
+}
+
 /** Armors a private key, encrypted with `passphrase` when one is given. */
 export async function armorPrivateKey(key: openpgp.PrivateKey, passphrase?: string): Promise<string> {
   if (!passphrase) return key.armor();
@@ -64,9 +93,15 @@ export async function readPrivateKey(armored: string, passphrase?: string): Prom
   }
 }
 
-async function ringOf(issuer: openpgp.PrivateKey): Promise<IssuerKeyring> {
+async function ringOf(issuer: Issuer): Promise<IssuerKeyring> {
   const ring = new IssuerKeyring();
-  ring.add(verifyingKey(issuer.toPublic().keyPacket as openpgp.PublicKeyPacket));
+  if (isSigner(issuer)) {
+    const packet = new openpgp.PublicKeyPacket();
+    await packet.read(issuer.keyBody);
+    ring.add(verifyingKey(packet));
+  } else {
+    ring.add(verifyingKey(issuer.toPublic().keyPacket as openpgp.PublicKeyPacket));
+  }
   return ring;
 }
 
@@ -124,10 +159,14 @@ export interface CertifyOptions {
  */
 export async function certify(
   record: KeyRecord,
-  issuer: openpgp.PrivateKey,
+  issuer: Issuer,
   statement: StatementInput,
   options: CertifyOptions = {},
 ): Promise<KeyRecord> {
+  if (isSigner(issuer)) {
+    const content = { type: SigType.certGeneric, created: options.created ?? new Date(), notations: notationsFor(statement), expiresInSeconds: options.expiresInSeconds };
+    return attachWritten(record, issuer, content, options.userId);
+  }
   const sig = newSignature(issuer, SigType.certGeneric, { notations: statement, expiresInSeconds: options.expiresInSeconds });
   return attach(record, issuer, sig, options);
 }
@@ -135,9 +174,13 @@ export async function certify(
 /** Withdraws `issuer`'s earlier certifications of the user ID (type 0x30, RFC 4880 §5.2.1). */
 export async function revokeCertification(
   record: KeyRecord,
-  issuer: openpgp.PrivateKey,
+  issuer: Issuer,
   options: { userId?: string; created?: Date; reason?: string } = {},
 ): Promise<KeyRecord> {
+  if (isSigner(issuer)) {
+    const content = { type: SigType.certRevocation, created: options.created ?? new Date(), revocation: { code: openpgp.enums.reasonForRevocation.noReason, reason: options.reason ?? '' } };
+    return attachWritten(record, issuer, content, options.userId);
+  }
   const sig = newSignature(issuer, SigType.certRevocation, {});
   sig.reasonForRevocationFlag = openpgp.enums.reasonForRevocation.noReason;
   sig.reasonForRevocationString = options.reason ?? '';
@@ -159,20 +202,46 @@ async function attach(
     false,
     SIGN_CONFIG,
   );
+  return mergeSignature(record, binding, issuer, framePacket(PacketTag.signature, sig.write()));
+}
+
+/** `attach` for a signing function: the signature written by signer.ts. */
+async function attachWritten(record: KeyRecord, signer: OpenPgpSigner, content: SignatureContent, userId: string | undefined): Promise<KeyRecord> {
+  const { binding, key, uid } = await keyAndUserId(record, userId);
+  const target: SignatureTarget = { keyBody: key.write(), userId: uid.write() };
+  return mergeSignature(record, binding, signer, await writeSignature(signer, content, target));
+}
+
+/** Reads the user ID with its self-signatures and the new signature back as a record (verifying it) and merges it. */
+async function mergeSignature(record: KeyRecord, binding: KeyRecord['userIds'][number], issuer: Issuer, signature: Uint8Array): Promise<KeyRecord> {
   const selfSigs = binding.signatures.filter((s) => s.self).map((s) => s.packet);
-  const bytes = Buffer.concat([record.primaryKey.packet, binding.packet, ...selfSigs, framePacket(PacketTag.signature, sig.write())]);
-  const { record: signed } = await parseKeyRecord(bytes, { issuers: await ringOf(issuer) });
+  const bytes = Buffer.concat([record.primaryKey.packet, binding.packet, ...selfSigs, signature]);
+  const { record: signed } = await parseKeyRecord(bytes, { issuers: await ringOf(issuer) }).catch((error: unknown) => {
+    throw isIcsError(error, 'SIGNATURE_INVALID') ? notVerifying(issuer) : error;
+  });
+  const fingerprint = issuerFingerprint(issuer);
+  if (!signed.userIds.some((u) => u.signatures.some((s) => !s.self && s.issuer === fingerprint))) throw notVerifying(issuer);
   return mergeRecords(record, signed);
+}
+
+/** A signing function whose key is not the public key it names (a token object swapped, a wrong label). */
+function notVerifying(issuer: Issuer): IcsError {
+  const where = isSigner(issuer) ? ` (${issuer.location})` : '';
+  return new IcsError('KEY_UNUSABLE', `the signature made with the key of ${issuerFingerprint(issuer)}${where} does not verify with that public key`);
 }
 
 /** A detached signature (type 0x00) over the statement's RFC 8785 bytes, with notations. */
 export async function signStatement(
   statement: CodeStatement,
-  issuer: openpgp.PrivateKey,
+  issuer: Issuer,
   input: StatementInput,
   options: { created?: Date; expiresInSeconds?: number } = {},
 ): Promise<Uint8Array> {
   const canonical = canonicalStatement(statement);
+  if (isSigner(issuer)) {
+    const content = { type: SigType.binary, created: options.created ?? new Date(), notations: notationsFor(input), expiresInSeconds: options.expiresInSeconds };
+    return writeSignature(issuer, content, { data: canonical });
+  }
   const sig = newSignature(issuer, SigType.binary, { notations: input, expiresInSeconds: options.expiresInSeconds });
   await signWithConfig(
     sig,
@@ -193,11 +262,14 @@ export function codeRecordBytes(statement: CodeStatement, signatures: readonly U
 /** Signs a statement and returns the code record (merged with `record` when given). */
 export async function signCode(
   statement: CodeStatement,
-  issuer: openpgp.PrivateKey,
+  issuer: Issuer,
   input: StatementInput,
   options: { created?: Date; expiresInSeconds?: number; record?: CodeRecord } = {},
 ): Promise<CodeRecord> {
   const sig = await signStatement(statement, issuer, input, options);
-  const { record } = await parseCodeRecord(codeRecordBytes(statement, [sig]), { issuers: await ringOf(issuer) });
+  const { record } = await parseCodeRecord(codeRecordBytes(statement, [sig]), { issuers: await ringOf(issuer) }).catch((error: unknown) => {
+    throw isIcsError(error, 'SIGNATURE_INVALID') ? notVerifying(issuer) : error;
+  });
+  if (!record.signatures.some((s) => s.issuer === issuerFingerprint(issuer))) throw notVerifying(issuer);
   return options.record ? mergeRecords(options.record, record) : record;
 }

@@ -7,11 +7,14 @@ export {
   certify,
   codeRecordBytes,
   generateIdentity,
+  type Issuer,
+  issuerFingerprint,
   type KeyAlgorithm,
   type NewIdentity,
   readPrivateKey,
   revokeCertification,
   signCode,
+  signerIdentity,
   signStatement,
 } from './create.ts';
 export { IssuerKeyring } from './issuers.ts';
@@ -30,6 +33,7 @@ export { type Claims, claimsOf, ISSUANCE_METADATA, ISSUANCE_SERIAL_METADATA, not
 export { type ParseOptions, parseCodeRecord, parseKeyRecord, parseRecord, reviveRecord } from './parse.ts';
 export { primaryKeyObject } from './primary-key.ts';
 export { privateKeyPkcs8 } from './private-key.ts';
+export { type OpenPgpSigner, publicKeyBody, v4Fingerprint } from './signer.ts';
 export { type BatchLimits, DEFAULT_BATCH_LIMITS, splitRecords } from './split.ts';
 export { readSignature as readSignatureFields, type SignatureFields } from './signature.ts';
 export { canonicalStatement, codeStatement } from './statement.ts';
