@@ -38,7 +38,7 @@ import { CertificateAuthority, deviceRequest, issueBirthCertificate, issueServer
 import { base64Lines } from '../ics/est/index.ts';
 import { estCall } from '../ics/est/client.ts';
 import { type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
-import { certify, generateIdentity, ISSUANCE_METADATA, type KeyRecord, privateKeyPkcs8, reviveRecord } from '../ics/record/index.ts';
+import { certify, generateIdentity, ISSUANCE_METADATA, issuerFingerprint, type KeyRecord, privateKeyPkcs8, reviveRecord } from '../ics/record/index.ts';
 import { type BenchContext, type Benchmark, environmentLine, type Figure, int, mib, percentile, pick, RssSampler, seconds, sourceCommit, threadCpu } from './harness.ts';
 
 /** Goals from the brief. */
@@ -355,7 +355,7 @@ class LogTally extends Writable {
  * certificate's among them.
  */
 async function checkIssued(node: IcsNode, devices: readonly BenchDevice[]): Promise<{ indexed: number; overKept: number; newestMissing: number }> {
-  const issuer = (await node.issuerKey()).getFingerprint().toLowerCase();
+  const issuer = issuerFingerprint(await node.issuerKey());
   let indexed = 0;
   let overKept = 0;
   let newestMissing = 0;

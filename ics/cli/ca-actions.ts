@@ -3,6 +3,7 @@
 import { type CaInfo, checkAlgorithm, parsePkcs11Uri } from '../enrol/index.ts';
 import { IcsError } from '../errors.ts';
 import { caPassphrase, nodeAuthority, nodeCaGenerations, pkcs11Settings, unlockNodeAuthority } from '../node/ca.ts';
+import { keyLocation } from '../node/issuer-key.ts';
 import { DataDir, loadConfig, withDataDirHeld } from '../node/offline.ts';
 import { print } from './context.ts';
 import { readInputFile, refuseExisting, writeNewFile } from './files.ts';
@@ -112,12 +113,20 @@ export async function caRollover(flags: GlobalOptions): Promise<void> {
 
 /** The current CA, and the next and previous ones when there are. */
 export async function caShow(flags: GlobalOptions): Promise<void> {
-  const generations = nodeCaGenerations(new DataDir(flags.data));
+  const dir = new DataDir(flags.data);
+  const generations = nodeCaGenerations(dir);
   const info = await generations.current.show();
   const next = (await generations.next.role()) ? await generations.next.show() : undefined;
   const previous = (await generations.previous.role()) ? await generations.previous.show() : undefined;
-  const shown = { ...info, ...(next && { next }), ...(previous && { previous }) };
+  // The node's other signing key, beside the CA's: where it lives, never more.
+  const issuerKey = keyLocation((await loadConfig(dir.configFile)).issuer.secretKey);
+  const shown = { ...info, ...(next && { next }), ...(previous && { previous }), issuerKey };
   print(flags, shown, () =>
-    [describeCa(info), ...(next ? ['next (ics ca rollover makes it current):', describeCa(next)] : []), ...(previous ? ['previous:', describeCa(previous)] : [])].join('\n'),
+    [
+      describeCa(info),
+      ...(next ? ['next (ics ca rollover makes it current):', describeCa(next)] : []),
+      ...(previous ? ['previous:', describeCa(previous)] : []),
+      `node issuer key (OpenPGP): ${issuerKey === 'file' ? 'file' : `in ${issuerKey}`}`,
+    ].join('\n'),
   );
 }

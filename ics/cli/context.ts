@@ -3,11 +3,12 @@
 // command definitions.
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import type * as openpgp from 'openpgp';
 import { IcsError } from '../errors.ts';
 import type { IngestOutcome } from '../ingest/index.ts';
+import { pkcs11Settings } from '../node/ca.ts';
+import { isTokenReference, openTokenIdentity } from '../node/issuer-key.ts';
 import { type IcsNode, openNode } from '../node/offline.ts';
-import { type IdentityRecord, readPrivateKey, reviveRecord } from '../record/index.ts';
+import { type IdentityRecord, type Issuer, readPrivateKey, reviveRecord } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { GlobalOptions } from './options.ts';
 
@@ -42,11 +43,25 @@ export async function resolveRecord(node: IcsNode, reference: string): Promise<I
 export interface SignerOptions {
   key?: string;
   passphraseFile?: string;
+  keyPublic?: string;
 }
 
-/** `--key FILE` (passphrase: ICS_KEY_PASSPHRASE or `--passphrase-file`), else the node's issuer key. */
-export async function signingKey(node: IcsNode, options: SignerOptions): Promise<openpgp.PrivateKey> {
+/**
+ * `--key FILE` (passphrase: ICS_KEY_PASSPHRASE or `--passphrase-file`), or `--key pkcs11:…`
+ * with its `--key-public FILE` (the token from the config's pkcs11 section), else the node's
+ * issuer key.
+ */
+export async function signingKey(node: IcsNode, options: SignerOptions): Promise<Issuer> {
   if (!options.key) return node.issuerKey();
+  if (isTokenReference(options.key)) {
+    const settings = pkcs11Settings(node.dataDir, node.config);
+    if (!settings) throw new IcsError('BAD_REQUEST', "--key pkcs11:… needs the config's pkcs11 section (module, pinFile or pinEnv)");
+    if (!options.keyPublic) throw new IcsError('BAD_REQUEST', '--key pkcs11:… needs --key-public FILE: the OpenPGP public key made with the token key');
+    const publicKey = await readFile(options.keyPublic).catch((cause) => {
+      throw new IcsError('KEY_UNUSABLE', `cannot read ${options.keyPublic}`, { cause });
+    });
+    return openTokenIdentity(settings, options.key, publicKey);
+  }
   const armored = await readFile(options.key, 'utf8').catch((cause) => {
     throw new IcsError('KEY_UNUSABLE', `cannot read ${options.key}`, { cause });
   });

@@ -1,11 +1,15 @@
 // What `ics init`, `ics key`, `ics user add` and `ics trust add` do (their definitions are in
 // node-commands.ts): the data directory, its config and policy, and key files. Opens the
 // data directory only, never the node's front ends.
-import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { hashPassword } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
-import { checkConfig, DataDir, initDataDir, type NodeConfig, type NodeRole, withDataDirHeld } from '../node/offline.ts';
+import { parsePkcs11Uri } from '../enrol/pkcs11.ts';
+import { pkcs11Settings } from '../node/ca.ts';
+import { createTokenIdentity } from '../node/issuer-key.ts';
+import { checkConfig, DataDir, initDataDir, loadConfig, type NodeConfig, type NodeRole, withDataDirHeld } from '../node/offline.ts';
 import { openPolicy } from '../policy/index.ts';
 import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, privateKeyPkcs8, readPrivateKey } from '../record/index.ts';
 import { print } from './context.ts';
@@ -16,11 +20,19 @@ export interface InitFlags extends GlobalOptions {
   name?: string;
   org?: string;
   passphraseFile?: string;
+  pkcs11?: string;
+  pkcs11Module?: string;
+  pkcs11PinFile?: string;
+  pkcs11PinEnv?: string;
 }
 
 export async function init(flags: InitFlags) {
   const passphrase = flags.passphraseFile ? (await readFile(flags.passphraseFile, 'utf8')).trim() : process.env.ICS_PASSPHRASE;
-  return initDataDir(flags.data, { role: flags.role as NodeRole, name: flags.name, org: flags.org, passphrase: passphrase || undefined });
+  if (flags.pkcs11 !== undefined && !flags.pkcs11Module) throw new IcsError('BAD_REQUEST', '--pkcs11 needs --pkcs11-module (the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so)');
+  const pkcs11 = flags.pkcs11 === undefined
+    ? undefined
+    : { uri: flags.pkcs11, module: flags.pkcs11Module as string, ...(flags.pkcs11PinFile ? { pinFile: resolve(flags.pkcs11PinFile) } : { pinEnv: flags.pkcs11PinEnv ?? 'ICS_PKCS11_PIN' }) };
+  return initDataDir(flags.data, { role: flags.role as NodeRole, name: flags.name, org: flags.org, passphrase: passphrase || undefined, ...(pkcs11 && { pkcs11 }) });
 }
 
 export async function initCommand(flags: InitFlags): Promise<void> {
@@ -29,6 +41,7 @@ export async function initCommand(flags: InitFlags): Promise<void> {
     [
       `initialised ${result.root} (role ${flags.role})`,
       `  node issuer ${result.issuerFingerprint} ${result.issuerUserId} as ${result.issuerRoles.join(', ')}`,
+      `  issuer key: ${result.issuerKeyLocation === 'file' ? 'keys/issuer.secret.asc' : `in ${result.issuerKeyLocation}`}`,
       result.passphraseFile
         ? `  issuer key passphrase generated in ${result.passphraseFile} (mode 0600): move it to your secret store and set ICS_PASSPHRASE`
         : '  issuer key protected with the given passphrase',
@@ -41,11 +54,14 @@ export interface KeyGenerateFlags {
   urn: string;
   out: string;
   algorithm: string;
+  pkcs11?: string;
+  data: string;
   json?: boolean;
 }
 
 export async function keyGenerate(flags: KeyGenerateFlags): Promise<void> {
   if (flags.algorithm !== 'ed25519' && flags.algorithm !== 'p256') throw new IcsError('BAD_REQUEST', '--algorithm is ed25519 or p256');
+  if (flags.pkcs11 !== undefined) return tokenKeyGenerate(flags, flags.pkcs11);
   const identity = await generateIdentity({ userId: flags.urn, algorithm: flags.algorithm });
   const publicFile = `${flags.out.replace(/(\.secret)?\.asc$/, '')}.asc`;
   if (publicFile === flags.out) throw new IcsError('BAD_REQUEST', '--out must end in .secret.asc');
@@ -53,6 +69,25 @@ export async function keyGenerate(flags: KeyGenerateFlags): Promise<void> {
   await writeFile(publicFile, armor('publicKey', identity.record.bytes), { flag: 'wx' });
   const result = { fingerprint: identity.record.id, userId: flags.urn, privateKey: flags.out, publicKey: publicFile };
   print(flags, result, () => `generated ${result.fingerprint} ${flags.urn}\n  private key ${flags.out} (mode 0600), public key ${publicFile}`);
+}
+
+/** `ics key generate --pkcs11 URI`: the key on the token, its OpenPGP public key to --out. */
+async function tokenKeyGenerate(flags: KeyGenerateFlags, uri: string): Promise<void> {
+  if (!flags.out.endsWith('.asc') || flags.out.endsWith('.secret.asc')) throw new IcsError('BAD_REQUEST', '--out names the public key file (.asc) of a token key: its private key stays in the token');
+  const dir = new DataDir(flags.data);
+  const settings = pkcs11Settings(dir, await loadConfig(dir.configFile));
+  if (!settings) throw new IcsError('BAD_REQUEST', `--pkcs11 needs the pkcs11 section (module, pinFile or pinEnv) in ${dir.configFile}`);
+  // Refused before the token is touched: a key made and never written down is lost to the operator.
+  await access(flags.out).then(
+    () => {
+      throw new IcsError('BAD_REQUEST', `${flags.out} exists: it is never overwritten`);
+    },
+    () => undefined,
+  );
+  const { record, signer } = await createTokenIdentity(settings, parsePkcs11Uri(uri), flags.urn);
+  await writeFile(flags.out, armor('publicKey', record.bytes), { flag: 'wx' });
+  const result = { fingerprint: record.id, userId: flags.urn, key: signer.location, publicKey: flags.out };
+  print(flags, result, () => `generated ${result.fingerprint} ${flags.urn}\n  private key in the ${signer.location}, public key ${flags.out}`);
 }
 
 export interface KeyPkcs8Flags {

@@ -17,6 +17,10 @@ export function registerNodeCommands(program: Command): void {
     .option('--name <name>', 'node name (issuer user ID urn:cm4it:org:<name>)')
     .option('--org <domain>', 'organisation domain named by the role policy selectors (default: acme.example)')
     .option('--passphrase-file <file>', 'passphrase for the issuer key (else ICS_PASSPHRASE, else a generated one in keys/issuer.passphrase)')
+    .option('--pkcs11 <uri>', 'make the issuer key (ECDSA P-256) in a PKCS#11 token instead of a file, e.g. "pkcs11:token=acme-hsm;object=issuer"')
+    .option('--pkcs11-module <path>', 'the PKCS#11 module for --pkcs11 (written to the config), e.g. /usr/lib/softhsm/libsofthsm2.so')
+    .option('--pkcs11-pin-file <file>', 'a file holding the token PIN (else the environment variable of --pkcs11-pin-env)')
+    .option('--pkcs11-pin-env <name>', 'the environment variable holding the token PIN', 'ICS_PKCS11_PIN')
     .option('--json', 'machine-readable output')
     .action(async (flags: InitFlags) => (await actions()).initCommand(flags));
 
@@ -37,8 +41,10 @@ export function registerNodeCommands(program: Command): void {
     .command('generate')
     .description('generate a key pair (e.g. for an integrator or certification body); private key mode 0600')
     .requiredOption('--urn <urn>', 'user ID, e.g. urn:cm4it:org:integrator.example')
-    .requiredOption('--out <file>', 'private key file; the public key goes to <file without .secret.asc>.asc')
-    .option('--algorithm <ed25519|p256>', 'key algorithm', 'ed25519')
+    .requiredOption('--out <file>', 'private key file; the public key goes to <file without .secret.asc>.asc (with --pkcs11: the public key file, .asc)')
+    .option('--algorithm <ed25519|p256>', 'key algorithm (a token key is p256)', 'ed25519')
+    .option('--pkcs11 <uri>', 'make the key in a PKCS#11 token instead of a file, e.g. "pkcs11:token=acme-hsm;object=integrator"; sign with it by --key <uri> --key-public <out>')
+    .option('--data <dir>', "with --pkcs11: the data directory whose config's pkcs11 section names the module and PIN source", DEFAULT_DATA_DIR)
     .option('--json', 'machine-readable output')
     .action(async (flags: KeyGenerateFlags) => (await actions()).keyGenerate(flags));
 

@@ -18,6 +18,7 @@ import {
   codeStatement,
   generateIdentity,
   type IdentityRecord,
+  issuerFingerprint,
   type KeyAlgorithm,
   type KeyRecord,
   parseKeyRecord,
@@ -79,7 +80,7 @@ export async function certifyCommand(reference: string, flags: StatementFlags, w
     const record = await resolveRecord(node, reference);
     if (record.type !== 'key') throw new IcsError('BAD_REQUEST', `${record.id} is a code record: use \`ics code status\``);
     const key = await signingKey(node, flags);
-    const fingerprint = key.getFingerprint();
+    const fingerprint = issuerFingerprint(key);
     const signed = withdraw
       ? await revokeCertification(record, key, { userId: flags.userId, reason: flags.status })
       : await certify(record, key, await statementFrom(node, flags, fingerprint), {
@@ -110,7 +111,7 @@ export async function deviceRegister(flags: RegisterFlags): Promise<void> {
       base = generated.record;
     }
     const key = await signingKey(node, flags);
-    const signed = await certify(base, key, await statementFrom(node, flags, key.getFingerprint()), {
+    const signed = await certify(base, key, await statementFrom(node, flags, issuerFingerprint(key)), {
       userId: flags.urn,
       expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
     });
@@ -165,7 +166,7 @@ export async function codePublish(flags: CodePublishFlags): Promise<void> {
   const statement = codeStatement(flags.name, flags.version, digest);
   await withNode(flags, async (node) => {
     const key = await signingKey(node, flags);
-    const record = await signCode(statement, key, await statementFrom(node, flags, key.getFingerprint()), {
+    const record = await signCode(statement, key, await statementFrom(node, flags, issuerFingerprint(key)), {
       expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
     });
     await submit(node, record, flags);
@@ -177,7 +178,7 @@ export async function codeStatus(reference: string, value: string, flags: Statem
     const record = await resolveRecord(node, reference);
     if (record.type !== 'code') throw new IcsError('BAD_REQUEST', `${record.id} is not a code record`);
     const key = await signingKey(node, flags);
-    const signed = await signCode(record.statement, key, await statementFrom(node, { ...flags, status: value }, key.getFingerprint()), {
+    const signed = await signCode(record.statement, key, await statementFrom(node, { ...flags, status: value }, issuerFingerprint(key)), {
       record: record as CodeRecord,
     });
     await submit(node, signed, flags);

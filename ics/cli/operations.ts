@@ -14,8 +14,9 @@ function withCommonOptions(command: Command): Command {
 
 function withSignerOptions(command: Command): Command {
   return command
-    .option('--key <file>', 'sign with this private key instead of the node issuer key (passphrase: ICS_KEY_PASSPHRASE)')
-    .option('--passphrase-file <file>', 'passphrase of --key');
+    .option('--key <file|uri>', 'sign with this private key instead of the node issuer key (passphrase: ICS_KEY_PASSPHRASE), or with a PKCS#11 token key "pkcs11:token=…;object=…" (module and PIN from the config\'s pkcs11 section)')
+    .option('--passphrase-file <file>', 'passphrase of --key')
+    .option('--key-public <file>', 'the OpenPGP public key of a token --key (what ics key generate --pkcs11 wrote)');
 }
 
 function withStatementOptions(command: Command): Command {

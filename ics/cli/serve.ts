@@ -2,6 +2,7 @@
 // the whole node, front ends included.
 import { parseHostPort } from '../net/address.ts';
 import { DataDir, type IcsNode, loadConfig, openNode, type RunningServices, startServices } from '../node/index.ts';
+import { keyLocation } from '../node/issuer-key.ts';
 import { issuerKeyPath } from '../policy/index.ts';
 import { init } from './node-actions.ts';
 import type { GlobalOptions } from './options.ts';
@@ -35,6 +36,7 @@ function summaryOf(node: IcsNode, services: RunningServices, records: number): S
       roles: e.roles,
       own: e.key !== undefined && issuerKeyPath(policy, e.key) === ownKey,
     })),
+    issuerKey: keyLocation(node.config.issuer.secretKey),
   };
 }
 

@@ -16,6 +16,8 @@ export interface ServeSummary {
   readonly domains: readonly string[];
   /** The policy's trusted issuers; `own` marks the node's own issuer key. */
   readonly issuers: ReadonlyArray<{ readonly name: string; readonly fingerprint: string; readonly roles: readonly string[]; readonly own: boolean }>;
+  /** Where the node's issuer private key is: "file", or the PKCS#11 token and object. */
+  readonly issuerKey?: string;
 }
 
 /** A path as the user would type it from the current directory. */
@@ -36,7 +38,7 @@ export function formatServeSummary(s: ServeSummary): string {
   const others = s.issuers.filter((i) => !i.own);
   lines.push('  trusted issuers');
   for (const i of s.issuers) {
-    lines.push(`    ${i.fingerprint}  ${i.name} as ${i.roles.join(', ')}${i.own ? ' (this node)' : ''}`);
+    lines.push(`    ${i.fingerprint}  ${i.name} as ${i.roles.join(', ')}${i.own ? ` (this node${s.issuerKey && s.issuerKey !== 'file' ? `; key in ${s.issuerKey}` : ''})` : ''}`);
   }
   if (others.length === 0) lines.push('    no other issuer yet: third-party signatures are dropped until you trust one');
   lines.push('');

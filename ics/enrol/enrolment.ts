@@ -10,10 +10,10 @@
 //   - the request proves possession of its key, of a type the profile allows, and names no other device.
 // Refusals are IcsErrors: UNAUTHENTICATED (who is asking is not established), POLICY_REJECTED
 // (the policy says no), BAD_REQUEST / LIMIT_EXCEEDED (the request). Nothing is issued then.
-import type * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import { IcsError } from '../errors.ts';
 import type { EnrolPolicy, Policy, PolicyEngine, PolicyVerdict, PolicyVerdictCache } from '../policy/index.ts';
+import type { Issuer } from '../record/index.ts';
 import type { CertificateEntry, CertificateIndex, ChangeSource, RecordIndexes, RecordReader } from '../store/index.ts';
 import type { ApprovalQueue } from './approvals.ts';
 import { loadBirthCAs } from './birth-cas.ts';
@@ -44,7 +44,7 @@ export interface EnrolmentComponents {
   /** The one write path, for the issuance statement. */
   readonly submitter: StatementSubmitter;
   /** The node's issuer key, which signs the issuance statement. */
-  readonly issuerKey: () => Promise<openpgp.PrivateKey>;
+  readonly issuerKey: () => Promise<Issuer>;
   readonly logger: Logger;
   /** Shared with the front ends that answer verdicts; absent: evaluated each time. */
   readonly verdicts?: PolicyVerdictCache;

@@ -3,9 +3,8 @@
 // certificate's DER) and x509-serial@cm4it.org, expiring with the certificate, submitted
 // through the one write path like any other statement, so that peers, LDAP and HKP show which
 // certificates a device holds. The verdict counts it toward nothing (record/verdict.ts).
-import type * as openpgp from 'openpgp';
 import type { PolicyEngine } from '../policy/index.ts';
-import { certify, ISSUANCE_METADATA, ISSUANCE_SERIAL_METADATA, type KeyRecord, type Role } from '../record/index.ts';
+import { certify, type Issuer, ISSUANCE_METADATA, ISSUANCE_SERIAL_METADATA, issuerFingerprint, type KeyRecord, type Role } from '../record/index.ts';
 import type { ChangeSource, StoredRecord } from '../store/index.ts';
 import type { IssuedCertificate } from './certificate.ts';
 
@@ -40,14 +39,14 @@ export function issuanceRole(engine: PolicyEngine, issuer: string, stored: Store
 
 export interface IssuanceWrite {
   readonly engine: PolicyEngine;
-  readonly issuerKey: openpgp.PrivateKey;
+  readonly issuerKey: Issuer;
   readonly submitter: StatementSubmitter;
   readonly source: ChangeSource;
   readonly origin?: string;
 }
 
 export async function writeIssuanceStatement(stored: StoredRecord, record: KeyRecord, urn: string, issued: IssuedCertificate, write: IssuanceWrite): Promise<StatementOutcome> {
-  const issuer = write.issuerKey.getFingerprint().toLowerCase();
+  const issuer = issuerFingerprint(write.issuerKey);
   const role = issuanceRole(write.engine, issuer, stored);
   if (!role) return { written: false, reason: 'the node’s issuer key may sign in no role the record’s domains admit' };
   const lifetimeSeconds = Math.max(1, Math.ceil((issued.notAfter.getTime() - Date.now()) / 1000));

@@ -37,6 +37,9 @@ export function nodeApprovals(dir: DataDir): ApprovalDirectory {
  */
 export async function caPassphrase(dir: DataDir, config: NodeConfig): Promise<string> {
   const passphrase = await dir.passphrase(config);
+  // An issuer key in a token has no passphrase to check against: a CA key file that the
+  // passphrase does not open is refused when it is opened.
+  if (config.issuer.secretKey.startsWith('pkcs11:')) return passphrase;
   const armored = await readFile(dir.resolve(config.issuer.secretKey), 'utf8').catch((cause: unknown) => {
     throw new IcsError('KEY_UNUSABLE', 'the node issuer key file cannot be read', { cause });
   });

@@ -13,8 +13,10 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument, stringify } from 'yaml';
 import { IcsError } from '../errors.ts';
+import { parsePkcs11Uri, pkcs11Uri } from '../enrol/pkcs11.ts';
 import { armor, armorPrivateKey, generateIdentity, type Role } from '../record/index.ts';
 import type { NodeConfig, NodeRole } from './config.ts';
+import { createTokenIdentity } from './issuer-key.ts';
 
 export const NODE_ROLES: readonly NodeRole[] = ['manufacturer', 'developer', 'maintenance', 'infield', 'default'];
 
@@ -110,6 +112,12 @@ export interface InitOptions {
   readonly org?: string;
   /** Protects the issuer key; when absent a random one is generated into the passphrase file. */
   readonly passphrase?: string;
+  /**
+   * Make the issuer key in a PKCS#11 token (an RFC 7512 reference) instead of a file; the
+   * module and PIN source go to the config's pkcs11 section. The passphrase still protects the
+   * node's other key files (a CA key file, the log key).
+   */
+  readonly pkcs11?: { readonly uri: string; readonly module: string; readonly pinFile?: string; readonly pinEnv?: string };
 }
 
 export interface InitResult {
@@ -118,6 +126,8 @@ export interface InitResult {
   readonly issuerUserId: string;
   readonly issuerRoles: readonly Role[];
   readonly passphraseFile: string | undefined;
+  /** Where the issuer's private key is: "file", or the token and object. */
+  readonly issuerKeyLocation: string;
 }
 
 async function writePrivate(path: string, text: string): Promise<void> {
@@ -142,11 +152,16 @@ export async function initDataDir(root: string, options: InitOptions): Promise<I
   if (existing.length > 0) {
     throw new IcsError('BAD_REQUEST', `${dir.root} is not empty and is not an ICS data directory (no config.yaml): choose a new or empty directory`);
   }
+  const issuerUserId = `urn:cm4it:org:${name}`;
+  const token = options.pkcs11;
+  // The key first: a token that refuses (no binding, wrong PIN, a label in use) leaves nothing behind.
+  const made = token
+    ? await createTokenIdentity({ module: token.module, ...(token.pinFile && { pinFile: dir.resolve(token.pinFile) }), ...(token.pinEnv && { pinEnv: token.pinEnv }) }, parsePkcs11Uri(token.uri), issuerUserId)
+    : await generateIdentity({ userId: issuerUserId });
+  const issuer = { record: made.record };
   await mkdir(join(dir.root, 'keys'), { recursive: true, mode: 0o700 });
   await chmod(dir.root, 0o700);
 
-  const issuerUserId = `urn:cm4it:org:${name}`;
-  const issuer = await generateIdentity({ userId: issuerUserId });
   let passphraseFile: string | undefined;
   let passphrase = options.passphrase;
   if (!passphrase) {
@@ -154,14 +169,23 @@ export async function initDataDir(root: string, options: InitOptions): Promise<I
     passphraseFile = dir.resolve('keys/issuer.passphrase');
     await writePrivate(passphraseFile, `${passphrase}\n`);
   }
-  await writePrivate(dir.resolve('keys/issuer.secret.asc'), await armorPrivateKey(issuer.privateKey, passphrase));
+  if ('privateKey' in made) await writePrivate(dir.resolve('keys/issuer.secret.asc'), await armorPrivateKey(made.privateKey, passphrase));
   await writeFile(dir.resolve('keys/issuer.asc'), armor('publicKey', issuer.record.bytes), { flag: 'wx' });
 
   const issuerRoles = ISSUER_ROLES[options.role];
   await writePolicy(dir, options, { name, fingerprint: issuer.record.id, roles: issuerRoles });
-  const config = { version: 1, name, role: options.role };
+  const config = {
+    version: 1,
+    name,
+    role: options.role,
+    ...(token && {
+      issuer: { secretKey: pkcs11Uri(parsePkcs11Uri(token.uri)) },
+      pkcs11: { module: token.module, ...(token.pinFile && { pinFile: token.pinFile }), ...(token.pinEnv && { pinEnv: token.pinEnv }) },
+    }),
+  };
   await writeFile(dir.configFile, `# ICS node configuration: schemas/config.schema.json documents every setting.\n${stringify(config)}`, { flag: 'wx' });
-  return { root: dir.root, issuerFingerprint: issuer.record.id, issuerUserId, issuerRoles, passphraseFile };
+  const issuerKeyLocation = 'signer' in made ? made.signer.location : 'file';
+  return { root: dir.root, issuerFingerprint: issuer.record.id, issuerUserId, issuerRoles, passphraseFile, issuerKeyLocation };
 }
 
 /**

@@ -2,18 +2,18 @@
 // directory's config, store, policy (with issuer keys from files and from the store) and
 // the ingest path; front ends and CLI operations receive these parts, never the wiring.
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import type * as openpgp from 'openpgp';
-import { IcsError, isIcsError } from '../errors.ts';
+import { isIcsError } from '../errors.ts';
 import { type BatchSubmitter, Ingest, type RecordSubmitter } from '../ingest/index.ts';
 import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trustGaps } from '../policy/index.ts';
-import { DEFAULT_LIMITS, type KeyRecord, readPrivateKey, type RecordLimits, reviveRecord } from '../record/index.ts';
+import { DEFAULT_LIMITS, type Issuer, type KeyRecord, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
 import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
 import { CheckpointSigner, TransparencyLog, Witness } from '../tlog/index.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
+import { pkcs11Settings } from './ca.ts';
+import { isTokenReference, openIssuerKey } from './issuer-key.ts';
 import { watchIssuerRecords } from './issuers.ts';
 import { loadOrCreateLogKey } from './log-key.ts';
 import { WitnessFiles } from './witness-files.ts';
@@ -39,8 +39,8 @@ export interface IcsNode {
   readonly policy: PolicyEngine;
   readonly ingest: RecordSubmitter & BatchSubmitter;
   readonly limits: RecordLimits;
-  /** The node's own issuer key, decrypted on first use (ICS_PASSPHRASE or the passphrase file). */
-  issuerKey(): Promise<openpgp.PrivateKey>;
+  /** The node's own issuer key: the file decrypted on first use (ICS_PASSPHRASE or the passphrase file), or its PKCS#11 token key. */
+  issuerKey(): Promise<Issuer>;
   /** The transparency log of every domain (appended by the store in each record's batch). */
   readonly log: TransparencyLog;
   /** Signs the logs' checkpoints with the node's log key (keys/log.key, made on first use). */
@@ -186,7 +186,7 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
     { get: () => policy, set: (engine) => (policy = engine) },
     logger.child({ component: 'issuers' }),
   );
-  let issuer: Promise<openpgp.PrivateKey> | undefined;
+  let issuer: Promise<Issuer> | undefined;
   let logKey: Promise<KeyObject> | undefined;
   const loadLogKey = () => {
     logKey ??= loadOrCreateLogKey(dataDir, config);
@@ -220,12 +220,13 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
     ingest,
     limits,
     issuerKey() {
-      issuer ??= (async () => {
-        const armored = await readFile(dataDir.resolve(config.issuer.secretKey), 'utf8').catch((cause) => {
-          throw new IcsError('KEY_UNUSABLE', 'the node issuer key file cannot be read', { cause });
-        });
-        return readPrivateKey(armored, await dataDir.passphrase(config));
-      })();
+      const secretKey = config.issuer.secretKey;
+      issuer ??= openIssuerKey(
+        { secretKey: isTokenReference(secretKey) ? secretKey : dataDir.resolve(secretKey), publicKey: dataDir.resolve(config.issuer.publicKey) },
+        { passphrase: () => dataDir.passphrase(config), pkcs11: pkcs11Settings(dataDir, config) },
+      );
+      // A token that is away now may be back for the next statement.
+      issuer.catch(() => (issuer = undefined));
       return issuer;
     },
     async reloadPolicy() {

@@ -13,9 +13,11 @@ import { createLdapServer, type LdapServer } from '../ldap/index.ts';
 import { parseHostPort } from '../net/address.ts';
 import { CRL_PATH, OCSP_PATH, pkixPlugin } from '../pkix/index.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
+import { issuerFingerprint } from '../record/index.ts';
 import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { prepareEst } from './est.ts';
+import { isTokenReference } from './issuer-key.ts';
 import { createMetrics, type NodeMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 import { type NodeRevocation, startRevocation } from './revocation.ts';
@@ -78,6 +80,12 @@ function witnessCounter(metrics: NodeMetrics): (event: string) => void {
 
 export async function startServices(node: IcsNode, overrides: ListenOverrides = {}): Promise<RunningServices> {
   const listen = { ...node.config.listen, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  // An issuer key in a token is opened before anything listens: a missing binding, a wrong
+  // PIN or a token that holds another key stops the start with its clear error.
+  if (isTokenReference(node.config.issuer.secretKey)) {
+    const issuer = await node.issuerKey();
+    node.logger.info({ issuer: issuerFingerprint(issuer), key: 'location' in issuer ? issuer.location : 'file' }, 'node issuer key in a PKCS#11 token');
+  }
   const policy = () => node.policy;
   // One verdict cache for every front end that answers verdicts (JSON API, LDAP entries):
   // keyed by record digest and policy generation, so a reload or an issuer change is seen at once.
