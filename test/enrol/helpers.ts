@@ -1,6 +1,7 @@
 // Shared by the enrol tests: temporary directories, real openssl, a CA chain made once.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertificateAuthority, type KeyAlgorithm, type UnlockedAuthority } from '../../ics/enrol/index.ts';
@@ -25,26 +26,28 @@ export function openssl(args: string[], cwd: string): Promise<Run> {
 }
 
 /**
- * A SoftHSM 2 token labelled `label`, in its own token directory under `dir`, with user PIN
- * `pin`: SOFTHSM2_CONF points at it until `restore` (which puts back what was there).
+ * One SoftHSM 2 token directory for the whole test process (removed when it exits), holding a
+ * token per suite (unique labels). One, because the PKCS#11 module is loaded once per process:
+ * it reads SOFTHSM2_CONF when it is first initialised, and a suite that pointed it elsewhere
+ * would leave every later suite's in-process signing on a directory that is gone.
  */
-export async function softHsmToken(dir: string, label: string, pin: string): Promise<{ readonly module: string; readonly tokens: string; restore(): void }> {
+let softHsm: { readonly conf: string; readonly tokens: string } | undefined;
+
+/** A new token labelled `label` with user PIN `pin` (SO PIN: pin + "0"), in the process's SoftHSM directory. */
+export async function softHsmToken(label: string, pin: string): Promise<{ readonly module: string; readonly tokens: string }> {
   requireTool('softhsm2-util', 'softhsm2');
-  const tokens = join(dir, 'tokens');
-  await mkdir(tokens, { recursive: true });
-  const conf = join(dir, 'softhsm2.conf');
-  await writeFile(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-  const saved = process.env.SOFTHSM2_CONF;
-  process.env.SOFTHSM2_CONF = conf;
+  if (!softHsm) {
+    const root = mkdtempSync(join(tmpdir(), 'ics-softhsm-'));
+    const tokens = join(root, 'tokens');
+    mkdirSync(tokens);
+    const conf = join(root, 'softhsm2.conf');
+    writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    process.env.SOFTHSM2_CONF = conf;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    softHsm = { conf, tokens };
+  }
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', `${pin}0`], { stdio: 'ignore' });
-  return {
-    module: '/usr/lib/softhsm/libsofthsm2.so',
-    tokens,
-    restore() {
-      if (saved === undefined) delete process.env.SOFTHSM2_CONF;
-      else process.env.SOFTHSM2_CONF = saved;
-    },
-  };
+  return { module: '/usr/lib/softhsm/libsofthsm2.so', tokens: softHsm.tokens };
 }
 
 /** A temporary directory per suite: `before` makes it, `after` removes it. */

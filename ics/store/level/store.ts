@@ -323,6 +323,8 @@ export class LevelStore implements RecordStore {
     return {
       records: { entries: this.#cache.size, bytes: this.#cache.bytes },
       certificates: { entries: this.#certificates.size, bytes: this.#certificates.bytes },
+      // Native memory, outside V8's heap: LevelDB's block cache (bounded by blockCacheBytes) and memtables.
+      leveldb: { entries: 0, bytes: this.#closed ? 0 : Number(this.#db.getProperty('leveldb.approximate-memory-usage')) || 0 },
     };
   }
 
