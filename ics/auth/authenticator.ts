@@ -3,9 +3,21 @@
 import type { Principal } from '../policy/index.ts';
 import { verifyPassword } from './password.ts';
 
+/** What a user may do through the admin API: read; also sign statements; also run the node (policy reload). */
+export type AdminRole = 'viewer' | 'operator' | 'admin';
+export const ADMIN_ROLES: readonly AdminRole[] = ['viewer', 'operator', 'admin'];
+
 export interface AuthenticatedUser {
   readonly principal: Principal;
   readonly write: boolean;
+  readonly role: AdminRole;
+  /** The user's tenant: the domains the admin API shows and changes for them; undefined: every domain. */
+  readonly domains?: readonly string[];
+}
+
+/** A user's admin role: as configured, else operator for a user who may write, viewer otherwise. */
+export function adminRoleOf(user: { readonly write: boolean; readonly role?: AdminRole }): AdminRole {
+  return user.role ?? (user.write ? 'operator' : 'viewer');
 }
 
 export interface Authenticator {
@@ -17,7 +29,7 @@ export interface Authenticator {
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 export function createAuthenticator(
-  users: ReadonlyArray<{ name: string; passwordHash: string; write: boolean; groups?: readonly string[] }>,
+  users: ReadonlyArray<{ name: string; passwordHash: string; write: boolean; groups?: readonly string[]; role?: AdminRole; domains?: readonly string[] }>,
 ): Authenticator {
   const byName = new Map(users.map((u) => [u.name, u]));
   return {
@@ -25,7 +37,12 @@ export function createAuthenticator(
       const user = byName.get(name);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
       if (!user || !ok) return undefined;
-      return { principal: { kind: 'user', name: user.name, groups: [...(user.groups ?? [])] }, write: user.write };
+      return {
+        principal: { kind: 'user', name: user.name, groups: [...(user.groups ?? [])] },
+        write: user.write,
+        role: adminRoleOf(user),
+        ...(user.domains && { domains: [...user.domains] }),
+      };
     },
   };
 }

@@ -51,7 +51,7 @@ export interface SignerOptions {
  * with its `--key-public FILE` (the token from the config's pkcs11 section), else the node's
  * issuer key.
  */
-export async function signingKey(node: IcsNode, options: SignerOptions): Promise<Issuer> {
+export async function signingKey(node: Pick<IcsNode, 'dataDir' | 'config' | 'issuerKey'>, options: SignerOptions): Promise<Issuer> {
   if (!options.key) return node.issuerKey();
   if (isTokenReference(options.key)) {
     const settings = pkcs11Settings(node.dataDir, node.config);

@@ -4,7 +4,7 @@
 import { access, chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { hashPassword } from '../auth/index.ts';
+import { type AdminRole, adminRoleOf, hashPassword } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import { parsePkcs11Uri } from '../enrol/pkcs11.ts';
 import { pkcs11Settings } from '../node/ca.ts';
@@ -113,11 +113,18 @@ export async function keyPkcs8(flags: KeyPkcs8Flags): Promise<void> {
 }
 
 /** Adds a user with its password hash to config.yaml (mode 0600 from then on: it holds hashes). */
-async function addUser(dir: DataDir, name: string, password: string, write: boolean, groups: readonly string[]): Promise<void> {
+async function addUser(dir: DataDir, name: string, password: string, write: boolean, groups: readonly string[], admin: { role?: string; domains: readonly string[] }): Promise<void> {
   const doc = parseDocument(await readFile(dir.configFile, 'utf8'));
   const users = (doc.getIn(['auth', 'users']) as { toJSON(): Array<{ name: string }> } | undefined)?.toJSON() ?? [];
   if (users.some((u) => u.name === name)) throw new IcsError('BAD_REQUEST', `user ${name} exists`);
-  const entry = { name, passwordHash: await hashPassword(password), write, ...(groups.length > 0 && { groups: [...new Set(groups)] }) };
+  const entry = {
+    name,
+    passwordHash: await hashPassword(password),
+    write,
+    ...(groups.length > 0 && { groups: [...new Set(groups)] }),
+    ...(admin.role !== undefined && { role: admin.role }),
+    ...(admin.domains.length > 0 && { domains: [...new Set(admin.domains)] }),
+  };
   if (doc.hasIn(['auth', 'users'])) doc.addIn(['auth', 'users'], doc.createNode(entry));
   else doc.setIn(['auth', 'users'], doc.createNode([entry]));
   checkConfig(doc.toJSON(), dir.configFile);
@@ -130,14 +137,18 @@ export interface UserAddFlags extends GlobalOptions {
   passwordFile?: string;
   write?: boolean;
   group: string[];
+  role?: string;
+  domain?: string[];
 }
 
 export async function userAdd(flags: UserAddFlags): Promise<void> {
   const password = flags.passwordFile ? (await readFile(flags.passwordFile, 'utf8')).trim() : process.env.ICS_USER_PASSWORD;
   if (!password || password.length < 12) throw new IcsError('BAD_REQUEST', 'a password of at least 12 characters is needed (--password-file or ICS_USER_PASSWORD)');
-  await withDataDirHeld(flags.data, (dir) => addUser(dir, flags.name, password, flags.write === true, flags.group));
+  await withDataDirHeld(flags.data, (dir) => addUser(dir, flags.name, password, flags.write === true, flags.group, { ...(flags.role !== undefined && { role: flags.role }), domains: flags.domain ?? [] }));
   const groups = flags.group.length > 0 ? ` in ${[...new Set(flags.group)].join(', ')}` : '';
-  process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}${groups}\n`);
+  const role = adminRoleOf({ write: flags.write === true, ...(flags.role !== undefined && { role: flags.role as AdminRole }) });
+  const tenant = (flags.domain ?? []).length > 0 ? ` for domains ${[...new Set(flags.domain)].join(', ')}` : '';
+  process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}${groups}, admin API role ${role}${tenant}\n`);
 }
 
 export interface TrustFlags extends GlobalOptions {

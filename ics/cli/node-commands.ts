@@ -67,6 +67,8 @@ export function registerNodeCommands(program: Command): void {
     .option('--password-file <file>', 'file holding the password')
     .option('--write', 'may submit records')
     .option('--group <name>', "a group the user is in (repeatable): domains open to it in the policy's read.groups", (value: string, previous: string[]) => [...previous, value], [])
+    .option('--role <viewer|operator|admin>', 'what the admin API lets the user do (default: operator with --write, else viewer)')
+    .option('--domain <name>', "the user's tenant: a domain the admin API shows and changes for them (repeatable; none: every domain)", (value: string, previous: string[]) => [...previous, value], [])
     .action(async (flags: UserAddFlags) => (await actions()).userAdd(flags));
 
   const trust = program.command('trust').description('issuers this node trusts (the policy’s trust section)');

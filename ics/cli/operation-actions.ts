@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { UnlockedAuthority } from '../enrol/index.ts';
 import { IcsError, type IcsErrorCode } from '../errors.ts';
-import type { IcsNode } from '../node/offline.ts';
+import { DataDir, type IcsNode, loadConfig } from '../node/offline.ts';
 import {
   armor,
   armorPrivateKey,
@@ -23,12 +23,12 @@ import {
   type KeyRecord,
   parseKeyRecord,
   revokeCertification,
-  type Role,
-  ROLES,
   signCode,
   type StatementInput,
 } from '../record/index.ts';
 import type { CertificateEntry, RecordIndexes } from '../store/types.ts';
+import { statementInput } from '../admin/statements.ts';
+import { type AdminClient, outcomeOf, servingAdmin } from './admin-client.ts';
 import { parseDuration, parsePairs } from './args.ts';
 import { describeOutcome, localOrigin, print, resolveRecord, type SignerOptions, signingKey, withNode } from './context.ts';
 import { refuseExisting, writeNewFile } from './files.ts';
@@ -44,28 +44,8 @@ async function birthAuthority(node: IcsNode, file: string): Promise<UnlockedAuth
   return unlockNodeAuthority(node.dataDir, node.config);
 }
 
-function checkRole(role: string | undefined, fallback: Role | undefined): Role {
-  const chosen = role ?? fallback;
-  if (!chosen || !(ROLES as readonly string[]).includes(chosen)) {
-    throw new IcsError('BAD_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
-  }
-  return chosen as Role;
-}
-
-/** The first role the policy trusts the node's own key for: the default role of its statements. */
-function nodeRole(node: IcsNode, fingerprint: string): Role | undefined {
-  const entry = node.policy.policy.trust.issuers.find((i) => i.fingerprint === fingerprint);
-  return entry?.roles[0];
-}
-
-async function statementFrom(node: IcsNode, flags: StatementFlags, signerFingerprint: string): Promise<StatementInput> {
-  return {
-    role: checkRole(flags.role, nodeRole(node, signerFingerprint)),
-    ...(flags.status !== undefined && { status: flags.status }),
-    allow: flags.allow ?? [],
-    deny: flags.deny ?? [],
-    metadata: parsePairs(flags.meta ?? []),
-  };
+function statementFrom(node: IcsNode, flags: StatementFlags, signerFingerprint: string): StatementInput {
+  return statementInput(node.policy, { ...flags, metadata: parsePairs(flags.meta ?? []) }, signerFingerprint);
 }
 
 async function submit(node: IcsNode, record: IdentityRecord, flags: GlobalOptions) {
@@ -74,8 +54,26 @@ async function submit(node: IcsNode, record: IdentityRecord, flags: GlobalOption
   return outcome;
 }
 
-/** `certify`, `status set` and (withdraw) `revoke`. */
+/** `certify`, `status set` and (withdraw) `revoke`: on the running node's admin API when one serves the data directory. */
 export async function certifyCommand(reference: string, flags: StatementFlags, withdraw = false): Promise<void> {
+  const admin = await servingAdmin(flags.data);
+  if (admin) {
+    if (flags.key) {
+      const record = await onlineRecord(admin, reference);
+      const key = await signingKey(await offlineSigner(flags), flags);
+      const signed = withdraw
+        ? await revokeCertification(record, key, { userId: flags.userId, reason: flags.status })
+        : await certify(record, key, onlineStatement(flags), { userId: flags.userId, expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined });
+      await printOnline(flags, await admin.call('POST', '/ics/v1/admin/records', { armored: armor('publicKey', signed.bytes) }));
+      return;
+    }
+    const path = `/ics/v1/admin/records/${encodeURIComponent(reference)}/${withdraw ? 'withdrawals' : 'statements'}`;
+    const body = withdraw
+      ? { ...(flags.status !== undefined && { reason: flags.status }), ...(flags.userId !== undefined && { userId: flags.userId }) }
+      : statementBody(flags);
+    await printOnline(flags, await admin.call('POST', path, body));
+    return;
+  }
   await withNode(flags, async (node) => {
     const record = await resolveRecord(node, reference);
     if (record.type !== 'key') throw new IcsError('BAD_REQUEST', `${record.id} is a code record: use \`ics code status\``);
@@ -83,12 +81,89 @@ export async function certifyCommand(reference: string, flags: StatementFlags, w
     const fingerprint = issuerFingerprint(key);
     const signed = withdraw
       ? await revokeCertification(record, key, { userId: flags.userId, reason: flags.status })
-      : await certify(record, key, await statementFrom(node, flags, fingerprint), {
+      : await certify(record, key, statementFrom(node, flags, fingerprint), {
           userId: flags.userId,
           expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
         });
     await submit(node, signed, flags);
   });
+}
+
+// ---- against a running node ----------------------------------------------------------------
+
+/** The statement flags as an admin API body. */
+function statementBody(flags: StatementFlags) {
+  return {
+    ...(flags.role !== undefined && { role: flags.role }),
+    ...(flags.status !== undefined && { status: flags.status }),
+    allow: flags.allow ?? [],
+    deny: flags.deny ?? [],
+    metadata: parsePairs(flags.meta ?? []),
+    ...(flags.expires !== undefined && { expiresInSeconds: parseDuration(flags.expires) }),
+    ...(flags.userId !== undefined && { userId: flags.userId }),
+  };
+}
+
+/** A statement signed here with `--key` while the node runs: its role must be given (the node's policy says the default). */
+function onlineStatement(flags: StatementFlags): StatementInput {
+  if (flags.role === undefined) throw new IcsError('BAD_REQUEST', 'with --key while the node runs, give --role');
+  return { role: flags.role as StatementInput['role'], ...(flags.status !== undefined && { status: flags.status }), allow: flags.allow ?? [], deny: flags.deny ?? [], metadata: parsePairs(flags.meta ?? []) };
+}
+
+/** What `--key` signs with while the node runs: the key file (or token key) named, read here. */
+async function offlineSigner(flags: GlobalOptions) {
+  const dataDir = new DataDir(flags.data);
+  const config = await loadConfig(dataDir.configFile);
+  return { dataDir, config, issuerKey: () => Promise.reject(new IcsError('INTERNAL', 'the node signs its own statements')) };
+}
+
+async function onlineRecord(admin: AdminClient, reference: string): Promise<KeyRecord> {
+  const answer = await admin.call<{ id: string; kind: string; armored: string }>('GET', `/ics/v1/admin/records/${encodeURIComponent(reference)}`);
+  if (answer.kind !== 'key') throw new IcsError('BAD_REQUEST', `${answer.id} is a code record: use \`ics code status\``);
+  return (await parseKeyRecord(answer.armored)).record;
+}
+
+/** The running node's admin API, or UNAVAILABLE for commands that only a running node answers. */
+async function runningAdmin(flags: GlobalOptions, command: string): Promise<AdminClient> {
+  const admin = await servingAdmin(flags.data);
+  if (!admin) throw new IcsError('UNAVAILABLE', `no node serves ${flags.data}: \`ics ${command}\` asks the running node (start it with \`ics serve --data ${flags.data}\`)`);
+  return admin;
+}
+
+interface PeerLine {
+  peerId: string;
+  name?: string;
+  connected: boolean;
+  lastSync?: string;
+  domains: Array<{ name: string; state: string; lastError?: string }>;
+}
+
+export async function peersCommand(flags: GlobalOptions): Promise<void> {
+  const { peers } = await (await runningAdmin(flags, 'peers')).call<{ peers: PeerLine[] }>('GET', '/ics/v1/admin/peers');
+  print(flags, { peers }, () => {
+    if (peers.length === 0) return 'no sync peers (the policy names none, and no unknown peer called)';
+    return peers
+      .flatMap((p) => [
+        `${p.name ?? '(unknown peer)'} ${p.peerId}: ${p.connected ? 'connected' : 'not connected'}, last sync ${p.lastSync ?? 'never'}`,
+        ...p.domains.map((d) => `  ${d.name}: ${d.state}${d.lastError ? ` (${d.lastError})` : ''}`),
+      ])
+      .join('\n');
+  });
+}
+
+export async function syncNowCommand(flags: GlobalOptions & { peer?: string }): Promise<void> {
+  const report = await (await runningAdmin(flags, 'sync now')).call<{ peers: Array<{ peerId: string; name?: string; ok: boolean; error?: string }> }>(
+    'POST',
+    '/ics/v1/admin/sync',
+    flags.peer === undefined ? {} : { peer: flags.peer },
+  );
+  print(flags, report, () => report.peers.map((p) => `${p.name ?? p.peerId}: ${p.ok ? 'reconciled' : `failed: ${p.error ?? 'no answer'}`}`).join('\n') || 'no peer to sync with');
+  if (report.peers.some((p) => !p.ok)) process.exitCode = 1;
+}
+
+async function printOnline(flags: GlobalOptions, answer: unknown): Promise<void> {
+  const outcome = outcomeOf(answer as Parameters<typeof outcomeOf>[0]);
+  print(flags, outcome, () => describeOutcome(outcome));
 }
 
 export type RegisterFlags = StatementFlags & { urn: string; publicKey?: string; algorithm: string; keyOut?: string; birthCert?: string };
@@ -98,6 +173,8 @@ export async function deviceRegister(flags: RegisterFlags): Promise<void> {
     throw new IcsError('BAD_REQUEST', 'give --public-key FILE (key made on the device) or --key-out FILE (where the new private key goes)');
   }
   if (flags.algorithm !== 'ed25519' && flags.algorithm !== 'p256') throw new IcsError('BAD_REQUEST', '--algorithm is ed25519 or p256');
+  const admin = await servingAdmin(flags.data);
+  if (admin) return deviceRegisterOnline(admin, flags);
   await withNode(flags, async (node) => {
     // The CA is unlocked first, so that without one (or with a wrong passphrase) nothing is registered.
     const birth = flags.birthCert === undefined ? undefined : { file: flags.birthCert, ca: await birthAuthority(node, flags.birthCert) };
@@ -111,7 +188,7 @@ export async function deviceRegister(flags: RegisterFlags): Promise<void> {
       base = generated.record;
     }
     const key = await signingKey(node, flags);
-    const signed = await certify(base, key, await statementFrom(node, flags, issuerFingerprint(key)), {
+    const signed = await certify(base, key, statementFrom(node, flags, issuerFingerprint(key)), {
       userId: flags.urn,
       expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
     });
@@ -127,6 +204,29 @@ export async function deviceRegister(flags: RegisterFlags): Promise<void> {
     const birthCertificate = { file: birth.file, subject: issued.subject, serial: issued.serial, notAfter: issued.notAfter, fingerprint: issued.fingerprint };
     print(flags, { ...outcome, birthCertificate }, () => `${describeOutcome(outcome)}\n  birth certificate ${birth.file}: ${issued.subject}, serial ${issued.serial}`);
   });
+}
+
+/** `device register` while the node runs: the key made (or read) here, the node certifies it. */
+async function deviceRegisterOnline(admin: AdminClient, flags: RegisterFlags): Promise<void> {
+  if (flags.birthCert !== undefined) throw new IcsError('UNAVAILABLE', '--birth-cert needs the CA, which the running node holds: stop it first, or enrol the device over EST');
+  let base: KeyRecord;
+  if (flags.publicKey) {
+    base = (await parseKeyRecord(await readFile(flags.publicKey))).record;
+    if (!base.userIds.some((u) => u.userId === flags.urn)) throw new IcsError('BAD_REQUEST', `${flags.publicKey} has no user ID ${flags.urn}`);
+  } else {
+    await refuseExisting(flags.keyOut as string);
+    const generated = await generateIdentity({ userId: flags.urn, algorithm: flags.algorithm as KeyAlgorithm });
+    await writeFile(flags.keyOut as string, await armorPrivateKey(generated.privateKey, process.env.ICS_DEVICE_PASSPHRASE), { mode: 0o600, flag: 'wx' });
+    base = generated.record;
+  }
+  if (flags.key) {
+    const key = await signingKey(await offlineSigner(flags), flags);
+    const signed = await certify(base, key, onlineStatement(flags), { userId: flags.urn, expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined });
+    await printOnline(flags, await admin.call('POST', '/ics/v1/admin/records', { armored: armor('publicKey', signed.bytes) }));
+    return;
+  }
+  const { userId: _userId, ...statement } = statementBody(flags);
+  await printOnline(flags, await admin.call('POST', '/ics/v1/admin/devices', { ...statement, urn: flags.urn, publicKey: armor('publicKey', base.bytes) }));
 }
 
 export type ImportFlags = GlobalOptions & { progress?: boolean; concurrency: string };
@@ -166,7 +266,7 @@ export async function codePublish(flags: CodePublishFlags): Promise<void> {
   const statement = codeStatement(flags.name, flags.version, digest);
   await withNode(flags, async (node) => {
     const key = await signingKey(node, flags);
-    const record = await signCode(statement, key, await statementFrom(node, flags, issuerFingerprint(key)), {
+    const record = await signCode(statement, key, statementFrom(node, flags, issuerFingerprint(key)), {
       expiresInSeconds: flags.expires ? parseDuration(flags.expires) : undefined,
     });
     await submit(node, record, flags);
@@ -178,7 +278,7 @@ export async function codeStatus(reference: string, value: string, flags: Statem
     const record = await resolveRecord(node, reference);
     if (record.type !== 'code') throw new IcsError('BAD_REQUEST', `${record.id} is not a code record`);
     const key = await signingKey(node, flags);
-    const signed = await signCode(record.statement, key, await statementFrom(node, { ...flags, status: value }, issuerFingerprint(key)), {
+    const signed = await signCode(record.statement, key, statementFrom(node, { ...flags, status: value }, issuerFingerprint(key)), {
       record: record as CodeRecord,
     });
     await submit(node, signed, flags);

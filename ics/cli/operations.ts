@@ -135,4 +135,16 @@ export function registerOperations(program: Command): void {
       .option('--binary', 'binary OpenPGP packets instead of armor')
       .option('--out <file>', 'write to a file instead of standard output'),
   ).action(async (references: string[], flags: ExportFlags) => (await actions()).exportRecords(references, flags));
+
+  withCommonOptions(program.command('peers').description('the running node’s sync peers: connected, last reconciliation, state per domain')).action(
+    async (flags: GlobalOptions) => (await actions()).peersCommand(flags),
+  );
+  withCommonOptions(
+    program
+      .command('sync')
+      .description('sync with peers')
+      .command('now')
+      .description('the running node reconciles every domain it pulls, now (from one peer with --peer)')
+      .option('--peer <peerId>', 'only this peer'),
+  ).action(async (flags: GlobalOptions & { peer?: string }) => (await actions()).syncNowCommand(flags));
 }

@@ -4,7 +4,7 @@
 // which ids they hold.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Authenticator } from '../auth/index.ts';
+import { type AdminRole, type Authenticator, LOCAL_OPERATOR, type LocalOperatorToken } from '../auth/index.ts';
 import { type Filed, mayRead, type PolicyEngine, type Principal } from '../policy/index.ts';
 import { AUTH_CACHE_ENTRIES, AUTH_CACHE_TTL_MS } from './limits.ts';
 
@@ -12,7 +12,14 @@ export interface Caller {
   readonly principal: Principal;
   /** May submit records when writes require authentication. */
   readonly write: boolean;
+  /** What the admin API lets the caller do; absent: nothing (anonymous). */
+  readonly role?: AdminRole;
+  /** The caller's tenant (domains the admin API shows and changes); absent: every domain. */
+  readonly domains?: readonly string[];
 }
+
+/** The local operator (the data directory's admin.token): every right, every domain. */
+const LOCAL_CALLER: Caller = Object.freeze({ principal: Object.freeze({ kind: 'user' as const, name: LOCAL_OPERATOR }), write: true, role: 'admin' as const });
 
 export const ANONYMOUS: Caller = Object.freeze({ principal: Object.freeze({ kind: 'anonymous' as const }), write: false });
 
@@ -26,15 +33,22 @@ const MAX_AUTHORIZATION_LENGTH = 2048;
 
 export class Access {
   readonly #authenticator: Authenticator | undefined;
+  readonly #localToken: LocalOperatorToken | undefined;
   /** sha256(header) → caller and expiry: successful checks only, so a wrong guess always costs scrypt. */
   readonly #cache = new LRUCache<string, { caller: Caller; until: number }>({ max: AUTH_CACHE_ENTRIES });
 
-  constructor(authenticator: Authenticator | undefined) {
+  constructor(authenticator: Authenticator | undefined, localToken?: LocalOperatorToken) {
     this.#authenticator = authenticator;
+    this.#localToken = localToken;
   }
 
   get authenticates(): boolean {
-    return this.#authenticator !== undefined;
+    return this.#authenticator !== undefined || this.#localToken !== undefined;
+  }
+
+  /** True for a bearer header: the local operator's token (the only bearer tokens there are). */
+  static isBearer(header: string): boolean {
+    return /^Bearer /i.test(header);
   }
 
   /** The caller for a header that passed its check within AUTH_CACHE_TTL_MS (no scrypt), if any. */
@@ -49,8 +63,13 @@ export class Access {
    * credentials are ignored (the node has no users). Wrong or malformed: AuthenticationRequired.
    */
   async caller(header: string | undefined): Promise<Caller> {
-    if (header === undefined || this.#authenticator === undefined) return ANONYMOUS;
+    if (header === undefined || !this.authenticates) return ANONYMOUS;
     if (header.length > MAX_AUTHORIZATION_LENGTH) throw new AuthenticationRequired('credentials too long');
+    if (Access.isBearer(header)) {
+      if (this.#localToken?.matches(header)) return LOCAL_CALLER;
+      throw new AuthenticationRequired('unknown bearer token');
+    }
+    if (this.#authenticator === undefined) return ANONYMOUS;
     const key = createHash('sha256').update(header).digest('base64');
     const now = Date.now();
     const hit = this.#cache.get(key);
@@ -62,7 +81,7 @@ export class Access {
     if (colon < 1) throw new AuthenticationRequired('malformed basic credentials');
     const user = await this.#authenticator.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
     if (!user) throw new AuthenticationRequired('wrong user name or password');
-    const caller: Caller = { principal: user.principal, write: user.write };
+    const caller: Caller = { principal: user.principal, write: user.write, role: user.role, ...(user.domains && { domains: user.domains }) };
     this.#cache.set(key, { caller, until: now + AUTH_CACHE_TTL_MS });
     return caller;
   }

@@ -9,7 +9,8 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type onResponseHookHandler } from 'fastify';
 import { IcsError } from '../errors.ts';
 import { AddressSet, addressKey, ClientMetrics, clientAddress, ConnectionGuard, FailureLimiter, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
-import { AuthenticationRequired } from './access.ts';
+import { isLoopback } from '../net/address.ts';
+import { Access, AuthenticationRequired } from './access.ts';
 import { callerOf, type HttpContext } from './context.ts';
 import { readsEveryDomain } from './figures.ts';
 import { AUTH_FAILURES_PER_MINUTE, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_BYTES, MAX_PARAM_LENGTH } from './limits.ts';
@@ -149,7 +150,8 @@ export async function buildApp(ctx: HttpContext, plugins: readonly HttpPlugin[])
         done();
         return;
       }
-      if (insecure) {
+      // The local operator's token travels over loopback only, where nobody else listens.
+      if (insecure && !(Access.isBearer(header) && isLoopback(request.socket.remoteAddress))) {
         done(new IcsError('BAD_REQUEST', 'credentials are not accepted over plain HTTP: use HTTPS (configure tls)'));
         return;
       }

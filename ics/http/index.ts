@@ -16,4 +16,4 @@ export { type HttpProblem, jsonProblem, type ProblemWriter, textProblem, toProbl
 export type { RecordCache } from './record-cache.ts';
 export { noInputSchema, noQuery } from './schemas.ts';
 export { outcomeJson } from './submission-answer.ts';
-export { answerSubmission, ingestSubmission, requireWriter, submissionOf, type SubmissionVia } from './submissions.ts';
+export { answerSubmission, ingestSubmission, originOf, requireWriter, submissionOf, type SubmissionVia } from './submissions.ts';

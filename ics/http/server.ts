@@ -19,14 +19,14 @@ import { RecordCache } from './record-cache.ts';
 import { BodyDecoder } from './submission-body.ts';
 import type { HttpAddress, HttpComponents, HttpInit, HttpPlugin, HttpServer } from './types.ts';
 import { WriteGate } from './write-gate.ts';
+import { isLoopback } from '../net/address.ts';
 
-const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
 export function createHttpServer(init: HttpInit, components: HttpComponents, plugins: readonly HttpPlugin[]): HttpServer {
   checkHttpInit(init);
   const logger = components.logger;
   const metrics = new HttpMetrics(components.metrics?.registry ?? new Registry(), components.store, init.nodeInfo);
-  const access = new Access(components.authenticator);
+  const access = new Access(components.authenticator, components.localToken);
   const cache = new RecordCache();
   let app: FastifyInstance | undefined;
   let address: HttpAddress | undefined;

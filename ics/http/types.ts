@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Authenticator } from '../auth/index.ts';
+import type { Authenticator, LocalOperatorToken } from '../auth/index.ts';
 import type { BatchSubmitter, RecordSubmitter } from '../ingest/index.ts';
 import type { Listener } from '../net/clients.ts';
 import type { PolicyEngine } from '../policy/index.ts';
@@ -73,6 +73,8 @@ export interface HttpComponents {
   readonly logger: Logger;
   /** Absent: every client is anonymous, and writes that require authentication are refused. */
   readonly authenticator?: Authenticator;
+  /** The local operator's bearer token (admin.token in the data directory), accepted from loopback clients. */
+  readonly localToken?: LocalOperatorToken;
   /** The node's metrics registry (ics/node/metrics.ts); absent: a private one, still served at /metrics. */
   readonly metrics?: { readonly registry: Registry };
 }

@@ -23,3 +23,9 @@ export function parseHostPort(text: string): HostPort {
 export function formatHostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/** A loopback address (or name) as a socket or a config gives it: 127.0.0.0/8, ::1, IPv4-mapped 127/8, localhost. */
+export function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+}

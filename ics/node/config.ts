@@ -5,11 +5,22 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import AjvModule from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import type { AdminRole } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import type { RecordLimits } from '../record/index.ts';
 import type { ResolvedLevelOptions } from '../store/level/index.ts';
 
 export type NodeRole = 'manufacturer' | 'developer' | 'maintenance' | 'infield' | 'default';
+
+/** A local user (`ics user add`): password hash, write right, groups, admin role and tenant. */
+export interface UserConfig {
+  readonly name: string;
+  readonly passwordHash: string;
+  readonly write: boolean;
+  readonly groups?: readonly string[];
+  readonly role?: AdminRole;
+  readonly domains?: readonly string[];
+}
 
 export interface NodeConfig {
   readonly version: 1;
@@ -24,7 +35,7 @@ export interface NodeConfig {
   readonly log: { readonly level: string };
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly auth: {
-    readonly users: ReadonlyArray<{ readonly name: string; readonly passwordHash: string; readonly write: boolean; readonly groups?: readonly string[] }>;
+    readonly users: ReadonlyArray<UserConfig>;
   };
   readonly hkp: {
     readonly maxBodyBytes: number;

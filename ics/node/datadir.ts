@@ -48,6 +48,11 @@ export class DataDir {
     return join(this.root, 'addresses.json');
   }
 
+  /** The running node's local operator token (mode 0600), with which the CLI reaches its admin API. */
+  get adminTokenFile(): string {
+    return join(this.root, 'admin.token');
+  }
+
   resolve(relative: string): string {
     return isAbsolute(relative) ? relative : join(this.root, relative);
   }

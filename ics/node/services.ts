@@ -6,7 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Counter } from 'prom-client';
 import { apiPlugin } from '../api/index.ts';
-import { createAuthenticator } from '../auth/index.ts';
+import { adminPlugin } from '../admin/index.ts';
+import { createAuthenticator, LocalOperatorToken } from '../auth/index.ts';
 import { hkpPlugin } from '../hkp/index.ts';
 import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
@@ -148,6 +149,9 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       stops.push(() => running.stop());
     }
     if (listen.hkp !== 'off') {
+      // The local operator's token (admin.token): the CLI reaches this listener's admin API with it.
+      const localToken = await LocalOperatorToken.create(node.dataDir.adminTokenFile);
+      stops.push(() => localToken.remove());
       // The `hkp:` config section tunes the listener and both plugins on it.
       const { resultLimit, writesRequireAuth, ...listener } = node.config.hkp;
       const hkp: HttpServer = createHttpServer(
@@ -158,10 +162,11 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
           exempt: node.config.clientLimits.exempt,
           nodeInfo: { name: node.config.name, role: node.config.role, version: VERSION },
         }),
-        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, metrics },
+        { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, localToken, metrics },
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
           apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
+          adminPlugin({ issuerKey: () => node.issuerKey(), reloadPolicy: () => node.reloadPolicy(), sync: () => sync }),
           ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
         ],
       );

@@ -4,7 +4,7 @@
 import type { EntityKind, IdentityRecord } from '../record/index.ts';
 
 /** Where an accepted change came from (`est`: an issuance statement written at an EST enrolment). */
-export type ChangeSource = 'cli' | 'hkp' | 'ldap' | 'api' | 'peer' | 'import' | 'est';
+export type ChangeSource = 'cli' | 'hkp' | 'ldap' | 'api' | 'peer' | 'import' | 'est' | 'admin';
 
 /**
  * A record as stored: canonical bytes plus what the store derived from them. Callers MUST

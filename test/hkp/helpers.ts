@@ -106,7 +106,7 @@ export function tableAuthenticator(users: Record<string, { password: string; wri
     async authenticate(name, password) {
       const user = users[name];
       if (!user || user.password !== password) return undefined;
-      return { principal: { kind: 'user', name, groups: user.groups ?? [] }, write: user.write };
+      return { principal: { kind: 'user', name, groups: user.groups ?? [] }, write: user.write, role: user.write ? 'operator' : 'viewer' };
     },
   };
 }

@@ -11,7 +11,7 @@ import { kindByte, kindOfByte, readUint48, SEQ_BYTES } from './keys.ts';
 const FORMAT = 1;
 const DIGEST_BYTES = 32;
 /** Stored by position: new sources are appended, never inserted. */
-const SOURCES: readonly ChangeSource[] = ['cli', 'hkp', 'ldap', 'api', 'peer', 'import', 'est'];
+const SOURCES: readonly ChangeSource[] = ['cli', 'hkp', 'ldap', 'api', 'peer', 'import', 'est', 'admin'];
 
 /** Appends to a growing buffer. */
 class Writer {

@@ -1,0 +1,3 @@
+// The admin API: a plugin of the HTTP host, and what the CLI and the API share.
+export { type AdminComponents, adminPlugin } from './plugin.ts';
+export { defaultRole, type StatementRequest, statementInput } from './statements.ts';

@@ -1,0 +1,67 @@
+// The CLI's way to a running node: when `ics serve` holds the data directory, write commands
+// go to its admin API (the HKP listener's /ics/v1/admin) with the local operator's token from
+// admin.token, instead of opening the store the node holds. Offline use stays as it was.
+import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { IcsError, type IcsErrorCode } from '../errors.ts';
+import type { IngestOutcome } from '../ingest/index.ts';
+import { DataDir } from '../node/offline.ts';
+
+export interface AdminClient {
+  /** The node's HKP / JSON API base URL. */
+  readonly url: string;
+  call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+}
+
+/** The admin API of the node serving `data`, or undefined when none runs there. */
+export async function servingAdmin(data: string): Promise<AdminClient | undefined> {
+  const dir = new DataDir(data);
+  const serving = await dir.runningNode();
+  if (!serving) return undefined;
+  if (!serving.hkp) throw new IcsError('UNAVAILABLE', `data directory ${dir.root} is in use by a running node (pid ${serving.pid}) with no HKP listener: stop it first, then run the command again`);
+  if (!serving.hkp.startsWith('http://')) {
+    // Over HTTPS the CLI would need the listener's CA; not yet.
+    throw new IcsError('UNAVAILABLE', `data directory ${dir.root} is in use by a running node (pid ${serving.pid}) that serves HTTPS only: stop it first, or use its admin API (${serving.hkp}/ics/v1/admin) with a user's credentials`);
+  }
+  const token = (
+    await readFile(dir.adminTokenFile, 'utf8').catch((cause: unknown) => {
+      throw new IcsError('UNAVAILABLE', `the running node (pid ${serving.pid}) left no admin token in ${dir.adminTokenFile}: is it still starting?`, { cause });
+    })
+  ).trim();
+  const operator = (() => {
+    try {
+      return userInfo().username;
+    } catch {
+      return undefined;
+    }
+  })();
+  const url = serving.hkp;
+  return {
+    url,
+    async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(operator && /^[A-Za-z0-9._-]{1,64}$/.test(operator) && { 'ics-operator': operator }),
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(60_000),
+      }).catch((cause: unknown) => {
+        throw new IcsError('UNAVAILABLE', `the running node at ${url} does not answer`, { cause });
+      });
+      const answer = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+      if (!response.ok) {
+        const code = (answer?.error?.code ?? 'INTERNAL') as IcsErrorCode;
+        throw new IcsError(code, `${answer?.error?.message ?? `HTTP ${response.status}`} (from the running node at ${url})`);
+      }
+      return answer as T;
+    },
+  };
+}
+
+/** An admin API answer as the CLI prints outcomes (the dropped signatures' sample as the list). */
+export function outcomeOf(answer: Omit<IngestOutcome, 'dropped'> & { dropped: { sample: IngestOutcome['dropped'] } }): IngestOutcome {
+  return { ...answer, dropped: answer.dropped.sample } as IngestOutcome;
+}

@@ -1,0 +1,177 @@
+// The admin API on a running node (`ics serve`, real HTTP on loopback) and the CLI that uses
+// it: write commands work while the node serves (they used to be refused: the node holds the
+// store), statements are signed by the node, each change is recorded with who made it, and
+// users get what their role and tenant allow — no more.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { ics, ok, serve, type ServingNode } from '../helpers/cli.ts';
+
+const PASSWORD = 'correct horse battery staple';
+
+describe('admin API and the CLI against a running node', function () {
+  this.timeout(120_000);
+  let work: string;
+  let node: ServingNode;
+  let url: string;
+  let deviceId: string;
+
+  const basic = (name: string) => ({ authorization: `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}` });
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+  };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ics-admin-'));
+    await ok(['init', '--data', 'node', '--role', 'manufacturer', '--name', 'acme-maker'], work);
+    await writeFile(join(work, 'password'), PASSWORD);
+    await ok(['user', 'add', '--data', 'node', '--name', 'vera', '--password-file', 'password'], work);
+    await ok(['user', 'add', '--data', 'node', '--name', 'otto', '--password-file', 'password', '--write'], work);
+    await ok(['user', 'add', '--data', 'node', '--name', 'tina', '--password-file', 'password', '--write', '--domain', 'other-tenant'], work);
+    const added = await ok(['user', 'add', '--data', 'node', '--name', 'ada', '--password-file', 'password', '--role', 'admin'], work);
+    assert.match(added.stdout, /admin API role admin/);
+    // Basic auth over plain HTTP on loopback, for the test only.
+    const config = await readFile(join(work, 'node/config.yaml'), 'utf8');
+    await writeFile(join(work, 'node/config.yaml'), `${config}hkp:\n  allowInsecureAuth: true\n`);
+    node = await serve('node', work);
+    url = node.addresses.hkp as string;
+  });
+
+  after(async () => {
+    await node?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('the node writes the local operator token (0600) for the CLI', async () => {
+    assert.equal((await stat(join(work, 'node/admin.token'))).mode & 0o777, 0o600);
+  });
+
+  it('ics device register and ics status set work while the node serves; the history names who did it', async () => {
+    const registered = JSON.parse(
+      (await ok(['device', 'register', '--data', 'node', '--urn', 'urn:cm4it:device:acme.example:cam-9:SN1', '--key-out', 'dev.secret.asc', '--json'], work)).stdout,
+    ) as { id: string; action: string; domains: string[] };
+    assert.equal(registered.action, 'inserted');
+    assert.deepEqual(registered.domains, ['devices']);
+    deviceId = registered.id;
+    assert.equal((await stat(join(work, 'dev.secret.asc'))).mode & 0o777, 0o600);
+    const trusted = await call('GET', `/ics/v1/verify/${deviceId}`);
+    assert.equal(trusted.json.trusted, true, JSON.stringify(trusted.json));
+
+    const stolen = JSON.parse((await ok(['status', 'set', '--data', 'node', deviceId, 'stolen', '--json'], work)).stdout) as { action: string; signaturesAdded: number };
+    assert.equal(stolen.action, 'updated');
+    assert.equal(stolen.signaturesAdded, 1);
+    const verdict = await call('GET', `/ics/v1/verify/${deviceId}`);
+    assert.equal(verdict.json.trusted, false);
+
+    const history = await call('GET', `/ics/v1/admin/records/${deviceId}/history`, basic('vera'));
+    const events = history.json.events as Array<{ source: string; origin?: string }>;
+    assert.deepEqual(events.map((e) => e.source), ['admin', 'admin']);
+    const last = events[events.length - 1];
+    assert.equal(last?.source, 'admin');
+    assert.match(last?.origin ?? '', new RegExp(`^local-operator:${userInfo().username}@`));
+  });
+
+  it('a countersignature by a key the operator holds (--key) goes through the running node, and is judged as any', async () => {
+    await ok(['key', 'generate', '--urn', 'urn:cm4it:org:integrator.example', '--out', 'integrator.secret.asc'], work);
+    const missingRole = await ics(['status', 'set', '--data', 'node', deviceId, 'in-use', '--key', 'integrator.secret.asc'], work);
+    assert.equal(missingRole.code, 2);
+    assert.match(missingRole.stderr, /give --role/);
+    const untrusted = JSON.parse((await ok(['certify', '--data', 'node', deviceId, '--role', 'integrator', '--key', 'integrator.secret.asc', '--json'], work)).stdout) as {
+      action: string;
+      dropped: Array<{ reason: string }>;
+    };
+    assert.equal(untrusted.action, 'unchanged');
+    assert.deepEqual(untrusted.dropped.map((d) => d.reason), ['UNKNOWN_ISSUER']);
+  });
+
+  it('users get what their role allows: anonymous 401, viewer reads, operator signs, admin reloads', async () => {
+    assert.equal((await call('GET', '/ics/v1/admin/whoami')).status, 401);
+    assert.equal((await call('GET', '/ics/v1/admin/whoami', { authorization: 'Bearer not-the-token' })).status, 401);
+    const vera = await call('GET', '/ics/v1/admin/whoami', basic('vera'));
+    assert.deepEqual(vera.json, { name: 'vera', role: 'viewer', domains: null });
+    const record = await call('GET', `/ics/v1/admin/records/${deviceId}`, basic('vera'));
+    assert.equal(record.status, 200);
+    assert.match(String(record.json.armored), /BEGIN PGP PUBLIC KEY BLOCK/);
+
+    const refused = await call('POST', `/ics/v1/admin/records/${deviceId}/statements`, basic('vera'), { status: 'in-use' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.error?.code, 'POLICY_REJECTED');
+    assert.match(refused.json.error?.message ?? '', /operator role/);
+
+    const done = await call('POST', `/ics/v1/admin/records/${deviceId}/statements`, basic('otto'), { status: 'in-use', metadata: { ticket: 'ops-17' } });
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    assert.equal(done.json.action, 'updated');
+    assert.equal((await call('GET', `/ics/v1/verify/${deviceId}`)).json.trusted, true);
+    const history = await call('GET', `/ics/v1/admin/records/${deviceId}/history`, basic('vera'));
+    const events = history.json.events as Array<{ origin?: string }>;
+    assert.match(events[events.length - 1]?.origin ?? '', /^otto@127\.0\.0\.1$/);
+
+    const bad = await call('POST', `/ics/v1/admin/records/${deviceId}/statements`, basic('otto'), { status: 'in-use', colour: 'red' });
+    assert.equal(bad.status, 400);
+
+    assert.equal((await call('POST', '/ics/v1/admin/policy/reload', basic('otto'))).status, 403);
+    const reloaded = await call('POST', '/ics/v1/admin/policy/reload', basic('ada'));
+    assert.equal(reloaded.status, 200);
+    assert.deepEqual(reloaded.json.domains, ['devices']);
+  });
+
+  it("a record outside the user's tenant is answered as absent (404), and nothing is signed", async () => {
+    const before = await call('GET', `/ics/v1/records/${deviceId}/history`);
+    const tina = await call('POST', `/ics/v1/admin/records/${deviceId}/statements`, basic('tina'), { status: 'stolen' });
+    assert.equal(tina.status, 404);
+    assert.equal((await call('GET', `/ics/v1/admin/records/${deviceId}`, basic('tina'))).status, 404);
+    const after = await call('GET', `/ics/v1/records/${deviceId}/history`);
+    assert.deepEqual(after.json, before.json);
+  });
+
+  it('ics peers and ics sync now ask the running node; a node that does not sync says so', async () => {
+    const peers = await ics(['peers', '--data', 'node'], work);
+    assert.equal(peers.code, 2);
+    assert.match(peers.stderr, /NOT_FOUND: this node does not sync/);
+    const viewer = await call('POST', '/ics/v1/admin/sync', basic('vera'), {});
+    assert.equal(viewer.status, 403);
+  });
+
+  it('the token file goes away when the node stops; the CLI then works offline again', async () => {
+    await node.stop();
+    await assert.rejects(stat(join(work, 'node/admin.token')), { code: 'ENOENT' });
+    const peers = await ics(['peers', '--data', 'node'], work);
+    assert.equal(peers.code, 2);
+    assert.match(peers.stderr, /UNAVAILABLE: no node serves node/);
+    const offline = JSON.parse((await ok(['status', 'set', '--data', 'node', deviceId, 'stolen', '--json'], work)).stdout) as { action: string };
+    assert.equal(offline.action, 'updated');
+  });
+});
+
+describe('admin API: sync of a running node', function () {
+  this.timeout(60_000);
+  let work: string;
+  let node: ServingNode;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ics-admin-sync-'));
+    await ok(['init', '--data', 'node', '--role', 'maintenance', '--name', 'acme-maint'], work);
+    node = await serve('node', work, ['--p2p', '/ip4/127.0.0.1/tcp/0']);
+  });
+
+  after(async () => {
+    await node?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('ics peers lists the policy peers (none yet); ics sync now reconciles with every one (none)', async () => {
+    const peers = JSON.parse((await ok(['peers', '--data', 'node', '--json'], work)).stdout) as { peers: unknown[] };
+    assert.deepEqual(peers.peers, []);
+    assert.match((await ok(['peers', '--data', 'node'], work)).stdout, /no sync peers/);
+    const report = JSON.parse((await ok(['sync', 'now', '--data', 'node', '--json'], work)).stdout) as { peers: unknown[] };
+    assert.deepEqual(report.peers, []);
+    const unknown = await ics(['sync', 'now', '--data', 'node', '--peer', '12D3KooWNotAPeerOfThisNodexxxxxxxxxxxxxxxxxxxxxxxxx'], work);
+    assert.notEqual(unknown.code, 0);
+  });
+});
