@@ -44,6 +44,8 @@ done
 #   softhsm2-util SoftHSM 2, the PKCS#11 token that holds CA keys in the tests (test/enrol/pkcs11,
 #                 test/est/pkcs11); the node's binding to it is the optional npm dependency
 #                 node-webcrypto-p11, which npm ci builds with the machine's C++ compiler
+#   chromium      a real browser for the web console's tests (test/console/), driven by the
+#                 npm dev dependency playwright-core (which downloads no browser of its own)
 tools=(
   'gpg:gnupg'
   'gpgconf:gpgconf'
@@ -56,6 +58,7 @@ tools=(
   '/usr/sbin/mosquitto:mosquitto'
   'mosquitto_pub:mosquitto-clients'
   'softhsm2-util:softhsm2'
+  'chromium:chromium'
 )
 
 missing=()

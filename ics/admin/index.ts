@@ -1,3 +1,4 @@
 // The admin API: a plugin of the HTTP host, and what the CLI and the API share.
-export { type AdminComponents, adminPlugin } from './plugin.ts';
+export { type Actor, type AdminComponents, AdminOperations, type StatementBody, userName } from './operations.ts';
+export { adminPlugin } from './plugin.ts';
 export { defaultRole, type StatementRequest, statementInput } from './statements.ts';

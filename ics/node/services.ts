@@ -8,6 +8,7 @@ import { Counter } from 'prom-client';
 import { apiPlugin } from '../api/index.ts';
 import { adminPlugin } from '../admin/index.ts';
 import { createAuthenticator, LocalOperatorToken } from '../auth/index.ts';
+import { consolePlugin } from '../console/plugin.ts';
 import { hkpPlugin } from '../hkp/index.ts';
 import { ANSWER_CACHE_ENTRIES, createHttpServer, type HttpServer, httpInit } from '../http/index.ts';
 import { createLdapServer, type LdapServer } from '../ldap/index.ts';
@@ -149,6 +150,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       stops.push(() => running.stop());
     }
     if (listen.hkp !== 'off') {
+      const adminComponents = { issuerKey: () => node.issuerKey(), reloadPolicy: () => node.reloadPolicy(), sync: () => sync };
       // The local operator's token (admin.token): the CLI reaches this listener's admin API with it.
       const localToken = await LocalOperatorToken.create(node.dataDir.adminTokenFile);
       stops.push(() => localToken.remove());
@@ -166,7 +168,8 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
           apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
-          adminPlugin({ issuerKey: () => node.issuerKey(), reloadPolicy: () => node.reloadPolicy(), sync: () => sync }),
+          adminPlugin(adminComponents),
+          consolePlugin({ ...adminComponents, node: { name: node.config.name, role: node.config.role } }),
           ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
         ],
       );

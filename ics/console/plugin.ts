@@ -1,0 +1,290 @@
+// The web console (`/console`), a plugin of the HTTP host: server-rendered pages for
+// operators — overview, search, a record with its verdict, signatures and history, and status
+// changes behind a confirmation. Reading works without JavaScript (there is none); every value
+// is escaped by the template engine (eta, auto-escaping); forms carry the session's CSRF token;
+// the Content-Security-Policy allows no script at all. What a user sees and changes is what
+// the admin API lets them (AdminOperations: role and tenant, inside the policy's read rules):
+// a record of another tenant is a 404 page, as if it did not exist.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AdminComponents, AdminOperations, userName } from '../admin/index.ts';
+import { eventJson, recordJson, verdictJson } from '../api/describe.ts';
+import { type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
+import { IcsError, isIcsError } from '../errors.ts';
+import { type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
+import { ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
+import { resolveReference } from '../store/index.ts';
+import type { StoredRecord } from '../store/types.ts';
+import { LoginThrottle, SESSION_COOKIE, type Session, Sessions } from './sessions.ts';
+
+const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
+const CSS = readFileSync(new URL('./assets/console.css', import.meta.url));
+
+/** No script of any origin, styles from this node only, no framing, forms back here only. */
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** Statuses an operator sets from a record page. */
+const STATUSES = ['in-use', 'inactive', 'stolen', 'decommissioned'] as const;
+/** Records a search page lists. */
+const PAGE = 50;
+const BODY_LIMIT = 16 * 1024;
+
+export interface ConsoleComponents extends AdminComponents {
+  readonly node: { readonly name: string; readonly role: string };
+}
+
+export function consolePlugin(components: ConsoleComponents): HttpPlugin {
+  return {
+    name: 'console',
+    landing: '<p>Web console: <a href="/console">/console</a></p>\n',
+    register: (scope, host) => registerConsole(scope, host, components),
+  };
+}
+
+function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+const formOf = (request: FastifyRequest) => new URLSearchParams(typeof request.body === 'string' ? request.body : '');
+
+async function registerConsole(app: FastifyInstance, ctx: HttpContext, components: ConsoleComponents): Promise<void> {
+  const { store, policy } = ctx.components;
+  const ops = new AdminOperations(ctx, components);
+  const sessions = new Sessions();
+  const throttle = new LoginThrottle();
+  const verdicts = new PolicyVerdictCache(1024);
+  const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true });
+  const secure = ctx.init.tls !== undefined;
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('cache-control', 'no-store');
+    reply.header('x-frame-options', 'DENY');
+  });
+
+  const sessionOf = (request: FastifyRequest): Session | undefined => sessions.get(cookieOf(request, SESSION_COOKIE));
+
+  function render(reply: FastifyReply, view: string, data: Record<string, unknown>, session?: Session, status = 200): FastifyReply {
+    const user = session ? { name: userName(session.caller), role: session.caller.role } : undefined;
+    const html = eta.render(view, { node: components.node, user, csrf: session?.csrf, ...data });
+    return reply.code(status).type('text/html; charset=utf-8').send(html);
+  }
+
+  function problem(reply: FastifyReply, error: unknown, session: Session | undefined): FastifyReply {
+    if (isIcsError(error, 'NOT_FOUND')) return render(reply, 'error', { title: 'Not found', heading: 'Not found', message: 'No such record here.' }, session, 404);
+    if (isIcsError(error, 'POLICY_REJECTED')) return render(reply, 'error', { title: 'Not allowed', heading: 'Not allowed', message: error.message }, session, 403);
+    if (isIcsError(error, 'BAD_REQUEST')) return render(reply, 'error', { title: 'Bad request', heading: 'Bad request', message: error.message }, session, 400);
+    ctx.logger.error({ err: error }, 'console: request failed');
+    return render(reply, 'error', { title: 'Error', heading: 'Something went wrong', message: 'The node could not do this; see its log.' }, session, 500);
+  }
+
+  /** The signed-in session, or a redirect to the login page (answered here). */
+  function signedIn(request: FastifyRequest, reply: FastifyReply): Session | undefined {
+    const session = sessionOf(request);
+    if (!session) {
+      void reply.redirect('/console/login', 303);
+      return undefined;
+    }
+    return session;
+  }
+
+  /** A form's CSRF token must be the session's: a form posted from another site is refused. */
+  function checkCsrf(session: Session, form: URLSearchParams): void {
+    if (!Sessions.csrfMatches(session, form.get('csrf'))) throw new IcsError('POLICY_REJECTED', 'the form is stale or did not come from this console (CSRF token): reload the page');
+  }
+
+  const cookie = (value: string, maxAge: number) =>
+    `${SESSION_COOKIE}=${value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+
+  app.get('/console/assets/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CSS));
+
+  app.get('/console/login', async (request, reply) => {
+    if (sessionOf(request)) return reply.redirect('/console', 303);
+    return render(reply, 'login', { title: 'Log in' });
+  });
+
+  app.post('/console/login', async (request, reply) => {
+    // A password sent in clear is refused like HTTP basic auth is (the allowInsecureAuth escape is for loopback tests).
+    if (!secure && ctx.init.allowInsecureAuth !== true) {
+      return render(reply, 'login', { title: 'Log in', error: 'Passwords are not accepted over plain HTTP: open the console over HTTPS (configure tls).' }, undefined, 400);
+    }
+    const form = formOf(request);
+    const name = (form.get('user') ?? '').slice(0, 63);
+    const password = form.get('password') ?? '';
+    const delay = throttle.delayMs(name, request.ip);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const user = ctx.components.authenticator && name !== '' && password.length <= 1024 ? await ctx.components.authenticator.authenticate(name, password) : undefined;
+    if (!user) {
+      throttle.failed(name, request.ip);
+      ctx.logger.warn({ user: name, client: request.ip }, 'console: login failed');
+      return render(reply, 'login', { title: 'Log in', error: 'Wrong user name or password.', name }, undefined, 401);
+    }
+    throttle.succeeded(name, request.ip);
+    const caller: Caller = { principal: user.principal, write: user.write, role: user.role, ...(user.domains && { domains: user.domains }) };
+    const session = sessions.create(caller);
+    ctx.logger.info({ user: name }, 'console: logged in');
+    return reply.header('set-cookie', cookie(session.id, 12 * 3600)).redirect('/console', 303);
+  });
+
+  app.post('/console/logout', async (request, reply) => {
+    const session = sessionOf(request);
+    if (session) {
+      try {
+        checkCsrf(session, formOf(request));
+      } catch (error) {
+        return problem(reply, error, session);
+      }
+      sessions.end(session.id);
+    }
+    return reply.header('set-cookie', cookie('', 0)).redirect('/console/login', 303);
+  });
+
+  app.get('/console', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    const engine = policy();
+    const mine = ops.administers(session.caller, engine);
+    const figures = await storeFigures(store, engine, session.caller.principal);
+    const names = engine.domainNames().filter(mine);
+    const counts = names.map((name) => figures.domains[name]);
+    const recent = await recentChanges(engine, session.caller);
+    const sync = components.sync?.();
+    return render(
+      reply,
+      'overview',
+      {
+        title: 'Overview',
+        domains: names.map((name, i) => ({ name, count: counts[i] ?? 0 })),
+        issuers: engine.policy.trust.issuers.map((i) => ({ name: i.name, fingerprint: i.fingerprint, roles: i.roles })),
+        peers: sync ? sync.peers().map((p) => ({ ...p, lastSync: p.lastSync?.toISOString() })) : null,
+        changes: recent,
+      },
+      session,
+    );
+  });
+
+  /** The newest changes to records the caller administers (a page of the event log, newest first). */
+  async function recentChanges(engine: PolicyEngine, caller: Caller) {
+    const mine = ops.administers(caller, engine);
+    const stats = await store.stats();
+    const events = await store.changesSince(Math.max(0, stats.lastSeq - 200), 200);
+    return events
+      .filter((e) => e.domains.some(mine))
+      .reverse()
+      .slice(0, 20)
+      .map((e) => ({ ...eventJson(e, true), id: e.id }));
+  }
+
+  app.get('/console/search', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    const engine = policy();
+    const mine = ops.administers(session.caller, engine);
+    const query = request.query as Record<string, unknown>;
+    const q = typeof query.q === 'string' ? query.q.trim().slice(0, 1024) : '';
+    const domain = typeof query.domain === 'string' && engine.domainNames().includes(query.domain) && mine(query.domain) ? query.domain : '';
+    const after = typeof query.after === 'string' && /^[0-9a-z:]{1,80}$/.test(query.after) ? query.after : undefined;
+    const view = { title: 'Search', q, domain, domainNames: engine.domainNames().filter(mine), searched: q !== '' || domain !== '', results: [] as unknown[], more: false, next: undefined as string | undefined };
+    if (!view.searched) return render(reply, 'search', view, session);
+    try {
+      const visible = (stored: StoredRecord) => stored.domains.some(mine) && (domain === '' || stored.domains.includes(domain));
+      let found: StoredRecord[] = [];
+      if (q === '') {
+        const ids = await store.listDomain(domain, { limit: PAGE + 1, ...(after !== undefined && { after }) });
+        found = (await store.getMany(ids)).filter((s): s is StoredRecord => s !== undefined && visible(s));
+      } else {
+        const exact = await resolveReference(store, q, { visible }).catch((error: unknown) => {
+          // Not a reference (a word), none, or several: the word search below answers.
+          if (isIcsError(error, 'NOT_FOUND') || isIcsError(error, 'BAD_REQUEST')) return undefined;
+          throw error;
+        });
+        if (exact) found = [exact];
+        else {
+          const words = q.toLowerCase().split(/[^a-z0-9.-]+/).filter((w) => w.length >= 2);
+          const ids = words.length > 0 ? await store.findByToken(words[0] as string, { limit: 500, prefix: true }) : [];
+          found = (await store.getMany(ids)).filter((s): s is StoredRecord => s !== undefined && visible(s));
+        }
+      }
+      view.more = found.length > PAGE;
+      const page = found.slice(0, PAGE);
+      if (q === '' && view.more) view.next = `/console/search?domain=${encodeURIComponent(domain)}&after=${encodeURIComponent(page[page.length - 1]?.id ?? '')}`;
+      view.results = await Promise.all(
+        page.map(async (stored) => {
+          const record = await ctx.cache.revive(stored);
+          const cached = verdicts.get(stored, engine, new Date()) ?? verdicts.evaluate(stored, record, engine, new Date());
+          return { id: stored.id, kind: stored.kind, domains: stored.domains.filter(mine), names: record.type === 'key' ? record.userIds.map((u) => u.userId) : [`${record.statement.subject.name} ${record.statement.subject.version}`], status: cached.verdict.status };
+        }),
+      );
+      return render(reply, 'search', view, session);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.get('/console/records/:ref', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    const engine = policy();
+    try {
+      const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, engine);
+      const record = await ctx.cache.revive(stored);
+      const described = recordJson(stored, record, engine, '');
+      const now = new Date();
+      const cached = verdicts.get(stored, engine, now) ?? verdicts.evaluate(stored, record, engine, now);
+      const verdict = verdictJson(cached.verdict, engine, stored.digest, cached.checkedAt, cached.validUntil);
+      const signatures = described.signatures.map((s) => ({
+        who: s.self ? 'self' : (s.issuerName ?? s.issuer),
+        typeName: s.typeName,
+        created: s.created,
+        role: s.notations.find((n) => n.name === ROLE_NOTATION)?.value ?? '',
+        status: s.notations.find((n) => n.name === STATUS_NOTATION)?.value ?? '',
+        notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
+      }));
+      const history = (await store.history(stored.id)).map((e) => eventJson(e, true));
+      const canWrite = session.caller.role === 'operator' || session.caller.role === 'admin';
+      return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES }, session);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.get('/console/records/:ref/status', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      ops.authorize(session.caller, 'operator');
+      const value = (request.query as Record<string, unknown>).value;
+      if (typeof value !== 'string' || !(STATUSES as readonly string[]).includes(value)) throw new IcsError('BAD_REQUEST', `the status is one of ${STATUSES.join(', ')}`);
+      const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
+      const record = await ctx.cache.revive(stored);
+      const name = record.type === 'key' ? (record.userIds[0]?.userId ?? '') : `${record.statement.subject.name} ${record.statement.subject.version}`;
+      return render(reply, 'confirm', { title: `Mark ${value}`, id: stored.id, name, value }, session);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.post('/console/records/:ref/status', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      const form = formOf(request);
+      checkCsrf(session, form);
+      ops.authorize(session.caller, 'operator');
+      const value = form.get('value') ?? '';
+      if (!(STATUSES as readonly string[]).includes(value)) throw new IcsError('BAD_REQUEST', `the status is one of ${STATUSES.join(', ')}`);
+      const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: value });
+      return reply.redirect(`/console/records/${outcome.id}`, 303);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+}
