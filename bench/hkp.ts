@@ -78,7 +78,7 @@ const QUICK: Settings = {
 
 // ---- the load generator --------------------------------------------------------------------
 
-interface LoadOptions {
+export interface LoadOptions {
   url: string;
   connections: number;
   /** Seconds; ignored when `amount` is given. */
@@ -92,7 +92,7 @@ interface LoadOptions {
   bodies?: readonly string[];
 }
 
-interface LoadResult {
+export interface LoadResult {
   /** The server's main-thread CPU per request, µs (the load generator runs on another thread). */
   cpuPerRequest?: number;
   total: number;
@@ -143,7 +143,7 @@ autocannon(opts, (err, raw) => {
 
 const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
 
-async function load(options: LoadOptions): Promise<LoadResult> {
+export async function load(options: LoadOptions): Promise<LoadResult> {
   const before = threadCpu();
   const result = await runLoad(options);
   const after = threadCpu();
@@ -162,7 +162,7 @@ function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
 }
 
-const fmt = (r: LoadResult, unit = 'req/s') =>
+export const fmt = (r: LoadResult, unit = 'req/s') =>
   `${int(r.perSecond).padStart(9)} ${unit}  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms` +
   (r.cpuPerRequest !== undefined ? `  ${r.cpuPerRequest.toFixed(1)} µs CPU/req` : '') +
   (r.non2xx + r.errors + r.timeouts > 0 ? `  (!! ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)` : '');
@@ -201,7 +201,7 @@ class Tally {
 const storeDir = (n: number) => join(CACHE_DIR, `hkp-store-v${STORE_VERSION}-${n}`);
 
 /** Every corpus record in `devices`, written once and cached (the runs work on a copy). */
-async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: string; built: boolean; ms: number }> {
+export async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: string; built: boolean; ms: number }> {
   const dir = storeDir(corpus.count);
   const marker = `${dir}.complete`;
   const start = performance.now();
@@ -226,7 +226,7 @@ async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ dir: st
  * A private copy of the cached store in no time: LevelDB never rewrites a table file (it
  * writes new ones and deletes old ones), so tables are hard-linked; everything else is copied.
  */
-function cloneStore(from: string, to: string): void {
+export function cloneStore(from: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) {

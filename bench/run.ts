@@ -3,6 +3,7 @@
 // name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
 // a `Benchmark` and list it in BENCHMARKS below.
 import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
+import { consoleBenchmark } from './console.ts';
 import { enrolBenchmark } from './enrol.ts';
 import { floodBenchmark } from './flood.ts';
 import { hkpBenchmark } from './hkp.ts';
@@ -15,7 +16,7 @@ import { revocationBenchmark } from './revocation.ts';
 import { storeBenchmark } from './store.ts';
 import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, floodBenchmark, reliabilityBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, consoleBenchmark, floodBenchmark, reliabilityBenchmark];
 
 function usage(): string {
   return [

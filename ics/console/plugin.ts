@@ -208,8 +208,9 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         });
         if (exact) found = [exact];
         else {
-          const words = q.toLowerCase().split(/[^a-z0-9.-]+/).filter((w) => w.length >= 2);
-          const ids = words.length > 0 ? await store.findByToken(words[0] as string, { limit: 500, prefix: true }) : [];
+          // The longest word is the most selective; the rest of the page is filtered by domain and tenant.
+          const word = q.toLowerCase().split(/[^a-z0-9.-]+/).filter((w) => w.length >= 2).sort((a, b) => b.length - a.length)[0];
+          const ids = word === undefined ? [] : await store.findByToken(word, { limit: 4 * PAGE, prefix: true });
           found = (await store.getMany(ids)).filter((s): s is StoredRecord => s !== undefined && visible(s));
         }
       }

@@ -119,6 +119,13 @@ export async function resolveReference(store: RecordReader & RecordIndexes, refe
   return only;
 }
 
+/** Tokens in the order to try: a URN's last segment first, then the longest words. */
+function bySpecificity(userId: string, tokens: readonly string[]): string[] {
+  const lower = userId.toLowerCase();
+  const last = lower.startsWith('urn:') ? lower.slice(lower.lastIndexOf(':') + 1) : undefined;
+  return [...tokens].sort((a, b) => Number(b === last) - Number(a === last) || b.length - a.length);
+}
+
 /** Visible records of `ids`, in order, stopping once `enough` are found. */
 async function visibleOf(store: RecordReader, ids: readonly string[], visible: (s: StoredRecord) => boolean, enough: number): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
@@ -157,17 +164,24 @@ async function byUserId(
   visible: (s: StoredRecord) => boolean,
   revive: (s: StoredRecord) => Promise<IdentityRecord>,
 ): Promise<StoredRecord[]> {
-  const tokens = userIdTokens(userId);
+  const tokens = bySpecificity(userId, userIdTokens(userId));
   if (tokens.length === 0) return [];
-  const sets = await Promise.all(tokens.map((token) => store.findByToken(token, { limit: RESOLVE_SCAN_CAP + 1 })));
-  const complete = sets.filter((s) => s.length <= RESOLVE_SCAN_CAP).sort((a, b) => a.length - b.length);
-  const [first, ...rest] = complete;
-  if (first === undefined) {
+  // Every match holds every token, and each candidate is checked against the whole user ID
+  // below: the first token whose set is complete (not capped) is enough. The most specific
+  // token first — a URN's last segment (a serial), else the longest word — so that one small
+  // index read answers, not a capped read of "urn" or "device" per token.
+  let candidates: string[] | undefined;
+  for (const token of tokens) {
+    const ids = await store.findByToken(token, { limit: RESOLVE_SCAN_CAP + 1 });
+    if (ids.length <= RESOLVE_SCAN_CAP) {
+      candidates = ids;
+      break;
+    }
+  }
+  if (candidates === undefined) {
     // Reading a capped set could miss the match or a second one: say so rather than guess.
     throw new IcsError('BAD_REQUEST', `every word of ${quoted(userId)} is in more than ${RESOLVE_SCAN_CAP} records: use the fingerprint`);
   }
-  const others = rest.map((s) => new Set(s));
-  const candidates = first.filter((id) => others.every((s) => s.has(id)));
   const matches: StoredRecord[] = [];
   for (let at = 0; at < candidates.length; at += CHUNK) {
     for (const stored of await store.getMany(candidates.slice(at, at + CHUNK))) {
