@@ -26,15 +26,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   ldap: ['record', 'policy', 'store', 'ingest', 'auth', 'net'],
   sync: ['record', 'policy', 'store', 'ingest', 'net', 'tlog'],
   broker: ['record', 'store', 'enrol'],
-  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker'],
-  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'node'],
+  admin: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http', 'sync'],
+  console: ['record', 'policy', 'store', 'ingest', 'auth', 'net', 'http', 'sync', 'admin'],
+  node: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'admin', 'console'],
+  cli: ['record', 'policy', 'store', 'ingest', 'enrol', 'tlog', 'auth', 'net', 'http', 'hkp', 'api', 'est', 'pkix', 'ldap', 'sync', 'broker', 'admin', 'node'],
 };
 
 /** Libraries that belong to one layer: only these folders (or sub-folders) may import them. */
 const LIBRARY_HOMES: Record<string, readonly string[]> = {
   'classic-level': ['store/level'],
   ldapjs: ['ldap'],
-  fastify: ['http', 'hkp', 'api', 'est', 'pkix'],
+  fastify: ['http', 'hkp', 'api', 'est', 'pkix', 'admin', 'console'],
+  eta: ['console'],
   libp2p: ['sync'],
   mqtt: ['broker'],
   // X.509 (and the Reflect polyfill it needs) only in the certificate authority.

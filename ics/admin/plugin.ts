@@ -9,7 +9,7 @@
 // changes for them, inside the policy's read rules: a record outside it is answered 404, as
 // if it did not exist. Each write is recorded in the record's history with the user's name.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { eventJson } from '../api/describe.ts';
+import { eventJson } from '../http/describe.ts';
 import type { AdminRole } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import { type Caller, callerOf, type HttpContext, type HttpPlugin, outcomeJson } from '../http/index.ts';

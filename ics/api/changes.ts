@@ -13,7 +13,7 @@ import { Gauge } from 'prom-client';
 import { IcsError } from '../errors.ts';
 import { type Caller, callerOf, type HttpContext } from '../http/index.ts';
 import type { ChangeEvent } from '../store/index.ts';
-import { eventJson } from './describe.ts';
+import { eventJson } from '../http/describe.ts';
 import type { VerdictCache } from './verdicts.ts';
 
 /** Events read from the log per page. */

@@ -27,7 +27,7 @@ import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { registerChangeStream } from './changes.ts';
 import { LogAnswers, registerLogRoutes } from './log.ts';
-import { certificateEventsJson, eventJson, recordJson, verdictJson } from './describe.ts';
+import { certificateEventsJson, eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import {
   addCodeSignaturesSchema,
   codeByDigestSchema,

@@ -5,7 +5,7 @@
 import { ANSWER_CACHE_ENTRIES, type RecordCache } from '../http/index.ts';
 import { type CachedVerdict, type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
 import type { StoredRecord } from '../store/types.ts';
-import { verdictJson } from './describe.ts';
+import { verdictJson } from '../http/describe.ts';
 
 export class VerdictCache {
   /** The JSON answer (UTF-8) of each cached verdict: dropped with it. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AdminComponents, AdminOperations, userName } from '../admin/index.ts';
-import { eventJson, recordJson, verdictJson } from '../api/describe.ts';
+import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import { type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';

@@ -26,16 +26,25 @@ export function openssl(args: string[], cwd: string): Promise<Run> {
 }
 
 /**
- * One SoftHSM 2 token directory for the whole test process (removed when it exits), holding a
- * token per suite (unique labels). One, because the PKCS#11 module is loaded once per process:
- * it reads SOFTHSM2_CONF when it is first initialised, and a suite that pointed it elsewhere
- * would leave every later suite's in-process signing on a directory that is gone.
+ * One SoftHSM 2 token directory for the whole test process (removed when it exits), with every
+ * suite's token made at once, before any of them is opened in this process: the PKCS#11
+ * module reads SOFTHSM2_CONF and lists its tokens when it is first initialised, and a token
+ * made after that may not be seen by the process (a suite that ran first would hide the next
+ * suite's token — seen as "no token labelled …" in a full run only).
  */
+const SOFTHSM_TOKENS: Readonly<Record<string, string>> = {
+  // label: user PIN (SO PIN: PIN + "0"); one per suite that uses SoftHSM.
+  'ics-test': '271828',
+  'acme-system': '161803',
+  'ics-issuer': '314159',
+};
+
 let softHsm: { readonly conf: string; readonly tokens: string } | undefined;
 
-/** A new token labelled `label` with user PIN `pin` (SO PIN: pin + "0"), in the process's SoftHSM directory. */
+/** The token labelled `label` (one of SOFTHSM_TOKENS, with its PIN), in the process's SoftHSM directory. */
 export async function softHsmToken(label: string, pin: string): Promise<{ readonly module: string; readonly tokens: string }> {
   requireTool('softhsm2-util', 'softhsm2');
+  if (SOFTHSM_TOKENS[label] !== pin) throw new Error(`test/enrol/helpers.ts: add the SoftHSM token ${label} (PIN ${pin}) to SOFTHSM_TOKENS`);
   if (!softHsm) {
     const root = mkdtempSync(join(tmpdir(), 'ics-softhsm-'));
     const tokens = join(root, 'tokens');
@@ -44,9 +53,11 @@ export async function softHsmToken(label: string, pin: string): Promise<{ readon
     writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
     process.env.SOFTHSM2_CONF = conf;
     process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    for (const [name, userPin] of Object.entries(SOFTHSM_TOKENS)) {
+      execFileSync('softhsm2-util', ['--init-token', '--free', '--label', name, '--pin', userPin, '--so-pin', `${userPin}0`], { stdio: 'ignore' });
+    }
     softHsm = { conf, tokens };
   }
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', `${pin}0`], { stdio: 'ignore' });
   return { module: '/usr/lib/softhsm/libsofthsm2.so', tokens: softHsm.tokens };
 }
 
