@@ -6,6 +6,7 @@ import { constants } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type onResponseHookHandler } from 'fastify';
 import { IcsError } from '../errors.ts';
 import { AddressSet, addressKey, ClientMetrics, clientAddress, ConnectionGuard, FailureLimiter, MAX_TRACKED_ADDRESSES, ThrottledWarning } from '../net/clients.ts';
@@ -240,6 +241,28 @@ export async function buildApp(ctx: HttpContext, plugins: readonly HttpPlugin[])
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 
+  // The OpenAPI document of every JSON route, made from the same schemas the routes are
+  // validated with (@fastify/swagger collects them as the plugins register), so integrators can
+  // generate clients. Pages (the console), HKP's text answers and /metrics are left out.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: `ICS node ${ctx.init.nodeInfo.name}`, version: ctx.init.nodeInfo.version, description: 'JSON API and admin API of a CM4IT identity certificate server' },
+      components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic', description: 'a local user (ics user add), over HTTPS' },
+          localOperator: { type: 'http', scheme: 'bearer', description: "the local operator's token (admin.token in the data directory), from loopback" },
+        },
+      },
+    },
+    hideUntagged: false,
+    transform: ({ schema, url }) => ({ schema: (OPENAPI_PREFIXES.some((prefix) => url.startsWith(prefix)) ? schema : { ...schema, hide: true }) as never, url }),
+  });
+  app.get('/ics/v1/openapi.json', { schema: { hide: true, querystring: noInputSchema.querystring } }, async () => app.swagger());
+
   for (const plugin of plugins) await app.register(async (scope) => plugin.register(scope, ctx));
   return app;
 }
+
+/** Paths the OpenAPI document describes: the JSON API and the admin API. */
+const OPENAPI_PREFIXES = ['/ics/v1/'];

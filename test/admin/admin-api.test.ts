@@ -121,6 +121,20 @@ describe('admin API and the CLI against a running node', function () {
     assert.deepEqual(reloaded.json.domains, ['devices']);
   });
 
+  it('describes the JSON and admin APIs in an OpenAPI document made from the route schemas', async () => {
+    const response = await fetch(`${url}/ics/v1/openapi.json`);
+    assert.equal(response.status, 200);
+    const doc = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> };
+    assert.match(doc.openapi, /^3\.1/);
+    const paths = Object.keys(doc.paths);
+    for (const path of ['/ics/v1/records/{id}', '/ics/v1/verify/{id}', '/ics/v1/admin/records/{ref}/statements', '/ics/v1/admin/devices', '/ics/v1/admin/policy/reload']) {
+      assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
+    }
+    assert.ok(!paths.some((p) => p.startsWith('/console') || p.startsWith('/pks/') || p === '/metrics'), paths.join(', '));
+    const statement = doc.paths['/ics/v1/admin/records/{ref}/statements']?.post?.requestBody?.content['application/json']?.schema.properties ?? {};
+    assert.deepEqual(Object.keys(statement).sort(), ['allow', 'deny', 'expiresInSeconds', 'metadata', 'role', 'status', 'userId']);
+  });
+
   it("a record outside the user's tenant is answered as absent (404), and nothing is signed", async () => {
     const before = await call('GET', `/ics/v1/records/${deviceId}/history`);
     const tina = await call('POST', `/ics/v1/admin/records/${deviceId}/statements`, basic('tina'), { status: 'stolen' });
