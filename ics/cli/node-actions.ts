@@ -1,10 +1,11 @@
 // What `ics init`, `ics key`, `ics user add` and `ics trust add` do (their definitions are in
 // node-commands.ts): the data directory, its config and policy, and key files. Opens the
 // data directory only, never the node's front ends.
+import { randomBytes } from 'node:crypto';
 import { access, chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { type AdminRole, adminRoleOf, hashPassword } from '../auth/index.ts';
+import { type AdminRole, adminRoleOf, hashPassword, tokenDigest } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import { parsePkcs11Uri } from '../enrol/pkcs11.ts';
 import { pkcs11Settings } from '../node/ca.ts';
@@ -149,6 +150,31 @@ export async function userAdd(flags: UserAddFlags): Promise<void> {
   const role = adminRoleOf({ write: flags.write === true, ...(flags.role !== undefined && { role: flags.role as AdminRole }) });
   const tenant = (flags.domain ?? []).length > 0 ? ` for domains ${[...new Set(flags.domain)].join(', ')}` : '';
   process.stdout.write(`added user ${flags.name}${flags.write ? ' (write)' : ''}${groups}, admin API role ${role}${tenant}\n`);
+}
+
+export interface UserTokenFlags extends GlobalOptions {
+  name: string;
+  label: string;
+  json?: boolean;
+}
+
+/** `ics user token`: a random API token for the user, shown once; config.yaml keeps its SHA-256 only. */
+export async function userToken(flags: UserTokenFlags): Promise<void> {
+  const token = `ics_${randomBytes(32).toString('base64url')}`;
+  await withDataDirHeld(flags.data, async (dir) => {
+    const doc = parseDocument(await readFile(dir.configFile, 'utf8'));
+    const users = (doc.getIn(['auth', 'users']) as { toJSON(): Array<{ name: string; tokens?: Array<{ label: string }> }> } | undefined)?.toJSON() ?? [];
+    const index = users.findIndex((u) => u.name === flags.name);
+    if (index < 0) throw new IcsError('NOT_FOUND', `no user ${flags.name} (ics user add first)`);
+    if ((users[index]?.tokens ?? []).some((t) => t.label === flags.label)) throw new IcsError('BAD_REQUEST', `user ${flags.name} has a token labelled ${flags.label}`);
+    const entry = doc.createNode({ label: flags.label, sha256: tokenDigest(token), created: new Date().toISOString() });
+    if (doc.hasIn(['auth', 'users', index, 'tokens'])) doc.addIn(['auth', 'users', index, 'tokens'], entry);
+    else doc.setIn(['auth', 'users', index, 'tokens'], doc.createNode([entry.toJSON()]));
+    checkConfig(doc.toJSON(), dir.configFile);
+    await writeFile(dir.configFile, doc.toString());
+    await chmod(dir.configFile, 0o600);
+  });
+  print(flags, { user: flags.name, label: flags.label, token }, () => `API token for ${flags.name} (${flags.label}); shown once, keep it secret:\n${token}`);
 }
 
 export interface TrustFlags extends GlobalOptions {

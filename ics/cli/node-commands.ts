@@ -2,7 +2,7 @@
 // directory and its life. Definitions only: each action loads node-actions.ts (serve:
 // serve.ts, the whole node) when it runs.
 import type { Command } from 'commander';
-import type { InitFlags, KeyGenerateFlags, KeyPkcs8Flags, TrustFlags, UserAddFlags } from './node-actions.ts';
+import type { InitFlags, KeyGenerateFlags, KeyPkcs8Flags, TrustFlags, UserAddFlags, UserTokenFlags } from './node-actions.ts';
 import { DEFAULT_DATA_DIR, NODE_ROLES, ROLES } from './options.ts';
 import type { ServeFlags } from './serve.ts';
 
@@ -57,9 +57,8 @@ export function registerNodeCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (flags: KeyPkcs8Flags) => (await actions()).keyPkcs8(flags));
 
-  program
-    .command('user')
-    .description('local users for authenticated reads (private domains) and writes over LDAP / HTTP')
+  const user = program.command('user').description('local users for authenticated reads (private domains), writes over LDAP / HTTP, the admin API and the console');
+  user
     .command('add')
     .description('add a user to config.yaml (password: --password-file or ICS_USER_PASSWORD; stored as an scrypt hash)')
     .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
@@ -70,6 +69,15 @@ export function registerNodeCommands(program: Command): void {
     .option('--role <viewer|operator|admin>', 'what the admin API lets the user do (default: operator with --write, else viewer)')
     .option('--domain <name>', "the user's tenant: a domain the admin API shows and changes for them (repeatable; none: every domain)", (value: string, previous: string[]) => [...previous, value], [])
     .action(async (flags: UserAddFlags) => (await actions()).userAdd(flags));
+
+  user
+    .command('token')
+    .description("make an API token for a user's scripts (Authorization: Bearer …, acting as the user): printed once, only its SHA-256 kept in config.yaml")
+    .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .requiredOption('--name <name>', 'the user')
+    .requiredOption('--label <label>', 'what the token is for, e.g. ci-deploy (unique per user)')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: UserTokenFlags) => (await actions()).userToken(flags));
 
   const trust = program.command('trust').description('issuers this node trusts (the policy’s trust section)');
   trust

@@ -67,7 +67,10 @@ export class Access {
     if (header.length > MAX_AUTHORIZATION_LENGTH) throw new AuthenticationRequired('credentials too long');
     if (Access.isBearer(header)) {
       if (this.#localToken?.matches(header)) return LOCAL_CALLER;
-      throw new AuthenticationRequired('unknown bearer token');
+      const token = /^Bearer +([A-Za-z0-9_-]{1,256}) *$/i.exec(header)?.[1];
+      const user = token === undefined ? undefined : this.#authenticator?.authenticateToken?.(token);
+      if (!user) throw new AuthenticationRequired('unknown bearer token');
+      return { principal: user.principal, write: user.write, role: user.role, ...(user.domains && { domains: user.domains }) };
     }
     if (this.#authenticator === undefined) return ANONYMOUS;
     const key = createHash('sha256').update(header).digest('base64');

@@ -20,6 +20,7 @@ export interface UserConfig {
   readonly groups?: readonly string[];
   readonly role?: AdminRole;
   readonly domains?: readonly string[];
+  readonly tokens?: ReadonlyArray<{ readonly label: string; readonly sha256: string; readonly created?: string }>;
 }
 
 export interface NodeConfig {

@@ -16,6 +16,7 @@ describe('admin API and the CLI against a running node', function () {
   let node: ServingNode;
   let url: string;
   let deviceId: string;
+  let apiToken: string;
 
   const basic = (name: string) => ({ authorization: `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}` });
   const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => {
@@ -34,6 +35,10 @@ describe('admin API and the CLI against a running node', function () {
     await ok(['user', 'add', '--data', 'node', '--name', 'vera', '--password-file', 'password'], work);
     await ok(['user', 'add', '--data', 'node', '--name', 'otto', '--password-file', 'password', '--write'], work);
     await ok(['user', 'add', '--data', 'node', '--name', 'tina', '--password-file', 'password', '--write', '--domain', 'other-tenant'], work);
+    const made = JSON.parse((await ok(['user', 'token', '--data', 'node', '--name', 'otto', '--label', 'ci-deploy', '--json'], work)).stdout) as { token: string };
+    apiToken = made.token;
+    assert.match(apiToken, /^ics_[A-Za-z0-9_-]{43}$/);
+    assert.doesNotMatch(await readFile(join(work, 'node/config.yaml'), 'utf8'), new RegExp(apiToken.slice(4)), 'only the digest is kept');
     const added = await ok(['user', 'add', '--data', 'node', '--name', 'ada', '--password-file', 'password', '--role', 'admin'], work);
     assert.match(added.stdout, /admin API role admin/);
     // Basic auth over plain HTTP on loopback, for the test only.
@@ -93,6 +98,8 @@ describe('admin API and the CLI against a running node', function () {
   it('users get what their role allows: anonymous 401, viewer reads, operator signs, admin reloads', async () => {
     assert.equal((await call('GET', '/ics/v1/admin/whoami')).status, 401);
     assert.equal((await call('GET', '/ics/v1/admin/whoami', { authorization: 'Bearer not-the-token' })).status, 401);
+    const script = await call('GET', '/ics/v1/admin/whoami', { authorization: `Bearer ${apiToken}` });
+    assert.deepEqual(script.json, { name: 'otto', role: 'operator', domains: null }, 'an API token acts as its user');
     const vera = await call('GET', '/ics/v1/admin/whoami', basic('vera'));
     assert.deepEqual(vera.json, { name: 'vera', role: 'viewer', domains: null });
     const record = await call('GET', `/ics/v1/admin/records/${deviceId}`, basic('vera'));
