@@ -6,21 +6,17 @@
 // Goals (issue "The administrator's console"): each page ≥ 0.5× the JSON answer, p99 < 50 ms.
 import { rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { adminPlugin } from '../ics/admin/index.ts';
 import { apiPlugin } from '../ics/api/index.ts';
 import { createAuthenticator, hashPassword } from '../ics/auth/index.ts';
 import { consolePlugin } from '../ics/console/plugin.ts';
 import { createHttpServer, httpInit } from '../ics/http/index.ts';
-import { Ingest } from '../ics/ingest/index.ts';
 import { createMetrics } from '../ics/node/index.ts';
-import { LevelStore } from '../ics/store/level/index.ts';
-import { benchPolicy, corpusSeeds, issuerRecord } from './corpus-policy.ts';
+import { corpusSeeds } from './corpus-policy.ts';
 import { type BenchContext, type Benchmark, environmentLine, type Figure, int, pick, sourceCommit } from './harness.ts';
-import { cloneStore, ensureStore, fmt, load, type LoadResult } from './hkp.ts';
-import { CACHE_DIR, loadCorpus } from './store-corpus.ts';
+import { corpusNode, ensureStore, fmt, load, type LoadResult } from './hkp.ts';
+import { loadCorpus } from './store-corpus.ts';
 import { deviceUserId } from './store-corpus-shared.ts';
 
 const GOAL_SHARE = 0.5;
@@ -50,13 +46,7 @@ async function run(ctx: BenchContext): Promise<void> {
   const corpus = await loadCorpus(s.records, ctx.log);
   const seeds = corpusSeeds(corpus.file);
   const pristine = await ensureStore(ctx, corpus);
-  const root = join(CACHE_DIR, `console-run-${process.pid}`);
-  cloneStore(pristine.dir, root);
-  const store = await LevelStore.open({ path: root });
-  const [manufacturer, integrator] = await Promise.all([issuerRecord(seeds.manufacturer), issuerRecord(seeds.integrator)]);
-  const engine = await benchPolicy(manufacturer, integrator);
-  const logger = pino({ level: 'silent' });
-  const ingest = new Ingest({}, { store, policy: engine, logger });
+  const { root, store, engine, logger, ingest } = await corpusNode(pristine.dir, seeds, 'console');
   const admin = { issuerKey: () => Promise.reject(new Error('the benchmark signs nothing')), reloadPolicy: async () => undefined };
   const server = createHttpServer(
     httpInit({ nodeInfo: { name: 'bench', role: 'manufacturer', version: 'bench' }, exempt: ['127.0.0.1'], allowInsecureAuth: true }),

@@ -236,6 +236,18 @@ export function cloneStore(from: string, to: string): void {
   }
 }
 
+/** A private copy of the cached corpus store, opened, with the corpus policy and the ingest path: the node the HTTP benchmarks measure. */
+export async function corpusNode(pristine: string, seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }, run: string) {
+  const root = join(CACHE_DIR, `${run}-run-${process.pid}`);
+  cloneStore(pristine, root);
+  const store = await LevelStore.open({ path: root });
+  const [manufacturer, integrator] = await Promise.all([issuerRecord(seeds.manufacturer), issuerRecord(seeds.integrator)]);
+  const engine = await benchPolicy(manufacturer, integrator);
+  const logger = pino({ level: 'silent' });
+  const ingest = new Ingest({}, { store, policy: engine, logger });
+  return { root, store, engine, logger, ingest };
+}
+
 /** New device records (not in the corpus), made as the corpus makes them, with the same issuers. */
 function newDevices(seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }, first: number, count: number): Buffer[] {
   const manufacturer = issuerFromSeed(seeds.manufacturer);
@@ -263,13 +275,7 @@ async function run(ctx: BenchContext): Promise<void> {
       `store record cache ${int(20_000)}, sync writes on; policy: one public domain, verdict needs manufacturer + integrator`,
   );
 
-  const root = join(CACHE_DIR, `hkp-run-${process.pid}`);
-  cloneStore(pristine.dir, root);
-  const store = await LevelStore.open({ path: root });
-  const [manufacturer, integrator] = await Promise.all([issuerRecord(seeds.manufacturer), issuerRecord(seeds.integrator)]);
-  const engine = await benchPolicy(manufacturer, integrator);
-  const logger = pino({ level: 'silent' });
-  const ingest = new Ingest({}, { store, policy: engine, logger });
+  const { root, store, engine, logger, ingest } = await corpusNode(pristine.dir, seeds, 'hkp');
   const server = benchHkpServer({ store, engine, ingest, logger });
   const { url } = await server.start();
 

@@ -44,8 +44,8 @@ export async function initCommand(flags: InitFlags): Promise<void> {
       `  node issuer ${result.issuerFingerprint} ${result.issuerUserId} as ${result.issuerRoles.join(', ')}`,
       `  issuer key: ${result.issuerKeyLocation === 'file' ? 'keys/issuer.secret.asc' : `in ${result.issuerKeyLocation}`}`,
       result.passphraseFile
-        ? `  issuer key passphrase generated in ${result.passphraseFile} (mode 0600): move it to your secret store and set ICS_PASSPHRASE`
-        : '  issuer key protected with the given passphrase',
+        ? `  ${result.issuerKeyLocation === 'file' ? 'issuer key passphrase' : "passphrase of the node's key files (a CA key, the log key)"} generated in ${result.passphraseFile} (mode 0600): move it to your secret store and set ICS_PASSPHRASE`
+        : `  ${result.issuerKeyLocation === 'file' ? 'issuer key' : "the node's key files"} protected with the given passphrase`,
       `  policy: ${new DataDir(result.root).resolve('policy.yaml')}`,
     ].join('\n'),
   );

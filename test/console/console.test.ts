@@ -36,6 +36,17 @@ describe('console: the web console in a real browser (chromium)', function () {
     await Promise.all([page.waitForURL(`${url}/console`), page.click('button[type=submit]')]);
   }
 
+  /** A fresh browser context and page; any dialog (alert) a page opens is recorded, never left open. */
+  async function watchedPage() {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    return { context, page };
+  }
+
   const shot = async (page: Page, name: string) => {
     if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
   };
@@ -66,12 +77,7 @@ describe('console: the web console in a real browser (chromium)', function () {
   });
 
   it('log in, search, open a record, mark it stolen, see the verdict turn, log out', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    const { context, page } = await watchedPage();
     try {
       await logIn(page, 'otto');
       assert.match(await page.textContent('h1') ?? '', /Overview/);
@@ -156,12 +162,7 @@ describe('console: the web console in a real browser (chromium)', function () {
   });
 
   it('a user ID holding <script> is shown as text, never run; the page allows no script', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    const { context, page } = await watchedPage();
     try {
       await logIn(page, 'otto');
       const response = await page.goto(`${url}/console/search?q=script`);
