@@ -11,7 +11,7 @@ import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AdminComponents, AdminOperations, userName } from '../admin/index.ts';
 import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
-import { type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
+import { ANSWER_CACHE_ENTRIES, type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
 import { ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
@@ -32,6 +32,8 @@ const BODY_LIMIT = 16 * 1024;
 
 export interface ConsoleComponents extends AdminComponents {
   readonly node: { readonly name: string; readonly role: string };
+  /** The node's verdict cache, shared with the JSON API and LDAP (one evaluation per record version and policy). */
+  readonly verdicts?: PolicyVerdictCache;
 }
 
 export function consolePlugin(components: ConsoleComponents): HttpPlugin {
@@ -57,7 +59,7 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
   const ops = new AdminOperations(ctx, components);
   const sessions = new Sessions();
   const throttle = new LoginThrottle();
-  const verdicts = new PolicyVerdictCache(1024);
+  const verdicts = components.verdicts ?? new PolicyVerdictCache(ANSWER_CACHE_ENTRIES);
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true });
   const secure = ctx.init.tls !== undefined;
 

@@ -169,7 +169,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
           hkpPlugin({ resultLimit, writesRequireAuth }),
           apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
           adminPlugin(adminComponents),
-          consolePlugin({ ...adminComponents, node: { name: node.config.name, role: node.config.role } }),
+          consolePlugin({ ...adminComponents, node: { name: node.config.name, role: node.config.role }, verdicts }),
           ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
         ],
       );
