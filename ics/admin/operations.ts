@@ -6,7 +6,7 @@ import { IcsError } from '../errors.ts';
 import { AuthenticationRequired, type Caller, type HttpContext, originOf } from '../http/index.ts';
 import type { IngestContext, IngestOutcome } from '../ingest/index.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import { certify, type Issuer, issuerFingerprint, type KeyRecord, parseKeyRecord, revokeCertification } from '../record/index.ts';
+import { certify, type CodeStatement, codeStatement, type Issuer, issuerFingerprint, type KeyRecord, parseKeyRecord, revokeCertification, signCode } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import type { SyncService } from '../sync/index.ts';
@@ -74,11 +74,18 @@ export class AdminOperations {
     return record;
   }
 
-  /** The node certifies the record with the statement asked for. */
+  /** The node certifies the record (a key) or signs its statement (code) with the statement asked for. */
   async state(actor: Actor, reference: string, body: StatementBody): Promise<IngestOutcome> {
     const engine = this.ctx.components.policy();
-    const record = await this.keyRecord(await this.resolve(reference, actor.caller, engine));
+    const stored = await this.resolve(reference, actor.caller, engine);
+    const found = await this.ctx.cache.revive(stored);
     const issuer = await this.components.issuerKey();
+    if (found.type === 'code') {
+      const input = statementInput(engine, body, issuerFingerprint(issuer));
+      const signed = await signCode(found.statement, issuer, input, { record: found, ...(body.expiresInSeconds !== undefined && { expiresInSeconds: body.expiresInSeconds }) });
+      return this.submit(actor, engine, signed.bytes);
+    }
+    const record = await this.keyRecord(stored);
     const signed = await certify(record, issuer, statementInput(engine, body, issuerFingerprint(issuer)), {
       ...(body.userId !== undefined && { userId: body.userId }),
       ...(body.expiresInSeconds !== undefined && { expiresInSeconds: body.expiresInSeconds }),
@@ -95,6 +102,20 @@ export class AdminOperations {
       ...(body.reason !== undefined && { reason: body.reason }),
     });
     return this.submit(actor, engine, signed.bytes);
+  }
+
+  /** A code statement (name, version, digests) signed by the node: a new code record, or a signature more on it. */
+  async publishCode(actor: Actor, subject: { name: string; version: string; sha256?: string; sha512?: string }, body: StatementBody): Promise<IngestOutcome> {
+    const engine = this.ctx.components.policy();
+    const statement: CodeStatement = codeStatement(subject.name, subject.version, {
+      ...(subject.sha256 !== undefined && { sha256: subject.sha256.toLowerCase() }),
+      ...(subject.sha512 !== undefined && { sha512: subject.sha512.toLowerCase() }),
+    });
+    const issuer = await this.components.issuerKey();
+    const record = await signCode(statement, issuer, statementInput(engine, body, issuerFingerprint(issuer)), {
+      ...(body.expiresInSeconds !== undefined && { expiresInSeconds: body.expiresInSeconds }),
+    });
+    return this.submit(actor, engine, record.bytes);
   }
 
   /** A device from its public key, certified by the node. */

@@ -74,6 +74,12 @@ async function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, compo
     return answer(await ops.register(actorOf(request, caller), bytes, urn, statement));
   });
 
+  app.post('/ics/v1/admin/code', { schema: adminSchemas.code }, async (request) => {
+    const caller = require(request, 'operator');
+    const { name, version, sha256, sha512, ...statement } = request.body as StatementBody & { name: string; version: string; sha256?: string; sha512?: string };
+    return answer(await ops.publishCode(actorOf(request, caller), { name, version, ...(sha256 !== undefined && { sha256 }), ...(sha512 !== undefined && { sha512 }) }, statement));
+  });
+
   // Records signed elsewhere (a countersigning key the operator holds): stored as any
   // submission, in the caller's tenant only, recorded under their name.
   app.post('/ics/v1/admin/records', { schema: adminSchemas.submit }, async (request) => {

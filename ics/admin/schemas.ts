@@ -43,6 +43,22 @@ export const adminSchemas = {
       properties: { ...statementProperties, urn: { type: 'string', minLength: 1, maxLength: 2048 }, publicKey: { type: 'string', minLength: 1, maxLength: 1_048_576 } },
     },
   },
+  code: {
+    querystring: noQuery,
+    body: {
+      type: 'object',
+      required: ['name', 'version'],
+      anyOf: [{ required: ['sha256'] }, { required: ['sha512'] }],
+      additionalProperties: false,
+      properties: {
+        ...statementProperties,
+        name: { type: 'string', minLength: 1, maxLength: 256 },
+        version: { type: 'string', minLength: 1, maxLength: 128 },
+        sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+        sha512: { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
+      },
+    },
+  },
   submit: {
     querystring: noQuery,
     body: { type: 'object', required: ['armored'], additionalProperties: false, properties: { armored: { type: 'string', minLength: 1, maxLength: 1_048_576 } } },

@@ -264,6 +264,13 @@ export type CodePublishFlags = StatementFlags & { name: string; version: string;
 export async function codePublish(flags: CodePublishFlags): Promise<void> {
   const digest = flags.file ? await fileDigests(flags.file) : { ...(flags.sha256 && { sha256: flags.sha256.toLowerCase() }), ...(flags.sha512 && { sha512: flags.sha512.toLowerCase() }) };
   const statement = codeStatement(flags.name, flags.version, digest);
+  const admin = await servingAdmin(flags.data);
+  if (admin) {
+    if (flags.key) throw new IcsError('BAD_REQUEST', 'code signed with --key needs the node stopped (while it runs, the node signs: leave out --key)');
+    const { userId: _userId, ...body } = statementBody(flags);
+    await printOnline(flags, await admin.call('POST', '/ics/v1/admin/code', { ...body, name: statement.subject.name, version: statement.subject.version, ...statement.subject.digest }));
+    return;
+  }
   await withNode(flags, async (node) => {
     const key = await signingKey(node, flags);
     const record = await signCode(statement, key, statementFrom(node, flags, issuerFingerprint(key)), {
@@ -274,6 +281,13 @@ export async function codePublish(flags: CodePublishFlags): Promise<void> {
 }
 
 export async function codeStatus(reference: string, value: string, flags: StatementFlags): Promise<void> {
+  const admin = await servingAdmin(flags.data);
+  if (admin) {
+    if (flags.key) throw new IcsError('BAD_REQUEST', 'code signed with --key needs the node stopped (while it runs, the node signs: leave out --key)');
+    const { userId: _userId, ...body } = statementBody({ ...flags, status: value });
+    await printOnline(flags, await admin.call('POST', `/ics/v1/admin/records/${encodeURIComponent(reference)}/statements`, body));
+    return;
+  }
   await withNode(flags, async (node) => {
     const record = await resolveRecord(node, reference);
     if (record.type !== 'code') throw new IcsError('BAD_REQUEST', `${record.id} is not a code record`);

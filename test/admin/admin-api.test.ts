@@ -196,3 +196,37 @@ describe('admin API: sync of a running node', function () {
     assert.notEqual(unknown.code, 0);
   });
 });
+
+describe('admin API: code on a running developer node', function () {
+  this.timeout(60_000);
+  let work: string;
+  let node: ServingNode;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ics-admin-code-'));
+    await ok(['init', '--data', 'node', '--role', 'developer', '--name', 'acme-firmware'], work);
+    node = await serve('node', work);
+  });
+
+  after(async () => {
+    await node?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('ics code publish and ics code status work while the node serves; the node signs both', async () => {
+    const url = node.addresses.hkp as string;
+    await writeFile(join(work, 'fw.bin'), 'firmware image 4.0.0');
+    const published = JSON.parse((await ok(['code', 'publish', '--data', 'node', '--name', 'acme-cam-fw', '--version', '4.0.0', '--file', 'fw.bin', '--json'], work)).stdout) as { id: string; kind: string; action: string };
+    assert.equal(published.kind, 'code');
+    assert.equal(published.action, 'inserted');
+    assert.equal(((await (await fetch(`${url}/ics/v1/verify/${published.id}`)).json()) as { trusted: boolean }).trusted, true);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // statements are dated to the second
+    const deprecated = JSON.parse((await ok(['code', 'status', '--data', 'node', published.id, 'deprecated', '--json'], work)).stdout) as { action: string };
+    assert.equal(deprecated.action, 'updated');
+    const verdict = (await (await fetch(`${url}/ics/v1/verify/${published.id}`)).json()) as { trusted: boolean; status: string };
+    assert.deepEqual([verdict.trusted, verdict.status], [false, 'deprecated']);
+    const refused = await ics(['code', 'publish', '--data', 'node', '--name', 'acme-cam-fw', '--version', '4.0.1', '--sha256', 'ab'.repeat(32), '--key', 'x.secret.asc'], work);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /needs the node stopped/);
+  });
+});
