@@ -85,8 +85,7 @@ export class AdminOperations {
       const signed = await signCode(found.statement, issuer, input, { record: found, ...(body.expiresInSeconds !== undefined && { expiresInSeconds: body.expiresInSeconds }) });
       return this.submit(actor, engine, signed.bytes);
     }
-    const record = await this.keyRecord(stored);
-    const signed = await certify(record, issuer, statementInput(engine, body, issuerFingerprint(issuer)), {
+    const signed = await certify(found, issuer, statementInput(engine, body, issuerFingerprint(issuer)), {
       ...(body.userId !== undefined && { userId: body.userId }),
       ...(body.expiresInSeconds !== undefined && { expiresInSeconds: body.expiresInSeconds }),
     });

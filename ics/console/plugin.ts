@@ -14,7 +14,7 @@ import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import { ANSWER_CACHE_ENTRIES, type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
-import { ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
+import { type IdentityRecord, ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
 import { LoginThrottle, SESSION_COOKIE, type Session, Sessions } from './sessions.ts';
@@ -50,6 +50,17 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
     if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
   }
   return undefined;
+}
+
+/** What a page calls a record: its user IDs (keys), or the code's name and version. */
+function namesOf(record: IdentityRecord): string[] {
+  return record.type === 'key' ? record.userIds.map((u) => u.userId) : [`${record.statement.subject.name} ${record.statement.subject.version}`];
+}
+
+/** A status an operator may set from the console; BAD_REQUEST for anything else. */
+function settableStatus(value: unknown): string {
+  if (typeof value !== 'string' || !(STATUSES as readonly string[]).includes(value)) throw new IcsError('BAD_REQUEST', `the status is one of ${STATUSES.join(', ')}`);
+  return value;
 }
 
 const formOf = (request: FastifyRequest) => new URLSearchParams(typeof request.body === 'string' ? request.body : '');
@@ -223,7 +234,7 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         page.map(async (stored) => {
           const record = await ctx.cache.revive(stored);
           const cached = verdicts.get(stored, engine, new Date()) ?? verdicts.evaluate(stored, record, engine, new Date());
-          return { id: stored.id, kind: stored.kind, domains: stored.domains.filter(mine), names: record.type === 'key' ? record.userIds.map((u) => u.userId) : [`${record.statement.subject.name} ${record.statement.subject.version}`], status: cached.verdict.status };
+          return { id: stored.id, kind: stored.kind, domains: stored.domains.filter(mine), names: namesOf(record), status: cached.verdict.status };
         }),
       );
       return render(reply, 'search', view, session);
@@ -264,11 +275,9 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
     if (!session) return reply;
     try {
       ops.authorize(session.caller, 'operator');
-      const value = (request.query as Record<string, unknown>).value;
-      if (typeof value !== 'string' || !(STATUSES as readonly string[]).includes(value)) throw new IcsError('BAD_REQUEST', `the status is one of ${STATUSES.join(', ')}`);
+      const value = settableStatus((request.query as Record<string, unknown>).value);
       const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
-      const record = await ctx.cache.revive(stored);
-      const name = record.type === 'key' ? (record.userIds[0]?.userId ?? '') : `${record.statement.subject.name} ${record.statement.subject.version}`;
+      const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
       return render(reply, 'confirm', { title: `Mark ${value}`, id: stored.id, name, value }, session);
     } catch (error) {
       return problem(reply, error, session);
@@ -282,8 +291,7 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       const form = formOf(request);
       checkCsrf(session, form);
       ops.authorize(session.caller, 'operator');
-      const value = form.get('value') ?? '';
-      if (!(STATUSES as readonly string[]).includes(value)) throw new IcsError('BAD_REQUEST', `the status is one of ${STATUSES.join(', ')}`);
+      const value = settableStatus(form.get('value'));
       const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: value });
       return reply.redirect(`/console/records/${outcome.id}`, 303);
     } catch (error) {
