@@ -8,12 +8,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, type Benchmark, environmentLine, int, mib, pick, sourceCommit } from './harness.ts';
-import { type Figure, runSeed } from './reliability/common.ts';
+import { describeSample, type Figure, runSeed } from './reliability/common.ts';
 import { runFuzz } from './reliability/fuzz.ts';
 import { runKill } from './reliability/kill.ts';
 import { leakTable, runLeak } from './reliability/leak.ts';
 import { FLOOD_IN_FLIGHT, runFlood } from './reliability/flood.ts';
-import { describeSample, FD_TOLERANCE, runSoak } from './reliability/soak.ts';
+import { FD_TOLERANCE, runSoak } from './reliability/soak.ts';
 
 /** RSS growth of a fuzzed node allowed: its caches filling, not a leak per input. */
 export const FUZZ_RSS_BOUND_BYTES = 256 * 1024 * 1024;

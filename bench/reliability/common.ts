@@ -223,6 +223,61 @@ export async function fdCount(pid: number): Promise<number | undefined> {
   return (await readdir(`/proc/${pid}/fd`).catch(() => undefined))?.length;
 }
 
+// ---- memory of a served node ------------------------------------------------------------
+
+export interface NodeSample {
+  readonly rss: number;
+  readonly fds: number;
+  /** Where the RSS is, for reading a change (undefined parts could not be read). */
+  readonly anon?: number;
+  readonly file?: number;
+  /** V8's heap in use and reserved, and memory outside it held by JavaScript objects (Buffers), from the node's /metrics. */
+  readonly heapUsed?: number;
+  readonly heapTotal?: number;
+  readonly external?: number;
+  /** Bytes the node's caches hold, summed over ics_cache_bytes but for LevelDB's (part of the heap and external figures). */
+  readonly caches?: number;
+  /** LevelDB's own memory (block cache, memtables: native, outside the heap), ics_cache_bytes{cache="store-leveldb"}. */
+  readonly level?: number;
+}
+
+/** The node's V8 heap figures from its Prometheus endpoint (prom-client's default metrics). */
+async function heapOf(url: string, headers: Record<string, string>): Promise<Pick<NodeSample, 'heapUsed' | 'heapTotal' | 'external' | 'caches' | 'level'>> {
+  try {
+    const response = await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const metric = (name: string) => {
+      const value = text.match(new RegExp(`^ics_nodejs_${name} (\\S+)$`, 'm'))?.[1];
+      return value === undefined ? undefined : Number(value);
+    };
+    const cacheBytes = [...text.matchAll(/^ics_cache_bytes\{cache="(?!store-leveldb")[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]));
+    const level = text.match(/^ics_cache_bytes\{cache="store-leveldb"\} (\S+)$/m)?.[1];
+    return {
+      heapUsed: metric('heap_size_used_bytes'),
+      heapTotal: metric('heap_size_total_bytes'),
+      external: metric('external_memory_bytes'),
+      ...(cacheBytes.length > 0 && { caches: cacheBytes.reduce((a, b) => a + b, 0) }),
+      ...(level !== undefined && { level: Number(level) }),
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** A sample in MiB, as the report prints it. */
+export function describeSample(s: NodeSample): string {
+  const mib = (n: number | undefined) => (n === undefined ? '?' : (n / 1048576).toFixed(0));
+  return `RSS ${mib(s.rss)} (anon ${mib(s.anon)}, file ${mib(s.file)}), V8 heap ${mib(s.heapUsed)}/${mib(s.heapTotal)}, external ${mib(s.external)}, caches ${mib(s.caches)}, LevelDB ${mib(s.level)} MiB, ${s.fds} fds`;
+}
+
+/** RSS, its split, open files and the node's own memory figures (/metrics with `headers`); undefined when the process is gone. */
+export async function sampleNode(pid: number, url: string, headers: Record<string, string>): Promise<NodeSample | undefined> {
+  const rss = await rssOf(pid);
+  const fds = await fdCount(pid);
+  if (rss === undefined || fds === undefined) return undefined;
+  return { rss, fds, ...(await residentSplit(pid)), ...(await heapOf(url, headers)) };
+}
+
 // ---- HTTP -----------------------------------------------------------------------------------
 
 /** POST /pks/add with a form `keytext`; the status code (0 when the connection failed). */

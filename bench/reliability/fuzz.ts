@@ -16,7 +16,7 @@ import { armor } from '../../ics/record/index.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
 import { decodeMessage, encodeMessage, type Message, MessageType, Mode, ProtocolError } from '../../ics/sync/codec.ts';
 import { filter, ldapMessage, searchOp } from '../../test/ldap/wire.ts';
-import { Devices, initNode, rssOf, type SeededRandom, seededRandom, serveNode, TempDirs, writeFailure } from './common.ts';
+import { describeSample, Devices, initNode, rssOf, sampleNode, type SeededRandom, seededRandom, serveNode, TempDirs, writeFailure } from './common.ts';
 
 export interface FuzzFront {
   readonly name: string;
@@ -332,10 +332,19 @@ async function fuzzAll(options: FuzzOptions): Promise<FuzzReport> {
     const originals = new Set<string>();
     const fronts: FuzzFront[] = [];
     let crashedNode: string | undefined;
+    // Where the memory is after each front end, to tell caches filling from growth per input.
+    const token = (await readFile(join(dir, 'admin.token'), 'utf8')).trim();
+    const memory = async (after: string) => {
+      const s = await sampleNode(node.pid, node.hkp, { authorization: `Bearer ${token}` });
+      if (s) options.log?.(`fuzz: node memory after ${after}: ${describeSample(s)}`);
+    };
     try {
+      await memory('start');
       fronts.push(...(await fuzzHkp(options, devices, node.hkp, originals)));
       options.log?.(`hkp done: ${fronts.map((f) => `${f.name} ${f.inputs}`).join(', ')}`);
+      await memory('HKP');
       fronts.push(await fuzzLdap(options, node.ldap));
+      await memory('LDAP');
       fronts.push(await fuzzSync(options, devices));
       fronts.push(...(await fuzzFiles(options, devices, await dirs.make('fuzz-files'))));
     } finally {

@@ -6,7 +6,7 @@
 // file descriptors at a mark (10 minutes; 10 s in quick mode) and at the end.
 import { armor } from '../../ics/record/index.ts';
 import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
-import { fdCount, residentSplit, rssOf, seededRandom, TempDirs } from './common.ts';
+import { describeSample, type NodeSample, sampleNode, seededRandom, TempDirs } from './common.ts';
 import { type Planted, plantDevice, plantService, type RelMesh, startRelMesh, statusChange, submit } from './mesh.ts';
 
 /** Workers of each kind; also the bound on client sockets each node may hold open for them. */
@@ -17,51 +17,6 @@ export const SOAK_WORKERS = { lookup: 4, write: 1, status: 1 } as const;
  * files after a compaction (a few), libp2p may be mid-redial of a peer (one per peer).
  */
 export const FD_TOLERANCE = 16;
-
-export interface NodeSample {
-  readonly rss: number;
-  readonly fds: number;
-  /** Where the RSS is, for reading a change (undefined parts could not be read). */
-  readonly anon?: number;
-  readonly file?: number;
-  /** V8's heap in use and reserved, and memory outside it held by JavaScript objects (Buffers), from the node's /metrics. */
-  readonly heapUsed?: number;
-  readonly heapTotal?: number;
-  readonly external?: number;
-  /** Bytes the node's caches hold, summed over ics_cache_bytes but for LevelDB's (part of the heap and external figures). */
-  readonly caches?: number;
-  /** LevelDB's own memory (block cache, memtables: native, outside the heap), ics_cache_bytes{cache="store-leveldb"}. */
-  readonly level?: number;
-}
-
-/** The node's V8 heap figures from its Prometheus endpoint (prom-client's default metrics). */
-async function heapOf(url: string, headers: Record<string, string>): Promise<Pick<NodeSample, 'heapUsed' | 'heapTotal' | 'external' | 'caches' | 'level'>> {
-  try {
-    const response = await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(10_000) });
-    const text = await response.text();
-    const metric = (name: string) => {
-      const value = text.match(new RegExp(`^ics_nodejs_${name} (\\S+)$`, 'm'))?.[1];
-      return value === undefined ? undefined : Number(value);
-    };
-    const cacheBytes = [...text.matchAll(/^ics_cache_bytes\{cache="(?!store-leveldb")[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]));
-    const level = text.match(/^ics_cache_bytes\{cache="store-leveldb"\} (\S+)$/m)?.[1];
-    return {
-      heapUsed: metric('heap_size_used_bytes'),
-      heapTotal: metric('heap_size_total_bytes'),
-      external: metric('external_memory_bytes'),
-      ...(cacheBytes.length > 0 && { caches: cacheBytes.reduce((a, b) => a + b, 0) }),
-      ...(level !== undefined && { level: Number(level) }),
-    };
-  } catch {
-    return {};
-  }
-}
-
-/** A sample in MiB, as the report prints it. */
-export function describeSample(s: NodeSample): string {
-  const mib = (n: number | undefined) => (n === undefined ? '?' : (n / 1048576).toFixed(0));
-  return `RSS ${mib(s.rss)} (anon ${mib(s.anon)}, file ${mib(s.file)}), V8 heap ${mib(s.heapUsed)}/${mib(s.heapTotal)}, external ${mib(s.external)}, caches ${mib(s.caches)}, LevelDB ${mib(s.level)} MiB, ${s.fds} fds`;
-}
 
 export interface SoakReport {
   readonly seconds: number;
@@ -79,10 +34,9 @@ export interface SoakReport {
 async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
   const out = {} as Record<MeshRole, NodeSample>;
   for (const role of ROLES) {
-    const rss = await rssOf(m.pid[role]);
-    const fds = await fdCount(m.pid[role]);
-    if (rss === undefined || fds === undefined) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
-    out[role] = { rss, fds, ...(await residentSplit(m.pid[role])), ...(await heapOf(m.url[role], m.auth('operator'))) };
+    const s = await sampleNode(m.pid[role], m.url[role], m.auth('operator'));
+    if (!s) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
+    out[role] = s;
   }
   return out;
 }

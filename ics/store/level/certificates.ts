@@ -22,6 +22,7 @@ import {
   revokedRange,
 } from './keys.ts';
 import type { BatchOp } from './ops.ts';
+import { readAll } from './read.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -60,21 +61,21 @@ async function entriesOf(db: Db, keys: readonly Buffer[], serialAt: number): Pro
 export async function readCertificatesOf(db: Db, recordId: string): Promise<CertificateEntry[]> {
   const id = encodeId(recordId);
   if (!id) return [];
-  return entriesOf(db, await db.keys(certificatesOfRange(id)).all(), certificateOfSerialAt(id.length));
+  return entriesOf(db, await readAll(db.keys(certificatesOfRange(id))), certificateOfSerialAt(id.length));
 }
 
 /** `before`: whole ms (see expiryBound); `limit` normalised; `after` checked (expiryCursor). */
 export async function readExpiringBefore(db: Db, before: number, limit: number, after?: ExpiryCursor): Promise<CertificateEntry[]> {
   if (limit === 0) return [];
   const from = after && { notAfter: after.notAfter, serial: after.serial === '' ? Buffer.alloc(0) : encodeSerial(after.serial) };
-  return entriesOf(db, await db.keys({ ...expiryRange(before, from), limit }).all(), EXPIRY_SERIAL_AT);
+  return entriesOf(db, await readAll(db.keys({ ...expiryRange(before, from), limit })), EXPIRY_SERIAL_AT);
 }
 
 /** `afterSerial` checked (a serial). */
 export async function readRevokedBy(db: Db, issuer: string, limit: number, afterSerial?: string): Promise<CertificateEntry[]> {
   if (limit === 0 || !isIssuer(issuer)) return [];
   const from = afterSerial === undefined ? undefined : encodeSerial(afterSerial);
-  return entriesOf(db, await db.keys({ ...revokedRange(issuer, from), limit }).all(), REVOKED_SERIAL_AT);
+  return entriesOf(db, await readAll(db.keys({ ...revokedRange(issuer, from), limit })), REVOKED_SERIAL_AT);
 }
 
 /** Batch entries turning `current` into `next`: the entry, and the secondary keys it gains (it never loses one). */

@@ -8,6 +8,7 @@ import type { ChangeEvent } from '../model.ts';
 import { applyDerived, type DerivedBatch, type DerivedReader, type DerivedStructure, prefixEnd, type RecordChange } from '../derived.ts';
 import { derivedPrefix } from './keys.ts';
 import type { BatchOp } from './ops.ts';
+import { readAll, type SteppedIterator } from './read.ts';
 
 /** What the derived entries are read from: the database, by full key or by range. */
 export interface DerivedSource {
@@ -15,7 +16,7 @@ export interface DerivedSource {
   getMany(keys: Buffer[]): Promise<Array<Buffer | undefined>>;
   /** A read on the calling thread (classic-level ≥ 3): for the few keys a group reads, quicker than a trip to the database's threads. */
   getSync?(key: Buffer): Buffer | undefined;
-  iterator(options: { gte: Buffer; lt: Buffer; limit: number; reverse: boolean }): { all(): Promise<Array<[Buffer, Buffer]>> };
+  iterator(options: { gte: Buffer; lt: Buffer; limit: number; reverse: boolean }): SteppedIterator<[Buffer, Buffer]>;
 }
 
 /** A structure with its key-space prefix. */
@@ -165,7 +166,7 @@ export function derivedReader(source: DerivedSource, prefix: Buffer, checkOpen: 
       const upper = lt ? prefixed(prefix, lt) : end;
       const n = limit === undefined ? Infinity : normaliseLimit(limit);
       if (n === 0 || Buffer.compare(lower, upper) >= 0) return [];
-      const entries = await source.iterator({ gte: lower, lt: upper, limit: n, reverse }).all();
+      const entries = await readAll(source.iterator({ gte: lower, lt: upper, limit: n, reverse }));
       return entries.map(([key, value]) => [key.subarray(prefix.length), value] as const);
     },
   };

@@ -82,14 +82,13 @@ import {
   uint48,
 } from './keys.ts';
 import { type BatchOp, decodeIdList, type ListChange, listKeys, listOps, type Version, writeOps } from './ops.ts';
+import { readAll, readBatches } from './read.ts';
 import { BLOCK_BYTES, type LevelStoreInit, MAX_FILE_BYTES, MAX_GROUP_WRITES, type ResolvedLevelOptions, resolveOptions } from './options.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
 /** Version of the key layout and values, kept under meta `format`. */
 const STORE_FORMAT = 1;
-/** Index keys read per step when a prefix search skips duplicates. */
-const SCAN_STEP = 256;
 /** Sync-set entries read per step when a domain's bucket index is built. */
 const BUILD_STEP = 1024;
 /** Events replayed into a derived structure per batch while it catches up with the event log (#catchUp). */
@@ -228,7 +227,7 @@ export class LevelStore implements RecordStore {
     }
     try {
       await checkFormat(db);
-      const [last] = await db.keys({ ...range(Buffer.of(Space.event)), reverse: true, limit: 1 }).all();
+      const [last] = await readAll(db.keys({ ...range(Buffer.of(Space.event)), reverse: true, limit: 1 }));
       const lastSeq = last ? readUint48(last, 1) : 0;
       const counts = new Map<EntityKind, number>();
       const stored = await db.getMany(KINDS.map(countKey));
@@ -384,7 +383,7 @@ export class LevelStore implements RecordStore {
 
   async #docsIn(bounds: { gte: Buffer; lt: Buffer }, limit: number): Promise<number[]> {
     if (limit === 0) return [];
-    const keys = await this.#db.keys({ ...bounds, limit }).all();
+    const keys = await readAll(this.#db.keys({ ...bounds, limit }));
     return keys.map(docOf);
   }
 
@@ -423,19 +422,13 @@ export class LevelStore implements RecordStore {
     if (!options.prefix) return this.#idsOf(await this.#docsIn(tokenRange(t), limit));
     // One record may hold several tokens with this prefix: collect distinct record numbers.
     const docs = new Set<number>();
-    const iterator = this.#db.keys(tokenPrefixRange(t));
-    try {
-      while (docs.size < limit) {
-        const keys = await iterator.nextv(SCAN_STEP);
-        if (keys.length === 0) break;
-        for (const key of keys) {
-          docs.add(docOf(key));
-          if (docs.size >= limit) break;
-        }
+    await readBatches(this.#db.keys(tokenPrefixRange(t)), (keys) => {
+      for (const key of keys) {
+        docs.add(docOf(key));
+        if (docs.size >= limit) return false;
       }
-    } finally {
-      await iterator.close();
-    }
+      return true;
+    });
     return this.#idsOf([...docs]);
   }
 
@@ -444,7 +437,7 @@ export class LevelStore implements RecordStore {
     if (limit === 0) return [];
     const bounds = range(prefix);
     const lower = options.after === undefined ? { gte: bounds.gte } : { gt: Buffer.concat([prefix, encodeIdBound(options.after)]) };
-    const keys = await this.#db.keys({ ...lower, lt: bounds.lt, limit }).all();
+    const keys = await readAll(this.#db.keys({ ...lower, lt: bounds.lt, limit }));
     return keys.map((key) => decodeId(key, prefix.length));
   }
 
@@ -526,7 +519,7 @@ export class LevelStore implements RecordStore {
     const n = normaliseLimit(limit);
     const start = Number.isNaN(after) || after < 0 ? 0 : Math.floor(after);
     if (n === 0 || start >= MAX_SEQ) return [];
-    const entries = await this.#db.iterator({ gt: eventKey(start), lt: range(Buffer.of(Space.event)).lt, limit: n }).all();
+    const entries = await readAll(this.#db.iterator({ gt: eventKey(start), lt: range(Buffer.of(Space.event)).lt, limit: n }));
     return entries.map(([key, value]) => decodeEvent(readUint48(key, 1), value));
   }
 
@@ -534,7 +527,7 @@ export class LevelStore implements RecordStore {
     this.#checkOpen();
     const entry = await this.#entry(id);
     if (!entry) return [];
-    const keys = await this.#db.keys(historyRange(entry.doc)).all();
+    const keys = await readAll(this.#db.keys(historyRange(entry.doc)));
     const seqs = keys.map((key) => readUint48(key, 1 + SEQ_BYTES));
     const values = await this.#db.getMany(seqs.map(eventKey));
     return values.map((value, i) => {
@@ -829,7 +822,7 @@ export class LevelStore implements RecordStore {
 async function checkFormat(db: Db): Promise<void> {
   const format = await db.get(metaKey('format'));
   if (format === undefined) {
-    const [any] = await db.keys({ limit: 1 }).all();
+    const [any] = await readAll(db.keys({ limit: 1 }));
     if (any) throw new IcsError('UNAVAILABLE', 'the directory holds a LevelDB database that is not an ICS store');
     await db.put(metaKey('format'), Buffer.of(STORE_FORMAT), { sync: true });
   } else if (format[0] !== STORE_FORMAT) {
