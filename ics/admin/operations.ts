@@ -1,6 +1,7 @@
 // What an operator may see and change on a running node, shared by the admin API and the web
 // console: roles (viewer < operator < admin), the user's tenant inside the policy's read rules,
 // statements signed with the node's issuer key, and submissions recorded under the user's name.
+import type { Writable } from 'node:stream';
 import { type AdminRole, ADMIN_ROLES, LOCAL_OPERATOR } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import { AuthenticationRequired, type Caller, type HttpContext, originOf } from '../http/index.ts';
@@ -20,6 +21,8 @@ export interface AdminComponents {
   readonly reloadPolicy: () => Promise<void>;
   /** The sync service, when the node syncs (libp2p listener on). */
   readonly sync?: () => Pick<SyncService, 'peers' | 'syncNow'> | undefined;
+  /** Writes a backup of the node's data directory and store (node/backup.ts) to `out`. */
+  readonly backup?: (out: Writable, options: { includePassphrase: boolean }) => Promise<{ readonly store: { readonly entries: number; readonly bytes: number } }>;
 }
 
 export interface StatementBody extends StatementRequest {

@@ -8,6 +8,7 @@
 // policy (auth/authenticator.ts). A user's tenant (`domains`) bounds what the API shows and
 // changes for them, inside the policy's read rules: a record outside it is answered 404, as
 // if it did not exist. Each write is recorded in the record's history with the user's name.
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { eventJson } from '../http/describe.ts';
 import type { AdminRole } from '../auth/index.ts';
@@ -108,6 +109,32 @@ async function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, compo
     const report = await syncService().syncNow(peer);
     ctx.logger.info({ user: userName(caller), peer: peer ?? 'all' }, 'admin: sync now');
     return report;
+  });
+
+  // A consistent snapshot of the store and the data directory's files as one gzip'd tar
+  // (node/backup.ts), streamed: the node keeps serving and writing while it is taken.
+  app.get('/ics/v1/admin/backup', { schema: adminSchemas.backup }, async (request, reply) => {
+    const caller = require(request, 'admin');
+    if (caller.domains) throw new IcsError('POLICY_REJECTED', `a backup holds every domain: the user ${userName(caller)} administers only ${caller.domains.join(', ')}`);
+    const backup = components.backup;
+    if (!backup) throw new IcsError('NOT_FOUND', 'this node takes no backups over its API');
+    const includePassphrase = (request.query as { passphrase?: string }).passphrase === 'include';
+    const body = new PassThrough();
+    const started = Date.now();
+    backup(body, { includePassphrase }).then(
+      (manifest) => ctx.logger.info({ user: userName(caller), entries: manifest.store.entries, bytes: manifest.store.bytes, ms: Date.now() - started, includePassphrase }, 'admin: backup taken'),
+      (error: unknown) => {
+        ctx.logger.error({ user: userName(caller), err: error }, 'admin: backup failed');
+        // The client sees the stream cut short, and its check of the file fails.
+        body.destroy(error as Error);
+      },
+    );
+    const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
+    return reply
+      .header('content-type', 'application/gzip')
+      .header('content-disposition', `attachment; filename="ics-backup-${stamp}.tar.gz"`)
+      .header('cache-control', 'no-store')
+      .send(body);
   });
 
   app.post('/ics/v1/admin/policy/reload', { schema: adminSchemas.reload }, async (request) => {

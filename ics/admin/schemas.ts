@@ -27,6 +27,9 @@ const noBody = { type: 'null' } as const;
 
 export const adminSchemas = {
   whoami: { querystring: noQuery },
+  backup: {
+    querystring: { type: 'object', additionalProperties: false, properties: { passphrase: { type: 'string', enum: ['include', 'leave-out'] } } },
+  },
   record: { params: referenceParams, querystring: noQuery },
   statement: { params: referenceParams, querystring: noQuery, body: { type: 'object', additionalProperties: false, properties: statementProperties } },
   withdrawal: {

@@ -1,9 +1,10 @@
-// `ics init`, `ics serve`, `ics key`, `ics user add` and `ics trust add`: the node's data
+// `ics init`, `ics serve`, `ics backup`, `ics restore`, `ics key`, `ics user add` and `ics trust add`: the node's data
 // directory and its life. Definitions only: each action loads node-actions.ts (serve:
 // serve.ts, the whole node) when it runs.
 import type { Command } from 'commander';
 import type { InitFlags, KeyGenerateFlags, KeyPkcs8Flags, TrustFlags, UserAddFlags, UserTokenFlags } from './node-actions.ts';
-import { DEFAULT_DATA_DIR, NODE_ROLES, ROLES } from './options.ts';
+import type { BackupFlags } from './backup-actions.ts';
+import { DEFAULT_DATA_DIR, type GlobalOptions, NODE_ROLES, ROLES } from './options.ts';
 import type { ServeFlags } from './serve.ts';
 
 const actions = () => import('./node-actions.ts');
@@ -35,6 +36,22 @@ export function registerNodeCommands(program: Command): void {
     .option('--est <host:port>', 'EST listener, mutual TLS (port 0: ephemeral; off: none; default: listen.est, else none)')
     .option('--allow-test-keys', 'start even if the policy trusts a key whose secret key is published (tests and demos only)')
     .action(async (flags: ServeFlags) => (await import('./serve.ts')).serve(flags));
+
+  program
+    .command('backup')
+    .description("write a backup of the node (store, config, policy, keys as they are at rest) to a file: from a running node's admin API while it serves, else from the data directory")
+    .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .requiredOption('--out <file>', 'the backup file to write (gzip tar, mode 0600; must not exist)')
+    .option('--include-passphrase', "put the issuer key's passphrase file in too (by default it is left out, so that the file alone opens no key)")
+    .option('--json', 'machine-readable output')
+    .action(async (flags: BackupFlags) => (await import('./backup-actions.ts')).backupCommand(flags));
+
+  program
+    .command('restore <file>')
+    .description('restore a backup into a new or empty data directory (checked against its manifest; nothing is left on failure)')
+    .option('--data <dir>', 'data directory to create', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, flags: GlobalOptions) => (await import('./backup-actions.ts')).restoreCommand(file, flags));
 
   const key = program.command('key').description('issuer and device keys');
   key

@@ -7,6 +7,7 @@
 //   db/                    LevelDB
 //   ca/                    the node's certificate authority, if it has one (node/ca.ts)
 //   addresses.json         addresses the running node is bound to
+//   format.json            the directory's format version (data-format.ts)
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { IcsError } from '../errors.ts';
 import { parsePkcs11Uri, pkcs11Uri } from '../enrol/pkcs11.ts';
 import { armor, armorPrivateKey, generateIdentity, type Role } from '../record/index.ts';
 import type { NodeConfig, NodeRole } from './config.ts';
+import { writeDataFormat } from './data-format.ts';
 import { createTokenIdentity } from './issuer-key.ts';
 
 export const NODE_ROLES: readonly NodeRole[] = ['manufacturer', 'developer', 'maintenance', 'infield', 'default'];
@@ -189,6 +191,7 @@ export async function initDataDir(root: string, options: InitOptions): Promise<I
     }),
   };
   await writeFile(dir.configFile, `# ICS node configuration: schemas/config.schema.json documents every setting.\n${stringify(config)}`, { flag: 'wx' });
+  await writeDataFormat(dir.root);
   const issuerKeyLocation = 'signer' in made ? made.signer.location : 'file';
   return { root: dir.root, issuerFingerprint: issuer.record.id, issuerUserId, issuerRoles, passphraseFile, issuerKeyLocation };
 }

@@ -12,6 +12,7 @@ import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
 import { CheckpointSigner, TransparencyLog, Witness } from '../tlog/index.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
 import { DataDir } from './datadir.ts';
+import { migrateDataDir } from './data-format.ts';
 import { pkcs11Settings } from './ca.ts';
 import { isTokenReference, openIssuerKey } from './issuer-key.ts';
 import { watchIssuerRecords } from './issuers.ts';
@@ -144,8 +145,14 @@ async function loadPolicyFor(
  * serving node reads (config.yaml, policy.yaml) are never edited under it: UNAVAILABLE,
  * naming the serving node, when one holds it.
  */
+/** Brings an ICS data directory to this version's format (nothing for one that is not: loadConfig says why). */
+async function migrateIfInitialised(dir: DataDir): Promise<Array<{ from: number; to: number }>> {
+  return (await dir.isInitialised()) ? migrateDataDir(dir.root) : [];
+}
+
 export async function withDataDirHeld<T>(root: string, task: (dir: DataDir, config: NodeConfig) => Promise<T>): Promise<T> {
   const dir = new DataDir(root);
+  await migrateIfInitialised(dir);
   const config = await loadConfig(dir.configFile);
   const store = await openStore(dir, config, {});
   try {
@@ -158,6 +165,7 @@ export async function withDataDirHeld<T>(root: string, task: (dir: DataDir, conf
 export async function openNode(root: string, options: OpenNodeOptions = {}): Promise<IcsNode> {
   const dataDir = new DataDir(root);
   const notices: string[] = [];
+  for (const step of await migrateIfInitialised(dataDir)) notices.push(`data directory migrated from format ${step.from} to ${step.to}`);
   const config = await loadConfig(dataDir.configFile, { onNotice: (notice) => notices.push(notice) });
   const logger = options.logger ?? createLogger(options.logLevel ?? config.log.level);
   // Said once the logger exists: the file still loads, but the operator should update it.

@@ -2,6 +2,8 @@
 // libp2p sync, EST (its own mutual-TLS HTTP listener, when configured) — started on the addresses of the config (or of `ics serve` flags), stopped in
 // reverse order. The bound addresses are logged and written to addresses.json so that
 // scripts can find them.
+import type { Writable } from 'node:stream';
+import { snapshotOf, writeBackup } from './backup.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Counter } from 'prom-client';
@@ -150,7 +152,12 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
       stops.push(() => running.stop());
     }
     if (listen.hkp !== 'off') {
-      const adminComponents = { issuerKey: () => node.issuerKey(), reloadPolicy: () => node.reloadPolicy(), sync: () => sync };
+      const adminComponents = {
+        issuerKey: () => node.issuerKey(),
+        reloadPolicy: () => node.reloadPolicy(),
+        sync: () => sync,
+        backup: (out: Writable, options: { includePassphrase: boolean }) => writeBackup(node.dataDir, node.config, snapshotOf(node.store), out, options),
+      };
       // The local operator's token (admin.token): the CLI reaches this listener's admin API with it.
       const localToken = await LocalOperatorToken.create(node.dataDir.adminTokenFile);
       stops.push(() => localToken.remove());

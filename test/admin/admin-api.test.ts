@@ -128,6 +128,18 @@ describe('admin API and the CLI against a running node', function () {
     assert.deepEqual(reloaded.json.domains, ['devices']);
   });
 
+  it('a backup over the admin API is for an admin of every domain only, and is a gzip tar', async () => {
+    assert.equal((await fetch(`${url}/ics/v1/admin/backup`)).status, 401);
+    for (const user of ['vera', 'otto']) assert.equal((await call('GET', '/ics/v1/admin/backup', basic(user))).status, 403, user);
+    const response = await fetch(`${url}/ics/v1/admin/backup`, { headers: basic('ada') });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'application/gzip');
+    assert.match(response.headers.get('content-disposition') ?? '', /^attachment; filename="ics-backup-\d{8}T\d{6}Z\.tar\.gz"$/);
+    const body = Buffer.from(await response.arrayBuffer());
+    assert.deepEqual([...body.subarray(0, 2)], [0x1f, 0x8b], 'gzip');
+    assert.equal((await call('GET', '/ics/v1/admin/backup?passphrase=sure', basic('ada'))).status, 400);
+  });
+
   it('describes the JSON and admin APIs in an OpenAPI document made from the route schemas', async () => {
     const response = await fetch(`${url}/ics/v1/openapi.json`);
     assert.equal(response.status, 200);

@@ -1,5 +1,5 @@
 // The LevelDB store: only node/ (and tests, benchmarks) import this; front ends use the interface.
-export { LevelStore, openLevelStore } from './store.ts';
+export { LevelStore, loadSnapshot, openLevelStore } from './store.ts';
 export {
   DEFAULT_BLOCK_CACHE_BYTES,
   DEFAULT_CACHE_RECORDS,

@@ -32,17 +32,20 @@ export async function readAll<T>(iterator: SteppedIterator<T>, limit = Infinity)
   return out;
 }
 
-/**
- * Entries of `iterator` in batches, growing as `readAll`'s, to `each` until it returns false
- * or the range ends; the iterator is closed.
- */
-export async function readBatches<T>(iterator: SteppedIterator<T>, each: (items: T[]) => boolean | undefined): Promise<void> {
+/** Entries of `iterator` in batches, growing as `readAll`'s, until the range ends or the caller stops; the iterator is closed either way. */
+export async function* steps<T>(iterator: SteppedIterator<T>): AsyncGenerator<T[]> {
   try {
     for (let step = FIRST_STEP; ; step = Math.min(step * 4, LARGEST_STEP)) {
       const items = await iterator.nextv(step);
-      if (items.length === 0 || each(items) === false) break;
+      if (items.length === 0) return;
+      yield items;
     }
   } finally {
     await iterator.close();
   }
+}
+
+/** `each` batch of `steps(iterator)` until it returns false or the range ends; the iterator is closed. */
+export async function readBatches<T>(iterator: SteppedIterator<T>, each: (items: T[]) => boolean | undefined): Promise<void> {
+  for await (const items of steps(iterator)) if (each(items) === false) break;
 }

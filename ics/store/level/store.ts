@@ -4,7 +4,7 @@
 // indexes, derived structures' entries (the sync set's first), events, and the certificate
 // index's writes queued meanwhile — is one LevelDB batch, fsynced by default. Listeners run
 // after the batch has committed.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { IcsError } from '../../errors.ts';
 import { type EntityKind, reviveRecord } from '../../record/index.ts';
@@ -82,7 +82,7 @@ import {
   uint48,
 } from './keys.ts';
 import { type BatchOp, decodeIdList, type ListChange, listKeys, listOps, type Version, writeOps } from './ops.ts';
-import { readAll, readBatches } from './read.ts';
+import { readAll, readBatches, steps } from './read.ts';
 import { BLOCK_BYTES, type LevelStoreInit, MAX_FILE_BYTES, MAX_GROUP_WRITES, type ResolvedLevelOptions, resolveOptions } from './options.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -806,6 +806,16 @@ export class LevelStore implements RecordStore {
     else await this.#db.batch(ops as BatchOp[], { sync });
   }
 
+  /**
+   * Every key and value of the database as of one moment (a LevelDB iterator reads from a
+   * snapshot; writes go on meanwhile), in batches: what `ics backup` saves. Loaded into an
+   * empty directory (loadSnapshot) they make the same store, indexes and logs included.
+   */
+  snapshot(): AsyncGenerator<Array<[Buffer, Buffer]>> {
+    this.#checkOpen();
+    return steps(this.#db.iterator());
+  }
+
   /** Waits for queued writes, then closes the database. Later calls fail with UNAVAILABLE. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -827,6 +837,40 @@ async function checkFormat(db: Db): Promise<void> {
     await db.put(metaKey('format'), Buffer.of(STORE_FORMAT), { sync: true });
   } else if (format[0] !== STORE_FORMAT) {
     throw new IcsError('UNAVAILABLE', `store format ${format[0]} is not supported (this version reads ${STORE_FORMAT})`);
+  }
+}
+
+/** Entries written per batch when a snapshot is loaded: a few MB. */
+const LOAD_BATCH = 2048;
+
+/**
+ * Writes a snapshot's entries (LevelStore.snapshot, as `ics restore` reads them from a backup)
+ * into a new database at `path`, which must not hold one. Refused, with nothing left behind,
+ * when the entries are not an ICS store this version reads.
+ */
+export async function loadSnapshot(path: string, batches: AsyncIterable<Array<[Buffer, Buffer]>>): Promise<{ entries: number }> {
+  const db: Db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer', errorIfExists: true });
+  let entries = 0;
+  let format: Buffer | undefined;
+  const formatKey = metaKey('format');
+  try {
+    await db.open();
+    for await (const batch of batches) {
+      for (let i = 0; i < batch.length; i += LOAD_BATCH) {
+        const part = batch.slice(i, i + LOAD_BATCH);
+        for (const [key, value] of part) if (key.equals(formatKey)) format = value;
+        await db.batch(part.map(([key, value]) => ({ type: 'put' as const, key, value })));
+        entries += part.length;
+      }
+    }
+    if (!format) throw new IcsError('BAD_REQUEST', 'the snapshot holds no ICS store (no format entry)');
+    if (format[0] !== STORE_FORMAT) throw new IcsError('UNAVAILABLE', `the snapshot is of store format ${format[0]}; this version reads ${STORE_FORMAT}`);
+    await db.close();
+    return { entries };
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    await rm(path, { recursive: true, force: true });
+    throw error;
   }
 }
 
