@@ -2,6 +2,7 @@
 // console: roles (viewer < operator < admin), the user's tenant inside the policy's read rules,
 // statements signed with the node's issuer key, and submissions recorded under the user's name.
 import type { Writable } from 'node:stream';
+import type { AdminCertificateAuthority } from './certificates.ts';
 import { type AdminRole, ADMIN_ROLES, LOCAL_OPERATOR } from '../auth/index.ts';
 import { IcsError } from '../errors.ts';
 import { AuthenticationRequired, type Caller, type HttpContext, originOf } from '../http/index.ts';
@@ -21,6 +22,8 @@ export interface AdminComponents {
   readonly reloadPolicy: () => Promise<void>;
   /** The sync service, when the node syncs (libp2p listener on). */
   readonly sync?: () => Pick<SyncService, 'peers' | 'syncNow'> | undefined;
+  /** The node's CA, when it has one: revocations and approvals by hand. */
+  readonly certificateAuthority?: AdminCertificateAuthority;
   /** Writes a backup of the node's data directory and store (node/backup.ts) to `out`. */
   readonly backup?: (out: Writable, options: { includePassphrase: boolean }) => Promise<{ readonly store: { readonly entries: number; readonly bytes: number } }>;
 }
@@ -42,6 +45,13 @@ export interface Actor {
 const MAX_OPERATOR_NAME = 64;
 
 export const userName = (caller: Caller) => (caller.principal.kind === 'user' ? caller.principal.name : '');
+
+/** Who made a change, as the history and the CA's files name them: the user, or the local operator with the OS user the CLI gave. */
+export function actorName(actor: Actor): string {
+  const { caller, operator } = actor;
+  const local = userName(caller) === LOCAL_OPERATOR && operator !== undefined && /^[A-Za-z0-9._-]+$/.test(operator) && operator.length <= MAX_OPERATOR_NAME;
+  return local ? `${LOCAL_OPERATOR}:${operator}` : userName(caller);
+}
 
 export class AdminOperations {
   constructor(
@@ -149,11 +159,9 @@ export class AdminOperations {
   }
 
   #contextOf(actor: Actor, engine: PolicyEngine): IngestContext {
-    const { caller, operator } = actor;
-    const named =
-      userName(caller) === LOCAL_OPERATOR && operator !== undefined && /^[A-Za-z0-9._-]+$/.test(operator) && operator.length <= MAX_OPERATOR_NAME
-        ? { ...caller, principal: { kind: 'user' as const, name: `${LOCAL_OPERATOR}:${operator}` } }
-        : caller;
+    const { caller } = actor;
+    const name = actorName(actor);
+    const named = name === userName(caller) ? caller : { ...caller, principal: { kind: 'user' as const, name } };
     return { source: 'admin', origin: originOf(named, actor.ip), readable: this.administers(caller, engine) };
   }
 }

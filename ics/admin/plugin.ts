@@ -17,8 +17,15 @@ import { type Caller, callerOf, type HttpContext, type HttpPlugin, outcomeJson }
 import type { IngestOutcome } from '../ingest/index.ts';
 import { armor, decodePublicKeyArmor } from '../record/index.ts';
 import type { SyncService } from '../sync/index.ts';
-import { type Actor, type AdminComponents, AdminOperations, type StatementBody, userName } from './operations.ts';
+import { type Actor, actorName, type AdminComponents, AdminOperations, type StatementBody, userName } from './operations.ts';
+import { AdminCertificates, type CertificateFilter, revocationJson } from './certificates.ts';
 import { adminSchemas } from './schemas.ts';
+
+/** Certificates one list answers by default, and at most. */
+const DEFAULT_CERTIFICATES = 100;
+const MAX_CERTIFICATES = 1000;
+/** `expiring` looks ahead ten years at most. */
+const MAX_WITHIN_SECONDS = 10 * 365 * 86_400;
 
 export function adminPlugin(components: AdminComponents): HttpPlugin {
   return {
@@ -135,6 +142,42 @@ async function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, compo
       .header('content-disposition', `attachment; filename="ics-backup-${stamp}.tar.gz"`)
       .header('cache-control', 'no-store')
       .send(body);
+  });
+
+  // Certificates the node's CA issued, of records in the caller's tenant; enrolments waiting
+  // for approval; revocation and approval by hand (admin/certificates.ts).
+  const certificates = new AdminCertificates(store, ops, components.certificateAuthority);
+  app.get('/ics/v1/admin/certificates', { schema: adminSchemas.certificates }, async (request) => {
+    const caller = require(request, 'viewer');
+    const q = request.query as { record?: string; filter?: CertificateFilter; withinSeconds?: string; limit?: string };
+    return certificates.list(caller, policy(), {
+      ...(q.record !== undefined && { record: q.record }),
+      ...(q.filter !== undefined && { filter: q.filter }),
+      ...(q.withinSeconds !== undefined && { withinSeconds: Math.min(Number(q.withinSeconds), MAX_WITHIN_SECONDS) }),
+      limit: Math.min(Number(q.limit ?? DEFAULT_CERTIFICATES), MAX_CERTIFICATES),
+    });
+  });
+
+  app.get('/ics/v1/admin/certificates/:serial', { schema: adminSchemas.certificate }, async (request) => {
+    const caller = require(request, 'viewer');
+    return certificates.get((request.params as { serial: string }).serial, caller, policy());
+  });
+
+  app.post('/ics/v1/admin/certificates/:serial/revocation', { schema: adminSchemas.revocation }, async (request) => {
+    const caller = require(request, 'operator');
+    const reason = (request.body as { reason?: string } | null)?.reason ?? 'unspecified';
+    const done = await certificates.revoke((request.params as { serial: string }).serial, reason, caller, policy(), actorName(actorOf(request, caller)));
+    return revocationJson(done);
+  });
+
+  app.get('/ics/v1/admin/enrolments', { schema: adminSchemas.enrolments }, async (request) => {
+    const caller = require(request, 'viewer');
+    return { pending: await certificates.pending(caller, policy()) };
+  });
+
+  app.post('/ics/v1/admin/enrolments/:ref/approval', { schema: adminSchemas.approval }, async (request) => {
+    const caller = require(request, 'operator');
+    return certificates.approve((request.params as { ref: string }).ref, caller, policy(), actorName(actorOf(request, caller)));
   });
 
   app.post('/ics/v1/admin/policy/reload', { schema: adminSchemas.reload }, async (request) => {

@@ -12,6 +12,13 @@ const referenceParams = {
   properties: { ref: { type: 'string', minLength: 1, maxLength: MAX_REFERENCE_LENGTH } },
 } as const;
 
+const serialParams = {
+  type: 'object',
+  required: ['serial'],
+  additionalProperties: false,
+  properties: { serial: { type: 'string', minLength: 1, maxLength: 64, pattern: '^(0x)?[0-9A-Fa-f:]+$' } },
+} as const;
+
 /** What a statement says (ics/admin/statements.ts), as JSON. */
 const statementProperties = {
   role: NAME,
@@ -71,4 +78,25 @@ export const adminSchemas = {
     body: { anyOf: [noBody, { type: 'object', additionalProperties: false, properties: { peer: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[1-9A-HJ-NP-Za-km-z]+$' } } }] },
   },
   reload: { querystring: noQuery, body: { anyOf: [noBody, { type: 'object', additionalProperties: false, maxProperties: 0 }] } },
+  certificates: {
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        record: { type: 'string', minLength: 1, maxLength: MAX_REFERENCE_LENGTH },
+        filter: { type: 'string', enum: ['all', 'valid', 'expiring', 'revoked'] },
+        // Query values are strings (no coercion): digits here, bounds in the handler.
+        withinSeconds: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' },
+        limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
+      },
+    },
+  },
+  certificate: { params: serialParams, querystring: noQuery },
+  revocation: {
+    params: serialParams,
+    querystring: noQuery,
+    body: { anyOf: [noBody, { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 40 } } }] },
+  },
+  enrolments: { querystring: noQuery },
+  approval: { params: referenceParams, querystring: noQuery, body: { anyOf: [noBody, { type: 'object', additionalProperties: false, maxProperties: 0 }] } },
 } as const;

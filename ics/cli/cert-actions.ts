@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import type { RevocationAnswer } from '../enrol/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { normaliseSerial } from '../enrol/revocation-requests.ts';
-import type { CertificateEntry } from '../store/index.ts';
+import { type CertificateEntry, certificateSummary } from '../store/index.ts';
 import { DataDir } from '../node/offline.ts';
 import { parseDuration } from './args.ts';
 import { print, resolveRecord, withNode } from './context.ts';
@@ -15,30 +15,6 @@ import type { GlobalOptions } from './options.ts';
 const LIST_LIMIT = 10_000;
 /** notAfter beyond every certificate: "all of them" to the index's expiry order. */
 const END_OF_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
-
-type State = 'valid' | 'expired' | 'revoked' | 'not yet valid';
-
-function stateOf(entry: CertificateEntry, now: Date): State {
-  if (entry.revoked) return 'revoked';
-  if (now.getTime() > entry.notAfter.getTime()) return 'expired';
-  if (now.getTime() < entry.notBefore.getTime()) return 'not yet valid';
-  return 'valid';
-}
-
-function summary(entry: CertificateEntry, now: Date) {
-  return {
-    serial: entry.serial,
-    record: entry.recordId,
-    purpose: entry.purpose,
-    state: stateOf(entry, now),
-    notBefore: entry.notBefore,
-    notAfter: entry.notAfter,
-    issuedAt: entry.issuedAt,
-    sha256: entry.sha256,
-    issuer: entry.issuer,
-    ...(entry.revoked && { revoked: entry.revoked }),
-  };
-}
 
 export type CertListFlags = GlobalOptions & { record?: string; expiring?: string };
 
@@ -54,7 +30,7 @@ export async function certList(flags: CertListFlags): Promise<void> {
     } else {
       entries = await node.store.expiringBefore(before, LIST_LIMIT);
     }
-    const listed = entries.map((e) => summary(e, now));
+    const listed = entries.map((e) => certificateSummary(e, now));
     print(flags, listed, () =>
       listed.length === 0
         ? 'no certificates'
@@ -71,7 +47,7 @@ export async function certShow(serial: string, flags: GlobalOptions): Promise<vo
     // The index keeps the DER whole; its digest is checked before it is shown as the certificate.
     if (createHash('sha256').update(entry.der).digest('hex') !== entry.sha256) throw new IcsError('INTERNAL', `certificate ${wanted}: the stored DER does not match its SHA-256`);
     const { certificatePem } = await import('../enrol/index.ts');
-    const shown = { ...summary(entry, new Date()), pem: certificatePem(entry.der) };
+    const shown = { ...certificateSummary(entry, new Date()), pem: certificatePem(entry.der) };
     print(flags, shown, () =>
       [
         `certificate ${shown.serial} (${shown.purpose}, ${shown.state})`,

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AdminComponents, AdminOperations, userName } from '../admin/index.ts';
+import { AdminCertificates, type AdminComponents, AdminOperations, type CertificateFilter, userName } from '../admin/index.ts';
 import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import { ANSWER_CACHE_ENTRIES, type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
@@ -68,6 +68,7 @@ const formOf = (request: FastifyRequest) => new URLSearchParams(typeof request.b
 async function registerConsole(app: FastifyInstance, ctx: HttpContext, components: ConsoleComponents): Promise<void> {
   const { store, policy } = ctx.components;
   const ops = new AdminOperations(ctx, components);
+  const certificates = new AdminCertificates(store, ops, components.certificateAuthority);
   const sessions = new Sessions();
   const throttle = new LoginThrottle();
   const verdicts = components.verdicts ?? new PolicyVerdictCache(ANSWER_CACHE_ENTRIES);
@@ -113,6 +114,8 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
   function checkCsrf(session: Session, form: URLSearchParams): void {
     if (!Sessions.csrfMatches(session, form.get('csrf'))) throw new IcsError('POLICY_REJECTED', 'the form is stale or did not come from this console (CSRF token): reload the page');
   }
+
+  const mayWrite = (session: Session) => session.caller.role === 'operator' || session.caller.role === 'admin';
 
   const cookie = (value: string, maxAge: number) =>
     `${SESSION_COOKIE}=${value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
@@ -263,8 +266,9 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
       }));
       const history = (await store.history(stored.id)).map((e) => eventJson(e, true));
-      const canWrite = session.caller.role === 'operator' || session.caller.role === 'admin';
-      return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES }, session);
+      const canWrite = mayWrite(session);
+      const issued = (await certificates.list(session.caller, engine, { record: stored.id, limit: PAGE }, now)).certificates;
+      return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued }, session);
     } catch (error) {
       return problem(reply, error, session);
     }
@@ -278,7 +282,20 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       const value = settableStatus((request.query as Record<string, unknown>).value);
       const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
       const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
-      return render(reply, 'confirm', { title: `Mark ${value}`, id: stored.id, name, value }, session);
+      return render(
+        reply,
+        'confirm',
+        {
+          title: `Mark ${value}`,
+          heading: `Mark ${value}?`,
+          explanation: `The node will sign a status statement "${value}" for ${stored.id} (${name}) with its issuer key, and gateways that ask will see it at once.`,
+          action: `/console/records/${stored.id}/status`,
+          fields: { value },
+          button: `Yes, mark ${value}`,
+          cancel: `/console/records/${stored.id}`,
+        },
+        session,
+      );
     } catch (error) {
       return problem(reply, error, session);
     }
@@ -294,6 +311,126 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       const value = settableStatus(form.get('value'));
       const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: value });
       return reply.redirect(`/console/records/${outcome.id}`, 303);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  // Certificates the node's CA issued (admin/certificates.ts): lists, one with its PEM, and
+  // for operators revocation and the approval of waiting enrolments, each behind a confirmation.
+  const TABS: ReadonlyArray<[CertificateFilter | 'pending', string]> = [
+    ['valid', 'Valid'],
+    ['expiring', 'Expiring within 30 days'],
+    ['revoked', 'Revoked'],
+    ['all', 'All issued'],
+    ['pending', 'Pending approval'],
+  ];
+
+  app.get('/console/certificates', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    const engine = policy();
+    const asked = (request.query as Record<string, unknown>).filter;
+    const filter = TABS.find(([key]) => key === asked)?.[0] ?? 'valid';
+    try {
+      const page = filter === 'pending' ? { certificates: [], truncated: false } : await certificates.list(session.caller, engine, { filter, limit: PAGE * 4 });
+      const pending = filter === 'pending' ? await certificates.pending(session.caller, engine) : [];
+      return render(reply, 'certificates', { title: 'Certificates', hasAuthority: certificates.hasAuthority, tabs: TABS, filter, ...page, pending, canWrite: mayWrite(session) }, session);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.get('/console/certificates/:serial', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      const certificate = await certificates.get((request.params as { serial: string }).serial, session.caller, policy());
+      return render(reply, 'certificate', { title: `Certificate ${certificate.serial}`, certificate, canWrite: mayWrite(session) && certificates.hasAuthority, reasons: certificates.reasons }, session);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  const revocationReason = (value: unknown): string => {
+    if (typeof value !== 'string' || !certificates.reasons.includes(value)) throw new IcsError('BAD_REQUEST', `the reason is one of ${certificates.reasons.join(', ')}`);
+    return value;
+  };
+
+  app.get('/console/certificates/:serial/revoke', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      ops.authorize(session.caller, 'operator');
+      const reason = revocationReason((request.query as Record<string, unknown>).reason);
+      const certificate = await certificates.get((request.params as { serial: string }).serial, session.caller, policy());
+      return render(
+        reply,
+        'confirm',
+        {
+          title: `Revoke ${certificate.serial}`,
+          heading: `Revoke certificate ${certificate.serial}?`,
+          explanation: `Revoked for good (${reason}): the CRL and OCSP say so within a second, a broker linked to this node ends the device's session, and the device must enrol again for a new certificate.`,
+          action: `/console/certificates/${certificate.serial}/revocation`,
+          fields: { reason },
+          button: 'Yes, revoke',
+          cancel: `/console/certificates/${certificate.serial}`,
+        },
+        session,
+      );
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.post('/console/certificates/:serial/revocation', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      const form = formOf(request);
+      checkCsrf(session, form);
+      ops.authorize(session.caller, 'operator');
+      const done = await certificates.revoke((request.params as { serial: string }).serial, revocationReason(form.get('reason')), session.caller, policy(), userName(session.caller));
+      return reply.redirect(`/console/certificates/${done.outcome === 'not-found' ? done.serial : done.entry.serial}`, 303);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.get('/console/enrolments/:ref/approve', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      ops.authorize(session.caller, 'operator');
+      const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
+      const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
+      return render(
+        reply,
+        'confirm',
+        {
+          title: `Approve ${name}`,
+          heading: `Approve the enrolment of ${name}?`,
+          explanation: `The device's next EST request gets its operational certificate (${stored.id}).`,
+          action: `/console/enrolments/${stored.id}/approval`,
+          fields: {},
+          button: 'Yes, approve',
+          cancel: '/console/certificates?filter=pending',
+        },
+        session,
+      );
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.post('/console/enrolments/:ref/approval', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      checkCsrf(session, formOf(request));
+      ops.authorize(session.caller, 'operator');
+      await certificates.approve((request.params as { ref: string }).ref, session.caller, policy(), userName(session.caller));
+      return reply.redirect('/console/certificates?filter=pending', 303);
     } catch (error) {
       return problem(reply, error, session);
     }

@@ -63,9 +63,9 @@ export interface HttpTls {
 export interface HttpComponents {
   /**
    * What the host and its plugins read: records, indexes, figures (sync sets, stats), history
-   * and the change feed, the certificates issued for a record; never writes.
+   * and the change feed, the certificates issued (of a record, by serial, by expiry); never writes.
    */
-  readonly store: RecordReader & RecordIndexes & SyncSet & EventLog & StoreLifecycle & Pick<CertificateIndex, 'certificatesOf'>;
+  readonly store: RecordReader & RecordIndexes & SyncSet & EventLog & StoreLifecycle & Pick<CertificateIndex, 'certificatesOf' | 'getCertificate' | 'expiringBefore'>;
   /** The current policy engine: read on every request, so that a reload applies at once. */
   readonly policy: () => PolicyEngine;
   /** The one write path (verify, policy, merge, store), for the plugins that take submissions. */

@@ -10,9 +10,10 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
 import { BrokerLink, DynsecControl } from '../broker/index.ts';
 import { IcsError } from '../errors.ts';
-import { CrlPublisher, crlPem, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
+import type { AdminCertificateAuthority } from '../admin/index.ts';
+import { applyRevocation, checkReason, CrlPublisher, crlPem, MANUAL_REASONS, normaliseSerial, OcspResponder, RevocationWatcher } from '../enrol/index.ts';
 import type { CertificateEntry } from '../store/index.ts';
-import { CA_DIR, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
+import { CA_DIR, nodeApprovals, nodeAuthority, nodeRevocationRequests, unlockNodeAuthority } from './ca.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 
@@ -155,6 +156,33 @@ export async function startRevocation(node: IcsNode, metrics: NodeMetrics): Prom
       await watcher.stop();
       await crl.stop();
       await broker?.close();
+    },
+  };
+}
+
+/**
+ * The CA as the admin API and the console use it: a revocation by hand applied at once (and
+ * followed, as every revocation, by the CRL, OCSP and the broker), the approval queue.
+ */
+export function adminAuthority(node: IcsNode, revocation: NodeRevocation): AdminCertificateAuthority {
+  const approvals = nodeApprovals(node.dataDir);
+  const logger = node.logger.child({ component: 'ca' });
+  return {
+    reasons: MANUAL_REASONS,
+    async revoke(serial, reason, by) {
+      const request = { serial: normaliseSerial(serial), reason: checkReason(reason), requestedAt: new Date().toISOString(), requestedBy: by };
+      const outcome = await applyRevocation(node.store, request, new Date());
+      if (outcome.outcome === 'revoked') {
+        logger.warn({ serial: outcome.entry.serial, record: outcome.entry.recordId, reason: request.reason, user: by }, 'operational certificate revoked by hand (admin API)');
+        revocation.revoked(outcome.entry);
+      }
+      return outcome;
+    },
+    pending: () => approvals.pending(),
+    async approve(recordId, by) {
+      const approval = await approvals.approve(recordId, new Date(), by);
+      logger.info({ record: approval.recordId, urn: approval.urn, user: by }, 'enrolment approved (admin API)');
+      return approval;
     },
   };
 }

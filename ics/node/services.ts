@@ -2,10 +2,9 @@
 // libp2p sync, EST (its own mutual-TLS HTTP listener, when configured) — started on the addresses of the config (or of `ics serve` flags), stopped in
 // reverse order. The bound addresses are logged and written to addresses.json so that
 // scripts can find them.
-import type { Writable } from 'node:stream';
-import { snapshotOf, writeBackup } from './backup.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import type { Writable } from 'node:stream';
 import { Counter } from 'prom-client';
 import { apiPlugin } from '../api/index.ts';
 import { adminPlugin } from '../admin/index.ts';
@@ -20,11 +19,12 @@ import { PolicyVerdictCache } from '../policy/index.ts';
 import { issuerFingerprint } from '../record/index.ts';
 import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
+import { snapshotOf, writeBackup } from './backup.ts';
 import { prepareEst } from './est.ts';
 import { isTokenReference } from './issuer-key.ts';
 import { createMetrics, type NodeMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
-import { type NodeRevocation, startRevocation } from './revocation.ts';
+import { adminAuthority, type NodeRevocation, startRevocation } from './revocation.ts';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -157,6 +157,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         reloadPolicy: () => node.reloadPolicy(),
         sync: () => sync,
         backup: (out: Writable, options: { includePassphrase: boolean }) => writeBackup(node.dataDir, node.config, snapshotOf(node.store), out, options),
+        ...(revocation && { certificateAuthority: adminAuthority(node, revocation) }),
       };
       // The local operator's token (admin.token): the CLI reaches this listener's admin API with it.
       const localToken = await LocalOperatorToken.create(node.dataDir.adminTokenFile);

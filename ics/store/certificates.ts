@@ -74,3 +74,37 @@ export interface CertificateIndex {
    */
   revokeCertificate(serial: string, revocation: CertificateRevocation): Promise<CertificateEntry>;
 }
+
+/** A certificate's state at `now`, as operators read it. */
+export type CertificateState = 'valid' | 'expired' | 'revoked' | 'not yet valid';
+
+export function certificateState(entry: CertificateEntry, now: Date): CertificateState {
+  if (entry.revoked) return 'revoked';
+  if (now.getTime() > entry.notAfter.getTime()) return 'expired';
+  if (now.getTime() < entry.notBefore.getTime()) return 'not yet valid';
+  return 'valid';
+}
+
+/** What the CLI and the admin API show of an index entry (the DER apart). */
+export function certificateSummary(entry: CertificateEntry, now: Date) {
+  return {
+    serial: entry.serial,
+    record: entry.recordId,
+    purpose: entry.purpose,
+    state: certificateState(entry, now),
+    notBefore: entry.notBefore,
+    notAfter: entry.notAfter,
+    issuedAt: entry.issuedAt,
+    sha256: entry.sha256,
+    issuer: entry.issuer,
+    ...(entry.revoked && { revoked: entry.revoked }),
+  };
+}
+
+export type CertificateSummary = ReturnType<typeof certificateSummary>;
+
+/** The certificate as PEM (RFC 7468), lines of 64. */
+export function certificatePemOf(der: Uint8Array): string {
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}

@@ -306,6 +306,19 @@ describe('est: enrolment over EST with curl and openssl', function () {
         assert.equal(answer.headers['retry-after'], '60');
         assert.match(answer.body, new RegExp(`^PENDING: the enrolment of ${urn('SN1')} waits for an operator's approval \\(ics cert approve ${ids.SN1}\\)`));
         assert.equal(await issued(), before, 'nothing issued');
+        // The operator sees it in the admin API and approves it there: the next request is issued.
+        const bearer = { authorization: `Bearer ${(await readFile(at('system/admin.token'), 'utf8')).trim()}` };
+        const pending = (await (await fetch(`${hkp}/ics/v1/admin/enrolments`, { headers: bearer })).json()) as { pending: Array<{ recordId: string; urn: string; requests: number }> };
+        assert.deepEqual(
+          pending.pending.map((p) => [p.recordId, p.urn]),
+          [[ids.SN1, urn('SN1')]],
+        );
+        const approved = await fetch(`${hkp}/ics/v1/admin/enrolments/${encodeURIComponent(urn('SN1'))}/approval`, { method: 'POST', headers: bearer });
+        assert.equal(approved.status, 200, await approved.clone().text());
+        assert.equal(((await approved.json()) as { approvedBy: string }).approvedBy, 'local-operator');
+        const issuedNow = await enrol('simpleenroll', birth('SN1'), good);
+        assert.equal(issuedNow.status, 200, issuedNow.body);
+        assert.equal(await issued(), before + 1);
       } finally {
         await writeFile(file, policy);
         await node.reloadPolicy();

@@ -85,7 +85,12 @@ describe('est: revocation follows the verdict (CRL at /pki/crl, OCSP at /pki/ocs
     Object.assign(ids, (await buildWorld(tmp.path)).ids);
     await ok(['key', 'pkcs8', '--key', 'SN1.secret.asc', '--out', 'SN1.key.pem'], tmp.path);
     // An operator, to read the records' history (a new node's domains are read by authenticated users only).
-    const users = [{ name: 'operator', passwordHash: await hashPassword(OPERATOR_PASSWORD), write: false }];
+    const passwordHash = await hashPassword(OPERATOR_PASSWORD);
+    const users = [
+      { name: 'operator', passwordHash, write: false },
+      { name: 'ops', passwordHash, write: true, role: 'operator' },
+      { name: 'elsewhere', passwordHash, write: true, role: 'operator', domains: ['another-tenant'] },
+    ];
     await writeFile(at('system/config.yaml'), `${await readFile(at('system/config.yaml'), 'utf8')}hkp:\n  metrics: public\n  allowInsecureAuth: true\nauth:\n  users: ${JSON.stringify(users)}\n`);
     node = await openNode(at('system'), { testKeys: 'refuse', logger: pino({ level: 'silent' }) });
     services = await startServices(node, { hkp: '127.0.0.1:0', ldap: 'off', p2p: 'off', est: '127.0.0.1:0' });
@@ -227,6 +232,47 @@ describe('est: revocation follows the verdict (CRL at /pki/crl, OCSP at /pki/ocs
     const second = JSON.parse((await ok(['cert', 'revoke', serial, '--reason', 'keyCompromise', '--data', 'system', '--json'], tmp.path)).stdout) as typeof answer;
     assert.equal(second.outcome, 'already-revoked');
     assert.equal(second.revoked.reason, 'cessationOfOperation');
+  });
+
+  it('the admin API lists the certificates, shows one as PEM and revokes it (the CRL lists it); another tenant sees none', async () => {
+    const serial = await enrol('SN4', 'sn4-f');
+    const as = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${OPERATOR_PASSWORD}`).toString('base64')}` });
+    const get = async (path: string, user: string) => {
+      const response = await fetch(`${hkp}${path}`, { headers: as(user) });
+      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    };
+    const ofRecord = await get(`/ics/v1/admin/certificates?record=${deviceUrn('SN4')}&filter=valid`, 'operator');
+    const mine = ofRecord.json.certificates as Array<{ serial: string; state: string; record: string }>;
+    assert.ok(mine?.some((c) => c.serial === serial && c.state === 'valid' && c.record === ids.SN4), JSON.stringify(ofRecord));
+    const all = await get('/ics/v1/admin/certificates?limit=1000', 'operator');
+    assert.ok((all.json.certificates as Array<{ serial: string }> | undefined)?.some((c) => c.serial === serial), JSON.stringify(all));
+    const one = await get(`/ics/v1/admin/certificates/${serial}`, 'operator');
+    assert.equal(one.status, 200);
+    await writeFile(at('admin-shown.pem'), String(one.json.pem));
+    const parsed = await openssl(['x509', '-in', 'admin-shown.pem', '-noout', '-serial'], tmp.path);
+    assert.equal(parsed.stdout.trim().toLowerCase(), `serial=${serial}`);
+
+    // Another tenant: no certificates, and this one is 404 as if it did not exist.
+    assert.deepEqual((await get('/ics/v1/admin/certificates', 'elsewhere')).json.certificates, []);
+    assert.equal((await get(`/ics/v1/admin/certificates/${serial}`, 'elsewhere')).status, 404);
+    const post = (path: string, user: string, body: unknown) => fetch(`${hkp}${path}`, { method: 'POST', headers: { ...as(user), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post(`/ics/v1/admin/certificates/${serial}/revocation`, 'elsewhere', { reason: 'superseded' })).status, 404);
+    assert.equal((await post(`/ics/v1/admin/certificates/${serial}/revocation`, 'operator', { reason: 'superseded' })).status, 403, 'a viewer does not revoke');
+    const badReason = await post(`/ics/v1/admin/certificates/${serial}/revocation`, 'ops', { reason: 'certificateHold' });
+    assert.equal(badReason.status, 400);
+    assert.equal((await node.store.getCertificate(serial))?.revoked, undefined, 'refusals change nothing');
+
+    const done = await post(`/ics/v1/admin/certificates/${serial}/revocation`, 'ops', { reason: 'superseded' });
+    const answer = (await done.json()) as { outcome: string; certificate: { state: string; revoked: { reason: string } } };
+    assert.equal(done.status, 200, JSON.stringify(answer));
+    assert.equal(answer.outcome, 'revoked');
+    assert.equal(answer.certificate.state, 'revoked');
+    assert.match(await listed(serial), /Superseded/);
+    const again = (await (await post(`/ics/v1/admin/certificates/${serial}/revocation`, 'ops', { reason: 'keyCompromise' })).json()) as typeof answer;
+    assert.equal(again.outcome, 'already-revoked');
+    assert.equal(again.certificate.revoked.reason, 'superseded', 'the first revocation stands');
+    const revokedList = (await get('/ics/v1/admin/certificates?filter=revoked&limit=1000', 'operator')).json.certificates as Array<{ serial: string }>;
+    assert.ok(revokedList.some((c) => c.serial === serial));
   });
 
   it('ics cert revoke refuses an unknown reason and an unknown serial, changing nothing', async () => {
