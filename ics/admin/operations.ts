@@ -24,6 +24,11 @@ export interface AdminComponents {
   readonly sync?: () => Pick<SyncService, 'peers' | 'syncNow'> | undefined;
   /** The node's CA, when it has one: revocations and approvals by hand. */
   readonly certificateAuthority?: AdminCertificateAuthority;
+  /** Changes the policy's trusted issuers (node/trust.ts), then reloads it; undone when the reload refuses. */
+  readonly trust?: {
+    add(publicKey: Uint8Array, request: { roles: string[]; name?: string; domains?: string[] }): Promise<object>;
+    remove(fingerprint: string): Promise<object>;
+  };
   /** Writes a backup of the node's data directory and store (node/backup.ts) to `out`. */
   readonly backup?: (out: Writable, options: { includePassphrase: boolean }) => Promise<{ readonly store: { readonly entries: number; readonly bytes: number } }>;
 }

@@ -118,11 +118,44 @@ async function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, compo
     return report;
   });
 
+  /** An admin of every domain: what changes the whole node (its trust, a backup of all of it) is theirs alone. */
+  const requireWholeNode = (request: FastifyRequest, what: string): Caller => {
+    const caller = require(request, 'admin');
+    if (caller.domains) throw new IcsError('POLICY_REJECTED', `${what} concerns every domain: the user ${userName(caller)} administers only ${caller.domains.join(', ')}`);
+    return caller;
+  };
+
+  // The policy's trusted issuers (node/trust.ts): a change is written to the policy file and
+  // applied by a reload, or undone when the reload refuses it.
+  app.get('/ics/v1/admin/trust', { schema: adminSchemas.whoami }, async (request) => {
+    require(request, 'viewer');
+    return { issuers: policy().policy.trust.issuers.map((i) => ({ name: i.name, fingerprint: i.fingerprint, roles: i.roles, ...(i.domains && { domains: i.domains }) })) };
+  });
+
+  app.post('/ics/v1/admin/trust', { schema: adminSchemas.trust }, async (request) => {
+    const caller = requireWholeNode(request, 'trust');
+    const trust = components.trust;
+    if (!trust) throw new IcsError('NOT_FOUND', 'this node changes its trust from its policy file only');
+    const { publicKey, ...wanted } = request.body as { publicKey: string; roles: string[]; name?: string; domains?: string[] };
+    const bytes = decodePublicKeyArmor(publicKey) ?? Buffer.from(publicKey, 'base64');
+    const entry = await trust.add(bytes, wanted);
+    ctx.logger.warn({ user: userName(caller), entry }, 'admin: issuer trusted');
+    return entry;
+  });
+
+  app.post('/ics/v1/admin/trust/:fingerprint/removal', { schema: adminSchemas.untrust }, async (request) => {
+    const caller = requireWholeNode(request, 'trust');
+    const trust = components.trust;
+    if (!trust) throw new IcsError('NOT_FOUND', 'this node changes its trust from its policy file only');
+    const removed = await trust.remove((request.params as { fingerprint: string }).fingerprint);
+    ctx.logger.warn({ user: userName(caller), removed }, 'admin: issuer no longer trusted');
+    return removed;
+  });
+
   // A consistent snapshot of the store and the data directory's files as one gzip'd tar
   // (node/backup.ts), streamed: the node keeps serving and writing while it is taken.
   app.get('/ics/v1/admin/backup', { schema: adminSchemas.backup }, async (request, reply) => {
-    const caller = require(request, 'admin');
-    if (caller.domains) throw new IcsError('POLICY_REJECTED', `a backup holds every domain: the user ${userName(caller)} administers only ${caller.domains.join(', ')}`);
+    const caller = requireWholeNode(request, 'a backup');
     const backup = components.backup;
     if (!backup) throw new IcsError('NOT_FOUND', 'this node takes no backups over its API');
     const includePassphrase = (request.query as { passphrase?: string }).passphrase === 'include';

@@ -98,5 +98,24 @@ export const adminSchemas = {
     body: { anyOf: [noBody, { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 40 } } }] },
   },
   enrolments: { querystring: noQuery },
+  trust: {
+    querystring: noQuery,
+    body: {
+      type: 'object',
+      required: ['publicKey', 'roles'],
+      additionalProperties: false,
+      properties: {
+        publicKey: { type: 'string', minLength: 1, maxLength: 1_048_576 },
+        roles: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: NAME },
+        name: NAME,
+        domains: { type: 'array', maxItems: 256, uniqueItems: true, items: NAME },
+      },
+    },
+  },
+  untrust: {
+    params: { type: 'object', required: ['fingerprint'], additionalProperties: false, properties: { fingerprint: { type: 'string', pattern: '^(0x)?[0-9A-Fa-f]{40}$' } } },
+    querystring: noQuery,
+    body: { anyOf: [noBody, { type: 'object', additionalProperties: false, maxProperties: 0 }] },
+  },
   approval: { params: referenceParams, querystring: noQuery, body: { anyOf: [noBody, { type: 'object', additionalProperties: false, maxProperties: 0 }] } },
 } as const;

@@ -2,7 +2,7 @@
 // node-commands.ts): the data directory, its config and policy, and key files. Opens the
 // data directory only, never the node's front ends.
 import { randomBytes } from 'node:crypto';
-import { access, chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { type AdminRole, adminRoleOf, hashPassword, tokenDigest } from '../auth/index.ts';
@@ -10,9 +10,10 @@ import { IcsError } from '../errors.ts';
 import { parsePkcs11Uri } from '../enrol/pkcs11.ts';
 import { pkcs11Settings } from '../node/ca.ts';
 import { createTokenIdentity } from '../node/issuer-key.ts';
-import { checkConfig, DataDir, initDataDir, loadConfig, type NodeConfig, type NodeRole, withDataDirHeld } from '../node/offline.ts';
-import { openPolicy } from '../policy/index.ts';
-import { armor, armorPrivateKey, generateIdentity, type KeyRecord, parseKeyRecord, privateKeyPkcs8, readPrivateKey } from '../record/index.ts';
+import { checkConfig, DataDir, initDataDir, loadConfig, type NodeRole, withDataDirHeld } from '../node/offline.ts';
+import { armor, armorPrivateKey, generateIdentity, parseKeyRecord, privateKeyPkcs8, readPrivateKey } from '../record/index.ts';
+import { addTrustedIssuer, removeTrustedIssuer, type TrustEntry, type TrustRequest } from '../node/trust.ts';
+import { servingAdmin } from './admin-client.ts';
 import { print } from './context.ts';
 import type { GlobalOptions } from './options.ts';
 
@@ -184,38 +185,32 @@ export interface TrustFlags extends GlobalOptions {
   domains?: string;
 }
 
-/** Copies the issuer's key into keys/ and adds it to the policy; both undone if the policy no longer loads. */
-async function addTrustedIssuer(dir: DataDir, config: NodeConfig, record: KeyRecord, flags: TrustFlags) {
-  const fromUserId = (record.userIds[0]?.userId.split(':').pop() ?? '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  const name = flags.name ?? (fromUserId.slice(0, 63) || record.id.slice(-16));
-  const policyFile = dir.resolve(config.policy);
-  const original = await readFile(policyFile, 'utf8');
-  const doc = parseDocument(original);
-  const known = (doc.getIn(['trust', 'issuers']) as { toJSON(): Array<{ fingerprint: string }> } | undefined)?.toJSON() ?? [];
-  if (known.some((i) => i.fingerprint.toLowerCase() === record.id)) throw new IcsError('BAD_REQUEST', `${record.id} is already trusted`);
-  const keyPath = `keys/${record.id}.asc`;
-  await copyFile(flags.key, dir.resolve(keyPath));
-  const entry = {
-    name,
-    fingerprint: record.id,
+function trustRequest(flags: TrustFlags): TrustRequest {
+  return {
     roles: flags.roles.split(',').map((r) => r.trim()),
-    ...(flags.domains && { domains: flags.domains.split(',').map((d) => d.trim()) }),
-    key: keyPath,
+    ...(flags.name !== undefined && { name: flags.name }),
+    ...(flags.domains !== undefined && { domains: flags.domains.split(',').map((d) => d.trim()) }),
   };
-  doc.addIn(['trust', 'issuers'], doc.createNode(entry));
-  await writeFile(policyFile, doc.toString());
-  try {
-    await openPolicy(policyFile);
-  } catch (error) {
-    await writeFile(policyFile, original);
-    await rm(dir.resolve(keyPath), { force: true });
-    throw error;
-  }
-  return entry;
 }
 
+/** `ics trust add`: through the running node's admin API (applied at once), else in the data directory. */
 export async function trustAdd(flags: TrustFlags): Promise<void> {
-  const { record } = await parseKeyRecord(await readFile(flags.key));
-  const entry = await withDataDirHeld(flags.data, (dir, config) => addTrustedIssuer(dir, config, record, flags));
-  print(flags, entry, () => `trusted ${record.id} (${entry.name}) as ${entry.roles.join(', ')}`);
+  const keyBytes = await readFile(flags.key);
+  const { record } = await parseKeyRecord(keyBytes);
+  const admin = await servingAdmin(flags.data);
+  const entry = admin
+    ? await admin.call<TrustEntry>('POST', '/ics/v1/admin/trust', { publicKey: armor('publicKey', record.bytes), ...trustRequest(flags) })
+    : (await withDataDirHeld(flags.data, (dir, config) => addTrustedIssuer(dir, config, record, trustRequest(flags)))).result;
+  print(flags, entry, () => `trusted ${record.id} (${entry.name}) as ${entry.roles.join(', ')}${admin ? ' (the running node applied it)' : ''}`);
+}
+
+/** `ics trust remove`: the issuer leaves the policy (its statements stop counting); through the running node when one serves. */
+export async function trustRemove(fingerprint: string, flags: GlobalOptions): Promise<void> {
+  const admin = await servingAdmin(flags.data);
+  const removed = admin
+    ? await admin.call<{ fingerprint: string; name?: string }>('POST', `/ics/v1/admin/trust/${encodeURIComponent(fingerprint)}/removal`)
+    : (
+        await withDataDirHeld(flags.data, (dir, config) => removeTrustedIssuer(dir, config, fingerprint))
+      ).result;
+  print(flags, removed, () => `no longer trusted: ${removed.fingerprint}${removed.name ? ` (${removed.name})` : ''}${admin ? ' (the running node applied it)' : ''}`);
 }

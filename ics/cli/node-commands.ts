@@ -99,7 +99,7 @@ export function registerNodeCommands(program: Command): void {
   const trust = program.command('trust').description('issuers this node trusts (the policy’s trust section)');
   trust
     .command('add')
-    .description('trust an issuer key for roles: copies the key into the data directory and adds it to the policy')
+    .description('trust an issuer key for roles: copies the key into the data directory and adds it to the policy (through the running node, which applies it at once, when one serves)')
     .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .requiredOption('--key <file>', "the issuer's public key (armored or binary)")
     .requiredOption('--roles <roles>', `comma-separated roles (${ROLES.join(', ')})`)
@@ -107,4 +107,11 @@ export function registerNodeCommands(program: Command): void {
     .option('--domains <domains>', 'comma-separated domains where the roles count (default: all)')
     .option('--json', 'machine-readable output')
     .action(async (flags: TrustFlags) => (await actions()).trustAdd(flags));
+
+  trust
+    .command('remove <fingerprint>')
+    .description("stop trusting an issuer: its entry leaves the policy (and its key file, if trust add put it there); the node's own issuer key stays")
+    .option('--data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('--json', 'machine-readable output')
+    .action(async (fingerprint: string, flags: GlobalOptions) => (await actions()).trustRemove(fingerprint, flags));
 }

@@ -21,6 +21,7 @@ import type { CacheFigures } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { snapshotOf, writeBackup } from './backup.ts';
 import { prepareEst } from './est.ts';
+import { trustEditor } from './trust.ts';
 import { isTokenReference } from './issuer-key.ts';
 import { createMetrics, type NodeMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
@@ -158,6 +159,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         sync: () => sync,
         backup: (out: Writable, options: { includePassphrase: boolean }) => writeBackup(node.dataDir, node.config, snapshotOf(node.store), out, options),
         ...(revocation && { certificateAuthority: adminAuthority(node, revocation) }),
+        trust: trustEditor(node),
       };
       // The local operator's token (admin.token): the CLI reaches this listener's admin API with it.
       const localToken = await LocalOperatorToken.create(node.dataDir.adminTokenFile);

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { armor, generateIdentity } from '../../ics/record/index.ts';
 import { ics, ok, serve, type ServingNode } from '../helpers/cli.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -138,6 +139,31 @@ describe('admin API and the CLI against a running node', function () {
     const body = Buffer.from(await response.arrayBuffer());
     assert.deepEqual([...body.subarray(0, 2)], [0x1f, 0x8b], 'gzip');
     assert.equal((await call('GET', '/ics/v1/admin/backup?passphrase=sure', basic('ada'))).status, 400);
+  });
+
+  it('trust through the admin API: admins only; a key whose secret is published is refused by the reload and undone', async () => {
+    const integrator = await generateIdentity({ userId: 'urn:cm4it:org:integrator.example' });
+    const publicKey = armor('publicKey', integrator.record.bytes);
+    assert.equal((await call('POST', '/ics/v1/admin/trust', basic('otto'), { publicKey, roles: ['integrator'] })).status, 403);
+    const added = await call('POST', '/ics/v1/admin/trust', basic('ada'), { publicKey, roles: ['integrator'] });
+    assert.equal(added.status, 200, JSON.stringify(added.json));
+    assert.equal(added.json.fingerprint, integrator.record.id);
+    const listed = (await call('GET', '/ics/v1/admin/trust', basic('vera'))).json.issuers as Array<{ fingerprint: string; roles: string[] }>;
+    assert.deepEqual(listed.find((i) => i.fingerprint === integrator.record.id)?.roles, ['integrator'], 'the running node applied it');
+
+    const policyBefore = await readFile(join(work, 'node/policy.yaml'), 'utf8');
+    const published = await readFile(resolve('test/policy/fixtures/keys/acme-manufacturer.asc'), 'utf8');
+    const refused = await call('POST', '/ics/v1/admin/trust', basic('ada'), { publicKey: published, roles: ['manufacturer'] });
+    assert.notEqual(refused.status, 200);
+    assert.match(refused.json.error?.message ?? '', /secret key is published|test key/i);
+    assert.equal(await readFile(join(work, 'node/policy.yaml'), 'utf8'), policyBefore, 'the policy file is as it was');
+
+    const removed = await call('POST', `/ics/v1/admin/trust/${integrator.record.id}/removal`, basic('ada'));
+    assert.equal(removed.status, 200, JSON.stringify(removed.json));
+    const after = (await call('GET', '/ics/v1/admin/trust', basic('vera'))).json.issuers as Array<{ fingerprint: string }>;
+    assert.ok(!after.some((i) => i.fingerprint === integrator.record.id));
+    const self = after[0]?.fingerprint as string;
+    assert.equal((await call('POST', `/ics/v1/admin/trust/${self}/removal`, basic('ada'))).status, 400, "the node's own key stays");
   });
 
   it('describes the JSON and admin APIs in an OpenAPI document made from the route schemas', async () => {

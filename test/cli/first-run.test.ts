@@ -31,27 +31,33 @@ describe('cli: first run', function () {
     await ok(['init', '--data', 'empty'], work);
   });
 
-  it('trust add and user add refuse with UNAVAILABLE while a node serves the directory, and change nothing', async () => {
+  it('trust add and remove go through a running node (applied at once); user add refuses while it serves, changing nothing', async () => {
     await ok(['init', '--data', 'busy', '--role', 'manufacturer'], work);
     await ok(['key', 'generate', '--urn', 'urn:cm4it:org:integrator.example', '--out', 'integrator.secret.asc'], work);
-    const policyBefore = await readFile(join(work, 'busy/policy.yaml'), 'utf8');
     const configBefore = await readFile(join(work, 'busy/config.yaml'), 'utf8');
-    const keysBefore = await readdir(join(work, 'busy/keys'));
     const node = await serve('busy', work);
     try {
-      const trust = await ics(['trust', 'add', '--data', 'busy', '--key', 'integrator.asc', '--roles', 'integrator'], work);
-      assert.equal(trust.code, 2);
-      assert.match(trust.stderr, new RegExp(`UNAVAILABLE: data directory .*busy is in use by a running node \\(pid ${node.addresses.pid}, HKP http://127\\.0\\.0\\.1:\\d+\\)`));
+      const trust = await ok(['trust', 'add', '--data', 'busy', '--key', 'integrator.asc', '--roles', 'integrator', '--json'], work);
+      const entry = JSON.parse(trust.stdout) as { fingerprint: string; roles: string[]; name: string };
+      assert.deepEqual(entry.roles, ['integrator']);
+      assert.match(await readFile(join(work, 'busy/policy.yaml'), 'utf8'), new RegExp(`fingerprint: ${entry.fingerprint}`));
+      assert.ok((await readdir(join(work, 'busy/keys'))).includes(`${entry.fingerprint}.asc`));
+      // The running node applied it: its reload is logged and the status lists the issuer.
+      await node.process.logged(/policy reloaded/);
+      const again = await ics(['trust', 'add', '--data', 'busy', '--key', 'integrator.asc', '--roles', 'integrator'], work);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /already trusted/);
       const user = await ics(['user', 'add', '--data', 'busy', '--name', 'gateway'], work, { env: { ICS_USER_PASSWORD: 'correct horse battery' } });
       assert.equal(user.code, 2);
-      assert.match(user.stderr, /UNAVAILABLE: .*in use by a running node/);
+      assert.match(user.stderr, new RegExp(`UNAVAILABLE: data directory .*busy is in use by a running node \\(pid ${node.addresses.pid}, HKP http://127\\.0\\.0\\.1:\\d+\\)`));
+      await ok(['trust', 'remove', entry.fingerprint, '--data', 'busy'], work);
+      assert.doesNotMatch(await readFile(join(work, 'busy/policy.yaml'), 'utf8'), new RegExp(entry.fingerprint));
+      assert.ok(!(await readdir(join(work, 'busy/keys'))).includes(`${entry.fingerprint}.asc`));
     } finally {
       assert.equal(await node.stop(), 0);
     }
-    assert.equal(await readFile(join(work, 'busy/policy.yaml'), 'utf8'), policyBefore);
     assert.equal(await readFile(join(work, 'busy/config.yaml'), 'utf8'), configBefore);
-    assert.deepEqual(await readdir(join(work, 'busy/keys')), keysBefore);
-    // Once the node has stopped, the same commands work.
+    // Once the node has stopped, the same commands work on the directory.
     await ok(['trust', 'add', '--data', 'busy', '--key', 'integrator.asc', '--roles', 'integrator'], work);
     await ok(['user', 'add', '--data', 'busy', '--name', 'gateway'], work, { env: { ICS_USER_PASSWORD: 'correct horse battery' } });
     assert.match(await readFile(join(work, 'busy/policy.yaml'), 'utf8'), /name: integrator/);
