@@ -6,6 +6,7 @@
 // the admin API lets them (AdminOperations: role and tenant, inside the policy's read rules):
 // a record of another tenant is a 404 page, as if it did not exist.
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,7 +14,7 @@ import { AdminCertificates, type AdminComponents, AdminOperations, type Certific
 import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import { ANSWER_CACHE_ENTRIES, type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
-import { type PolicyEngine, PolicyVerdictCache } from '../policy/index.ts';
+import { type PolicyEngine, type PolicyFileError, PolicyVerdictCache } from '../policy/index.ts';
 import { type IdentityRecord, ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
@@ -431,6 +432,65 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       ops.authorize(session.caller, 'operator');
       await certificates.approve((request.params as { ref: string }).ref, session.caller, policy(), userName(session.caller));
       return reply.redirect('/console/certificates?filter=pending', 303);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  // The policy in force, rendered, with its file; admins reload it here and see every error
+  // of a file that does not load (the policy in force stays).
+  async function renderPolicy(reply: FastifyReply, session: Session, extra: { reloaded?: boolean; errors?: readonly PolicyFileError[] }, status = 200): Promise<FastifyReply> {
+    const engine = policy();
+    const p = engine.policy;
+    const compact = (value: unknown) => JSON.stringify(value);
+    const text = await readFile(p.source, 'utf8').catch(() => '(the file cannot be read now)');
+    return render(
+      reply,
+      'policy',
+      {
+        title: 'Policy',
+        source: p.source,
+        generation: engine.generation,
+        domains: p.domains.map((d) => ({ name: d.name, description: d.description, select: compact(d.select), read: compact(d.read), write: compact(d.write), verdict: compact(d.verdict) })),
+        issuers: p.trust.issuers,
+        peers: p.sync.peers,
+        enrol: p.enrol ? JSON.stringify(p.enrol, null, 2) : undefined,
+        text,
+        canReload: session.caller.role === 'admin',
+        ...extra,
+      },
+      session,
+      status,
+    );
+  }
+
+  app.get('/console/policy', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      return await renderPolicy(reply, session, { reloaded: (request.query as Record<string, unknown>).reloaded === '1' });
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.post('/console/policy/reload', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      checkCsrf(session, formOf(request));
+      ops.authorize(session.caller, 'admin');
+      try {
+        await components.reloadPolicy();
+      } catch (error) {
+        if (!isIcsError(error, 'CONFIG_INVALID')) throw error;
+        const listed = (error.details as { errors?: PolicyFileError[] } | undefined)?.errors;
+        const errors = listed && listed.length > 0 ? listed : [{ file: policy().policy.source, path: '', message: error.message }];
+        ctx.logger.warn({ user: userName(session.caller), errors: errors.length }, 'console: policy reload refused');
+        return await renderPolicy(reply, session, { errors }, 422);
+      }
+      ctx.logger.info({ user: userName(session.caller) }, 'console: policy reloaded');
+      return reply.redirect('/console/policy?reloaded=1', 303);
     } catch (error) {
       return problem(reply, error, session);
     }

@@ -58,6 +58,7 @@ describe('console: the web console in a real browser (chromium)', function () {
     await writeFile(join(work, 'password'), PASSWORD);
     await ok(['user', 'add', '--data', 'node', '--name', 'otto', '--password-file', 'password', '--write'], work);
     await ok(['user', 'add', '--data', 'node', '--name', 'tina', '--password-file', 'password', '--write', '--domain', 'other-tenant'], work);
+    await ok(['user', 'add', '--data', 'node', '--name', 'ada', '--password-file', 'password', '--role', 'admin'], work);
     const registered = JSON.parse((await ok(['device', 'register', '--data', 'node', '--urn', DEVICE, '--key-out', 'dev.secret.asc', '--meta', 'model=cam-1', '--json'], work)).stdout) as { id: string };
     deviceId = registered.id;
     const hostile = await generateIdentity({ userId: HOSTILE });
@@ -172,6 +173,41 @@ describe('console: the web console in a real browser (chromium)', function () {
       assert.match(await page.textContent('table.results') ?? '', /<script>alert\(1\)<\/script>/, 'shown as text');
       assert.deepEqual(dialogs, [], 'no script ran');
     } finally {
+      await context.close();
+    }
+  });
+
+  it('the policy page: rendered with its file; an admin reloads it and sees every error of a file that does not load', async () => {
+    const file = join(work, 'node/policy.yaml');
+    const good = await readFile(file, 'utf8');
+    const { context, page } = await watchedPage();
+    try {
+      await logIn(page, 'otto');
+      await page.click('a[href="/console/policy"]');
+      assert.match((await page.textContent('main table')) ?? '', /devices/);
+      assert.equal(await page.locator('form[action="/console/policy/reload"]').count(), 0, 'an operator does not reload');
+      const refused = await fetch(`${url}/console/policy/reload`, { method: 'POST', redirect: 'manual' });
+      assert.equal(refused.status, 303, 'no session: to the login page');
+      await context.clearCookies();
+      await logIn(page, 'ada');
+      await page.goto(`${url}/console/policy`);
+      assert.equal(await page.textContent('#policy-text'), good);
+
+      await writeFile(file, good.replace(/^domains:/m, 'domains:\n  - name: Not A Name\n    colour: red'));
+      await Promise.all([page.waitForURL(`${url}/console/policy/reload`), page.click('form[action="/console/policy/reload"] button')]);
+      const errors = (await page.textContent('#errors')) ?? '';
+      assert.match(errors, /not loaded: the policy in force stays/);
+      assert.match(errors, /policy\.yaml:\d+/, 'errors name the line');
+      assert.ok((await page.locator('#errors li').count()) >= 2, `every error is listed: ${errors}`);
+      const verdict = (await (await fetch(`${url}/ics/v1/verify/${deviceId}`)).json()) as { status: string };
+      assert.ok(verdict.status, 'the node keeps answering with the policy in force');
+
+      await writeFile(file, good);
+      await page.goto(`${url}/console/policy`);
+      await Promise.all([page.waitForURL(/\/console\/policy\?reloaded=1$/), page.click('form[action="/console/policy/reload"] button')]);
+      assert.match((await page.textContent('#reloaded')) ?? '', /Reloaded/);
+    } finally {
+      await writeFile(file, good);
       await context.close();
     }
   });
