@@ -18,6 +18,7 @@ import { type PolicyEngine, type PolicyFileError, PolicyVerdictCache } from '../
 import { type IdentityRecord, ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
 import type { StoredRecord } from '../store/types.ts';
+import { Activity, bars, type Minute } from './activity.ts';
 import { LoginThrottle, SESSION_COOKIE, type Session, Sessions } from './sessions.ts';
 
 const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
@@ -30,6 +31,12 @@ const STATUSES = ['in-use', 'inactive', 'stolen', 'decommissioned'] as const;
 /** Records a search page lists. */
 const PAGE = 50;
 const BODY_LIMIT = 16 * 1024;
+/** The overview's charts, in CSS pixels. */
+const CHART_WIDTH = 360;
+const CHART_HEIGHT = 80;
+/** Changes the live feed lists, and how often it reloads. */
+const FEED_LENGTH = 50;
+const FEED_REFRESH_SECONDS = 10;
 
 export interface ConsoleComponents extends AdminComponents {
   readonly node: { readonly name: string; readonly role: string };
@@ -75,6 +82,10 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
   const verdicts = components.verdicts ?? new PolicyVerdictCache(ANSWER_CACHE_ENTRIES);
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true });
   const secure = ctx.init.tls !== undefined;
+  const activity = new Activity(async () => ({ requests: ctx.metrics.http.total(), changes: (await store.stats()).lastSeq }));
+  await activity.start();
+  app.addHook('onClose', async () => activity.stop());
+  const chart = async (title: string, pick: (m: Minute) => number) => ({ title, width: CHART_WIDTH, height: CHART_HEIGHT, ...bars(await activity.minutes(), pick, CHART_WIDTH, CHART_HEIGHT) });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
   app.addHook('onSend', async (_request, reply) => {
@@ -183,20 +194,29 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         issuers: engine.policy.trust.issuers.map((i) => ({ name: i.name, fingerprint: i.fingerprint, roles: i.roles })),
         peers: sync ? sync.peers().map((p) => ({ ...p, lastSync: p.lastSync?.toISOString() })) : null,
         changes: recent,
+        charts: { requests: await chart('HTTP requests on this listener', (m) => m.requests), changes: await chart('Record changes (ingest, sync, operators)', (m) => m.changes) },
       },
       session,
     );
   });
 
+  // A live feed without script: the page asks the browser to reload it.
+  app.get('/console/changes', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    const changes = await recentChanges(policy(), session.caller, FEED_LENGTH);
+    return render(reply, 'changes', { title: 'Changes', changes, refresh: FEED_REFRESH_SECONDS }, session);
+  });
+
   /** The newest changes to records the caller administers (a page of the event log, newest first). */
-  async function recentChanges(engine: PolicyEngine, caller: Caller) {
+  async function recentChanges(engine: PolicyEngine, caller: Caller, count = 20) {
     const mine = ops.administers(caller, engine);
     const stats = await store.stats();
-    const events = await store.changesSince(Math.max(0, stats.lastSeq - 200), 200);
+    const events = await store.changesSince(Math.max(0, stats.lastSeq - 10 * count), 10 * count);
     return events
       .filter((e) => e.domains.some(mine))
       .reverse()
-      .slice(0, 20)
+      .slice(0, count)
       .map((e) => ({ ...eventJson(e, true), id: e.id }));
   }
 

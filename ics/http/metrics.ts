@@ -54,6 +54,13 @@ export class HttpStats {
     return slot;
   }
 
+  /** Requests answered on this listener so far, every route. */
+  total(): number {
+    let n = 0;
+    for (const s of this.#slots.values()) n += s.count;
+    return n;
+  }
+
   metrics(): Metric[] {
     const slots = () => [...this.#slots.values()];
     const requests = {

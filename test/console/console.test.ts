@@ -212,6 +212,23 @@ describe('console: the web console in a real browser (chromium)', function () {
     }
   });
 
+  it('the overview charts this hour per minute (SVG, no script); the live feed reloads itself and lists the changes', async () => {
+    const { context, page } = await watchedPage();
+    try {
+      await logIn(page, 'otto');
+      assert.equal(await page.locator('figure.chart svg').count(), 2);
+      const titles = await page.locator('figure.chart svg rect title').allTextContents();
+      const requests = titles.map((t) => Number(/: (\d+)$/.exec(t)?.[1] ?? 'NaN'));
+      assert.ok(requests.length >= 2 && requests.every(Number.isFinite), titles.join(' | '));
+      assert.ok(requests.some((n) => n > 0), `this test's own requests are counted: ${titles.join(' | ')}`);
+      await page.click('a[href="/console/changes"]');
+      assert.equal(await page.locator('meta[http-equiv="refresh"]').getAttribute('content'), '10');
+      assert.match((await page.textContent('#changes')) ?? '', /insert via cli/);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('serves its stylesheet locally (no CDN) and answers a visitor without a session with the login page', async () => {
     const css = await fetch(`${url}/console/assets/console.css`);
     assert.equal(css.status, 200);
