@@ -515,4 +515,45 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       return problem(reply, error, session);
     }
   });
+
+  // Withdrawing the node's certifications (a certification revocation signed by its key): the
+  // record stops counting this node's role, as when an integrator takes a device out of service.
+  app.get('/console/records/:ref/withdraw', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      ops.authorize(session.caller, 'operator');
+      const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
+      const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
+      return render(
+        reply,
+        'confirm',
+        {
+          title: `Withdraw ${name}`,
+          heading: `Withdraw this node's certifications of ${name}?`,
+          explanation: `The node will sign a certification revocation for ${stored.id}: its role, status and other statements on this record stop counting, and verdicts that need them turn.`,
+          action: `/console/records/${stored.id}/withdrawal`,
+          fields: {},
+          button: 'Yes, withdraw',
+          cancel: `/console/records/${stored.id}`,
+        },
+        session,
+      );
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
+
+  app.post('/console/records/:ref/withdrawal', async (request, reply) => {
+    const session = signedIn(request, reply);
+    if (!session) return reply;
+    try {
+      checkCsrf(session, formOf(request));
+      ops.authorize(session.caller, 'operator');
+      const outcome = await ops.withdraw({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { reason: `withdrawn in the console by ${userName(session.caller)}` });
+      return reply.redirect(`/console/records/${outcome.id}`, 303);
+    } catch (error) {
+      return problem(reply, error, session);
+    }
+  });
 }

@@ -229,6 +229,22 @@ describe('console: the web console in a real browser (chromium)', function () {
     }
   });
 
+  it('withdraws the node’s certifications behind a confirmation: the verdict turns', async () => {
+    const { context, page } = await watchedPage();
+    try {
+      await logIn(page, 'otto');
+      await page.goto(`${url}/console/records/${encodeURIComponent(HOSTILE)}`);
+      assert.equal(await page.textContent('#verdict'), 'trusted');
+      await page.click('text=Withdraw this node');
+      assert.match((await page.textContent('h1')) ?? '', /Withdraw this node's certifications/);
+      await Promise.all([page.waitForURL(/\/console\/records\/[0-9a-f]{40}$/), page.click('button.danger')]);
+      assert.equal(await page.textContent('#verdict'), 'not trusted');
+      assert.match((await page.textContent('ol.timeline')) ?? '', /via admin by otto@[^—]*— updated: withdrawal by acme-maker/);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('serves its stylesheet locally (no CDN) and answers a visitor without a session with the login page', async () => {
     const css = await fetch(`${url}/console/assets/console.css`);
     assert.equal(css.status, 200);
