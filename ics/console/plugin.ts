@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminRole } from '../auth/index.ts';
 import { AdminCertificates, type AdminComponents, AdminOperations, type CertificateFilter, userName } from '../admin/index.ts';
 import { eventJson, recordJson, verdictJson } from '../http/describe.ts';
 import { ANSWER_CACHE_ENTRIES, type Caller, type HttpContext, type HttpPlugin, storeFigures } from '../http/index.ts';
@@ -63,6 +64,17 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
 /** What a page calls a record: its user IDs (keys), or the code's name and version. */
 function namesOf(record: IdentityRecord): string[] {
   return record.type === 'key' ? record.userIds.map((u) => u.userId) : [`${record.statement.subject.name} ${record.statement.subject.version}`];
+}
+
+/** What a confirmation page (views/confirm.eta) says and posts. */
+interface Confirmation {
+  readonly title: string;
+  readonly heading: string;
+  readonly explanation: string;
+  readonly action: string;
+  readonly fields: Record<string, string>;
+  readonly button: string;
+  readonly cancel: string;
 }
 
 /** A status an operator may set from the console; BAD_REQUEST for anything else. */
@@ -128,6 +140,35 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
   }
 
   const mayWrite = (session: Session) => session.caller.role === 'operator' || session.caller.role === 'admin';
+
+  /** A page for a signed-in user (others go to the login page); what goes wrong is an error page. */
+  const page =
+    (handler: (request: FastifyRequest, reply: FastifyReply, session: Session) => Promise<FastifyReply>) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const session = signedIn(request, reply);
+      if (!session) return reply;
+      try {
+        return await handler(request, reply, session);
+      } catch (error) {
+        return problem(reply, error, session);
+      }
+    };
+
+  /** An operator's action, step one: the page that asks for confirmation (GET; changes nothing). */
+  const confirmation = (ask: (request: FastifyRequest, session: Session) => Promise<Confirmation>) =>
+    page(async (request, reply, session) => {
+      ops.authorize(session.caller, 'operator');
+      return render(reply, 'confirm', { ...(await ask(request, session)) }, session);
+    });
+
+  /** Step two: the confirmed form (POST), its CSRF token and the user's role checked first; answered with a redirect. */
+  const confirmed = (role: AdminRole, act: (form: URLSearchParams, request: FastifyRequest, session: Session) => Promise<string>) =>
+    page(async (request, reply, session) => {
+      const form = formOf(request);
+      checkCsrf(session, form);
+      ops.authorize(session.caller, role);
+      return reply.redirect(await act(form, request, session), 303);
+    });
 
   const cookie = (value: string, maxAge: number) =>
     `${SESSION_COOKIE}=${value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
@@ -267,75 +308,51 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
     }
   });
 
-  app.get('/console/records/:ref', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
+  app.get('/console/records/:ref', page(async (request, reply, session) => {
     const engine = policy();
-    try {
-      const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, engine);
-      const record = await ctx.cache.revive(stored);
-      const described = recordJson(stored, record, engine, '');
-      const now = new Date();
-      const cached = verdicts.get(stored, engine, now) ?? verdicts.evaluate(stored, record, engine, now);
-      const verdict = verdictJson(cached.verdict, engine, stored.digest, cached.checkedAt, cached.validUntil);
-      const signatures = described.signatures.map((s) => ({
-        who: s.self ? 'self' : (s.issuerName ?? s.issuer),
-        typeName: s.typeName,
-        created: s.created,
-        role: s.notations.find((n) => n.name === ROLE_NOTATION)?.value ?? '',
-        status: s.notations.find((n) => n.name === STATUS_NOTATION)?.value ?? '',
-        notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
-      }));
-      const history = (await store.history(stored.id)).map((e) => eventJson(e, true));
-      const canWrite = mayWrite(session);
-      const issued = (await certificates.list(session.caller, engine, { record: stored.id, limit: PAGE }, now)).certificates;
-      return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued }, session);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+    const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, engine);
+    const record = await ctx.cache.revive(stored);
+    const described = recordJson(stored, record, engine, '');
+    const now = new Date();
+    const cached = verdicts.get(stored, engine, now) ?? verdicts.evaluate(stored, record, engine, now);
+    const verdict = verdictJson(cached.verdict, engine, stored.digest, cached.checkedAt, cached.validUntil);
+    const signatures = described.signatures.map((s) => ({
+      who: s.self ? 'self' : (s.issuerName ?? s.issuer),
+      typeName: s.typeName,
+      created: s.created,
+      role: s.notations.find((n) => n.name === ROLE_NOTATION)?.value ?? '',
+      status: s.notations.find((n) => n.name === STATUS_NOTATION)?.value ?? '',
+      notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
+    }));
+    const history = (await store.history(stored.id)).map((e) => eventJson(e, true));
+    const canWrite = mayWrite(session);
+    const issued = (await certificates.list(session.caller, engine, { record: stored.id, limit: PAGE }, now)).certificates;
+    return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued }, session);
+  }));
 
-  app.get('/console/records/:ref/status', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      ops.authorize(session.caller, 'operator');
+  app.get(
+    '/console/records/:ref/status',
+    confirmation(async (request, session) => {
       const value = settableStatus((request.query as Record<string, unknown>).value);
       const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
       const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
-      return render(
-        reply,
-        'confirm',
-        {
-          title: `Mark ${value}`,
-          heading: `Mark ${value}?`,
-          explanation: `The node will sign a status statement "${value}" for ${stored.id} (${name}) with its issuer key, and gateways that ask will see it at once.`,
-          action: `/console/records/${stored.id}/status`,
-          fields: { value },
-          button: `Yes, mark ${value}`,
-          cancel: `/console/records/${stored.id}`,
-        },
-        session,
-      );
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return {
+        title: `Mark ${value}`,
+        heading: `Mark ${value}?`,
+        explanation: `The node will sign a status statement "${value}" for ${stored.id} (${name}) with its issuer key, and gateways that ask will see it at once.`,
+        action: `/console/records/${stored.id}/status`,
+        fields: { value },
+        button: `Yes, mark ${value}`,
+        cancel: `/console/records/${stored.id}`,
+      };
+    }));
 
-  app.post('/console/records/:ref/status', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      const form = formOf(request);
-      checkCsrf(session, form);
-      ops.authorize(session.caller, 'operator');
-      const value = settableStatus(form.get('value'));
-      const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: value });
-      return reply.redirect(`/console/records/${outcome.id}`, 303);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+  app.post(
+    '/console/records/:ref/status',
+    confirmed('operator', async (form, request, session) => {
+      const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: settableStatus(form.get('value')) });
+      return `/console/records/${outcome.id}`;
+    }));
 
   // Certificates the node's CA issued (admin/certificates.ts): lists, one with its PEM, and
   // for operators revocation and the approval of waiting enrolments, each behind a confirmation.
@@ -347,115 +364,70 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
     ['pending', 'Pending approval'],
   ];
 
-  app.get('/console/certificates', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
+  app.get('/console/certificates', page(async (request, reply, session) => {
     const engine = policy();
     const asked = (request.query as Record<string, unknown>).filter;
     const filter = TABS.find(([key]) => key === asked)?.[0] ?? 'valid';
-    try {
-      const page = filter === 'pending' ? { certificates: [], truncated: false } : await certificates.list(session.caller, engine, { filter, limit: PAGE * 4 });
-      const pending = filter === 'pending' ? await certificates.pending(session.caller, engine) : [];
-      return render(reply, 'certificates', { title: 'Certificates', hasAuthority: certificates.hasAuthority, tabs: TABS, filter, ...page, pending, canWrite: mayWrite(session) }, session);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+    const listed = filter === 'pending' ? { certificates: [], truncated: false } : await certificates.list(session.caller, engine, { filter, limit: PAGE * 4 });
+    const pending = filter === 'pending' ? await certificates.pending(session.caller, engine) : [];
+    return render(reply, 'certificates', { title: 'Certificates', hasAuthority: certificates.hasAuthority, tabs: TABS, filter, ...listed, pending, canWrite: mayWrite(session) }, session);
+  }));
 
-  app.get('/console/certificates/:serial', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      const certificate = await certificates.get((request.params as { serial: string }).serial, session.caller, policy());
-      return render(reply, 'certificate', { title: `Certificate ${certificate.serial}`, certificate, canWrite: mayWrite(session) && certificates.hasAuthority, reasons: certificates.reasons }, session);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+  app.get('/console/certificates/:serial', page(async (request, reply, session) => {
+    const certificate = await certificates.get((request.params as { serial: string }).serial, session.caller, policy());
+    return render(reply, 'certificate', { title: `Certificate ${certificate.serial}`, certificate, canWrite: mayWrite(session) && certificates.hasAuthority, reasons: certificates.reasons }, session);
+  }));
 
   const revocationReason = (value: unknown): string => {
     if (typeof value !== 'string' || !certificates.reasons.includes(value)) throw new IcsError('BAD_REQUEST', `the reason is one of ${certificates.reasons.join(', ')}`);
     return value;
   };
 
-  app.get('/console/certificates/:serial/revoke', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      ops.authorize(session.caller, 'operator');
+  app.get(
+    '/console/certificates/:serial/revoke',
+    confirmation(async (request, session) => {
       const reason = revocationReason((request.query as Record<string, unknown>).reason);
       const certificate = await certificates.get((request.params as { serial: string }).serial, session.caller, policy());
-      return render(
-        reply,
-        'confirm',
-        {
-          title: `Revoke ${certificate.serial}`,
-          heading: `Revoke certificate ${certificate.serial}?`,
-          explanation: `Revoked for good (${reason}): the CRL and OCSP say so within a second, a broker linked to this node ends the device's session, and the device must enrol again for a new certificate.`,
-          action: `/console/certificates/${certificate.serial}/revocation`,
-          fields: { reason },
-          button: 'Yes, revoke',
-          cancel: `/console/certificates/${certificate.serial}`,
-        },
-        session,
-      );
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return {
+        title: `Revoke ${certificate.serial}`,
+        heading: `Revoke certificate ${certificate.serial}?`,
+        explanation: `Revoked for good (${reason}): the CRL and OCSP say so within a second, a broker linked to this node ends the device's session, and the device must enrol again for a new certificate.`,
+        action: `/console/certificates/${certificate.serial}/revocation`,
+        fields: { reason },
+        button: 'Yes, revoke',
+        cancel: `/console/certificates/${certificate.serial}`,
+      };
+    }));
 
-  app.post('/console/certificates/:serial/revocation', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      const form = formOf(request);
-      checkCsrf(session, form);
-      ops.authorize(session.caller, 'operator');
+  app.post(
+    '/console/certificates/:serial/revocation',
+    confirmed('operator', async (form, request, session) => {
       const done = await certificates.revoke((request.params as { serial: string }).serial, revocationReason(form.get('reason')), session.caller, policy(), userName(session.caller));
-      return reply.redirect(`/console/certificates/${done.outcome === 'not-found' ? done.serial : done.entry.serial}`, 303);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return `/console/certificates/${done.outcome === 'not-found' ? done.serial : done.entry.serial}`;
+    }));
 
-  app.get('/console/enrolments/:ref/approve', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      ops.authorize(session.caller, 'operator');
+  app.get(
+    '/console/enrolments/:ref/approve',
+    confirmation(async (request, session) => {
       const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
       const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
-      return render(
-        reply,
-        'confirm',
-        {
-          title: `Approve ${name}`,
-          heading: `Approve the enrolment of ${name}?`,
-          explanation: `The device's next EST request gets its operational certificate (${stored.id}).`,
-          action: `/console/enrolments/${stored.id}/approval`,
-          fields: {},
-          button: 'Yes, approve',
-          cancel: '/console/certificates?filter=pending',
-        },
-        session,
-      );
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return {
+        title: `Approve ${name}`,
+        heading: `Approve the enrolment of ${name}?`,
+        explanation: `The device's next EST request gets its operational certificate (${stored.id}).`,
+        action: `/console/enrolments/${stored.id}/approval`,
+        fields: {},
+        button: 'Yes, approve',
+        cancel: '/console/certificates?filter=pending',
+      };
+    }));
 
-  app.post('/console/enrolments/:ref/approval', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      checkCsrf(session, formOf(request));
-      ops.authorize(session.caller, 'operator');
+  app.post(
+    '/console/enrolments/:ref/approval',
+    confirmed('operator', async (_form, request, session) => {
       await certificates.approve((request.params as { ref: string }).ref, session.caller, policy(), userName(session.caller));
-      return reply.redirect('/console/certificates?filter=pending', 303);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return '/console/certificates?filter=pending';
+    }));
 
   // The policy in force, rendered, with its file; admins reload it here and see every error
   // of a file that does not load (the policy in force stays).
@@ -484,15 +456,9 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
     );
   }
 
-  app.get('/console/policy', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      return await renderPolicy(reply, session, { reloaded: (request.query as Record<string, unknown>).reloaded === '1' });
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+  app.get('/console/policy', page(async (request, reply, session) => {
+    return await renderPolicy(reply, session, { reloaded: (request.query as Record<string, unknown>).reloaded === '1' });
+  }));
 
   app.post('/console/policy/reload', async (request, reply) => {
     const session = signedIn(request, reply);
@@ -518,42 +484,26 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
 
   // Withdrawing the node's certifications (a certification revocation signed by its key): the
   // record stops counting this node's role, as when an integrator takes a device out of service.
-  app.get('/console/records/:ref/withdraw', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      ops.authorize(session.caller, 'operator');
+  app.get(
+    '/console/records/:ref/withdraw',
+    confirmation(async (request, session) => {
       const stored = await ops.resolve((request.params as { ref: string }).ref, session.caller, policy());
       const name = namesOf(await ctx.cache.revive(stored))[0] ?? '';
-      return render(
-        reply,
-        'confirm',
-        {
-          title: `Withdraw ${name}`,
-          heading: `Withdraw this node's certifications of ${name}?`,
-          explanation: `The node will sign a certification revocation for ${stored.id}: its role, status and other statements on this record stop counting, and verdicts that need them turn.`,
-          action: `/console/records/${stored.id}/withdrawal`,
-          fields: {},
-          button: 'Yes, withdraw',
-          cancel: `/console/records/${stored.id}`,
-        },
-        session,
-      );
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return {
+        title: `Withdraw ${name}`,
+        heading: `Withdraw this node's certifications of ${name}?`,
+        explanation: `The node will sign a certification revocation for ${stored.id}: its role, status and other statements on this record stop counting, and verdicts that need them turn.`,
+        action: `/console/records/${stored.id}/withdrawal`,
+        fields: {},
+        button: 'Yes, withdraw',
+        cancel: `/console/records/${stored.id}`,
+      };
+    }));
 
-  app.post('/console/records/:ref/withdrawal', async (request, reply) => {
-    const session = signedIn(request, reply);
-    if (!session) return reply;
-    try {
-      checkCsrf(session, formOf(request));
-      ops.authorize(session.caller, 'operator');
+  app.post(
+    '/console/records/:ref/withdrawal',
+    confirmed('operator', async (_form, request, session) => {
       const outcome = await ops.withdraw({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { reason: `withdrawn in the console by ${userName(session.caller)}` });
-      return reply.redirect(`/console/records/${outcome.id}`, 303);
-    } catch (error) {
-      return problem(reply, error, session);
-    }
-  });
+      return `/console/records/${outcome.id}`;
+    }));
 }
