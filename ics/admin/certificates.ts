@@ -107,8 +107,7 @@ export class AdminCertificates {
       (filter === 'expiring' && !e.revoked && e.notAfter > now && e.notAfter.getTime() <= now.getTime() + (query.withinSeconds ?? 30 * 86_400) * 1000);
     if (query.record !== undefined) {
       const stored = await this.ops.resolve(query.record, caller, engine);
-      const entries = (await this.store.certificatesOf(stored.id)).filter(keep).sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime());
-      return { certificates: entries.slice(0, query.limit).map((e) => certificateSummary(e, now)), truncated: entries.length > query.limit };
+      return this.ofRecord(stored.id, query.limit, now, keep);
     }
     const visible = this.#visible(caller, engine);
     const before = filter === 'expiring' ? new Date(now.getTime() + (query.withinSeconds ?? 30 * 86_400) * 1000) : END_OF_TIME;
@@ -130,6 +129,12 @@ export class AdminCertificates {
       if (scanned >= MAX_SCANNED) return { certificates: out, truncated: true };
       after = { notAfter: last.notAfter, serial: last.serial };
     }
+  }
+
+  /** A record's certificates, soonest expiry first, for a record the caller was already shown (no tenant check here). */
+  async ofRecord(recordId: string, limit: number, now = new Date(), keep: (e: CertificateEntry) => boolean = () => true): Promise<CertificatePage> {
+    const entries = (await this.store.certificatesOf(recordId)).filter(keep).sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime());
+    return { certificates: entries.slice(0, limit).map((e) => certificateSummary(e, now)), truncated: entries.length > limit };
   }
 
   /** One certificate with its PEM; NOT_FOUND when unknown or outside the caller's tenant. */

@@ -324,10 +324,10 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       status: s.notations.find((n) => n.name === STATUS_NOTATION)?.value ?? '',
       notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
     }));
-    const history = (await store.history(stored.id)).map((e) => eventJson(e, true));
+    const [events, issued] = await Promise.all([store.history(stored.id), certificates.ofRecord(stored.id, PAGE, now)]);
+    const history = events.map((e) => eventJson(e, true));
     const canWrite = mayWrite(session);
-    const issued = (await certificates.list(session.caller, engine, { record: stored.id, limit: PAGE }, now)).certificates;
-    return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued }, session);
+    return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued.certificates }, session);
   }));
 
   app.get(
