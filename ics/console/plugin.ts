@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { LRUCache } from 'lru-cache';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminRole } from '../auth/index.ts';
 import { AdminCertificates, type AdminComponents, AdminOperations, type CertificateFilter, userName } from '../admin/index.ts';
@@ -18,7 +19,7 @@ import { IcsError, isIcsError } from '../errors.ts';
 import { type PolicyEngine, type PolicyFileError, PolicyVerdictCache } from '../policy/index.ts';
 import { type IdentityRecord, ROLE_NOTATION, STATUS_NOTATION } from '../record/index.ts';
 import { resolveReference } from '../store/index.ts';
-import type { StoredRecord } from '../store/types.ts';
+import type { ChangeEvent, StoredRecord } from '../store/types.ts';
 import { Activity, bars, type Minute } from './activity.ts';
 import { LoginThrottle, SESSION_COOKIE, type Session, Sessions } from './sessions.ts';
 
@@ -35,6 +36,8 @@ const BODY_LIMIT = 16 * 1024;
 /** The overview's charts, in CSS pixels. */
 const CHART_WIDTH = 360;
 const CHART_HEIGHT = 80;
+/** Record histories the record page keeps (a few KB each). */
+const HISTORY_CACHE_ENTRIES = 2_000;
 /** Changes the live feed lists, and how often it reloads. */
 const FEED_LENGTH = 50;
 const FEED_REFRESH_SECONDS = 10;
@@ -138,6 +141,19 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
   function checkCsrf(session: Session, form: URLSearchParams): void {
     if (!Sessions.csrfMatches(session, form.get('csrf'))) throw new IcsError('POLICY_REJECTED', 'the form is stale or did not come from this console (CSRF token): reload the page');
   }
+
+  // A record's history changes only with the record (each accepted version appends one event),
+  // so it is kept per record version: a record page reads it from the store once per change.
+  const histories = new LRUCache<string, ChangeEvent[]>({ max: HISTORY_CACHE_ENTRIES });
+  const historyOf = async (stored: StoredRecord): Promise<ChangeEvent[]> => {
+    const key = `${stored.id} ${stored.digest}`;
+    const cached = histories.get(key);
+    if (cached) return cached;
+    const events = await store.history(stored.id);
+    // Kept only when the history ends at this version: a read that raced a newer write is not cached.
+    if (events[events.length - 1]?.digest === stored.digest) histories.set(key, events);
+    return events;
+  };
 
   const mayWrite = (session: Session) => session.caller.role === 'operator' || session.caller.role === 'admin';
 
@@ -324,7 +340,7 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
       status: s.notations.find((n) => n.name === STATUS_NOTATION)?.value ?? '',
       notes: s.notations.filter((n) => n.name !== ROLE_NOTATION && n.name !== STATUS_NOTATION).map((n) => `${n.name}=${n.value}`).join(', '),
     }));
-    const [events, issued] = await Promise.all([store.history(stored.id), certificates.ofRecord(stored.id, PAGE, now)]);
+    const [events, issued] = await Promise.all([historyOf(stored), certificates.ofRecord(stored.id, PAGE, now)]);
     const history = events.map((e) => eventJson(e, true));
     const canWrite = mayWrite(session);
     return render(reply, 'record', { title: described.id, record: { ...described, domains: stored.domains.filter(ops.administers(session.caller, engine)) }, verdict, signatures, history, canWrite, statuses: STATUSES, certificates: issued.certificates }, session);
