@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import type { RevocationAnswer } from '../enrol/index.ts';
 import { IcsError, isIcsError } from '../errors.ts';
 import { normaliseSerial } from '../enrol/revocation-requests.ts';
-import { type CertificateEntry, certificateSummary } from '../store/index.ts';
+import { type CertificateEntry, certificatePemOf, certificateSummary } from '../store/index.ts';
 import { DataDir } from '../node/offline.ts';
 import { parseDuration } from './args.ts';
 import { print, resolveRecord, withNode } from './context.ts';
@@ -46,8 +46,7 @@ export async function certShow(serial: string, flags: GlobalOptions): Promise<vo
     if (!entry) throw new IcsError('NOT_FOUND', `no certificate with serial ${wanted} was issued by this node`);
     // The index keeps the DER whole; its digest is checked before it is shown as the certificate.
     if (createHash('sha256').update(entry.der).digest('hex') !== entry.sha256) throw new IcsError('INTERNAL', `certificate ${wanted}: the stored DER does not match its SHA-256`);
-    const { certificatePem } = await import('../enrol/index.ts');
-    const shown = { ...certificateSummary(entry, new Date()), pem: certificatePem(entry.der) };
+    const shown = { ...certificateSummary(entry, new Date()), pem: certificatePemOf(entry.der) };
     print(flags, shown, () =>
       [
         `certificate ${shown.serial} (${shown.purpose}, ${shown.state})`,

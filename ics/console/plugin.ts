@@ -361,14 +361,16 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         button: `Yes, mark ${value}`,
         cancel: `/console/records/${stored.id}`,
       };
-    }));
+    }),
+  );
 
   app.post(
     '/console/records/:ref/status',
     confirmed('operator', async (form, request, session) => {
       const outcome = await ops.state({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { status: settableStatus(form.get('value')) });
       return `/console/records/${outcome.id}`;
-    }));
+    }),
+  );
 
   // Certificates the node's CA issued (admin/certificates.ts): lists, one with its PEM, and
   // for operators revocation and the approval of waiting enrolments, each behind a confirmation.
@@ -413,14 +415,16 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         button: 'Yes, revoke',
         cancel: `/console/certificates/${certificate.serial}`,
       };
-    }));
+    }),
+  );
 
   app.post(
     '/console/certificates/:serial/revocation',
     confirmed('operator', async (form, request, session) => {
       const done = await certificates.revoke((request.params as { serial: string }).serial, revocationReason(form.get('reason')), session.caller, policy(), userName(session.caller));
       return `/console/certificates/${done.outcome === 'not-found' ? done.serial : done.entry.serial}`;
-    }));
+    }),
+  );
 
   app.get(
     '/console/enrolments/:ref/approve',
@@ -436,14 +440,16 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         button: 'Yes, approve',
         cancel: '/console/certificates?filter=pending',
       };
-    }));
+    }),
+  );
 
   app.post(
     '/console/enrolments/:ref/approval',
     confirmed('operator', async (_form, request, session) => {
       await certificates.approve((request.params as { ref: string }).ref, session.caller, policy(), userName(session.caller));
       return '/console/certificates?filter=pending';
-    }));
+    }),
+  );
 
   // The policy in force, rendered, with its file; admins reload it here and see every error
   // of a file that does not load (the policy in force stays).
@@ -514,12 +520,14 @@ async function registerConsole(app: FastifyInstance, ctx: HttpContext, component
         button: 'Yes, withdraw',
         cancel: `/console/records/${stored.id}`,
       };
-    }));
+    }),
+  );
 
   app.post(
     '/console/records/:ref/withdrawal',
     confirmed('operator', async (_form, request, session) => {
       const outcome = await ops.withdraw({ caller: session.caller, ip: request.ip }, (request.params as { ref: string }).ref, { reason: `withdrawn in the console by ${userName(session.caller)}` });
       return `/console/records/${outcome.id}`;
-    }));
+    }),
+  );
 }
