@@ -4,9 +4,8 @@
 // records (the store benchmark's corpus, 1,000,000; 20,000 in quick mode) in LevelDB, as a
 // signed-in operator (session cookie), 16 connections from a load generator in its own thread.
 // Goals (issue "The administrator's console"): each page ≥ 0.5× the JSON answer, p99 < 50 ms.
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { adminPlugin } from '../ics/admin/index.ts';
 import { apiPlugin } from '../ics/api/index.ts';
 import { createAuthenticator, hashPassword } from '../ics/auth/index.ts';
@@ -14,7 +13,7 @@ import { consolePlugin } from '../ics/console/plugin.ts';
 import { createHttpServer, httpInit } from '../ics/http/index.ts';
 import { createMetrics } from '../ics/node/index.ts';
 import { corpusSeeds } from './corpus-policy.ts';
-import { type BenchContext, type Benchmark, environmentLine, type Figure, int, pick, sourceCommit } from './harness.ts';
+import { type BenchContext, type Benchmark, environmentLine, type Figure, int, pick } from './harness.ts';
 import { corpusNode, ensureStore, fmt, load, type LoadResult } from './hkp.ts';
 import { loadCorpus } from './store-corpus.ts';
 import { deviceUserId } from './store-corpus-shared.ts';
@@ -22,7 +21,6 @@ import { deviceUserId } from './store-corpus-shared.ts';
 const GOAL_SHARE = 0.5;
 const GOAL_P99_MS = 50;
 const FINGERPRINT_BYTES = 20;
-const RESULTS = fileURLToPath(new URL('./results/console.json', import.meta.url));
 const PASSWORD = 'bench password, long enough';
 
 interface Settings {
@@ -40,7 +38,6 @@ const median = (results: readonly LoadResult[]): LoadResult => [...results].sort
 
 async function run(ctx: BenchContext): Promise<void> {
   const s = pick(ctx, FULL, QUICK);
-  const started = new Date();
   ctx.row('env', `${environmentLine()}${ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''}`);
   ctx.row('load average', `${loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min) before the run`);
   const corpus = await loadCorpus(s.records, ctx.log);
@@ -109,24 +106,17 @@ async function run(ctx: BenchContext): Promise<void> {
     ctx.goal(`record page p99 < ${GOAL_P99_MS} ms`, record.p99 < GOAL_P99_MS, `${record.p99.toFixed(1)} ms`);
     ctx.goal(`search page p99 < ${GOAL_P99_MS} ms`, search.p99 < GOAL_P99_MS, `${search.p99.toFixed(1)} ms`);
     ctx.goal('every request answered 200', failed === 0, `${failed} failed`);
-    if (!ctx.quick) {
-      const figures: Record<string, Figure> = {
-        'api.record.per_second': { value: api.perSecond, unit: 'req/s', baseline: null, goal: 'info', met: true },
-        'api.record.p99': { value: api.p99, unit: 'ms', baseline: null, goal: 'info', met: true },
-        'console.record.per_second': { value: record.perSecond, unit: 'req/s', baseline: api.perSecond, goal: `>= ${GOAL_SHARE}x baseline`, met: recordShare >= GOAL_SHARE },
-        'console.record.p99': { value: record.p99, unit: 'ms', baseline: api.p99, goal: `< ${GOAL_P99_MS}`, met: record.p99 < GOAL_P99_MS },
-        'console.search.per_second': { value: search.perSecond, unit: 'req/s', baseline: api.perSecond, goal: `>= ${GOAL_SHARE}x baseline`, met: searchShare >= GOAL_SHARE },
-        'console.search.p99': { value: search.p99, unit: 'ms', baseline: api.p99, goal: `< ${GOAL_P99_MS}`, met: search.p99 < GOAL_P99_MS },
-        'failed': { value: failed, unit: 'requests', baseline: null, goal: '= 0', met: failed === 0 },
-      };
-      const results = {
-        benchmark: 'console',
-        runs: { console: { date: started.toISOString(), commit: sourceCommit(), environment: environmentLine(), loadAverage: loadavg(), records: corpus.count, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds } },
-        figures,
-      };
-      writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-      ctx.log('figures written to bench/results/console.json');
-    }
+    const figures: Record<string, Figure> = {
+      'api.record.per_second': { value: api.perSecond, unit: 'req/s', baseline: null, goal: 'info', met: true },
+      'api.record.p99': { value: api.p99, unit: 'ms', baseline: null, goal: 'info', met: true },
+      'console.record.per_second': { value: record.perSecond, unit: 'req/s', baseline: api.perSecond, goal: `>= ${GOAL_SHARE}x baseline`, met: recordShare >= GOAL_SHARE },
+      'console.record.p99': { value: record.p99, unit: 'ms', baseline: api.p99, goal: `< ${GOAL_P99_MS}`, met: record.p99 < GOAL_P99_MS },
+      'console.search.per_second': { value: search.perSecond, unit: 'req/s', baseline: api.perSecond, goal: `>= ${GOAL_SHARE}x baseline`, met: searchShare >= GOAL_SHARE },
+      'console.search.p99': { value: search.p99, unit: 'ms', baseline: api.p99, goal: `< ${GOAL_P99_MS}`, met: search.p99 < GOAL_P99_MS },
+      'failed': { value: failed, unit: 'requests', baseline: null, goal: '= 0', met: failed === 0 },
+    };
+    for (const [name, figure] of Object.entries(figures)) ctx.figure(name, figure);
+    ctx.describe({ records: corpus.count, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds });
   } finally {
     await server.stop();
     await store.close();

@@ -17,6 +17,13 @@ export interface BenchContext {
   row(label: string, figures: string): void;
   /** Records a goal and prints its line; `run.ts` repeats all goals at the end. */
   goal(name: string, met: boolean, detail: string): void;
+  /**
+   * Keeps a figure for bench/results/<bench>.json, which `run.ts` writes after a full run (not
+   * a quick one) that kept any, with the machine's cores and load average at the start.
+   */
+  figure(name: string, figure: Figure): void;
+  /** Adds facts about the run (corpus size, connections…) to that file's run description. */
+  describe(facts: Record<string, unknown>): void;
 }
 
 export interface Benchmark {

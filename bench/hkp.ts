@@ -350,6 +350,14 @@ async function run(ctx: BenchContext): Promise<void> {
     ctx.goal(`verify hot ≥ ${GOAL_SHARE * 100}% of node:http`, verifyHot.perSecond >= GOAL_SHARE * ceiling.perSecond, share(verifyHot));
     ctx.goal(`op=get hot p99 < ${GOAL_P99_MS} ms`, getHot.p99 < GOAL_P99_MS, `${getHot.p99.toFixed(2)} ms`);
     ctx.goal(`verify hot p99 < ${GOAL_P99_MS} ms`, verifyHot.p99 < GOAL_P99_MS, `${verifyHot.p99.toFixed(2)} ms`);
+    const ceilingGoal = `>= ${GOAL_SHARE}x baseline (node:http, fixed body)`;
+    ctx.figure('get.hot.per_second', { value: getHot.perSecond, unit: 'req/s', baseline: ceiling.perSecond, goal: ceilingGoal, met: getHot.perSecond >= GOAL_SHARE * ceiling.perSecond });
+    ctx.figure('get.hot.p99', { value: getHot.p99, unit: 'ms', baseline: ceiling.p99, goal: `< ${GOAL_P99_MS}`, met: getHot.p99 < GOAL_P99_MS });
+    ctx.figure('verify.hot.per_second', { value: verifyHot.perSecond, unit: 'req/s', baseline: ceiling.perSecond, goal: ceilingGoal, met: verifyHot.perSecond >= GOAL_SHARE * ceiling.perSecond });
+    ctx.figure('verify.hot.p99', { value: verifyHot.p99, unit: 'ms', baseline: ceiling.p99, goal: `< ${GOAL_P99_MS}`, met: verifyHot.p99 < GOAL_P99_MS });
+    ctx.figure('get.cold.per_second', { value: getCold.perSecond, unit: 'req/s', baseline: ceiling.perSecond, goal: 'info', met: true });
+    ctx.figure('get.cold.p99', { value: getCold.p99, unit: 'ms', baseline: null, goal: `< ${GOAL_P99_MS}`, met: getCold.p99 < GOAL_P99_MS });
+    ctx.figure('verify.cold.per_second', { value: verifyCold.perSecond, unit: 'req/s', baseline: ceiling.perSecond, goal: 'info', met: true });
 
     // ---- ingest: the store benchmark's end-to-end method, the ingest path, and /pks/add ----
     // Interleaved in rounds (order rotating) so that none of the three pays alone for the
@@ -422,6 +430,13 @@ async function run(ctx: BenchContext): Promise<void> {
     ctx.row('/pks/add', `${addRow('http', s.addConnections)}${rejected > 0 ? `  (!! ${rejected} refused)` : ''}`);
     ctx.row(`/pks/add ×${2 * s.addConnections}`, `${addRow('httpMore', 2 * s.addConnections)}  (more clients: larger group commits)`);
     ctx.goal(`/pks/add ≥ ${GOAL_ADD_SHARE * 100}% of the store's end-to-end ingest`, addRate >= GOAL_ADD_SHARE * directRate, `${((addRate / directRate) * 100).toFixed(0)}%`);
+    ctx.figure('ingest.direct.per_second', { value: directRate, unit: 'records/s', baseline: null, goal: 'info (parseRecord + store.write)', met: true });
+    ctx.figure('ingest.submit.per_second', { value: totals.ingest.perSecond, unit: 'records/s', baseline: directRate, goal: 'info', met: true });
+    ctx.figure('pks_add.per_second', { value: addRate, unit: 'records/s', baseline: directRate, goal: `>= ${GOAL_ADD_SHARE}x baseline (parseRecord + store.write)`, met: addRate >= GOAL_ADD_SHARE * directRate });
+    ctx.figure('pks_add.share_of_submit', { value: addRate / totals.ingest.perSecond, unit: 'x', baseline: null, goal: `>= ${GOAL_ADD_SHARE} (Ingest.submit)`, met: addRate >= GOAL_ADD_SHARE * totals.ingest.perSecond });
+    ctx.figure('pks_add.p99', { value: latency.http?.p99 ?? Number.NaN, unit: 'ms', baseline: null, goal: 'info', met: true });
+    ctx.figure('pks_add.more_clients.per_second', { value: totals.httpMore.perSecond, unit: 'records/s', baseline: directRate, goal: 'info', met: true });
+    ctx.figure('pks_add.refused', { value: rejected, unit: 'requests', baseline: null, goal: '= 0', met: rejected === 0 });
   } finally {
     await server.stop();
     await new Promise((r) => bare.close(r));
@@ -429,6 +444,8 @@ async function run(ctx: BenchContext): Promise<void> {
     rmSync(root, { recursive: true, force: true });
   }
   ctx.row('memory', `OS maxRSS of the whole process ${mib(process.resourceUsage().maxRSS * 1024)} (server, load generator thread and corpus together)`);
+  ctx.figure('memory.max_rss', { value: process.resourceUsage().maxRSS / 1024, unit: 'MiB', baseline: null, goal: 'info (server, load generator thread and corpus together)', met: true });
+  ctx.describe({ records: s.records, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds, hotSet: s.hotSet, addRecords: s.addRecords, addConnections: s.addConnections });
 }
 
 export const hkpBenchmark: Benchmark = {

@@ -2,7 +2,10 @@
 // Benchmarks run one after another in this process; a filter argument keeps those whose
 // name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
 // a `Benchmark` and list it in BENCHMARKS below.
-import { type BenchContext, type Benchmark, type GoalResult, LABEL_WIDTH } from './harness.ts';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { type BenchContext, type Benchmark, environmentLine, type Figure, type GoalResult, LABEL_WIDTH, sourceCommit } from './harness.ts';
 import { consoleBenchmark } from './console.ts';
 import { enrolBenchmark } from './enrol.ts';
 import { floodBenchmark } from './flood.ts';
@@ -42,6 +45,9 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const bench of selected) {
     console.log(`\n== ${bench.name}: ${bench.title} ==`);
     const row = (label: string, figures: string) => console.log(`${label.padEnd(LABEL_WIDTH)} ${figures}`);
+    const figures: Record<string, Figure> = {};
+    const run = { date: new Date().toISOString(), commit: sourceCommit(), environment: environmentLine(), cores: availableParallelism(), loadAverage: loadavg() };
+    const facts: Record<string, unknown> = {};
     const ctx: BenchContext = {
       quick,
       log: (line) => console.log(line),
@@ -50,9 +56,18 @@ async function main(argv: readonly string[]): Promise<number> {
         goals.push({ bench: bench.name, enforce: bench.enforce === true, name, met, detail });
         row('goal', `${name}: ${met ? 'MET' : 'MISSED'} (${detail})`);
       },
+      figure: (name, figure) => {
+        figures[name] = figure;
+      },
+      describe: (more) => Object.assign(facts, more),
     };
     const start = performance.now();
     await bench.run(ctx);
+    if (!quick && Object.keys(figures).length > 0) {
+      const file = fileURLToPath(new URL(`./results/${bench.name}.json`, import.meta.url));
+      writeFileSync(file, `${JSON.stringify({ benchmark: bench.name, runs: { [bench.name]: { ...run, ...facts } }, figures }, null, 2)}\n`);
+      console.log(`figures written to bench/results/${bench.name}.json`);
+    }
     console.log(`-- ${bench.name} done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
   }
 

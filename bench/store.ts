@@ -16,7 +16,7 @@ import {
   MAX_FILE_BYTES,
 } from '../ics/store/level/options.ts';
 import type { RecordWriter, StoreLifecycle } from '../ics/store/types.ts';
-import { corpusWrite, environmentLine, int, mib, percentile, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, type Figure, int, mib, percentile, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, checkCorpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { serialOf } from './store-corpus-shared.ts';
 
@@ -282,6 +282,8 @@ async function run(ctx: BenchContext): Promise<void> {
       storeDisk = disk('disk store, compacted', storeDir);
     }
     ctx.goal(`disk ≤ ${GOAL_DISK_FACTOR}× records' own bytes`, storeDisk <= GOAL_DISK_FACTOR * own, `${(storeDisk / own).toFixed(2)}×`);
+    ctx.figure('ingest.store_write.per_second', { value: storeRate, unit: 'records/s', baseline: rawRate, goal: 'info (baseline: raw classic-level puts)', met: true });
+    ctx.figure('disk.factor', { value: storeDisk / own, unit: 'x', baseline: null, goal: `<= ${GOAL_DISK_FACTOR} (of the records' own bytes)`, met: storeDisk <= GOAL_DISK_FACTOR * own });
 
     // ---- lookups: raw and store in alternating rounds, best of each ---------------------
     // The machine is shared: alternating rounds keep a burst of someone else's work from
@@ -363,10 +365,15 @@ async function run(ctx: BenchContext): Promise<void> {
     for (const c of concurrencies) {
       const share = (storeCold.get(c) as Measured).perSecond / (rawCold.get(c) as Measured).perSecond;
       ctx.goal(`get by id cold c=${c} ≥ ${GOAL_GET_SHARE * 100}% of raw`, share >= GOAL_GET_SHARE, `${(share * 100).toFixed(0)}%`);
+      const m = storeCold.get(c) as Measured;
+      const raw = rawCold.get(c) as Measured;
+      ctx.figure(`get.cold.c${c}.per_second`, { value: m.perSecond, unit: 'gets/s', baseline: raw.perSecond, goal: `>= ${GOAL_GET_SHARE}x baseline (raw classic-level)`, met: share >= GOAL_GET_SHARE });
+      ctx.figure(`get.cold.c${c}.p99`, { value: m.p99, unit: 'ms', baseline: raw.p99, goal: 'info', met: true });
     }
     for (const c of concurrencies) {
       const factor = (storeHot.get(c) as Measured).perSecond / (rawHot.get(c) as Measured).perSecond;
       ctx.goal(`get by id hot c=${c} ≥ ${GOAL_HOT_FACTOR}× raw`, factor >= GOAL_HOT_FACTOR, `${factor.toFixed(1)}×`);
+      ctx.figure(`get.hot.c${c}.per_second`, { value: (storeHot.get(c) as Measured).perSecond, unit: 'gets/s', baseline: (rawHot.get(c) as Measured).perSecond, goal: `>= ${GOAL_HOT_FACTOR}x baseline (raw classic-level)`, met: factor >= GOAL_HOT_FACTOR });
     }
 
     // ---- (b) end-to-end ingest: parse + verify + write, fsync on ---------------------------
@@ -385,6 +392,7 @@ async function run(ctx: BenchContext): Promise<void> {
       `${int((inputs.length * 1000) / e2eMs).padStart(9)} records/s  (parseRecord + verify 3 sigs + store.write, ${s.e2eInFlight} in flight, ` +
         `sync on, ${int(inputs.length)} records in ${seconds(e2eMs)})`,
     );
+    ctx.figure('ingest.end_to_end.per_second', { value: (inputs.length * 1000) / e2eMs, unit: 'records/s', baseline: null, goal: 'info (parse, verify 3 signatures, write; fsync on)', met: true });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -398,6 +406,11 @@ async function run(ctx: BenchContext): Promise<void> {
       `${corpus.generated ? ' (includes corpus generation)' : ''}`,
   );
   ctx.goal(`peak RSS ≤ ${mib(GOAL_RSS_BYTES)}`, memory.total <= GOAL_RSS_BYTES, mib(memory.total));
+  const peakFigure = (value: number, goal: string, met: boolean): Figure => ({ value: value / 2 ** 20, unit: 'MiB', baseline: null, goal, met });
+  ctx.figure('memory.peak_rss', peakFigure(memory.total, `<= ${GOAL_RSS_BYTES / 2 ** 20}`, memory.total <= GOAL_RSS_BYTES));
+  ctx.figure('memory.file_at_peak', peakFigure(memory.fileAtPeak, 'info (LevelDB table mappings)', true));
+  ctx.figure('memory.peak_private', peakFigure(memory.anon, 'info', true));
+  ctx.describe({ records: s.records, ingestInFlight: s.ingestInFlight, measureMs: s.measureMs, rounds: s.rounds, hotSet: s.hotSet, e2eRecords: s.e2eRecords, corpusGenerated: corpus.generated });
 }
 
 export const storeBenchmark: Benchmark = {

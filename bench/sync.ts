@@ -308,6 +308,10 @@ async function reconcilePart(ctx: BenchContext, s: Settings, corpus: Corpus, iss
     ctx.goal(`converge < ${GOAL_CONVERGE_MS / 1000} s`, convergeMs < GOAL_CONVERGE_MS, seconds(convergeMs));
     const allowed = GOAL_BYTES_FACTOR * diffBytes + GOAL_BYTES_SLACK;
     ctx.goal(`bytes ≤ ${GOAL_BYTES_FACTOR}× differing + 64 KB`, exchanged <= allowed, `${mib(exchanged)} of ${mib(allowed)} allowed`);
+    ctx.figure('reconcile.converge', { value: convergeMs, unit: 'ms', baseline: null, goal: `< ${GOAL_CONVERGE_MS}`, met: convergeMs < GOAL_CONVERGE_MS });
+    ctx.figure('reconcile.bytes', { value: exchanged, unit: 'bytes', baseline: diffBytes, goal: `<= ${GOAL_BYTES_FACTOR}x baseline (the differing records' bytes) + ${GOAL_BYTES_SLACK}`, met: exchanged <= allowed });
+    ctx.figure('node_start', { value: Math.max(aStarted.startMs, bStarted.startMs), unit: 'ms', baseline: null, goal: 'info (open the store, build the range index, listen)', met: true });
+    ctx.figure('memory.peak_rss', { value: Math.max(sa.rss, sb.rss, last?.[0].rss ?? 0, last?.[1].rss ?? 0) / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info (the larger of the two nodes)', met: true });
     await Promise.all([a.stop(), b.stop()]);
     rmSync(aPath, { recursive: true, force: true });
     rmSync(bPath, { recursive: true, force: true });
@@ -370,6 +374,8 @@ async function initialPart(ctx: BenchContext, s: Settings, corpus: Corpus, issue
         `${mib(sc.bytesOut + sd.bytesOut)} exchanged; C ${sc.count === sd.count && sc.sum === sd.sum ? 'equals' : 'DIFFERS FROM'} D)`,
     );
     ctx.goal(`initial sync ≥ ${GOAL_INITIAL_SHARE * 100}% of ingest`, syncRate >= GOAL_INITIAL_SHARE * ingestRate, `${((syncRate / ingestRate) * 100).toFixed(0)}%`);
+    ctx.figure('initial.per_second', { value: syncRate, unit: 'records/s', baseline: ingestRate, goal: `>= ${GOAL_INITIAL_SHARE}x baseline (Ingest.submit)`, met: syncRate >= GOAL_INITIAL_SHARE * ingestRate });
+    ctx.describe({ records: s.records, diff: s.diff, initial: s.initial, ingestConcurrency: s.ingestConcurrency });
   }
 }
 
