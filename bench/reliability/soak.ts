@@ -4,9 +4,14 @@
 // infield), status changes of earlier devices over /pks/add, and the nodes' own sync. Counts
 // errors (5xx, an unexpected 4xx, a failed connection) and samples each node's RSS and open
 // file descriptors at a mark (10 minutes; 10 s in quick mode) and at the end.
+//
+// One RSS sample says more about where the garbage collector is than about growth: a node's
+// RSS swings by a third within a minute under this load as V8 lets garbage pile up before a
+// full collection. So RSS is also read every few seconds through a window after the mark and
+// through the last window of the soak, and the medians of the two windows are compared.
 import { armor } from '../../ics/record/index.ts';
 import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
-import { describeSample, type NodeSample, sampleNode, seededRandom, TempDirs } from './common.ts';
+import { describeSample, type NodeSample, rssOf, sampleNode, seededRandom, TempDirs } from './common.ts';
 import { type Planted, plantDevice, plantService, type RelMesh, startRelMesh, statusChange, submit } from './mesh.ts';
 
 /** Workers of each kind; also the bound on client sockets each node may hold open for them. */
@@ -17,6 +22,14 @@ export const SOAK_WORKERS = { lookup: 4, write: 1, status: 1 } as const;
  * files after a compaction (a few), libp2p may be mid-redial of a peer (one per peer).
  */
 export const FD_TOLERANCE = 16;
+
+/** RSS samples of one node through a window: their median, least and most. */
+export interface RssWindow {
+  readonly samples: number;
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
 
 export interface SoakReport {
   readonly seconds: number;
@@ -29,6 +42,35 @@ export interface SoakReport {
   readonly synced: number;
   readonly mark: Record<MeshRole, NodeSample>;
   readonly end: Record<MeshRole, NodeSample>;
+  /** Window length, s: RSS through [mark, mark + window) and through the soak's last window. */
+  readonly windowSeconds: number;
+  readonly markWindow: Record<MeshRole, RssWindow>;
+  readonly endWindow: Record<MeshRole, RssWindow>;
+}
+
+/** Samples per window: enough that one sample at a collection's peak or trough moves no median. */
+const WINDOW_SAMPLES = 12;
+
+function rssWindow(values: readonly number[]): RssWindow {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) throw new Error('no RSS sample in a soak window');
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { samples: sorted.length, median, min: sorted[0] as number, max: sorted.at(-1) as number };
+}
+
+/** Reads every node's RSS `WINDOW_SAMPLES` times, evenly through `seconds`. */
+async function sampleWindow(m: RelMesh, seconds: number): Promise<Record<MeshRole, RssWindow>> {
+  const values = Object.fromEntries(ROLES.map((r) => [r, [] as number[]])) as Record<MeshRole, number[]>;
+  for (let i = 0; i < WINDOW_SAMPLES; i++) {
+    for (const role of ROLES) {
+      const rss = await rssOf(m.pid[role]);
+      if (rss === undefined) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
+      values[role].push(rss);
+    }
+    await new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / WINDOW_SAMPLES));
+  }
+  return Object.fromEntries(ROLES.map((r) => [r, rssWindow(values[r])])) as Record<MeshRole, RssWindow>;
 }
 
 async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
@@ -41,7 +83,8 @@ async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
   return out;
 }
 
-export async function runSoak(options: { seconds: number; markSeconds: number; seed: number; log?: (line: string) => void }): Promise<SoakReport> {
+export async function runSoak(options: { seconds: number; markSeconds: number; windowSeconds: number; seed: number; log?: (line: string) => void }): Promise<SoakReport> {
+  if (options.markSeconds + options.windowSeconds > options.seconds - options.windowSeconds) throw new Error('the soak is too short for its mark and two windows');
   const log = options.log ?? (() => undefined);
   const rng = seededRandom(options.seed);
   const temp = new TempDirs();
@@ -129,10 +172,15 @@ export async function runSoak(options: { seconds: number; markSeconds: number; s
       }
     };
     let mark: Record<MeshRole, NodeSample> | undefined;
+    let markWindow: Record<MeshRole, RssWindow> | undefined;
+    let endWindow: Record<MeshRole, RssWindow> | undefined;
     const marker = (async () => {
       await new Promise((resolve) => setTimeout(resolve, options.markSeconds * 1000));
       mark = await sample(m);
       for (const r of ROLES) log(`soak: mark at ${options.markSeconds} s: ${r} ${describeSample((mark as Record<MeshRole, NodeSample>)[r])}`);
+      markWindow = await sampleWindow(m, options.windowSeconds);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - options.windowSeconds * 1000 - Date.now())));
+      endWindow = await sampleWindow(m, options.windowSeconds);
     })();
     await Promise.all([
       ...Array.from({ length: SOAK_WORKERS.lookup }, (_, w) => lookup(w)),
@@ -156,7 +204,20 @@ export async function runSoak(options: { seconds: number; markSeconds: number; s
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
-    return { seconds: (Date.now() - start) / 1000, requests, errors, errorSamples, submitted, statusChanges, synced, mark: mark as Record<MeshRole, NodeSample>, end };
+    return {
+      seconds: (Date.now() - start) / 1000,
+      requests,
+      errors,
+      errorSamples,
+      submitted,
+      statusChanges,
+      synced,
+      mark: mark as Record<MeshRole, NodeSample>,
+      end,
+      windowSeconds: options.windowSeconds,
+      markWindow: markWindow as Record<MeshRole, RssWindow>,
+      endWindow: endWindow as Record<MeshRole, RssWindow>,
+    };
   } finally {
     await m.stop();
     await temp.cleanup();

@@ -36,6 +36,8 @@ export class Access {
   readonly #localToken: LocalOperatorToken | undefined;
   /** sha256(header) → caller and expiry: successful checks only, so a wrong guess always costs scrypt. */
   readonly #cache = new LRUCache<string, { caller: Caller; until: number }>({ max: AUTH_CACHE_ENTRIES });
+  /** sha256(header) → its check in progress: clients sending the same credentials at once share one scrypt. */
+  readonly #checking = new Map<string, Promise<Caller>>();
 
   constructor(authenticator: Authenticator | undefined, localToken?: LocalOperatorToken) {
     this.#authenticator = authenticator;
@@ -77,6 +79,16 @@ export class Access {
     const now = Date.now();
     const hit = this.#cache.get(key);
     if (hit && hit.until > now) return hit.caller;
+    let check = this.#checking.get(key);
+    if (!check) {
+      check = this.#check(header, key, now).finally(() => this.#checking.delete(key));
+      this.#checking.set(key, check);
+    }
+    return check;
+  }
+
+  async #check(header: string, key: string, now: number): Promise<Caller> {
+    if (this.#authenticator === undefined) return ANONYMOUS;
     const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
     if (!match?.[1]) throw new AuthenticationRequired('only HTTP basic authentication is supported');
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
