@@ -33,8 +33,8 @@ import type { CertificateEntry, CertificateRevocation } from '../certificates.ts
 import { type ChangeListener, changeEvent, checkExpected, checkWriteRequest, closedError, freezeStored, Listeners, normaliseLimit } from '../change.ts';
 import { type DerivedReader, type DerivedStructure, derivedStructures } from '../derived.ts';
 import { BucketIndex, boundKey, type ItemReader, itemKey, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
-import { decodeId, encodeId, encodeIdBound, encodeRecordId, isRecordId } from '../ids.ts';
-import { contentTime, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
+import { decodeId, encodeId, encodeIdBound, isRecordId } from '../ids.ts';
+import { contentTime, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { encodeSerial, isSerial } from '../serials.ts';
 import { isDomainName, readSyncRange, SYNC_SET, syncDomainPrefix, syncItemReader, syncSet } from '../sync-set.ts';
 import { prefixEnd } from '../derived.ts';
@@ -50,9 +50,21 @@ import {
   type LoggedEvent,
   RECORD_COLUMNS,
   type RecordRow,
-  type StoredVersion,
 } from './codec.ts';
 import { DerivedGroup, derivedReader, readRows } from './derived.ts';
+import {
+  type Accepted,
+  type CertificateOutcome,
+  decideCertificates,
+  FINGERPRINT,
+  KEY_ID,
+  loadVersions,
+  type PendingCertificateWrite,
+  type PendingWrite,
+  TOKEN,
+  utf8,
+  writeRecords,
+} from './write.ts';
 import { CHANGE_CHANNEL, describeUrl, type PostgresStoreInit, type ResolvedPostgresOptions, resolveOptions } from './options.ts';
 import { currentSchemaVersion, migrate } from './schema.ts';
 
@@ -65,35 +77,9 @@ const MAX_GROUP_WRITES = 256;
 const EVENT_PAGE = 1000;
 /** Sync-set entries read per step when a domain's bucket index is built. */
 const BUILD_STEP = 10_000;
-/** Term classes of ics_term. */
-const KEY_ID = 1;
-const FINGERPRINT = 2;
-const TOKEN = 3;
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX40 = /^[0-9a-f]{40}$/;
 const LOCK_WRITERS = "SELECT value FROM ics_meta WHERE name = 'last_seq' FOR UPDATE";
-
-interface PendingWrite {
-  readonly request: WriteRequest;
-  readonly domains: string[];
-  resolve(event: ChangeEvent): void;
-  reject(error: unknown): void;
-}
-
-interface PendingCertificateWrite {
-  readonly serial: string;
-  readonly decide: CertificateDecision;
-  resolve(entry: CertificateEntry): void;
-  reject(error: unknown): void;
-}
-
-interface Accepted {
-  readonly pending: PendingWrite;
-  readonly event: ChangeEvent;
-  readonly after: StoredRecord;
-  readonly doc: number;
-  readonly previous: StoredRecord | undefined;
-}
 
 function unreachable(what: string, url: string, cause: unknown): IcsError {
   const why = cause instanceof Error ? cause.message : String(cause);
@@ -114,9 +100,6 @@ async function tryConnect(pool: Pool, what: string, url: string): Promise<PoolCl
     throw unreachable(what, url, cause);
   }
 }
-
-const json = (domains: readonly string[]) => JSON.stringify(domains);
-const utf8 = (text: string) => Buffer.from(text, 'utf8');
 
 export class PostgresStore implements RecordStore {
   readonly #pool: Pool;
@@ -601,17 +584,16 @@ export class PostgresStore implements RecordStore {
 
   // ---- certificate index (certificates.ts) ------------------------------------------------
 
+  /** Certificate reads go to the primary: OCSP and CRLs must show a revocation at once. */
   async #certificates(sql: string, params: unknown[]): Promise<CertificateEntry[]> {
-    const rows = await readRows(() => this.#lookups.query<CertificateRow>(sql, params));
+    const rows = await readRows(() => this.#pool.query<CertificateRow>(sql, params));
     return rows.map(decodeCertificate);
   }
 
   async getCertificate(serial: string): Promise<CertificateEntry | undefined> {
     this.#checkOpen();
     if (!isSerial(serial)) return undefined;
-    // From the primary: OCSP answers a revocation at once.
-    const rows = await readRows(() => this.#pool.query<CertificateRow>(`SELECT ${CERTIFICATE_COLUMNS} FROM ics_certificate WHERE serial_key = $1`, [encodeSerial(serial)]));
-    return rows[0] && decodeCertificate(rows[0]);
+    return (await this.#certificates(`SELECT ${CERTIFICATE_COLUMNS} FROM ics_certificate WHERE serial_key = $1`, [encodeSerial(serial)]))[0];
   }
 
   async certificatesOf(recordId: string): Promise<CertificateEntry[]> {
@@ -696,7 +678,7 @@ export class PostgresStore implements RecordStore {
 
   async #commit(group: PendingWrite[], certificateWrites: PendingCertificateWrite[]): Promise<void> {
     const accepted: Accepted[] = [];
-    const certificateOutcomes: Array<{ write: PendingCertificateWrite; entry?: CertificateEntry; error?: unknown }> = [];
+    const certificateOutcomes: CertificateOutcome[] = [];
     let client: PoolClient;
     try {
       client = await this.#pool.connect();
@@ -828,164 +810,6 @@ async function buildIndex(client: PoolClient, domain: string): Promise<BucketInd
     from = (rows.at(-1) as { key: Buffer }).key;
     operator = '>';
   }
-}
-
-/** Current versions of a group's ids, read in its transaction. */
-async function loadVersions(client: PoolClient, group: readonly PendingWrite[]): Promise<Map<string, StoredVersion | undefined>> {
-  const ids = [...new Set(group.map((p) => p.request.record.id))];
-  const state = new Map<string, StoredVersion | undefined>(ids.map((id) => [id, undefined]));
-  if (ids.length === 0) return state;
-  const { rows } = await client.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ics_record WHERE id_key = ANY($1::bytea[])`, [ids.map(encodeRecordId)]);
-  for (const row of rows) state.set(row.id, decodeRecord(row));
-  return state;
-}
-
-/**
- * Writes a group's records (each id's last version), their index rows (replaced: a record's terms
- * and domains are few), its events and the per-kind counts.
- */
-async function writeRecords(client: PoolClient, accepted: readonly Accepted[], state: ReadonlyMap<string, StoredVersion | undefined>): Promise<void> {
-  const finals = [...new Set(accepted.map((a) => a.after.id))].map((id) => state.get(id) as StoredVersion);
-  const keys = finals.map((v) => encodeRecordId(v.stored.id));
-  const updatedDocs = [...new Set(accepted.filter((a) => a.previous).map((a) => a.doc))];
-  if (updatedDocs.length > 0) {
-    await client.query('DELETE FROM ics_term WHERE doc = ANY($1::bigint[])', [updatedDocs]);
-    await client.query('DELETE FROM ics_record_domain WHERE id_key = ANY($1::bytea[])', [keys]);
-  }
-  await client.query(
-    `INSERT INTO ics_record (id_key, id, doc, kind, bytes, digest, domains, content_time, updated, seq)
-     SELECT * FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
-     ON CONFLICT (id_key) DO UPDATE SET kind = excluded.kind, bytes = excluded.bytes, digest = excluded.digest, domains = excluded.domains,
-       content_time = excluded.content_time, updated = excluded.updated, seq = excluded.seq`,
-    [
-      keys,
-      finals.map((v) => v.stored.id),
-      finals.map((v) => v.doc),
-      finals.map((v) => v.stored.kind),
-      finals.map((v) => Buffer.from(v.stored.bytes.buffer, v.stored.bytes.byteOffset, v.stored.bytes.byteLength)),
-      finals.map((v) => v.stored.digest),
-      finals.map((v) => json(v.stored.domains)),
-      finals.map((v) => v.stored.contentTime.getTime()),
-      finals.map((v) => v.stored.updated.getTime()),
-      finals.map((v) => v.stored.seq),
-    ],
-  );
-  // Index rows of each final version: its terms (from the record written last for the id) and domains.
-  const lastRecord = new Map(accepted.map((a) => [a.after.id, a.pending.request.record]));
-  const terms: { cls: number[]; term: Buffer[]; doc: number[]; id: string[] } = { cls: [], term: [], doc: [], id: [] };
-  const domains: { domain: string[]; key: Buffer[] } = { domain: [], key: [] };
-  finals.forEach((v, i) => {
-    const found = indexTermsOf(lastRecord.get(v.stored.id) as WriteRequest['record']);
-    const add = (cls: number, list: readonly string[]) => {
-      for (const t of list) {
-        terms.cls.push(cls);
-        terms.term.push(utf8(t));
-        terms.doc.push(v.doc);
-        terms.id.push(v.stored.id);
-      }
-    };
-    add(KEY_ID, found.keyIds);
-    add(FINGERPRINT, found.fingerprints);
-    add(TOKEN, found.tokens);
-    for (const d of v.stored.domains) {
-      domains.domain.push(d);
-      domains.key.push(keys[i] as Buffer);
-    }
-  });
-  if (terms.cls.length > 0) {
-    await client.query('INSERT INTO ics_term (class, term, doc, id) SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bigint[], $4::text[])', [
-      terms.cls,
-      terms.term,
-      terms.doc,
-      terms.id,
-    ]);
-  }
-  if (domains.domain.length > 0) {
-    await client.query('INSERT INTO ics_record_domain (domain, id_key) SELECT * FROM unnest($1::text[], $2::bytea[])', [domains.domain, domains.key]);
-  }
-  const events = accepted.map((a) => a.event);
-  await client.query(
-    `INSERT INTO ics_event (${EVENT_COLUMNS})
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-       $10::integer[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::text[])`,
-    [
-      events.map((e) => e.seq),
-      events.map((e) => e.at.getTime()),
-      events.map((e) => e.id),
-      events.map((e) => e.kind),
-      events.map((e) => e.action),
-      events.map((e) => e.source),
-      events.map((e) => e.origin ?? null),
-      events.map((e) => e.digest),
-      events.map((e) => e.previousDigest ?? null),
-      events.map((e) => e.signaturesAdded),
-      events.map((e) => e.summary),
-      events.map((e) => json(e.domains)),
-      accepted.map((a) => a.after.contentTime.getTime()),
-      accepted.map((a) => a.previous?.contentTime.getTime() ?? null),
-      accepted.map((a) => (a.previous ? json(a.previous.domains) : null)),
-    ],
-  );
-  const counts = new Map<string, number>();
-  for (const a of accepted) {
-    if (a.previous?.kind === a.after.kind) continue;
-    if (a.previous) counts.set(a.previous.kind, (counts.get(a.previous.kind) ?? 0) - 1);
-    counts.set(a.after.kind, (counts.get(a.after.kind) ?? 0) + 1);
-  }
-  for (const [kind, delta] of counts) {
-    if (delta === 0) continue;
-    await client.query('INSERT INTO ics_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = ics_meta.value + excluded.value', [
-      `count:${kind}`,
-      delta,
-    ]);
-  }
-}
-
-/** Decides a group's certificate writes in call order against the stored entries, and writes what changed. */
-async function decideCertificates(
-  client: PoolClient,
-  writes: readonly PendingCertificateWrite[],
-): Promise<Array<{ write: PendingCertificateWrite; entry?: CertificateEntry; error?: unknown }>> {
-  if (writes.length === 0) return [];
-  const serials = [...new Set(writes.map((w) => w.serial))];
-  const { rows } = await client.query<CertificateRow>(`SELECT ${CERTIFICATE_COLUMNS} FROM ics_certificate WHERE serial_key = ANY($1::bytea[])`, [serials.map(encodeSerial)]);
-  const state = new Map<string, CertificateEntry | undefined>(rows.map((r) => [r.serial, decodeCertificate(r)]));
-  const changed = new Map<string, CertificateEntry>();
-  const outcomes: Array<{ write: PendingCertificateWrite; entry?: CertificateEntry; error?: unknown }> = [];
-  for (const write of writes) {
-    try {
-      const current = state.get(write.serial);
-      const next = write.decide(current);
-      if (next !== current) {
-        state.set(write.serial, next);
-        changed.set(write.serial, next);
-      }
-      outcomes.push({ write, entry: next });
-    } catch (error) {
-      outcomes.push({ write, error });
-    }
-  }
-  for (const e of changed.values()) {
-    await client.query(
-      `INSERT INTO ics_certificate (serial_key, ${CERTIFICATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT (serial_key) DO UPDATE SET revoked_at = excluded.revoked_at, revoked_reason = excluded.revoked_reason`,
-      [
-        encodeSerial(e.serial),
-        e.serial,
-        e.recordId,
-        e.issuer,
-        e.purpose,
-        e.notBefore.getTime(),
-        e.notAfter.getTime(),
-        e.sha256,
-        Buffer.from(e.der),
-        e.issuedAt.getTime(),
-        e.revoked?.at.getTime() ?? null,
-        e.revoked?.reason ?? null,
-      ],
-    );
-  }
-  return outcomes;
 }
 
 /** Opens (creating or migrating its schema) a PostgreSQL store. */
