@@ -46,6 +46,10 @@ done
 #                 node-webcrypto-p11, which npm ci builds with the machine's C++ compiler
 #   chromium      a real browser for the web console's tests (test/console/), driven by the
 #                 npm dev dependency playwright-core (which downloads no browser of its own)
+#   initdb        PostgreSQL's server (with pg_ctl) for the PostgreSQL store's tests
+#                 (test/store/postgres, test/node/postgres): test/helpers/postgres.ts starts
+#                 a throwaway server in a temporary directory, as the package's `postgres`
+#                 user when the tests run as root (runuser, util-linux, is Essential)
 tools=(
   'gpg:gnupg'
   'gpgconf:gpgconf'
@@ -59,13 +63,23 @@ tools=(
   'mosquitto_pub:mosquitto-clients'
   'softhsm2-util:softhsm2'
   'chromium:chromium'
+  'initdb:postgresql'
 )
+
+# True when the tool is there. Debian keeps PostgreSQL's server programs under
+# /usr/lib/postgresql/<version>/bin, off the PATH: test/helpers/postgres.ts looks there too.
+has_tool() {
+  case "$1" in
+    initdb) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
 
 missing=()
 for entry in "${tools[@]}"; do
   tool=${entry%%:*}
   package=${entry#*:}
-  if ! command -v "$tool" >/dev/null 2>&1; then
+  if ! has_tool "$tool"; then
     case " ${missing[*]-} " in *" $package "*) ;; *) missing+=("$package") ;; esac
   fi
 done
@@ -117,7 +131,7 @@ else
   trap - EXIT
   # Check the result rather than trust it: a tool still missing is a broken install.
   for entry in "${tools[@]}"; do
-    command -v "${entry%%:*}" >/dev/null 2>&1 || { echo "install-test-deps: ${entry%%:*} still missing after installing ${entry#*:}" >&2; exit 1; }
+    has_tool "${entry%%:*}" || { echo "install-test-deps: ${entry%%:*} still missing after installing ${entry#*:}" >&2; exit 1; }
   done
 fi
 

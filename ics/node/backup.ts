@@ -148,6 +148,13 @@ async function spoolStore(snapshot: StoreSnapshot | undefined, path: string): Pr
  * size before its bytes), removed afterwards. Returns the manifest.
  */
 export async function writeBackup(dir: DataDir, config: NodeConfig, snapshot: StoreSnapshot | undefined, out: Writable, options: BackupOptions = {}): Promise<BackupManifest> {
+  // The records live in the database, shared with other nodes: a backup of this directory would
+  // look complete and hold none of them. PostgreSQL's own tools save the database consistently.
+  if (config.store.backend === 'postgres') {
+    throw new IcsError('NOT_IMPLEMENTED', 'the store is in PostgreSQL: back up the database with pg_dump (docs/postgres.md), and this data directory (keys, config, policy) with your file backups', {
+      details: { backend: 'postgres' },
+    });
+  }
   const spool = join(dir.root, `.backup-${randomBytes(6).toString('hex')}.kv`);
   try {
     const store = await spoolStore(snapshot, spool);

@@ -93,10 +93,18 @@ export interface NodeConfig {
 
 /** The store section: which backend, and each backend's own settings (only the chosen one's are read). */
 export interface StoreConfig {
-  readonly backend: 'level' | 'memory';
+  readonly backend: 'level' | 'memory' | 'postgres';
   readonly level: LevelStoreConfig;
   /** The in-memory store has no settings. */
   readonly memory: Readonly<Record<string, never>>;
+  readonly postgres: PostgresStoreConfig;
+}
+
+/** PostgreSQL settings (the schema requires `url` when the backend is postgres). Meaning: PostgresStoreInit. */
+export interface PostgresStoreConfig {
+  readonly url?: string;
+  readonly replicaUrl?: string;
+  readonly pool: number;
 }
 
 /**
@@ -173,7 +181,8 @@ export function checkConfig(value: unknown, file: string, options: ConfigLoadOpt
   const copy = structuredClone(value);
   const upgrade = upgradeConfig(copy, file);
   if (!validate(copy) || upgrade.errors.length > 0) {
-    const errors = [...upgrade.errors, ...(validate.errors ?? []).map((e) => ({ file, path: e.instancePath || '/', message: e.message ?? 'invalid' }))];
+    // An `if` that failed its `then` says nothing the `then`'s own errors do not.
+    const errors = [...upgrade.errors, ...(validate.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => ({ file, path: e.instancePath || '/', message: e.message ?? 'invalid' }))];
     throw invalid(errors);
   }
   for (const notice of upgrade.notices) options.onNotice?.(notice);

@@ -8,6 +8,7 @@ import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trust
 import { DEFAULT_LIMITS, type Issuer, type KeyRecord, type RecordLimits, reviveRecord } from '../record/index.ts';
 import { openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
+import { openPostgresStore } from '../store/postgres/index.ts';
 import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
 import { CheckpointSigner, TransparencyLog, Witness } from '../tlog/index.ts';
 import { loadConfig, type NodeConfig } from './config.ts';
@@ -59,13 +60,18 @@ export interface IcsNode {
 
 /**
  * The configured store. A store held by another process (a serving node) is UNAVAILABLE
- * naming that node; the memory backend has no lock, so addresses.json decides there.
+ * naming that node; the memory and PostgreSQL backends have no data directory lock (several
+ * processes, each with its own data directory, share one database), so addresses.json decides
+ * there. A PostgreSQL store that cannot be opened (bad URL, unreachable, foreign or newer
+ * schema) fails here, before anything else of the node starts.
  */
 async function openStore(dir: DataDir, config: NodeConfig, hooks: StoreHooks): Promise<RecordStore> {
-  if (config.store.backend === 'memory') {
+  if (config.store.backend === 'memory' || config.store.backend === 'postgres') {
     const serving = await dir.runningNode();
     if (serving) throw dir.inUseError(serving);
-    return createMemoryStore(hooks);
+    if (config.store.backend === 'memory') return createMemoryStore(hooks);
+    const { url, replicaUrl, pool } = config.store.postgres;
+    return openPostgresStore({ ...hooks, url: url ?? '', replicaUrl, poolSize: pool });
   }
   try {
     return await openLevel(dir, config, hooks);

@@ -11,6 +11,7 @@ import { isIcsError } from '../../ics/errors.ts';
 import { checkConfig, DataDir, initDataDir, loadConfig, openNode } from '../../ics/node/index.ts';
 
 const BASE = { version: 1, name: 'n', role: 'default' } as const;
+const POSTGRES_DEFAULTS = { pool: 10 };
 const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, cacheBytes: 33554432, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };
 
 function configErrors(run: () => unknown): Array<{ path: string; message: string }> {
@@ -26,7 +27,7 @@ function configErrors(run: () => unknown): Array<{ path: string; message: string
 describe('node/config: the store section', () => {
   it('defaults to LevelDB with its settings in store.level', () => {
     const config = checkConfig(BASE, 'config.yaml');
-    assert.deepEqual(config.store, { backend: 'level', level: LEVEL_DEFAULTS, memory: {} });
+    assert.deepEqual(config.store, { backend: 'level', level: LEVEL_DEFAULTS, memory: {}, postgres: POSTGRES_DEFAULTS });
   });
 
   it('takes one section per backend', () => {
@@ -36,15 +37,25 @@ describe('node/config: the store section', () => {
   });
 
   it('refuses settings a backend does not have, and unknown backends', () => {
-    const errors = configErrors(() => checkConfig({ ...BASE, store: { backend: 'postgres', level: { url: 'x' }, memory: { path: 'db' } } }, 'config.yaml'));
-    assert.deepEqual(errors.map((e) => e.path).sort(), ['/store/backend', '/store/level', '/store/memory']);
+    const errors = configErrors(() => checkConfig({ ...BASE, store: { backend: 'oracle', level: { url: 'x' }, memory: { path: 'db' }, postgres: { path: 'db' } } }, 'config.yaml'));
+    assert.deepEqual(errors.map((e) => e.path).sort(), ['/store/backend', '/store/level', '/store/memory', '/store/postgres']);
+  });
+
+  it('takes the PostgreSQL settings, and requires its URL when it is the backend', () => {
+    const store = { backend: 'postgres', postgres: { url: 'postgres://ics@db.example/ics', replicaUrl: 'postgres://ics@replica.example/ics' } };
+    assert.deepEqual(checkConfig({ ...BASE, store }, 'config.yaml').store.postgres, { ...store.postgres, pool: 10 });
+    assert.deepEqual(configErrors(() => checkConfig({ ...BASE, store: { backend: 'postgres', postgres: { pool: 4 } } }, 'config.yaml')), [
+      { file: 'config.yaml', path: '/store/postgres', message: "must have required property 'url'" },
+    ]);
+    assert.deepEqual(configErrors(() => checkConfig({ ...BASE, store: { backend: 'postgres' } }, 'config.yaml')).map((e) => e.message), ["must have required property 'postgres'"]);
+    assert.deepEqual(configErrors(() => checkConfig({ ...BASE, store: { backend: 'postgres', postgres: { url: 'postgres://x/y', pool: 0 } } }, 'config.yaml')).map((e) => e.path), ['/store/postgres/pool']);
   });
 
   it('reads the older flat LevelDB settings as store.level, and says where they belong', () => {
     const notices: string[] = [];
     const flat = { ...BASE, store: { backend: 'level', path: 'old-db', cacheRecords: 10, syncWrites: false } };
     const config = checkConfig(flat, 'config.yaml', { onNotice: (n) => notices.push(n) });
-    assert.deepEqual(config.store, { backend: 'level', level: { ...LEVEL_DEFAULTS, path: 'old-db', cacheRecords: 10, syncWrites: false }, memory: {} });
+    assert.deepEqual(config.store, { backend: 'level', level: { ...LEVEL_DEFAULTS, path: 'old-db', cacheRecords: 10, syncWrites: false }, memory: {}, postgres: POSTGRES_DEFAULTS });
     assert.equal(notices.length, 3);
     assert.match(notices[0] as string, /^config\.yaml: \/store\/path is read as \/store\/level\/path/);
     assert.equal(flat.store.path, 'old-db', 'the caller’s object is left as it was');
@@ -73,7 +84,7 @@ describe('node/config: the store section', () => {
       const root = join(work, 'fresh');
       await initDataDir(root, { role: 'default', passphrase: 'a passphrase for tests' });
       const config = await loadConfig(new DataDir(root).configFile);
-      assert.deepEqual(config.store, { backend: 'level', level: LEVEL_DEFAULTS, memory: {} });
+      assert.deepEqual(config.store, { backend: 'level', level: LEVEL_DEFAULTS, memory: {}, postgres: POSTGRES_DEFAULTS });
     });
 
     it('opens a node whose config has the flat shape: the settings apply, and the log says where they belong', async () => {
