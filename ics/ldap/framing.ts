@@ -55,6 +55,8 @@ export class Connection {
   /** The TCP socket, whose traffic (TLS or not) resets the idle timer. */
   readonly #raw: Socket;
   #socket: Socket;
+  /** The socket corked for this turn's answers, if any (see #send). */
+  #corked: Socket | undefined;
   #secure: boolean;
   readonly #chunks: Buffer[] = [];
   #available = 0;
@@ -109,20 +111,38 @@ export class Connection {
 
   write(bytes: Buffer): void {
     if (this.#closed) return;
-    this.#socket.write(bytes);
+    this.#send(bytes);
   }
 
-  /** Writes several messages with one system call. */
+  /** Writes several messages (with one system call, as every write of a turn). */
   writeAll(messages: readonly Buffer[]): void {
-    if (this.#closed || messages.length === 0) return;
-    if (messages.length === 1) {
-      this.#socket.write(messages[0] as Buffer);
-      return;
-    }
-    this.#socket.cork();
-    for (const m of messages) this.#socket.write(m);
-    this.#socket.uncork();
+    if (this.#closed) return;
+    for (const m of messages) this.#send(m);
   }
+
+  /**
+   * Answers written in one turn of the event loop leave in one system call: the socket is
+   * corked at the first and uncorked once the turn's callbacks have run. A client that
+   * pipelines searches gets the answers to one read's worth of them in one write, where each
+   * answer's own write cost as much as the search itself.
+   */
+  #send(bytes: Buffer): void {
+    const socket = this.#socket;
+    if (this.#corked !== socket) {
+      this.#flush();
+      socket.cork();
+      this.#corked = socket;
+      setImmediate(this.#flush);
+    }
+    socket.write(bytes);
+  }
+
+  /** Sends what this turn wrote (once per cork: a later call finds nothing corked). */
+  readonly #flush = (): void => {
+    const corked = this.#corked;
+    this.#corked = undefined;
+    corked?.uncork();
+  };
 
   /** The response to request `op` (none for those without one: unbind, abandon). */
   respond(messageId: number, op: number, result: Result): void {
@@ -142,6 +162,7 @@ export class Connection {
   /** Closes the connection at once. */
   close(): void {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
     for (const w of this.#drainWaiters) w();
     this.#drainWaiters = [];
@@ -158,6 +179,7 @@ export class Connection {
   /** Notice of Disconnection (RFC 4511 §4.4.1), then close. */
   disconnect(code: number, text: string): void {
     if (this.#closed) return;
+    this.#flush();
     this.#log.debug({ code, reason: text }, 'notice of disconnection');
     this.#socket.end(noticeOfDisconnection(code, text));
     this.#closed = true;
@@ -173,6 +195,7 @@ export class Connection {
    */
   async upgrade(context: SecureContext, response: Buffer): Promise<boolean> {
     const raw = this.#socket;
+    this.#flush();
     await new Promise<void>((resolve) => raw.write(response, () => resolve()));
     if (this.#closed) return false;
     raw.removeListener('data', this.#onData);

@@ -108,6 +108,15 @@ interface Current {
 }
 
 const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
+/**
+ * Point reads of at most this many keys are made synchronously (getSync) on the calling
+ * thread. A LevelDB point read of data in the block cache or the page cache takes a few
+ * microseconds; handing it to libuv's pool instead (promise, mutex, a pool thread, a wake-up
+ * of the event loop) cost the LDAP and HKP front ends ~10× that per lookup in main-thread
+ * time and context switches on a small machine. The price: a read of data not in memory
+ * blocks the event loop for one disk read. Larger reads (history, batches) stay on the pool.
+ */
+const SYNC_READ_KEYS = 16;
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX40 = /^[0-9a-f]{40}$/;
 
@@ -311,7 +320,7 @@ export class LevelStore implements RecordStore {
     const idKey = encodeId(id);
     if (!idKey) return undefined;
     const start = this.#clock.now();
-    const value = await this.#db.get(recordKey(idKey));
+    const value = this.#db.getSync(recordKey(idKey));
     if (value === undefined) return undefined;
     const entry = decodeRecordValue(id, value);
     this.#admit(id, entry, start);
@@ -334,11 +343,17 @@ export class LevelStore implements RecordStore {
     const key = encodeId(id, Space.record);
     if (!key) return undefined;
     const start = this.#clock.now();
-    const value = await this.#db.get(key);
+    const value = this.#db.getSync(key);
     if (value === undefined) return undefined;
     const entry = decodeRecordValue(id, value);
     this.#admit(id, entry, start);
     return entry.stored;
+  }
+
+  /** Values of `keys` in order: synchronous point reads for a few (SYNC_READ_KEYS), the pool for more. */
+  #read(keys: readonly Buffer[]): Array<Buffer | undefined> | Promise<Array<Buffer | undefined>> {
+    if (keys.length > SYNC_READ_KEYS) return this.#db.getMany(keys as Buffer[]);
+    return keys.map((key) => this.#db.getSync(key));
   }
 
   async getMany(ids: readonly string[]): Promise<Array<StoredRecord | undefined>> {
@@ -359,7 +374,7 @@ export class LevelStore implements RecordStore {
     });
     if (keys.length === 0) return out;
     const start = this.#clock.now();
-    const values = await this.#db.getMany(keys);
+    const values = await this.#read(keys);
     values.forEach((value, j) => {
       if (value === undefined) return;
       const i = missing[j] as number;
@@ -374,7 +389,7 @@ export class LevelStore implements RecordStore {
   /** Record numbers → ids, through each record's insert event. */
   async #idsOf(docs: readonly number[]): Promise<string[]> {
     if (docs.length === 0) return [];
-    const values = await this.#db.getMany(docs.map(eventKey));
+    const values = await this.#read(docs.map(eventKey));
     return values.map((value, i) => {
       if (!value) throw new IcsError('INTERNAL', `record number ${docs[i]} has no insert event`);
       return eventRecordId(value);
@@ -392,7 +407,7 @@ export class LevelStore implements RecordStore {
     const k = keyId.toLowerCase();
     const limit = normaliseLimit(options.limit);
     if (!HEX16.test(k) || limit === 0) return [];
-    const ids = decodeIdList(await this.#db.get(keyIdKey(k)));
+    const ids = decodeIdList(this.#db.getSync(keyIdKey(k)));
     return ids.slice(0, limit).map((id) => decodeId(id));
   }
 
@@ -402,10 +417,8 @@ export class LevelStore implements RecordStore {
     const limit = normaliseLimit(options.limit);
     if (!HEX40.test(f) || limit === 0) return [];
     // The primary key's fingerprint is the record id; subkeys have list entries.
-    const [primary, subkeys] = await Promise.all([
-      this.#cache.get(f) ? true : this.#db.has(recordKey(encodeRecordId(f))),
-      this.#db.get(subkeyKey(f)),
-    ]);
+    const primary = this.#cache.get(f) !== undefined || this.#db.getSync(recordKey(encodeRecordId(f))) !== undefined;
+    const subkeys = this.#db.getSync(subkeyKey(f));
     const out = primary ? [f] : [];
     for (const id of decodeIdList(subkeys)) {
       const text = decodeId(id);
@@ -529,7 +542,7 @@ export class LevelStore implements RecordStore {
     if (!entry) return [];
     const keys = await readAll(this.#db.keys(historyRange(entry.doc)));
     const seqs = keys.map((key) => readUint48(key, 1 + SEQ_BYTES));
-    const values = await this.#db.getMany(seqs.map(eventKey));
+    const values = await this.#read(seqs.map(eventKey));
     return values.map((value, i) => {
       if (!value) throw new IcsError('INTERNAL', `event ${seqs[i]} of ${id} is missing`);
       return decodeEvent(seqs[i] as number, value);
