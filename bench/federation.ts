@@ -27,9 +27,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { parseDocument } from 'yaml';
 import { hashPassword, tokenDigest } from '../ics/auth/index.ts';
-import { createLogger, type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
+import { type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
 import { armor, codeStatement, signCode } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
 import { type BenchContext, type Benchmark, environmentLine, int, mib, percentile, pick, seconds } from './harness.ts';
@@ -111,6 +112,7 @@ type ToWorker =
   | { op: 'publish'; node: string; count: number; name: string }
   | { op: 'status' }
   | { op: 'ping' }
+  | { op: 'quiet' }
   | { op: 'stop' };
 
 interface NodeStatus {
@@ -660,6 +662,11 @@ async function run(ctx: BenchContext): Promise<void> {
         met: p === small ? true : bytesMet,
       });
     }
+    for (const p of phases) {
+      ctx.figure(`stolen_to_infield.p99.${p.corpus}`, { value: summary(p.latencies).p99, unit: 'ms', baseline: null, goal: `info (the changes at ${p.corpus} devices)`, met: true });
+    }
+    ctx.figure('memory.mean_per_node', { value: mem.mean / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info (all workers\' peak RSS / all nodes)', met: true });
+    ctx.figure('grow.converged', { value: growMs, unit: 'ms', baseline: null, goal: `info (import of ${s.corpora[1] - s.corpora[0]} more devices at the manufacturer until every node holds ${s.corpora[1]})`, met: true });
     ctx.figure('memory.peak_per_node', { value: mem.worst / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info (worker peak RSS / its nodes, the worst worker)', met: true });
     ctx.figure('startup.converged', { value: startupMs, unit: 'ms', baseline: null, goal: `info (${nodeCount} nodes started and converged on ${s.corpora[0]} devices)`, met: true });
     ctx.describe({
@@ -672,6 +679,7 @@ async function run(ctx: BenchContext): Promise<void> {
       loadAverageEnd: loadavg(),
     });
   } finally {
+    await Promise.all(workers.map((w) => w.ask({ op: 'quiet' }, 'pong').catch(() => undefined)));
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await rm(root, { recursive: true, force: true });
   }
@@ -691,7 +699,9 @@ interface Running {
 }
 
 async function worker(): Promise<void> {
-  const logger = createLogger(process.env.ICS_BENCH_LOG ?? 'warn');
+  // The nodes' warnings go to stderr until the federation is taken down (op 'quiet').
+  let muted = false;
+  const logger = pino({ level: process.env.ICS_BENCH_LOG ?? 'warn', base: undefined }, { write: (line: string) => void (muted || process.stderr.write(line)) });
   const nodes = new Map<string, Running>();
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 200);
@@ -743,6 +753,10 @@ async function worker(): Promise<void> {
         return { op: 'published', ids };
       }
       case 'ping':
+        return { op: 'pong' };
+      case 'quiet':
+        // The federation is being taken down: peers vanishing is expected, not worth a warning.
+        muted = true;
         return { op: 'pong' };
       case 'status': {
         const statuses: NodeStatus[] = [];
