@@ -426,7 +426,8 @@ async function converge(layout: Layout, workers: readonly Worker[], devices: num
     }
     if (now - lastReport > 30_000) {
       lastReport = now;
-      log(`  … ${seconds(now - start)}: ${lacks.length} node-domains still short, e.g. ${lacks.slice(0, 3).join('; ')}`);
+      const stalled = [...snap.byName.values()].filter((n) => n.notInSync.length > 0).slice(0, 3);
+      log(`  … ${seconds(now - start)}: ${lacks.length} node-domains still short, e.g. ${lacks.slice(0, 3).join('; ')}${stalled.map((n) => `; ${n.name}: ${n.notInSync.join(', ')}`).join('')}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
