@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type BenchContext, type Benchmark, environmentLine, type Figure, type GoalResult, LABEL_WIDTH, sourceCommit } from './harness.ts';
 import { consoleBenchmark } from './console.ts';
 import { enrolBenchmark } from './enrol.ts';
+import { federationBenchmark } from './federation.ts';
 import { floodBenchmark } from './flood.ts';
 import { hkpBenchmark } from './hkp.ts';
 import { ldapBenchmark } from './ldap.ts';
@@ -19,7 +20,7 @@ import { revocationBenchmark } from './revocation.ts';
 import { storeBenchmark } from './store.ts';
 import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, consoleBenchmark, floodBenchmark, reliabilityBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, syncBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, consoleBenchmark, floodBenchmark, reliabilityBenchmark, federationBenchmark];
 
 function usage(): string {
   return [

@@ -256,8 +256,10 @@ export class Fetcher {
           const batch = await this.#nextBatch(maxIds);
           if (batch.length === 0) continue;
           const domain = (batch[0] as Queued).domain;
-          await session.channel.send({ type: MessageType.fetch, domain, ids: batch.map((q) => q.item.id) }, ctx.requestTimeoutMs);
+          // Outstanding before it is sent: a send that fails (the stream reset) must release
+          // its ids like any unanswered batch, or they stay "in flight" and are never asked for again.
           outstanding.push(batch);
+          await session.channel.send({ type: MessageType.fetch, domain, ids: batch.map((q) => q.item.id) }, ctx.requestTimeoutMs);
         }
         if (this.#stopped) break;
         if (outstanding.length === 0) {
