@@ -141,6 +141,8 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
     if (listen.p2p !== 'off') {
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
       const p2p = listen.p2p;
+      // Registered once: a process that loses the role and takes it again makes a second service.
+      const witnessCount = witnessCounter(metrics);
       const runner = new SyncRoleRunner({
         // Of the processes sharing the store, the one holding the role runs sync (sync-role.ts).
         role: node.store.syncRole?.() ?? soleSyncRole(),
@@ -158,7 +160,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
                 signer: () => node.checkpointSigner(),
                 witness: () => node.witness(),
                 evidence: node.witnessFiles,
-                count: witnessCounter(metrics),
+                count: witnessCount,
               },
             },
           ),

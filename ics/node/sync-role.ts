@@ -121,12 +121,13 @@ export class SyncRoleRunner {
 
   async #startService(): Promise<void> {
     if (this.#stopped || this.#service || !this.#c.role.held) return;
-    const service = this.#c.createService();
+    let service: SyncService | undefined;
     try {
+      service = this.#c.createService();
       this.#addresses = await service.start();
     } catch (error) {
       this.#lastError = error;
-      await service.stop().catch(() => undefined);
+      await service?.stop().catch(() => undefined);
       this.#c.logger.error({ err: error }, 'sync role taken, but the sync service did not start: giving the role up');
       await this.#giveUpAndRetry();
       return;
