@@ -28,7 +28,7 @@ interface Settings {
   inFlight: number;
   measureMs: number;
   warmMs: number;
-  /** Alternating raw/store lookup rounds; the best of each is reported. */
+  /** Alternating rounds (one process, two processes; raw and store lookups); the best of each is reported. */
   rounds: number;
 }
 
@@ -105,10 +105,21 @@ async function run(ctx: BenchContext): Promise<void> {
     const version = (await server.query('postgres', 'SHOW server_version')).rows[0] as { server_version: string };
     ctx.row('postgres', `${version.server_version} from ${bin}, throwaway server on 127.0.0.1 (defaults: fsync on, synchronous_commit on, shared_buffers 128 MB)`);
 
-    // ---- ingest: one process, then two at once -------------------------------------------
-    const one = await ingest(server, s, 1);
-    ctx.row('ingest one process', `${int(one.perSecond).padStart(9)} records/s  (${int(s.records)} records, ${s.inFlight} in flight → commit groups of ≤256, ${seconds(one.wallMs)})`);
-    const two = await ingest(server, s, 2);
+    // ---- ingest: one process, then two at once, in alternating rounds --------------------------
+    // The machine may be shared: alternating rounds keep a burst of someone else's work from
+    // landing on one side only; each round ingests into new, empty databases.
+    let one: Ingest | undefined;
+    let two: Ingest | undefined;
+    for (let round = 1; round <= s.rounds; round++) {
+      const oneNow = await ingest(server, s, 1);
+      const twoNow = await ingest(server, s, 2);
+      ctx.log(`  (round ${round}: one process ${int(oneNow.perSecond)} records/s, two ${int(twoNow.perSecond)} records/s)`);
+      if (!one || oneNow.perSecond > one.perSecond) one = oneNow;
+      if (!two || twoNow.perSecond > two.perSecond) two = twoNow;
+    }
+    if (!one || !two) throw new Error('no ingest round ran');
+    const ingestRounds = `best of ${s.rounds} alternating rounds`;
+    ctx.row('ingest one process', `${int(one.perSecond).padStart(9)} records/s  (${int(s.records)} records, ${s.inFlight} in flight → commit groups of ≤256, ${seconds(one.wallMs)}; ${ingestRounds})`);
     const factor = two.perSecond / one.perSecond;
     ctx.row(
       'ingest two processes',
