@@ -137,7 +137,7 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-interface Measured {
+export interface Measured {
   perSecond: number;
   ops: number;
   elapsedMs: number;
@@ -145,8 +145,8 @@ interface Measured {
   p99: number;
 }
 
-/** Closed loop with `concurrency` in flight for `durationMs`, with per-operation latency. */
-async function measure(concurrency: number, durationMs: number, task: (i: number) => Promise<unknown>): Promise<Measured> {
+/** Closed loop with `concurrency` in flight for `durationMs`, with per-operation latency (also used by store-postgres.ts). */
+export async function measure(concurrency: number, durationMs: number, task: (i: number) => Promise<unknown>): Promise<Measured> {
   const samples = new Float64Array(LATENCY_SAMPLES);
   let kept = 0;
   let ops = 0;

@@ -47,7 +47,7 @@ done
 #   chromium      a real browser for the web console's tests (test/console/), driven by the
 #                 npm dev dependency playwright-core (which downloads no browser of its own)
 #   initdb        PostgreSQL's server (with pg_ctl) for the PostgreSQL store's tests
-#                 (test/store/postgres, test/node/postgres): test/helpers/postgres.ts starts
+#                 (test/store/postgres, test/node/postgres): deploy/throwaway-postgres.ts starts
 #                 a throwaway server in a temporary directory, as the package's `postgres`
 #                 user when the tests run as root (runuser, util-linux, is Essential)
 tools=(
@@ -67,7 +67,7 @@ tools=(
 )
 
 # True when the tool is there. Debian keeps PostgreSQL's server programs under
-# /usr/lib/postgresql/<version>/bin, off the PATH: test/helpers/postgres.ts looks there too.
+# /usr/lib/postgresql/<version>/bin, off the PATH: deploy/throwaway-postgres.ts looks there too.
 has_tool() {
   case "$1" in
     initdb) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ;;

@@ -99,7 +99,7 @@ async function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, compo
 
   function syncService(): Pick<SyncService, 'peers' | 'syncNow'> {
     const sync = components.sync?.();
-    if (!sync) throw new IcsError('NOT_FOUND', 'this node does not sync (its p2p listener is off)');
+    if (!sync) throw new IcsError('NOT_FOUND', 'this node does not sync (its p2p listener is off, or another process on its database holds the sync role)');
     return sync;
   }
 

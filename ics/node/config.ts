@@ -105,6 +105,7 @@ export interface PostgresStoreConfig {
   readonly url?: string;
   readonly replicaUrl?: string;
   readonly pool: number;
+  readonly syncRoleRetryMs: number;
 }
 
 /**

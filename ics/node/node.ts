@@ -70,8 +70,8 @@ async function openStore(dir: DataDir, config: NodeConfig, hooks: StoreHooks): P
     const serving = await dir.runningNode();
     if (serving) throw dir.inUseError(serving);
     if (config.store.backend === 'memory') return createMemoryStore(hooks);
-    const { url, replicaUrl, pool } = config.store.postgres;
-    return openPostgresStore({ ...hooks, url: url ?? '', replicaUrl, poolSize: pool });
+    const { url, replicaUrl, pool, syncRoleRetryMs } = config.store.postgres;
+    return openPostgresStore({ ...hooks, url: url ?? '', replicaUrl, poolSize: pool, syncRoleRetryMs });
   }
   try {
     return await openLevel(dir, config, hooks);

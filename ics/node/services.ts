@@ -17,7 +17,7 @@ import { parseHostPort } from '../net/address.ts';
 import { CRL_PATH, OCSP_PATH, pkixPlugin } from '../pkix/index.ts';
 import { PolicyVerdictCache } from '../policy/index.ts';
 import { issuerFingerprint } from '../record/index.ts';
-import type { CacheFigures } from '../store/index.ts';
+import { type CacheFigures, soleSyncRole } from '../store/index.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../sync/index.ts';
 import { snapshotOf, writeBackup } from './backup.ts';
 import { prepareEst } from './est.ts';
@@ -26,6 +26,7 @@ import { isTokenReference } from './issuer-key.ts';
 import { createMetrics, type NodeMetrics, watchCaches } from './metrics.ts';
 import type { IcsNode } from './node.ts';
 import { adminAuthority, type NodeRevocation, startRevocation } from './revocation.ts';
+import { SyncRoleRunner } from './sync-role.ts';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -49,7 +50,9 @@ export interface BoundAddresses {
 }
 
 export interface RunningServices {
+  /** What is bound now: `p2p` is null while another process on the shared store holds the sync role. */
   readonly addresses: BoundAddresses;
+  /** The running sync service: absent when p2p is off or while another process holds the sync role. */
   readonly sync: SyncService | undefined;
   stop(): Promise<void>;
 }
@@ -107,7 +110,13 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   watchCaches(metrics, () =>
     Object.fromEntries(cacheSources.flatMap(([part, figures]) => Object.entries(figures()).map(([name, f]) => [name ? `${part}-${name}` : part, f]))),
   );
-  let sync: SyncService | undefined;
+  let syncRole: SyncRoleRunner | undefined;
+  const sync = (): SyncService | undefined => syncRole?.service;
+  /** addresses.json is first written once every listener runs; afterwards on each sync role change. */
+  let written = false;
+  const writeAddresses = () => writeFile(node.dataDir.addressesFile, `${JSON.stringify(boundNow(), null, 2)}\n`);
+  const startedAt = new Date().toISOString();
+  const boundNow = (): BoundAddresses => ({ pid: process.pid, startedAt, ...addresses });
   const addresses: { hkp: string | null; ldap: string | null; p2p: BoundAddresses['p2p']; est: string | null } = { hkp: null, ldap: null, p2p: null, est: null };
   const nodeInfo = { name: node.config.name, role: node.config.role, version: VERSION };
   // Before any listener: the first CRL exists before /pki/crl is served, and revocations made
@@ -131,32 +140,47 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
   try {
     if (listen.p2p !== 'off') {
       const key = await loadOrCreatePeerKey(node.dataDir.resolve(node.config.sync.keyFile));
-      sync = createSyncService(
-        { listen: listen.p2p, privateKey: key.privateKey, ...node.config.sync, exempt: node.config.clientLimits.exempt },
-        {
-          store: node.store,
-          policy,
-          ingest: node.ingest,
-          logger: node.logger.child({ component: 'sync' }),
-          metrics,
-          transparency: {
-            log: node.log,
-            signer: () => node.checkpointSigner(),
-            witness: () => node.witness(),
-            evidence: node.witnessFiles,
-            count: witnessCounter(metrics),
-          },
+      const p2p = listen.p2p;
+      // Registered once: a process that loses the role and takes it again makes a second service.
+      const witnessCount = witnessCounter(metrics);
+      const runner = new SyncRoleRunner({
+        // Of the processes sharing the store, the one holding the role runs sync (sync-role.ts).
+        role: node.store.syncRole?.() ?? soleSyncRole(),
+        createService: () =>
+          createSyncService(
+            { listen: p2p, privateKey: key.privateKey, ...node.config.sync, exempt: node.config.clientLimits.exempt },
+            {
+              store: node.store,
+              policy,
+              ingest: node.ingest,
+              logger: node.logger.child({ component: 'sync' }),
+              metrics,
+              transparency: {
+                log: node.log,
+                signer: () => node.checkpointSigner(),
+                witness: () => node.witness(),
+                evidence: node.witnessFiles,
+                count: witnessCount,
+              },
+            },
+          ),
+        logger: node.logger.child({ component: 'sync-role' }),
+        metrics,
+        changed: () => {
+          addresses.p2p = runner.addresses ?? null;
+          if (written) void writeAddresses().catch((error: unknown) => node.logger.error({ err: error }, 'writing addresses.json failed'));
         },
-      );
-      addresses.p2p = await sync.start();
-      const running = sync;
-      stops.push(() => running.stop());
+      });
+      await runner.start();
+      syncRole = runner;
+      addresses.p2p = runner.addresses ?? null;
+      stops.push(() => runner.stop());
     }
     if (listen.hkp !== 'off') {
       const adminComponents = {
         issuerKey: () => node.issuerKey(),
         reloadPolicy: () => node.reloadPolicy(),
-        sync: () => sync,
+        sync,
         backup: (out: Writable, options: { includePassphrase: boolean }) => writeBackup(node.dataDir, node.config, snapshotOf(node.store), out, options),
         ...(revocation && { certificateAuthority: adminAuthority(node, revocation) }),
         trust: trustEditor(node),
@@ -177,7 +201,7 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
         { store: node.store, policy, ingest: node.ingest, logger: node.logger.child({ component: 'hkp' }), authenticator, localToken, metrics },
         [
           hkpPlugin({ resultLimit, writesRequireAuth }),
-          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync?.peers() ?? [] }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
+          apiPlugin({ resultLimit, writesRequireAuth }, { statusSections: async () => ({ peers: sync()?.peers() ?? [], ...(syncRole && { syncRole: syncRole.status() }) }), verdicts, log: { log: node.log, signer: () => node.checkpointSigner() } }),
           adminPlugin(adminComponents),
           consolePlugin({ ...adminComponents, node: { name: node.config.name, role: node.config.role }, verdicts }),
           ...(revocation ? [pkixPlugin({ crl: () => crlOf(revocation), ocsp: (request) => revocation.ocsp.respond(request) })] : []),
@@ -213,11 +237,15 @@ export async function startServices(node: IcsNode, overrides: ListenOverrides = 
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     throw error;
   }
-  const bound: BoundAddresses = { pid: process.pid, startedAt: new Date().toISOString(), ...addresses };
-  await writeFile(node.dataDir.addressesFile, `${JSON.stringify(bound, null, 2)}\n`);
+  await writeAddresses();
+  written = true;
   return {
-    addresses: bound,
-    sync,
+    get addresses() {
+      return boundNow();
+    },
+    get sync() {
+      return sync();
+    },
     async stop() {
       for (const stop of stops.reverse()) await stop().catch((error: unknown) => node.logger.error({ err: error }, 'stopping a listener failed'));
     },

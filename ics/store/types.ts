@@ -9,6 +9,7 @@
 // (record ids are lower-case); a string that is not a record id is simply not found.
 import type { EntityKind } from '../record/index.ts';
 import type { CertificateIndex } from './certificates.ts';
+import type { SyncRole } from './role.ts';
 import type {
   ChangeEvent,
   ListOptions,
@@ -25,6 +26,7 @@ import type {
 export type * from './model.ts';
 export type { DerivedBatch, DerivedRange, DerivedReader, DerivedStructure, RecordChange, StoreHooks } from './derived.ts';
 export type { CertificateEntry, CertificateIndex, CertificateRevocation, RevocationReason } from './certificates.ts';
+export type { SyncRole, SyncRoleEvents } from './role.ts';
 
 /** Records by id. */
 export interface RecordReader {
@@ -122,6 +124,11 @@ export interface StoreLifecycle {
   caches?(): Readonly<Record<string, CacheFigures>>;
   /** Waits for writes already issued, then releases the store (and its data directory lock). */
   close(): Promise<void>;
+  /**
+   * A new contender for the sync role among the processes sharing this store (role.ts). A
+   * store only one process can open does not offer it: its process always holds the role.
+   */
+  syncRole?(): SyncRole;
 }
 
 /** The whole store: what node/ opens and hands to front ends that need every part. */

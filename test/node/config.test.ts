@@ -11,7 +11,7 @@ import { isIcsError } from '../../ics/errors.ts';
 import { checkConfig, DataDir, initDataDir, loadConfig, openNode } from '../../ics/node/index.ts';
 
 const BASE = { version: 1, name: 'n', role: 'default' } as const;
-const POSTGRES_DEFAULTS = { pool: 10 };
+const POSTGRES_DEFAULTS = { pool: 10, syncRoleRetryMs: 2000 };
 const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, cacheBytes: 33554432, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };
 
 function configErrors(run: () => unknown): Array<{ path: string; message: string }> {
@@ -43,7 +43,7 @@ describe('node/config: the store section', () => {
 
   it('takes the PostgreSQL settings, and requires its URL when it is the backend', () => {
     const store = { backend: 'postgres', postgres: { url: 'postgres://ics@db.example/ics', replicaUrl: 'postgres://ics@replica.example/ics' } };
-    assert.deepEqual(checkConfig({ ...BASE, store }, 'config.yaml').store.postgres, { ...store.postgres, pool: 10 });
+    assert.deepEqual(checkConfig({ ...BASE, store }, 'config.yaml').store.postgres, { ...store.postgres, pool: 10, syncRoleRetryMs: 2000 });
     assert.deepEqual(configErrors(() => checkConfig({ ...BASE, store: { backend: 'postgres', postgres: { pool: 4 } } }, 'config.yaml')), [
       { file: 'config.yaml', path: '/store/postgres', message: "must have required property 'url'" },
     ]);

@@ -5,8 +5,10 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_POOL_SIZE,
+  DEFAULT_SYNC_ROLE_RETRY_MS,
   describeUrl,
   type PostgresStoreInit,
   type ResolvedPostgresOptions,
 } from './options.ts';
+export { LEASE_CHECKS, PostgresSyncRole, SYNC_ROLE_LOCK_KEY } from './role.ts';
 export { currentSchemaVersion, SCHEMA_PRODUCT } from './schema.ts';

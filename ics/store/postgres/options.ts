@@ -17,6 +17,11 @@ export interface PostgresStoreInit extends StoreHooks {
    * notification (a dropped LISTEN connection) and on engines without LISTEN/NOTIFY.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * How often a process that does not hold the sync role tries to take it (role.ts), and a
+   * holder checks that it still holds it: a dead holder's role is taken over within about this.
+   */
+  readonly syncRoleRetryMs?: number;
 }
 
 /**
@@ -29,6 +34,8 @@ export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** 2 s: a notification missed is healed within it; the read it costs finds nothing new almost always. */
 export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+/** 2 s: a dead holder's sync role is taken within it; one cheap query per interval and process. */
+export const DEFAULT_SYNC_ROLE_RETRY_MS = 2_000;
 /** The NOTIFY channel writes announce their last seq on. */
 export const CHANGE_CHANNEL = 'ics_changes';
 
@@ -38,6 +45,7 @@ export interface ResolvedPostgresOptions {
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
   readonly pollIntervalMs: number;
+  readonly syncRoleRetryMs: number;
 }
 
 /** Where a URL points, for messages and logs: host, port and database, never user or password. */
@@ -77,5 +85,6 @@ export function resolveOptions(init: PostgresStoreInit): ResolvedPostgresOptions
     poolSize: positive(init.poolSize, DEFAULT_POOL_SIZE, 'pool'),
     connectTimeoutMs: positive(init.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs'),
     pollIntervalMs: positive(init.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
+    syncRoleRetryMs: positive(init.syncRoleRetryMs, DEFAULT_SYNC_ROLE_RETRY_MS, 'syncRoleRetryMs'),
   };
 }

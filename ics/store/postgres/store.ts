@@ -38,7 +38,7 @@ import { contentTime, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { encodeSerial, isSerial } from '../serials.ts';
 import { isDomainName, readSyncRange, SYNC_SET, syncDomainPrefix, syncItemReader, syncSet } from '../sync-set.ts';
 import { prefixEnd } from '../derived.ts';
-import type { ChangeEvent, ListOptions, RecordStore, SearchOptions, StoredRecord, StoreStats, SyncItem, WriteRequest } from '../types.ts';
+import type { ChangeEvent, ListOptions, RecordStore, SearchOptions, StoredRecord, StoreStats, SyncItem, SyncRole, WriteRequest } from '../types.ts';
 import {
   CERTIFICATE_COLUMNS,
   type CertificateRow,
@@ -66,6 +66,7 @@ import {
   writeRecords,
 } from './write.ts';
 import { CHANGE_CHANNEL, describeUrl, type PostgresStoreInit, type ResolvedPostgresOptions, resolveOptions } from './options.ts';
+import { PostgresSyncRole } from './role.ts';
 import { currentSchemaVersion, migrate } from './schema.ts';
 
 type Pool = pg.Pool;
@@ -132,6 +133,8 @@ export class PostgresStore implements RecordStore {
   #poll: NodeJS.Timeout | undefined;
   #reconnect: NodeJS.Timeout | undefined;
   #feedQueued: Promise<void> | undefined;
+  /** Contenders for the sync role made by syncRole(), given up at close. */
+  readonly #roles = new Set<PostgresSyncRole>();
 
   private constructor(pool: Pool, replica: Pool | undefined, options: ResolvedPostgresOptions, derived: readonly DerivedStructure[], lastSeq: number, init: PostgresStoreInit) {
     this.#pool = pool;
@@ -643,6 +646,16 @@ export class PostgresStore implements RecordStore {
     });
   }
 
+  // ---- the sync role (role.ts) ----------------------------------------------------------
+
+  /** A contender for the sync role among the processes on this database: an advisory lock on a connection of its own. */
+  syncRole(): SyncRole {
+    this.#checkOpen();
+    const role = new PostgresSyncRole({ url: this.#options.url, connectTimeoutMs: this.#options.connectTimeoutMs, retryMs: this.#options.syncRoleRetryMs });
+    this.#roles.add(role);
+    return role;
+  }
+
   // ---- writes -------------------------------------------------------------------------
 
   write(request: WriteRequest): Promise<ChangeEvent> {
@@ -767,6 +780,7 @@ export class PostgresStore implements RecordStore {
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
+    await Promise.all([...this.#roles].map((role) => role.stop()));
     while (this.#draining) await this.#draining;
     this.#listeners.clear();
     this.#buckets.clear();
