@@ -11,6 +11,7 @@ import { DecodeError } from './ldapjs.ts';
 import { FETCH_BATCH, MAX_COOKIE_BYTES, MAX_LOOKUP_IDS } from './limits.ts';
 import type { StoredRecord } from '../store/index.ts';
 import { type CandidateCursor, Candidates, planFor, resolvePlan, type View } from './plan.ts';
+import { readOnce } from './read-once.ts';
 import { type Control, pagedResultsControl, type Result, ResultCode } from './protocol.ts';
 
 export const Scope = { base: 0, one: 1, sub: 2 } as const;
@@ -215,8 +216,9 @@ export async function search(dir: Directory, reader: Reader, input: SearchInput,
     }
     // A view: candidates from the indexes, checked against the filter one by one.
     const plan = planFor(input.filter, source.view, reader.readableSet);
-    const resolved = await resolvePlan(dir.store, plan, { readable: reader.readable, readableSet: reader.readableSet, cap });
-    const candidates = new Candidates(dir.store, resolved, source.view, reader.readable, cursor);
+    const store = readOnce(dir.store);
+    const resolved = await resolvePlan(store, plan, { readable: reader.readable, readableSet: reader.readableSet, cap });
+    const candidates = new Candidates(store, resolved, source.view, reader.readable, cursor);
     let last: CandidateCursor | undefined = cursor;
     while (!candidates.done) {
       if (sink.stopped) return { result: undefined, controls: [] };
