@@ -3,7 +3,7 @@
 // in call order against the committed entries plus the group's earlier writes, for the store
 // to commit in its group's one batch.
 import type { ClassicLevel } from 'classic-level';
-import { type CertificateDecision, type ExpiryCursor, isIssuer } from '../certificate-rules.ts';
+import { type ExpiryCursor, isIssuer } from '../certificate-rules.ts';
 import type { CertificateEntry } from '../certificates.ts';
 import { encodeId, encodeRecordId } from '../ids.ts';
 import { encodeSerial, isSerial } from '../serials.ts';
@@ -23,16 +23,10 @@ import {
 } from './keys.ts';
 import type { BatchOp } from './ops.ts';
 import { readAll } from './read.ts';
+import type { PendingCertificateWrite } from '../write-queue.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
-/** A certificate write waiting in the store's queue. */
-export interface PendingCertificateWrite {
-  readonly serial: string;
-  readonly decide: CertificateDecision;
-  resolve(entry: CertificateEntry): void;
-  reject(error: unknown): void;
-}
 
 /** A group's certificate writes, decided: their batch entries, and how to answer them once the batch is (or is not) written. */
 export interface CertificateGroup {

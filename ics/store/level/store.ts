@@ -33,6 +33,7 @@ import {
 } from '../change.ts';
 import { type DerivedReader, derivedStructures } from '../derived.ts';
 import { BucketIndex, boundKey, type ItemReader, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
+import { BucketIndexes, type PendingCertificateWrite, type PendingWrite, WriteQueue } from '../write-queue.ts';
 import { decodeId, encodeId, encodeIdBound, encodeRecordId } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
@@ -51,7 +52,6 @@ import { CommitClock, Lru } from './cache.ts';
 import {
   type CertificateGroup,
   certificateGroup,
-  type PendingCertificateWrite,
   readCertificate,
   readCertificatesOf,
   readExpiringBefore,
@@ -93,13 +93,6 @@ const STORE_FORMAT = 1;
 const BUILD_STEP = 1024;
 /** Events replayed into a derived structure per batch while it catches up with the event log (#catchUp). */
 const REPLAY_PAGE = 1000;
-
-interface PendingWrite {
-  readonly request: WriteRequest;
-  readonly domains: string[];
-  resolve(event: ChangeEvent): void;
-  reject(error: unknown): void;
-}
 
 /** A stored version whose index terms are worked out only when an update needs them. */
 interface Current {
@@ -174,22 +167,12 @@ export class LevelStore implements RecordStore {
   readonly #derived: readonly DerivedSpace[];
   /** The sync set's entries, for the store's own reads (which check that the store is open). */
   readonly #syncSet: DerivedReader;
-  readonly #queue: PendingWrite[] = [];
-  /** Certificate writes, committed in call order in the batch of the next record group. */
-  readonly #certificateQueue: PendingCertificateWrite[] = [];
-  #draining: Promise<void> | undefined;
+  /** Record and certificate writes in call order, committed in groups (one batch each). */
+  readonly #writer: WriteQueue;
   #lastSeq: number;
   #counts: Map<EntityKind, number>;
   #closed = false;
-  /**
-   * Per-domain bucket indexes of the sync set (fingerprint.ts): derived, in memory, built
-   * on a domain's first summary request by one scan and kept in step by every commit
-   * after that. Never persisted, so never out of step with the set after a crash.
-   */
-  readonly #buckets = new Map<string, BucketIndex>();
-  readonly #bucketBuilds = new Map<string, Promise<BucketIndex>>();
-  /** Work that must not interleave with commits (index builds), run by the writer between groups. */
-  readonly #tasks: Array<() => Promise<void>> = [];
+  readonly #buckets: BucketIndexes;
 
   private constructor(
     db: Db,
@@ -207,6 +190,8 @@ export class LevelStore implements RecordStore {
     this.#seen = new Lru(options.cacheRecords);
     this.#listeners = new Listeners(init.onListenerError);
     this.#derived = derived;
+    this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
+    this.#buckets = new BucketIndexes(this.#writer);
     const space = (name: string) => derived.find((d) => d.structure.name === name) as DerivedSpace;
     this.#syncSet = derivedReader(db, space(SYNC_SET).prefix);
     for (const { structure, prefix } of derived) structure.attach?.(derivedReader(db, prefix, () => this.#checkOpen()));
@@ -478,39 +463,26 @@ export class LevelStore implements RecordStore {
 
   /** The domain's bucket index, built by the writer (so that no commit interleaves with the scan). */
   #bucketIndex(domain: string): Promise<BucketIndex> {
-    const built = this.#buckets.get(domain);
-    if (built) return Promise.resolve(built);
-    let pending = this.#bucketBuilds.get(domain);
-    if (!pending) {
-      pending = new Promise<BucketIndex>((resolve, reject) => {
-        this.#tasks.push(async () => {
-          try {
-            const index = new BucketIndex();
-            const load = index.loader();
-            const prefix = syncPrefix(domain);
-            const iterator = this.#db.iterator(range(prefix));
-            try {
-              for (;;) {
-                const entries = await iterator.nextv(BUILD_STEP);
-                if (entries.length === 0) break;
-                load(entries.map(([key, value]) => ({ key: key.subarray(prefix.length), digest: value })));
-              }
-            } finally {
-              await iterator.close();
-            }
-            this.#buckets.set(domain, index);
-            resolve(index);
-          } catch (cause) {
-            reject(new IcsError('UNAVAILABLE', 'store read failed', { cause }));
-          } finally {
-            this.#bucketBuilds.delete(domain);
+    return this.#buckets.index(domain, async () => {
+      try {
+        const index = new BucketIndex();
+        const load = index.loader();
+        const prefix = syncPrefix(domain);
+        const iterator = this.#db.iterator(range(prefix));
+        try {
+          for (;;) {
+            const entries = await iterator.nextv(BUILD_STEP);
+            if (entries.length === 0) break;
+            load(entries.map(([key, value]) => ({ key: key.subarray(prefix.length), digest: value })));
           }
-        });
-        this.#schedule();
-      });
-      this.#bucketBuilds.set(domain, pending);
-    }
-    return pending;
+        } finally {
+          await iterator.close();
+        }
+        return index;
+      } catch (cause) {
+        throw new IcsError('UNAVAILABLE', 'store read failed', { cause });
+      }
+    });
   }
 
   async syncSummaries(domain: string, bounds: readonly SyncBound[], to: SyncBound | undefined): Promise<SyncSummary[]> {
@@ -605,10 +577,7 @@ export class LevelStore implements RecordStore {
 
   /** Queues a checked certificate write behind the writes already issued; resolves once its batch is durable. */
   #queueCertificateWrite(serial: string, decide: CertificateDecision): Promise<CertificateEntry> {
-    return new Promise((resolve, reject) => {
-      this.#certificateQueue.push({ serial, decide, resolve, reject });
-      this.#schedule();
-    });
+    return this.#writer.certificate(serial, decide);
   }
 
   // ---- writes -------------------------------------------------------------------------
@@ -621,27 +590,7 @@ export class LevelStore implements RecordStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ request, domains, resolve, reject });
-      this.#schedule();
-    });
-  }
-
-  /** Starts the writer unless it runs; it drains the queue in groups, one batch each. */
-  #schedule(): void {
-    if (this.#draining) return;
-    this.#draining = (async () => {
-      await null; // let writes issued in the same turn join the first group
-      try {
-        while (this.#queue.length > 0 || this.#certificateQueue.length > 0 || this.#tasks.length > 0) {
-          const task = this.#tasks.shift();
-          if (task) await task();
-          else await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES), this.#certificateQueue.splice(0, MAX_GROUP_WRITES));
-        }
-      } finally {
-        this.#draining = undefined; // synchronously after the queue was seen empty
-      }
-    })();
+    return this.#writer.write(request, domains);
   }
 
   /** Current versions of the group's ids: the cache (always current for committed state), then one read. */
@@ -833,7 +782,7 @@ export class LevelStore implements RecordStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#draining) await this.#draining;
+    await this.#writer.idle();
     this.#listeners.clear();
     this.#cache.clear();
     this.#seen.clear();

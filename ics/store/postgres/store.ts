@@ -33,6 +33,7 @@ import type { CertificateEntry, CertificateRevocation } from '../certificates.ts
 import { type ChangeListener, changeEvent, checkExpected, checkWriteRequest, closedError, freezeStored, Listeners, normaliseLimit } from '../change.ts';
 import { type DerivedReader, type DerivedStructure, derivedStructures } from '../derived.ts';
 import { BucketIndex, boundKey, type ItemReader, itemKey, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
+import { BucketIndexes, type PendingCertificateWrite, type PendingWrite, WriteQueue } from '../write-queue.ts';
 import { decodeId, encodeId, encodeIdBound, isRecordId } from '../ids.ts';
 import { contentTime, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { encodeSerial, isSerial } from '../serials.ts';
@@ -59,8 +60,6 @@ import {
   FINGERPRINT,
   KEY_ID,
   loadVersions,
-  type PendingCertificateWrite,
-  type PendingWrite,
   TOKEN,
   utf8,
   writeRecords,
@@ -112,20 +111,16 @@ export class PostgresStore implements RecordStore {
   /** Derived structures written with every record: the sync set, then those registered. */
   readonly #derived: readonly DerivedStructure[];
   readonly #syncSet: DerivedReader;
-  readonly #queue: PendingWrite[] = [];
-  readonly #certificateQueue: PendingCertificateWrite[] = [];
-  /** Work that must not interleave with commits (feed reads, index builds), run by the writer between groups. */
-  readonly #tasks: Array<() => Promise<void>> = [];
-  #draining: Promise<void> | undefined;
+  /** Record and certificate writes in call order, committed in groups (one transaction each); between groups, feed reads and index builds. */
+  readonly #writer: WriteQueue;
   /**
    * The last seq whose event this process has taken in: its listeners were called and its bucket
    * indexes moved for every event up to it (own commits and other processes' alike).
    */
   #seen: number;
   #closed = false;
-  /** Per-domain bucket indexes of the sync set, built on a domain's first summary request (see the LevelDB store). */
-  readonly #buckets = new Map<string, BucketIndex>();
-  readonly #bucketBuilds = new Map<string, Promise<BucketIndex>>();
+  /** Per-domain bucket indexes of the sync set, built on a domain's first summary request. */
+  readonly #buckets: BucketIndexes;
   /** The dedicated LISTEN connection (absent while reconnecting, or on an engine without LISTEN). */
   #listener: pg.Client | undefined;
   /** False on an engine without LISTEN/NOTIFY (CockroachDB): the feed then polls only, and writes do not notify. */
@@ -142,6 +137,8 @@ export class PostgresStore implements RecordStore {
     this.#lookups = replica ?? pool;
     this.#options = options;
     this.#derived = derived;
+    this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
+    this.#buckets = new BucketIndexes(this.#writer);
     this.#seen = lastSeq;
     this.#listeners = new Listeners(init.onListenerError);
     this.#syncSet = derivedReader(pool, SYNC_SET);
@@ -376,30 +373,16 @@ export class PostgresStore implements RecordStore {
   async #bucketIndex(domain: string): Promise<BucketIndex> {
     const rows = await readRows(() => this.#pool.query<{ value: string }>("SELECT value FROM ics_meta WHERE name = 'last_seq'"));
     if (Number(rows[0]?.value ?? 0) > this.#seen) await this.#readFeed();
-    const built = this.#buckets.get(domain);
-    if (built) return built;
-    let pending = this.#bucketBuilds.get(domain);
-    if (!pending) {
-      pending = new Promise<BucketIndex>((resolve, reject) => {
-        this.#tasks.push(async () => {
-          try {
-            const index = await this.#transaction(async (client) => {
-              await this.#takeIn(client, Number((await client.query<{ value: string }>(LOCK_WRITERS)).rows[0]?.value ?? 0));
-              return buildIndex(client, domain);
-            });
-            this.#buckets.set(domain, index);
-            resolve(index);
-          } catch (cause) {
-            reject(new IcsError('UNAVAILABLE', 'store read failed', { cause }));
-          } finally {
-            this.#bucketBuilds.delete(domain);
-          }
+    return this.#buckets.index(domain, async () => {
+      try {
+        return await this.#transaction(async (client) => {
+          await this.#takeIn(client, Number((await client.query<{ value: string }>(LOCK_WRITERS)).rows[0]?.value ?? 0));
+          return buildIndex(client, domain);
         });
-        this.#schedule();
-      });
-      this.#bucketBuilds.set(domain, pending);
-    }
-    return pending;
+      } catch (cause) {
+        throw new IcsError('UNAVAILABLE', 'store read failed', { cause });
+      }
+    });
   }
 
   async syncSummaries(domain: string, bounds: readonly SyncBound[], to: SyncBound | undefined): Promise<SyncSummary[]> {
@@ -478,7 +461,7 @@ export class PostgresStore implements RecordStore {
   #readFeed(): Promise<void> {
     if (this.#feedQueued) return this.#feedQueued;
     const queued = new Promise<void>((resolve) => {
-      this.#tasks.push(async () => {
+      this.#writer.task(async () => {
         this.#feedQueued = undefined;
         try {
           for (;;) {
@@ -496,7 +479,6 @@ export class PostgresStore implements RecordStore {
           resolve();
         }
       });
-      this.#schedule();
     });
     this.#feedQueued = queued;
     return queued;
@@ -640,10 +622,7 @@ export class PostgresStore implements RecordStore {
   }
 
   #queueCertificateWrite(serial: string, decide: CertificateDecision): Promise<CertificateEntry> {
-    return new Promise((resolve, reject) => {
-      this.#certificateQueue.push({ serial, decide, resolve, reject });
-      this.#schedule();
-    });
+    return this.#writer.certificate(serial, decide);
   }
 
   // ---- the sync role (role.ts) ----------------------------------------------------------
@@ -666,27 +645,7 @@ export class PostgresStore implements RecordStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ request, domains, resolve, reject });
-      this.#schedule();
-    });
-  }
-
-  /** Starts the writer unless it runs; it drains the queue in groups, one transaction each. */
-  #schedule(): void {
-    if (this.#draining) return;
-    this.#draining = (async () => {
-      await null; // let writes issued in the same turn join the first group
-      try {
-        while (this.#queue.length > 0 || this.#certificateQueue.length > 0 || this.#tasks.length > 0) {
-          const task = this.#tasks.shift();
-          if (task) await task();
-          else await this.#commit(this.#queue.splice(0, MAX_GROUP_WRITES), this.#certificateQueue.splice(0, MAX_GROUP_WRITES));
-        }
-      } finally {
-        this.#draining = undefined;
-      }
-    })();
+    return this.#writer.write(request, domains);
   }
 
   async #commit(group: PendingWrite[], certificateWrites: PendingCertificateWrite[]): Promise<void> {
@@ -781,7 +740,7 @@ export class PostgresStore implements RecordStore {
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
     await Promise.all([...this.#roles].map((role) => role.stop()));
-    while (this.#draining) await this.#draining;
+    await this.#writer.idle();
     this.#listeners.clear();
     this.#buckets.clear();
     const listener = this.#listener;

@@ -2,12 +2,12 @@
 // the writers' lock): the current versions it starts from, its records with their index rows,
 // events and per-kind counts, and its certificate writes decided in call order.
 import type { PoolClient } from 'pg';
-import type { CertificateDecision } from '../certificate-rules.ts';
 import type { CertificateEntry } from '../certificates.ts';
 import { encodeRecordId } from '../ids.ts';
 import { indexTermsOf } from '../indexing.ts';
 import type { ChangeEvent, StoredRecord, WriteRequest } from '../model.ts';
 import { encodeSerial } from '../serials.ts';
+import type { PendingCertificateWrite, PendingWrite } from '../write-queue.ts';
 import { CERTIFICATE_COLUMNS, type CertificateRow, decodeCertificate, decodeRecord, EVENT_COLUMNS, RECORD_COLUMNS, type RecordRow, type StoredVersion } from './codec.ts';
 
 /** Term classes of ics_term. */
@@ -20,19 +20,6 @@ export const utf8 = (text: string) => Buffer.from(text, 'utf8');
 
 export type CertificateOutcome = { write: PendingCertificateWrite; entry?: CertificateEntry; error?: unknown };
 
-export interface PendingWrite {
-  readonly request: WriteRequest;
-  readonly domains: string[];
-  resolve(event: ChangeEvent): void;
-  reject(error: unknown): void;
-}
-
-export interface PendingCertificateWrite {
-  readonly serial: string;
-  readonly decide: CertificateDecision;
-  resolve(entry: CertificateEntry): void;
-  reject(error: unknown): void;
-}
 
 export interface Accepted {
   readonly pending: PendingWrite;
