@@ -72,14 +72,19 @@ export interface PostgresServer {
   url(name: string): string;
   /** Runs SQL as the superuser in database `name`. */
   query(name: string, sql: string): Promise<pg.QueryResult>;
+  /**
+   * A streaming replica of this server (pg_basebackup -R from it, started on a port of its
+   * own): read-only, the same databases, replaying what the primary writes.
+   */
+  startReplica(): Promise<PostgresServer>;
   /** Stops the server (immediate shutdown) and removes its directory. */
   stop(): Promise<void>;
 }
 
 let databases = 0;
 
-/** Starts a server in a new temporary directory. */
-export async function startPostgres(): Promise<PostgresServer> {
+/** Starts a server in a new temporary directory; with `primaryPort`, a streaming replica of the server on that port. */
+export async function startPostgres(primaryPort?: number): Promise<PostgresServer> {
   const bin = await postgresBinDir();
   const asRoot = process.getuid?.() === 0;
   const dir = await mkdtemp(join(tmpdir(), 'ics-pg-'));
@@ -106,7 +111,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       await chown(dir, uid, gid);
     }
     const data = join(dir, 'data');
-    await as('initdb', ['-D', data, '-A', 'trust', '-U', DB_USER, '-E', 'UTF8', '--locale=C', '--no-sync']);
+    if (primaryPort === undefined) await as('initdb', ['-D', data, '-A', 'trust', '-U', DB_USER, '-E', 'UTF8', '--locale=C', '--no-sync']);
+    // A base backup of the primary, with standby.signal and primary_conninfo (-R): initdb's
+    // trust rules admit replication connections from 127.0.0.1.
+    else await as('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', DB_USER, '-D', data, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
@@ -136,6 +144,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       dir,
       url,
       query,
+      startReplica: () => startPostgres(port),
       async createDatabase() {
         databases += 1;
         const name = `ics_test_${process.pid}_${databases}`;

@@ -293,4 +293,40 @@ describe('store/postgres: errors at open', function () {
     await store.close();
     await expectCode(PostgresStore.open({ url, replicaUrl: await server.createDatabase() }), 'UNAVAILABLE', 'schema-foreign');
   });
+
+  it('reads lookups from a streaming replica, writes and the event log from the primary', async () => {
+    const primary = await postgres();
+    const url = await primary.createDatabase();
+    const name = new URL(url).pathname.slice(1);
+    // The schema first, so that the replica starts with it.
+    await (await PostgresStore.open({ url })).close();
+    const replica = await primary.startReplica();
+    try {
+      const store = await PostgresStore.open({ url, replicaUrl: replica.url(name) });
+      const f = await fixture();
+      const until = async (what: string, check: () => Promise<boolean>) => {
+        const deadline = Date.now() + 20_000;
+        while (!(await check())) {
+          if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
+      const first = (await device(f, secondsAgo(20), 'urn:dev:replica-1')).record;
+      await store.write(request(first));
+      await until('the replica replays the first write', async () => (await store.get(first.id)) !== undefined);
+      // Replay paused: a write is in the primary's log at once, and not found by a lookup.
+      await replica.query(name, 'SELECT pg_wal_replay_pause()');
+      const second = (await device(f, secondsAgo(10), 'urn:dev:replica-2')).record;
+      const event = await store.write(request(second));
+      assert.deepEqual((await store.changesSince(event.seq - 1, 10)).map((e) => e.id), [second.id]);
+      assert.equal(await store.get(second.id), undefined);
+      assert.deepEqual(await store.findByFingerprint(second.id, { limit: 10 }), []);
+      await replica.query(name, 'SELECT pg_wal_replay_resume()');
+      await until('the replica replays the second write', async () => (await store.get(second.id)) !== undefined);
+      assert.deepEqual(await store.findByFingerprint(second.id, { limit: 10 }), [second.id]);
+      await store.close();
+    } finally {
+      await replica.stop();
+    }
+  });
 });
