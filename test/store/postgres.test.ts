@@ -294,7 +294,7 @@ describe('store/postgres: errors at open', function () {
     await expectCode(PostgresStore.open({ url, replicaUrl: await server.createDatabase() }), 'UNAVAILABLE', 'schema-foreign');
   });
 
-  it('reads lookups from a streaming replica, writes and the event log from the primary', async () => {
+  it('reads lookups from a streaming replica, and a process its own writes from the primary until the replica has them', async () => {
     const primary = await postgres();
     const url = await primary.createDatabase();
     const name = new URL(url).pathname.slice(1);
@@ -302,7 +302,9 @@ describe('store/postgres: errors at open', function () {
     await (await PostgresStore.open({ url })).close();
     const replica = await primary.startReplica();
     try {
-      const store = await PostgresStore.open({ url, replicaUrl: replica.url(name) });
+      // Two processes' stores on the primary and its replica: one writes, the other only reads.
+      const writer = await PostgresStore.open({ url, replicaUrl: replica.url(name) });
+      const reader = await PostgresStore.open({ url, replicaUrl: replica.url(name) });
       const f = await fixture();
       const until = async (what: string, check: () => Promise<boolean>) => {
         const deadline = Date.now() + 20_000;
@@ -312,19 +314,21 @@ describe('store/postgres: errors at open', function () {
         }
       };
       const first = (await device(f, secondsAgo(20), 'urn:dev:replica-1')).record;
-      await store.write(request(first));
-      await until('the replica replays the first write', async () => (await store.get(first.id)) !== undefined);
-      // Replay paused: a write is in the primary's log at once, and not found by a lookup.
+      await writer.write(request(first));
+      await until('the replica replays the first write', async () => (await reader.get(first.id)) !== undefined);
+      // Replay paused: a write is in the primary's log at once; the writer finds it (its
+      // lookups go to the primary until the replica has it), the other process does not.
       await replica.query(name, 'SELECT pg_wal_replay_pause()');
       const second = (await device(f, secondsAgo(10), 'urn:dev:replica-2')).record;
-      const event = await store.write(request(second));
-      assert.deepEqual((await store.changesSince(event.seq - 1, 10)).map((e) => e.id), [second.id]);
-      assert.equal(await store.get(second.id), undefined);
-      assert.deepEqual(await store.findByFingerprint(second.id, { limit: 10 }), []);
+      const event = await writer.write(request(second));
+      assert.deepEqual((await reader.changesSince(event.seq - 1, 10)).map((e) => e.id), [second.id]);
+      assert.equal((await writer.get(second.id))?.digest, second.digest);
+      assert.equal(await reader.get(second.id), undefined);
+      assert.deepEqual(await reader.findByFingerprint(second.id, { limit: 10 }), []);
       await replica.query(name, 'SELECT pg_wal_replay_resume()');
-      await until('the replica replays the second write', async () => (await store.get(second.id)) !== undefined);
-      assert.deepEqual(await store.findByFingerprint(second.id, { limit: 10 }), [second.id]);
-      await store.close();
+      await until('the replica replays the second write', async () => (await reader.get(second.id)) !== undefined);
+      assert.deepEqual(await reader.findByFingerprint(second.id, { limit: 10 }), [second.id]);
+      await Promise.all([writer.close(), reader.close()]);
     } finally {
       await replica.stop();
     }

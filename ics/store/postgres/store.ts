@@ -104,8 +104,12 @@ async function tryConnect(pool: Pool, what: string, url: string): Promise<PoolCl
 export class PostgresStore implements RecordStore {
   readonly #pool: Pool;
   /** Where lookups go: the replica's pool, or the primary's. */
-  readonly #lookups: Pool;
   readonly #replica: Pool | undefined;
+  /** WAL position of this process's last commit (0: none yet): lookups go to the primary until the replica has replayed it. */
+  #writtenLsn = 0n;
+  /** The replica's replay position as last read, and the read in flight. */
+  #replayedLsn = 0n;
+  #replayRead: Promise<void> | undefined;
   readonly #options: ResolvedPostgresOptions;
   readonly #listeners: Listeners;
   /** Derived structures written with every record: the sync set, then those registered. */
@@ -134,7 +138,6 @@ export class PostgresStore implements RecordStore {
   private constructor(pool: Pool, replica: Pool | undefined, options: ResolvedPostgresOptions, derived: readonly DerivedStructure[], lastSeq: number, init: PostgresStoreInit) {
     this.#pool = pool;
     this.#replica = replica;
-    this.#lookups = replica ?? pool;
     this.#options = options;
     this.#derived = derived;
     this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
@@ -249,11 +252,33 @@ export class PostgresStore implements RecordStore {
 
   // ---- reads ----------------------------------------------------------------------------
 
+  /**
+   * Where a lookup goes: the replica, unless this process wrote something the replica has not
+   * replayed yet — then the primary, so that a read right after a write (the CLI and admin
+   * API's) finds it. The replica's position is read again in the background meanwhile.
+   */
+  #lookups(): Pool {
+    const replica = this.#replica;
+    if (!replica || this.#replayedLsn >= this.#writtenLsn) return replica ?? this.#pool;
+    if (this.#replayRead === undefined) {
+      this.#replayRead = replica
+        .query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')
+        .then((r) => {
+          this.#replayedLsn = parseLsn(r.rows[0]?.lsn);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.#replayRead = undefined;
+        });
+    }
+    return this.#pool;
+  }
+
   async get(id: string): Promise<StoredRecord | undefined> {
     this.#checkOpen();
     const key = encodeId(id);
     if (!key) return undefined;
-    const rows = await readRows(() => this.#lookups.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ics_record WHERE id_key = $1`, [key]));
+    const rows = await readRows(() => this.#lookups().query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ics_record WHERE id_key = $1`, [key]));
     return rows[0] && decodeRecord(rows[0]).stored;
   }
 
@@ -261,13 +286,13 @@ export class PostgresStore implements RecordStore {
     this.#checkOpen();
     const keys = ids.map((id) => encodeId(id)).filter((key): key is Buffer => key !== undefined);
     if (keys.length === 0) return ids.map(() => undefined);
-    const rows = await readRows(() => this.#lookups.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ics_record WHERE id_key = ANY($1::bytea[])`, [keys]));
+    const rows = await readRows(() => this.#lookups().query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ics_record WHERE id_key = ANY($1::bytea[])`, [keys]));
     const found = new Map(rows.map((row) => [row.id, decodeRecord(row).stored]));
     return ids.map((id) => found.get(id));
   }
 
   async #ids(sql: string, params: unknown[]): Promise<string[]> {
-    const rows = await readRows(() => this.#lookups.query<{ id: string }>(sql, params));
+    const rows = await readRows(() => this.#lookups().query<{ id: string }>(sql, params));
     return rows.map((r) => r.id);
   }
 
@@ -309,7 +334,7 @@ export class PostgresStore implements RecordStore {
       let sql = 'SELECT term, doc, id FROM ics_term WHERE class = $1 AND term >= $2 AND ($4 OR term < $3)';
       if (cursor) sql += ` AND (term > $${params.push(cursor.term)} OR (term = $${params.length} AND doc > $${params.push(cursor.doc)}))`;
       sql += ' ORDER BY term, doc LIMIT $5';
-      const rows = await readRows(() => this.#lookups.query<{ term: Buffer; doc: string; id: string }>(sql, params));
+      const rows = await readRows(() => this.#lookups().query<{ term: Buffer; doc: string; id: string }>(sql, params));
       for (const row of rows) {
         out.add(row.id);
         if (out.size >= limit) return [...out];
@@ -327,7 +352,7 @@ export class PostgresStore implements RecordStore {
     const params: unknown[] = [domain, limit];
     const after = options.after === undefined ? '' : ` AND id_key > $${params.push(encodeIdBound(options.after))}`;
     const rows = await readRows(() =>
-      this.#lookups.query<{ id_key: Buffer }>(`SELECT id_key FROM ics_record_domain WHERE domain = $1${after} ORDER BY id_key LIMIT $2`, params),
+      this.#lookups().query<{ id_key: Buffer }>(`SELECT id_key FROM ics_record_domain WHERE domain = $1${after} ORDER BY id_key LIMIT $2`, params),
     );
     return rows.map((r) => decodeId(r.id_key));
   }
@@ -712,6 +737,7 @@ export class PostgresStore implements RecordStore {
         touched = new Set();
       }
       await client.query('COMMIT');
+      if (this.#replica && accepted.length > 0) this.#writtenLsn = parseLsn((await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn);
     } catch (cause) {
       await client.query('ROLLBACK').catch(() => undefined);
       // The indexes may hold this group's items: rebuilt on the next request.
@@ -788,4 +814,10 @@ async function buildIndex(client: PoolClient, domain: string): Promise<BucketInd
 /** Opens (creating or migrating its schema) a PostgreSQL store. */
 export function openPostgresStore(init: PostgresStoreInit): Promise<PostgresStore> {
   return PostgresStore.open(init);
+}
+
+/** A WAL position ('16/B374D848') as a number; 0 for none. */
+function parseLsn(text: string | null | undefined): bigint {
+  const match = /^([0-9A-F]+)\/([0-9A-F]+)$/i.exec(text ?? '');
+  return match ? (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`) : 0n;
 }
