@@ -5,7 +5,8 @@
 // into infield's config (broker.control.url) before infield starts.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { freePort } from './free-port.ts';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { findDynsecPlugin } from '../ics/broker/index.ts';
@@ -27,17 +28,6 @@ export async function mosquittoInstalled(): Promise<boolean> {
   return findDynsecPlugin().then(() => true, () => false);
 }
 
-/** A loopback port nobody listens on now (mosquitto cannot be given port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {

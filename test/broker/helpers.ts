@@ -1,7 +1,8 @@
 // Real mosquitto and its clients for the broker tests: the broker started with a generated
 // configuration, clients run as devices and gateways run them, their output kept.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { accepting, freePort } from '../../deploy/mesh-broker.ts';
+import { freePort } from '../../deploy/free-port.ts';
+import { accepting } from '../../deploy/mesh-broker.ts';
 import { requireTool } from '../helpers/tools.ts';
 
 export { freePort };

@@ -5,7 +5,7 @@
 // that a third node (LevelDB) pulling a domain from them keeps syncing across the fail-over.
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../deploy/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,16 +33,6 @@ interface Addresses {
   p2p: { peerId: string; addresses: string[] } | null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `probe` until it returns a value, within `ms`. */
 async function eventually<T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
