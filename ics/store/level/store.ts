@@ -106,7 +106,7 @@ const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
  * thread. A LevelDB point read of data in the block cache or the page cache takes a few
  * microseconds; handing it to libuv's pool instead (promise, mutex, a pool thread, a wake-up
  * of the event loop) cost an LDAP search by fingerprint ~290 µs of main-thread time against
- * ~120 µs, and a third of its searches a second at 1M records, on a 2-core machine (context
+ * ~120 µs, and ~30 % fewer searches a second at 1M records, on a 2-core machine (context
  * switches). The price: a read of data not in memory
  * blocks the event loop for one disk read. Larger reads (history, batches) stay on the pool.
  */
