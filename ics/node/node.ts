@@ -6,7 +6,7 @@ import { isIcsError } from '../errors.ts';
 import { type BatchSubmitter, Ingest, type RecordSubmitter } from '../ingest/index.ts';
 import { assertNoTestKeys, openPolicy, type PolicyEngine, trustedTestKeys, trustGaps } from '../policy/index.ts';
 import { DEFAULT_LIMITS, type Issuer, type KeyRecord, type RecordLimits, reviveRecord } from '../record/index.ts';
-import { openLevelStore } from '../store/level/index.ts';
+import { type LevelStoreInit, openLevelStore } from '../store/level/index.ts';
 import { createMemoryStore } from '../store/memory/index.ts';
 import { openPostgresStore } from '../store/postgres/index.ts';
 import type { RecordReader, RecordStore, StoreHooks } from '../store/types.ts';
@@ -65,7 +65,10 @@ export interface IcsNode {
  * there. A PostgreSQL store that cannot be opened (bad URL, unreachable, foreign or newer
  * schema) fails here, before anything else of the node starts.
  */
-async function openStore(dir: DataDir, config: NodeConfig, hooks: StoreHooks): Promise<RecordStore> {
+/** What opening a store may be told besides the hooks every store takes. */
+type OpenHooks = StoreHooks & Pick<LevelStoreInit, 'onUpgrade'>;
+
+async function openStore(dir: DataDir, config: NodeConfig, hooks: OpenHooks): Promise<RecordStore> {
   if (config.store.backend === 'memory' || config.store.backend === 'postgres') {
     const serving = await dir.runningNode();
     if (serving) throw dir.inUseError(serving);
@@ -81,7 +84,7 @@ async function openStore(dir: DataDir, config: NodeConfig, hooks: StoreHooks): P
   }
 }
 
-async function openLevel(dir: DataDir, config: NodeConfig, hooks: StoreHooks): Promise<RecordStore> {
+async function openLevel(dir: DataDir, config: NodeConfig, hooks: OpenHooks): Promise<RecordStore> {
   const level = config.store.level;
   return openLevelStore({
     ...hooks,
@@ -179,7 +182,7 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
   const limits: RecordLimits = { ...DEFAULT_LIMITS, ...config.limits };
   // Every accepted record version is appended to its domains' logs in the record's own batch.
   const log = new TransparencyLog();
-  const store = await openStore(dataDir, config, { derived: [log] });
+  const store = await openStore(dataDir, config, { derived: [log], onUpgrade: (upgrade) => logger.info(upgrade, 'store format upgraded') });
   let policy: PolicyEngine;
   try {
     policy = await loadPolicyFor(dataDir, config, store, logger, options.testKeys);

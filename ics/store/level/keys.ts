@@ -17,6 +17,8 @@
 //   0b 02 id issuedAt(8) serial → ''   a record's certificates, oldest issuance first
 //   0b 03 notAfter(8) serial    → ''   certificates by expiry, soonest first
 //   0b 04 issuer(32) serial     → ''   revoked certificates of one issuing CA, serial order
+//   0c token                    → id… | ff    token head: the ids of the few records holding
+//                                             the token, or ff once more than a few have
 //
 // The reconciliation set is the built-in derived structure (../sync-set.ts), kept in 07;
 // registered ones (../derived.ts) under 0a by name. The certificate index (../certificates.ts)
@@ -31,6 +33,11 @@
 // Key ids and subkey fingerprints are point lookups (what gpg asks for most, by key id over
 // HKP and LDAP): a get uses LevelDB's Bloom filters, a range scan cannot. Their value is the
 // ids of the records holding that key, nearly always one.
+// Tokens are ranges (04), since a prefix search needs one, but most of them (serial numbers,
+// mailboxes) belong to one record: a token's head (0c) lists its records while they are few,
+// so that an exact lookup of a rare token is one point read (a range scan is a round trip to
+// LevelDB's threads and three reads: token, event, record). ff marks a token that has had
+// more records than a head holds; its lookups scan the range, as before.
 import type { EntityKind } from '../../record/index.ts';
 import { SYNC_SET, syncDomainPrefix } from '../sync-set.ts';
 
@@ -47,6 +54,7 @@ export const Space = {
   history: 0x09,
   derived: 0x0a,
   certificate: 0x0b,
+  tokenHead: 0x0c,
 } as const;
 
 /** Second byte of a certificate-index key: the entry, or which secondary index. */
@@ -141,6 +149,10 @@ export const keyIdKey = (keyIdHex: string) => hexKey(Space.keyId, keyIdHex);
 export const subkeyKey = (fingerprintHex: string) => hexKey(Space.subkey, fingerprintHex);
 
 export const tokenKey = (token: string, doc: number) => named(Space.token, token, { doc });
+/** A token's head: `0c token`. */
+export const tokenHeadKey = (token: string) => key(Space.tokenHead, utf8(token));
+/** Every token head. */
+export const tokenHeadRange = () => range(Buffer.of(Space.tokenHead));
 /** Exact token: `04 token 00 …`. */
 export const tokenRange = (token: string) => range(key(Space.token, utf8(token), sep));
 /** Tokens starting with `prefix`: UTF-8 never holds 0xff, so `prefix ff` closes the range. */

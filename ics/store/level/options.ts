@@ -7,6 +7,7 @@
 // (reproduced without this store), ~16 entries per device record written.
 
 import type { StoreHooks } from '../derived.ts';
+import type { FormatUpgrade } from './format.ts';
 
 export interface LevelStoreInit extends StoreHooks {
   /** Database directory; created (with its parents) when missing. */
@@ -28,6 +29,8 @@ export interface LevelStoreInit extends StoreHooks {
    * throughput.
    */
   readonly syncWrites?: boolean;
+  /** Told when the store was upgraded from an older format at open (format.ts), for the log. */
+  readonly onUpgrade?: (upgrade: FormatUpgrade) => void;
 }
 
 /** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */

@@ -58,6 +58,7 @@ import {
   readRevokedBy,
 } from './certificates.ts';
 import { decodeEvent, decodeRecordValue, eventRecordId, type StoredEntry } from './codec.ts';
+import { checkFormat, loadableFormat, STORE_FORMAT } from './format.ts';
 import { DerivedGroup, derivedReader, type DerivedSpace, derivedSpaces } from './derived.ts';
 import {
   docOf,
@@ -77,18 +78,18 @@ import {
   subkeyKey,
   syncPrefix,
   time64,
+  tokenHeadKey,
   tokenPrefixRange,
   tokenRange,
   uint48,
 } from './keys.ts';
-import { type BatchOp, decodeIdList, type ListChange, listKeys, listOps, type Version, writeOps } from './ops.ts';
+import { type BatchOp, decodeIdList, isMany, type ListChange, listKeys, listOps, type Version, writeOps } from './ops.ts';
 import { readAll, readBatches, steps } from './read.ts';
 import { BLOCK_BYTES, type LevelStoreInit, MAX_FILE_BYTES, MAX_GROUP_WRITES, type ResolvedLevelOptions, resolveOptions } from './options.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
 /** Version of the key layout and values, kept under meta `format`. */
-const STORE_FORMAT = 1;
 /** Sync-set entries read per step when a domain's bucket index is built. */
 const BUILD_STEP = 1024;
 /** Events replayed into a derived structure per batch while it catches up with the event log (#catchUp). */
@@ -221,7 +222,8 @@ export class LevelStore implements RecordStore {
       throw new IcsError('UNAVAILABLE', `store at ${options.path} cannot be opened`, { cause });
     }
     try {
-      await checkFormat(db);
+      const upgrade = await checkFormat(db, async () => (await readAll(db.keys({ limit: 1 }))).length === 0);
+      if (upgrade) init.onUpgrade?.(upgrade);
       const [last] = await readAll(db.keys({ ...range(Buffer.of(Space.event)), reverse: true, limit: 1 }));
       const lastSeq = last ? readUint48(last, 1) : 0;
       const counts = new Map<EntityKind, number>();
@@ -418,7 +420,13 @@ export class LevelStore implements RecordStore {
     const t = token.toLowerCase();
     const limit = normaliseLimit(options.limit);
     if (!validName(t) || t.length > MAX_TOKEN_LENGTH || limit === 0) return [];
-    if (!options.prefix) return this.#idsOf(await this.#docsIn(tokenRange(t), limit));
+    if (!options.prefix) {
+      // The head answers for a token few records hold (keys.ts); MANY_IDS sends to the range.
+      const head = this.#db.getSync(tokenHeadKey(t));
+      if (head === undefined) return [];
+      if (!isMany(head)) return decodeIdList(head, limit).map((id) => decodeId(id));
+      return this.#idsOf(await this.#docsIn(tokenRange(t), limit));
+    }
     // One record may hold several tokens with this prefix: collect distinct record numbers.
     const docs = new Set<number>();
     await readBatches(this.#db.keys(tokenPrefixRange(t)), (keys) => {
@@ -792,17 +800,6 @@ export class LevelStore implements RecordStore {
   }
 }
 
-async function checkFormat(db: Db): Promise<void> {
-  const format = await db.get(metaKey('format'));
-  if (format === undefined) {
-    const [any] = await readAll(db.keys({ limit: 1 }));
-    if (any) throw new IcsError('UNAVAILABLE', 'the directory holds a LevelDB database that is not an ICS store');
-    await db.put(metaKey('format'), Buffer.of(STORE_FORMAT), { sync: true });
-  } else if (format[0] !== STORE_FORMAT) {
-    throw new IcsError('UNAVAILABLE', `store format ${format[0]} is not supported (this version reads ${STORE_FORMAT})`);
-  }
-}
-
 /** Entries written per batch when a snapshot is loaded: a few MB. */
 const LOAD_BATCH = 2048;
 
@@ -827,7 +824,7 @@ export async function loadSnapshot(path: string, batches: AsyncIterable<Array<[B
       }
     }
     if (!format) throw new IcsError('BAD_REQUEST', 'the snapshot holds no ICS store (no format entry)');
-    if (format[0] !== STORE_FORMAT) throw new IcsError('UNAVAILABLE', `the snapshot is of store format ${format[0]}; this version reads ${STORE_FORMAT}`);
+    if (!loadableFormat(format[0] as number)) throw new IcsError('UNAVAILABLE', `the snapshot is of store format ${format[0]}; this version reads ${STORE_FORMAT}`);
     await db.close();
     return { entries };
   } catch (error) {
