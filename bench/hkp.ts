@@ -205,7 +205,11 @@ export async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ 
   const dir = storeDir(corpus.count);
   const marker = `${dir}.complete`;
   const start = performance.now();
-  if (existsSync(marker)) return { dir, built: false, ms: performance.now() - start };
+  if (existsSync(marker)) {
+    // A store cached by an older version is upgraded once here, not in every run's copy.
+    await (await LevelStore.open({ path: dir, onUpgrade: (u) => ctx.log(`  hkp store: format ${u.from} → ${u.to} in ${seconds(u.ms)}`) })).close();
+    return { dir, built: false, ms: performance.now() - start };
+  }
   rmSync(dir, { recursive: true, force: true });
   ctx.log(`  hkp store: writing ${int(corpus.count)} records into ${dir} (once; reused by later runs)`);
   const store = await LevelStore.open({ path: dir, syncWrites: false });

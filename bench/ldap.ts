@@ -257,7 +257,7 @@ async function run(ctx: BenchContext): Promise<void> {
   ctx.row('slapd', `${slapdDb.built ? 'built' : 'cached'}: mdb, ${int(corpus.count + 3)} entries, index ${slapdIndexes.join('; ')}${slapdDb.built ? ` in ${seconds(slapdDb.ms)}` : ''}`);
 
   const logger = pino({ level: 'warn' });
-  const store = await LevelStore.open({ path: built.dir });
+  const store = await LevelStore.open({ path: built.dir, onUpgrade: (u) => ctx.log(`  ics store: format ${u.from} → ${u.to} in ${seconds(u.ms)}`) });
   const engine = await PolicyEngine.create(policyFromObject({ version: 1, domains: [{ name: 'devices', read: 'public' }] }, 'bench-policy.yaml'));
   const ingest = new Ingest({}, { store, policy: engine, logger });
   const server = createLdapServer(
