@@ -3,14 +3,17 @@
 // store benchmark's corpus in a LevelDB store), with a warm working set and cold, beside a
 // bare node:http server answering a fixed body of the same size (the ceiling); then
 // `/pks/add` of new device records (gpg's form-encoded keytext) beside the store
-// benchmark's end-to-end ingest (parseRecord + store.write) on the same store. The load
-// generator (autocannon) runs in a worker thread: its own event loop, its own core.
+// benchmark's end-to-end ingest (parseRecord + store.write) on the same store; then, when
+// Debian's SKS is installed, the same new device keys loaded by /pks/add into SKS and into an
+// empty node, and looked up from both by fingerprint (SKS started here: bench/hkp-sks.ts).
+// The load generator (autocannon; for SKS, which closes every connection, a raw-socket one
+// from bench/hkp-sks.ts) runs in a worker thread: its own event loop, its own core.
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -24,7 +27,8 @@ import { armor, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import { corpusWrite, environmentLine, int, mib, pick, pool, seconds, threadCpu, type BenchContext, type Benchmark } from './harness.ts';
 import { benchPolicy, corpusSeeds, issuerRecord } from './corpus-policy.ts';
-import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
+import { closeLoad, processCpuMs, sksInstalled, startSks } from './hkp-sks.ts';
+import { CACHE_DIR, type Corpus, corpusChunks, fingerprintOf, lightRecords, loadCorpus } from './store-corpus.ts';
 import { deviceUserId, type IssuerSeed, issuerFromSeed, keyCreated } from './store-corpus-shared.ts';
 import { deviceRecord } from './store-packets.ts';
 
@@ -32,6 +36,9 @@ import { deviceRecord } from './store-packets.ts';
 const GOAL_SHARE = 0.7;
 const GOAL_P99_MS = 10;
 const GOAL_ADD_SHARE = 0.6;
+/** Against SKS: loading by /pks/add at least as fast, lookups by fingerprint at least twice as fast. */
+const GOAL_SKS_LOAD = 1;
+const GOAL_SKS_GET = 2;
 /** Bumped whenever the store built here changes, so that an old cache is not reused. */
 const STORE_VERSION = 1;
 const FINGERPRINT_BYTES = 20;
@@ -49,6 +56,10 @@ interface Settings {
   addRecords: number;
   addConnections: number;
   ingestRounds: number;
+  /** New device keys loaded into SKS and into an empty node, one per /pks/add. */
+  sksKeys: number;
+  /** Clients loading them, as a handful of gpg --send-keys would. */
+  sksLoadConnections: number;
 }
 
 const FULL: Settings = {
@@ -62,6 +73,8 @@ const FULL: Settings = {
   addRecords: 10_000,
   addConnections: 64,
   ingestRounds: 2,
+  sksKeys: 20_000,
+  sksLoadConnections: 4,
 };
 const QUICK: Settings = {
   records: 20_000,
@@ -74,6 +87,8 @@ const QUICK: Settings = {
   addRecords: 1_000,
   addConnections: 64,
   ingestRounds: 2,
+  sksKeys: 500,
+  sksLoadConnections: 4,
 };
 
 // ---- the load generator --------------------------------------------------------------------
@@ -143,9 +158,14 @@ autocannon(opts, (err, raw) => {
 
 const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
 
-export async function load(options: LoadOptions): Promise<LoadResult> {
+export function load(options: LoadOptions): Promise<LoadResult> {
+  return withServerCpu(() => runLoad(options));
+}
+
+/** A load run with this process's main-thread CPU per request: the server's, when it runs here. */
+export async function withServerCpu(run: () => Promise<LoadResult>): Promise<LoadResult> {
   const before = threadCpu();
-  const result = await runLoad(options);
+  const result = await run();
   const after = threadCpu();
   return before && after ? { ...result, cpuPerRequest: ((after.mainMs - before.mainMs) * 1000) / result.total } : result;
 }
@@ -244,12 +264,17 @@ export function cloneStore(from: string, to: string): void {
 export async function corpusNode(pristine: string, seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }, run: string) {
   const root = join(CACHE_DIR, `${run}-run-${process.pid}`);
   cloneStore(pristine, root);
+  return { root, ...(await nodeAt(root, seeds)) };
+}
+
+/** The node's store at `root` (empty if there is none yet), with the corpus policy and the ingest path. */
+async function nodeAt(root: string, seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }) {
   const store = await LevelStore.open({ path: root });
   const [manufacturer, integrator] = await Promise.all([issuerRecord(seeds.manufacturer), issuerRecord(seeds.integrator)]);
   const engine = await benchPolicy(manufacturer, integrator);
   const logger = pino({ level: 'silent' });
   const ingest = new Ingest({}, { store, policy: engine, logger });
-  return { root, store, engine, logger, ingest };
+  return { store, engine, logger, ingest };
 }
 
 /** New device records (not in the corpus), made as the corpus makes them, with the same issuers. */
@@ -447,14 +472,185 @@ async function run(ctx: BenchContext): Promise<void> {
     await store.close();
     rmSync(root, { recursive: true, force: true });
   }
+  await versusSks(ctx, s, seeds, corpus.count + 4 * s.addRecords);
   ctx.row('memory', `OS maxRSS of the whole process ${mib(process.resourceUsage().maxRSS * 1024)} (server, load generator thread and corpus together)`);
   ctx.figure('memory.max_rss', { value: process.resourceUsage().maxRSS / 1024, unit: 'MiB', baseline: null, goal: 'info (server, load generator thread and corpus together)', met: true });
-  ctx.describe({ records: s.records, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds, hotSet: s.hotSet, addRecords: s.addRecords, addConnections: s.addConnections });
+  ctx.describe({ records: s.records, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds, hotSet: s.hotSet, addRecords: s.addRecords, addConnections: s.addConnections, sksKeys: s.sksKeys, sksLoadConnections: s.sksLoadConnections });
+}
+
+// ---- against SKS -----------------------------------------------------------------------------
+
+/**
+ * SKS beside the node: the same `sksKeys` new device keys loaded one per /pks/add (gpg's form)
+ * from `sksLoadConnections` clients into SKS and into an empty node, then looked up by
+ * fingerprint from both at `connections`. Both stores live in one throwaway directory, on the
+ * same file system; both are empty at the start, so neither loads into a bigger database.
+ * The node is driven by autocannon, as in the rows above; SKS, which closes the connection
+ * after every answer (autocannon then loses every other request), by closeLoad: a new
+ * connection per request. Lookups are also measured with the node answering closeLoad, to
+ * compare the two servers under the same connection-per-request clients.
+ */
+async function versusSks(ctx: BenchContext, s: Settings, seeds: { manufacturer: IssuerSeed; integrator: IssuerSeed }, firstIndex: number): Promise<void> {
+  if (!sksInstalled()) {
+    ctx.log('  sks is not installed (Debian: apt-get install sks): the SKS baseline (sks.* rows) is skipped');
+    return;
+  }
+  const made = performance.now();
+  const keys = newDevices(seeds, firstIndex, s.sksKeys);
+  const fingerprints = keys.map((bytes) => fingerprintOf(bytes).toString('hex').toUpperCase());
+  const bodies = keys.map((bytes) => `keytext=${encodeURIComponent(armor('publicKey', bytes))}`);
+  ctx.log(`  sks: made ${int(keys.length)} new device keys in ${seconds(performance.now() - made)} (not timed)`);
+
+  const parent = mkdtempSync(join(tmpdir(), 'ics-bench-sks-'));
+  let sks: Awaited<ReturnType<typeof startSks>> | undefined;
+  let node: Awaited<ReturnType<typeof nodeAt>> | undefined;
+  let server: ReturnType<typeof benchHkpServer> | undefined;
+  try {
+    sks = await startSks(join(parent, 'sks'));
+    const { url: sksUrl, pid: sksPid } = sks;
+    node = await nodeAt(join(parent, 'ics'), seeds);
+    const { store, engine } = node;
+    server = benchHkpServer(node);
+    const ics = (await server.start()).url;
+
+    // Loading, in two halves and ABBA order (SKS, node, node, SKS) so that a drift in the
+    // machine's load hits both alike. Timed by the load generator, first request to last answer.
+    const post = (generator: typeof closeLoad, url: string, from: number, to: number) =>
+      generator({
+        url,
+        connections: s.sksLoadConnections,
+        amount: to - from,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        paths: ['/pks/add'],
+        bodies: bodies.slice(from, to),
+      });
+    const half = Math.floor(keys.length / 2);
+    const loads: Record<'sks' | 'ics', LoadResult[]> = { sks: [], ics: [] };
+    // CPU: all of SKS's (one thread); the node's main thread only (its signature checks run
+    // on libuv's pool, which cannot be told apart from the load generator's thread here).
+    const cpu = { sks: 0, ics: 0 };
+    const postSks = async (from: number, to: number) => {
+      const before = processCpuMs(sksPid) ?? Number.NaN;
+      loads.sks.push(await post(closeLoad, sksUrl, from, to));
+      cpu.sks += (processCpuMs(sksPid) ?? Number.NaN) - before;
+    };
+    const postIcs = async (from: number, to: number) => {
+      const r = await post(load, ics, from, to);
+      loads.ics.push(r);
+      cpu.ics += ((r.cpuPerRequest ?? Number.NaN) * r.total) / 1000;
+    };
+    await postSks(0, half);
+    await postIcs(0, half);
+    await postIcs(half, keys.length);
+    await postSks(half, keys.length);
+
+    // What each one holds. SKS keeps no count that is up to date (its statistics are computed
+    // once a day), so every key is fetched back from both servers, which also warms both
+    // caches alike. A sample is parsed and verified: SKS re-frames the packets with old-format
+    // headers, so its bytes differ, but the canonical record must be the one sent.
+    const getPath = (i: number) => `/pks/lookup?op=get&options=mr&search=0x${fingerprints[i]}`;
+    const held: number[] = [];
+    let icsHeld = 0;
+    await pool(
+      keys.map((_, i) => i),
+      16,
+      async (i) => {
+        const [fromSks, fromIcs] = await Promise.all([fetch(`${sksUrl}${getPath(i)}`), fetch(`${ics}${getPath(i)}`)]);
+        const [text] = await Promise.all([fromSks.text(), fromIcs.arrayBuffer()]);
+        if (fromIcs.status === 200) icsHeld++;
+        if (fromSks.status !== 200) return;
+        held.push(i);
+        if (i % Math.max(1, Math.floor(keys.length / 20)) === 0) {
+          const { record } = await parseRecord(text, { issuers: engine.issuerRing() });
+          if (!Buffer.from(record.bytes).equals(keys[i] as Buffer)) throw new Error(`sks answered another record for 0x${fingerprints[i]}`);
+        }
+      },
+    );
+    if (icsHeld !== (await store.stats()).records) throw new Error(`the node answered ${icsHeld} of the keys but holds ${(await store.stats()).records}`);
+    const rate = (results: LoadResult[], stored: number) => stored / results.reduce((sum, r) => sum + r.seconds, 0);
+    const worstP99 = (results: LoadResult[]) => Math.max(...results.map((r) => r.p99));
+    const sksRate = rate(loads.sks, held.length);
+    const icsRate = rate(loads.ics, icsHeld);
+    const refused = (results: LoadResult[]) => results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
+    const loadHow = `${int(keys.length)} keys, one per POST (gpg's form-encoded keytext), ${s.sksLoadConnections} clients, into an empty database`;
+    const perKey = (ms: number) => `${((ms * 1000) / keys.length).toFixed(0)} µs`;
+    ctx.row(
+      'sks /pks/add',
+      `${int(sksRate).padStart(9)} keys/s  p99 ${worstP99(loads.sks).toFixed(2)} ms  (${loadHow}; ${int(held.length)} stored` +
+        `${refused(loads.sks) ? `, ${refused(loads.sks)} refused` : ''}; ${perKey(cpu.sks)} sks CPU per key, no signature checked)`,
+    );
+    ctx.row(
+      'ics /pks/add',
+      `${int(icsRate).padStart(9)} keys/s  p99 ${worstP99(loads.ics).toFixed(2)} ms  (the same keys into an empty node; ${int(icsHeld)} stored` +
+        `${refused(loads.ics) ? `, ${refused(loads.ics)} refused` : ''}; ${perKey(cpu.ics)} main-thread CPU per key, 3 signatures checked on the pool)`,
+    );
+    ctx.figure('sks.load.stored', { value: held.length, unit: 'keys', baseline: keys.length, goal: `= ${keys.length} (every key sent)`, met: held.length === keys.length });
+    if (held.length === 0) {
+      ctx.log(`  !! SKS stored none of the ${int(keys.length)} keys: no SKS figures`);
+      return;
+    }
+    if (held.length < keys.length) ctx.log(`  !! SKS stored ${int(held.length)} of ${int(keys.length)} keys: its rate counts the stored ones, lookups ask for them only`);
+    const loadRatio = icsRate / sksRate;
+    ctx.row('ics/sks /pks/add', `${loadRatio.toFixed(2)}×`);
+    ctx.goal(`/pks/add loading ≥ ${GOAL_SKS_LOAD}× SKS`, loadRatio >= GOAL_SKS_LOAD, `${loadRatio.toFixed(2)}×`);
+    ctx.figure('sks.load.per_second', { value: icsRate, unit: 'keys/s', baseline: sksRate, goal: `>= ${GOAL_SKS_LOAD}x baseline (SKS)`, met: loadRatio >= GOAL_SKS_LOAD });
+    ctx.figure('sks.load.ratio', { value: loadRatio, unit: 'x', baseline: null, goal: `>= ${GOAL_SKS_LOAD}`, met: loadRatio >= GOAL_SKS_LOAD });
+    ctx.figure('sks.load.p99', { value: worstP99(loads.ics), unit: 'ms', baseline: worstP99(loads.sks), goal: 'info', met: true });
+
+    // Lookups of the keys both hold (fingerprints are random, so their order needs no
+    // shuffling), rounds rotating SKS / node / node with a connection per request; the median
+    // round of each is reported.
+    const paths = held.map(getPath);
+    const base = { connections: s.connections, duration: s.durationSec, paths };
+    const measure = {
+      sks: async () => {
+        const before = processCpuMs(sksPid);
+        const r = await closeLoad({ ...base, url: sksUrl });
+        const after = processCpuMs(sksPid);
+        return before !== undefined && after !== undefined ? { ...r, cpuPerRequest: ((after - before) * 1000) / r.total } : r;
+      },
+      ics: () => load({ ...base, url: ics }),
+      icsClose: () => withServerCpu(() => closeLoad({ ...base, url: ics })),
+    };
+    const order = ['sks', 'ics', 'icsClose'] as const;
+    const gets: Record<(typeof order)[number], LoadResult[]> = { sks: [], ics: [], icsClose: [] };
+    for (let round = 0; round < s.rounds; round++) {
+      for (let k = 0; k < order.length; k++) {
+        const who = order[(round + k) % order.length] as (typeof order)[number];
+        gets[who].push(await measure[who]());
+      }
+    }
+    const median = (results: LoadResult[]) => [...results].sort((a, b) => a.perSecond - b.perSecond)[Math.floor((results.length - 1) / 2)] as LoadResult;
+    const sksGet = median(gets.sks);
+    const icsGet = median(gets.ics);
+    const icsCloseGet = median(gets.icsClose);
+    const getHow = `${s.connections} connections, ${s.durationSec} s, median of ${s.rounds} rounds, uniform over the ${int(held.length)} keys`;
+    ctx.row('sks op=get', `${fmt(sksGet)}  (${getHow}; a new connection per request: SKS closes each; CPU: the sks process)`);
+    ctx.row('ics op=get', `${fmt(icsGet)}  (the same keys from the node, autocannon's kept-alive connections; CPU: its main thread)`);
+    ctx.row('ics op=get, closing', `${fmt(icsCloseGet)}  (the same, a new connection per request as with SKS)`);
+    ctx.log(`  (rounds, req/s: ${order.map((who) => `${who} ${gets[who].map((r) => int(r.perSecond)).join(' / ')}`).join('; ')})`);
+    const getRatio = icsGet.perSecond / sksGet.perSecond;
+    const closeRatio = icsCloseGet.perSecond / sksGet.perSecond;
+    ctx.row('ics/sks op=get', `${getRatio.toFixed(2)}×  (${closeRatio.toFixed(2)}× with a new connection per request to both)`);
+    ctx.goal(`op=get by fingerprint ≥ ${GOAL_SKS_GET}× SKS`, getRatio >= GOAL_SKS_GET, `${getRatio.toFixed(2)}×`);
+    ctx.figure('sks.get.per_second', { value: icsGet.perSecond, unit: 'req/s', baseline: sksGet.perSecond, goal: `>= ${GOAL_SKS_GET}x baseline (SKS)`, met: getRatio >= GOAL_SKS_GET });
+    ctx.figure('sks.get.ratio', { value: getRatio, unit: 'x', baseline: null, goal: `>= ${GOAL_SKS_GET}`, met: getRatio >= GOAL_SKS_GET });
+    ctx.figure('sks.get.p50', { value: icsGet.p50, unit: 'ms', baseline: sksGet.p50, goal: 'info', met: true });
+    ctx.figure('sks.get.p99', { value: icsGet.p99, unit: 'ms', baseline: sksGet.p99, goal: 'info', met: true });
+    ctx.figure('sks.get.new_connection.per_second', { value: icsCloseGet.perSecond, unit: 'req/s', baseline: sksGet.perSecond, goal: 'info', met: true });
+    ctx.figure('sks.get.new_connection.ratio', { value: closeRatio, unit: 'x', baseline: null, goal: 'info', met: true });
+  } finally {
+    await server?.stop();
+    await node?.store.close();
+    await sks?.stop();
+    rmSync(parent, { recursive: true, force: true });
+  }
 }
 
 export const hkpBenchmark: Benchmark = {
   name: 'hkp',
-  title: 'HKP + JSON API over HTTP: op=get and verify vs a bare node:http server, /pks/add vs the store ingest',
+  title: 'HKP + JSON API over HTTP: op=get and verify vs a bare node:http server, /pks/add vs the store ingest, /pks/add and op=get vs SKS',
   run,
 };
 

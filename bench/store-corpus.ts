@@ -57,7 +57,7 @@ function readHeader(fd: number): { header: Header; dataOffset: number } | undefi
 }
 
 /** Fingerprint of a corpus record: SHA-1 over its key packet (RFC 4880 §12.2). */
-function fingerprintOf(record: Buffer): Buffer {
+export function fingerprintOf(record: Buffer): Buffer {
   const length = record[1] as number; // key packets here are < 192 bytes: one length byte
   const body = record.subarray(2, 2 + length);
   return createHash('sha1').update(Buffer.from([0x99, length >> 8, length & 0xff])).update(body).digest();
