@@ -5,10 +5,14 @@
 // errors (5xx, an unexpected 4xx, a failed connection) and samples each node's RSS and open
 // file descriptors at a mark (10 minutes; 10 s in quick mode) and at the end.
 //
-// One RSS sample says more about where the garbage collector is than about growth: a node's
-// RSS swings by a third within a minute under this load as V8 lets garbage pile up before a
-// full collection. So RSS is also read every few seconds through a window after the mark and
-// through the last window of the soak, and the medians of the two windows are compared.
+// RSS under load says more about where the garbage collector is than about growth: a node's
+// RSS swings by a third within a minute as V8 lets garbage pile up before a full collection,
+// and how much room V8 keeps for it depends on how busy the machine is (one hour-long run
+// saw a node's V8 heap hold 219 MiB of old space for ~90 MiB live). What a leak changes is
+// what a node keeps when the load stops. So the load pauses at the mark, and each node's RSS
+// is read every few seconds through a window once the nodes have been quiet for a while (V8
+// collects and gives memory back when allocation stops); the same after the load ends. The
+// medians of the two quiet windows are compared; the samples under load stay in the report.
 import { armor } from '../../ics/record/index.ts';
 import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
 import { describeSample, type NodeSample, rssOf, sampleNode, seededRandom, TempDirs } from './common.ts';
@@ -42,8 +46,11 @@ export interface SoakReport {
   readonly synced: number;
   readonly mark: Record<MeshRole, NodeSample>;
   readonly end: Record<MeshRole, NodeSample>;
-  /** Window length, s: RSS through [mark, mark + window) and through the soak's last window. */
+  /** Window length, s: RSS through a window at the mark and one after the end, each after `settleSeconds` of quiet. */
   readonly windowSeconds: number;
+  readonly settleSeconds: number;
+  /** Requests sent while the load was paused for the quiet window at the mark (0 when the pause holds). */
+  readonly quietRequests: number;
   readonly markWindow: Record<MeshRole, RssWindow>;
   readonly endWindow: Record<MeshRole, RssWindow>;
 }
@@ -83,8 +90,68 @@ async function sample(m: RelMesh): Promise<Record<MeshRole, NodeSample>> {
   return out;
 }
 
-export async function runSoak(options: { seconds: number; markSeconds: number; windowSeconds: number; seed: number; log?: (line: string) => void }): Promise<SoakReport> {
-  if (options.markSeconds + options.windowSeconds > options.seconds - options.windowSeconds) throw new Error('the soak is too short for its mark and two windows');
+/**
+ * Lets the load workers be paused: each passes `through()` before every request and calls
+ * `finished()` when it stops for good; `pause()` resolves once every worker waits (no request
+ * of theirs in flight) or has finished.
+ */
+class LoadGate {
+  readonly #workers: number;
+  #opened: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  #quiet: (() => void) | undefined;
+  #waiting = 0;
+  #finished = 0;
+
+  constructor(workers: number) {
+    this.#workers = workers;
+  }
+
+  async through(): Promise<void> {
+    const opened = this.#opened;
+    if (!opened) return;
+    this.#waiting++;
+    this.#check();
+    await opened;
+    this.#waiting--;
+  }
+
+  finished(): void {
+    this.#finished++;
+    this.#check();
+  }
+
+  pause(): Promise<void> {
+    this.#opened = new Promise<void>((resolve) => (this.#open = resolve));
+    return new Promise<void>((resolve) => {
+      this.#quiet = resolve;
+      this.#check();
+    });
+  }
+
+  resume(): void {
+    const open = this.#open;
+    this.#opened = undefined;
+    this.#open = undefined;
+    this.#quiet = undefined;
+    open?.();
+  }
+
+  #check(): void {
+    if (this.#opened && this.#waiting + this.#finished === this.#workers) this.#quiet?.();
+  }
+}
+
+export async function runSoak(options: {
+  seconds: number;
+  markSeconds: number;
+  windowSeconds: number;
+  /** Quiet time before each RSS window (see the header). */
+  settleSeconds: number;
+  seed: number;
+  log?: (line: string) => void;
+}): Promise<SoakReport> {
+  if (options.markSeconds >= options.seconds) throw new Error('the soak is too short for its mark');
   const log = options.log ?? (() => undefined);
   const rng = seededRandom(options.seed);
   const temp = new TempDirs();
@@ -109,8 +176,11 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
       errors++;
       if (errorSamples.length < 10) errorSamples.push(what);
     };
+    let quiet = false;
+    let quietRequests = 0;
     const call = async (url: string, init: RequestInit, ok: readonly number[]) => {
       requests++;
+      if (quiet) quietRequests++;
       try {
         const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
         await response.arrayBuffer();
@@ -120,13 +190,16 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
       }
     };
     const start = Date.now();
-    const deadline = start + options.seconds * 1000;
+    // Moved on by the pause at the mark, so that the load runs `seconds` in all.
+    let deadline = start + options.seconds * 1000;
+    const workers = SOAK_WORKERS.lookup + SOAK_WORKERS.write + SOAK_WORKERS.status;
+    const gate = new LoadGate(workers);
     let serial = 0;
     let submitted = 0;
     let statusChanges = 0;
     const lookup = async (w: number) => {
       const r = seededRandom(options.seed + w);
-      while (Date.now() < deadline) {
+      while ((await gate.through(), Date.now() < deadline)) {
         const device = devices[r.int(20)] as Planted;
         const service = services[r.int(20)] as Planted;
         switch (r.int(5)) {
@@ -149,7 +222,7 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
     };
     const fresh: Planted[] = [];
     const writer = async () => {
-      while (Date.now() < deadline) {
+      while ((await gate.through(), Date.now() < deadline)) {
         serial++;
         const d = await plantDevice(m, `soak:new${serial}`);
         await call(`${m.url.manufacturer}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext: armor('publicKey', d.bytes) }), headers: operator }, [200]);
@@ -162,7 +235,7 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
     const statuses = async () => {
       const statusList = ['inactive', 'in-use', 'stolen', 'in-use'];
       let n = 0;
-      while (Date.now() < deadline) {
+      while ((await gate.through(), Date.now() < deadline)) {
         const device = devices[rng.int(20)] as Planted;
         const at = new Date(Date.UTC(2025, 1, 1) + ++n * 1000);
         const keytext = await statusChange(m, device, statusList[n % statusList.length] as string, at);
@@ -173,22 +246,34 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
     };
     let mark: Record<MeshRole, NodeSample> | undefined;
     let markWindow: Record<MeshRole, RssWindow> | undefined;
-    let endWindow: Record<MeshRole, RssWindow> | undefined;
+    const quietWindow = async (when: string) => {
+      await new Promise((resolve) => setTimeout(resolve, options.settleSeconds * 1000));
+      const window = await sampleWindow(m, options.windowSeconds);
+      for (const r of ROLES) log(`soak: ${when}, quiet: ${r} RSS median ${(window[r].median / 2 ** 20).toFixed(1)} MiB`);
+      return window;
+    };
     const marker = (async () => {
       await new Promise((resolve) => setTimeout(resolve, options.markSeconds * 1000));
       mark = await sample(m);
-      for (const r of ROLES) log(`soak: mark at ${options.markSeconds} s: ${r} ${describeSample((mark as Record<MeshRole, NodeSample>)[r])}`);
-      markWindow = await sampleWindow(m, options.windowSeconds);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - options.windowSeconds * 1000 - Date.now())));
-      endWindow = await sampleWindow(m, options.windowSeconds);
+      for (const r of ROLES) log(`soak: mark at ${options.markSeconds} s, under load: ${r} ${describeSample((mark as Record<MeshRole, NodeSample>)[r])}`);
+      const paused = Date.now();
+      await gate.pause();
+      quiet = true;
+      markWindow = await quietWindow('mark');
+      quiet = false;
+      deadline += Date.now() - paused;
+      gate.resume();
     })();
+    const worker = (run: () => Promise<void>) => run().finally(() => gate.finished());
     await Promise.all([
-      ...Array.from({ length: SOAK_WORKERS.lookup }, (_, w) => lookup(w)),
-      ...Array.from({ length: SOAK_WORKERS.write }, () => writer()),
-      ...Array.from({ length: SOAK_WORKERS.status }, () => statuses()),
+      ...Array.from({ length: SOAK_WORKERS.lookup }, (_, w) => worker(() => lookup(w))),
+      ...Array.from({ length: SOAK_WORKERS.write }, () => worker(writer)),
+      ...Array.from({ length: SOAK_WORKERS.status }, () => worker(statuses)),
       marker,
     ]);
     const end = await sample(m);
+    for (const r of ROLES) log(`soak: end, under load: ${r} ${describeSample(end[r])}`);
+    const endWindow = await quietWindow('end');
     // Sync kept up: every device submitted to the manufacturer reaches maintenance.
     let synced = 0;
     const settle = Date.now() + 30_000;
@@ -215,8 +300,10 @@ export async function runSoak(options: { seconds: number; markSeconds: number; w
       mark: mark as Record<MeshRole, NodeSample>,
       end,
       windowSeconds: options.windowSeconds,
+      settleSeconds: options.settleSeconds,
+      quietRequests,
       markWindow: markWindow as Record<MeshRole, RssWindow>,
-      endWindow: endWindow as Record<MeshRole, RssWindow>,
+      endWindow,
     };
   } finally {
     await m.stop();
