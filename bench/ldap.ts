@@ -2,18 +2,18 @@
 // holding N device records (the store benchmark's corpus, in a LevelDB store), by fingerprint
 // (GnuPG's schema-v2 lookup) and by a compound filter, from a load generator in its own
 // process — and, beside it in the same run and from the same generator, OpenLDAP's slapd
-// (mdb back-end, started here on a loopback port) holding the same pgpKeyInfo entries.
+// (mdb back-end, started here on a loopback port) holding the same pgpKeyInfo entries. The
+// node's server runs in a process of its own too (bench/ldap-server.ts), so that its CPU and
+// memory figures are the server's alone, as slapd's are.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { freePort } from '../deploy/free-port.ts';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { Ingest } from '../ics/ingest/index.ts';
 import { Dit } from '../ics/ldap/dit.ts';
-import { createLdapServer, ldapInit } from '../ics/ldap/index.ts';
 import {
   attributeTypeDescription,
   GNUPG_ATTRIBUTES,
@@ -22,11 +22,12 @@ import {
   PGP_SERVER_INFO_CLASS,
 } from '../ics/ldap/schema.ts';
 import { keyEntry } from '../ics/ldap/views.ts';
-import { PolicyEngine, policyFromObject } from '../ics/policy/index.ts';
 import { scanKeyFacts } from '../ics/record/index.ts';
+import type { FormatUpgrade } from '../ics/store/level/format.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { StoredRecord } from '../ics/store/types.ts';
-import { corpusWrite, environmentLine, int, mib, pick, pool, RssSampler, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, int, mib, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import type { ServerMemory } from './ldap-server.ts';
 import { type ClientConfig, type ClientResult, GET_ATTRIBUTES, requestFilter, SEARCH_ATTRIBUTES, searchOnce } from './ldap-client.ts';
 import { runTool, SLAPADD, schemaFromOlcLdif, slapdInstalled, startSlapd, writeSlapdConf } from './ldap-slapd.ts';
 import { CACHE_DIR, checkCorpus, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
@@ -35,6 +36,9 @@ import { CACHE_DIR, checkCorpus, type Corpus, corpusChunks, lightRecords, loadCo
 const GOAL_SHARE = 0.75;
 /** Beyond the goal: ahead of slapd, as HKP is ahead of SKS. */
 const AIM_SHARE = 1;
+/** Goals from the brief for the server process: RSS flat under load, and a peak that fits a small machine. */
+const MEMORY_GROWTH = 0.1;
+const MEMORY_PEAK_MIB = 512;
 const BASE_DN = 'dc=ics,dc=example';
 const FINGERPRINT_BYTES = 20;
 /** Bumped whenever the stores or LDIF built here change, so that an old cache is not reused. */
@@ -61,6 +65,7 @@ const QUICK: Settings = { records: 20_000, shapes: [{ connections: 4, inFlight: 
 
 const ICS_LDIF = fileURLToPath(new URL('../schemas/ics-ldap-schema.ldif', import.meta.url));
 const CLIENT = fileURLToPath(new URL('./ldap-client.ts', import.meta.url));
+const SERVER = fileURLToPath(new URL('./ldap-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 const storeDir = (n: number) => join(CACHE_DIR, `ldap-store-v${CACHE_VERSION}-${n}`);
@@ -169,17 +174,42 @@ async function ensureSlapd(ctx: BenchContext, corpus: Corpus, indexes: readonly 
   return { conf, built: true, ms: performance.now() - start };
 }
 
-/** Resident memory as Linux splits it: private (heap, caches) and file-backed (mapped files). */
-function residentSplit(): { anon: number; file: number } | undefined {
-  try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-    return { anon: kb('RssAnon'), file: kb('RssFile') };
-  } catch {
-    return undefined;
-  }
-}
 
+
+/** Starts bench/ldap-server.ts on the store in `dir`; its stdout answers one line per request. */
+async function startIcsServer(dir: string): Promise<{
+  port: number;
+  pid: number;
+  upgrade?: FormatUpgrade;
+  memory(): Promise<ServerMemory>;
+  stop(): Promise<void>;
+}> {
+  // As deploy/ics.service runs the node: two malloc arenas.
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, dir, BASE_DN], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4096);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  const next = async <T>(): Promise<T> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`the LDAP server process ended: ${err}`);
+    return JSON.parse(line.value) as T;
+  };
+  const ready = await next<{ port: number; pid: number; upgrade?: FormatUpgrade }>();
+  return {
+    ...ready,
+    memory: () => {
+      child.stdin?.write('memory\n');
+      return next<ServerMemory>();
+    },
+    stop: async () => {
+      child.stdin?.end('stop\n');
+      await exited;
+    },
+  };
+}
 
 /** Runs the load generator in its own node process (tsx for TypeScript). */
 function runClient(config: ClientConfig): Promise<ClientResult> {
@@ -256,20 +286,14 @@ async function run(ctx: BenchContext): Promise<void> {
   const slapdDb = await ensureSlapd(ctx, corpus, slapdIndexes);
   ctx.row('slapd', `${slapdDb.built ? 'built' : 'cached'}: mdb, ${int(corpus.count + 3)} entries, index ${slapdIndexes.join('; ')}${slapdDb.built ? ` in ${seconds(slapdDb.ms)}` : ''}`);
 
-  const logger = pino({ level: 'warn' });
-  const store = await LevelStore.open({ path: built.dir, onUpgrade: (u) => ctx.log(`  ics store: format ${u.from} → ${u.to} in ${seconds(u.ms)}`) });
-  const engine = await PolicyEngine.create(policyFromObject({ version: 1, domains: [{ name: 'devices', read: 'public' }] }, 'bench-policy.yaml'));
-  const ingest = new Ingest({}, { store, policy: engine, logger });
-  const server = createLdapServer(
-    // The load generator stands for many clients: its address is exempt from the per-address limits.
-    ldapInit({ baseDn: BASE_DN, nodeInfo: { name: 'bench', version: 'bench' }, exempt: ['127.0.0.1'] }),
-    { store, policy: () => engine, ingest, logger },
-  );
-  const ics = await server.start();
-  const slapd = await startSlapd(slapdDb.conf, await freePort());
-  const memory = new RssSampler(50).start();
+  const ics = await startIcsServer(built.dir);
+  if (ics.upgrade) ctx.log(`  ics store: format ${ics.upgrade.from} → ${ics.upgrade.to} in ${seconds(ics.upgrade.ms)}`);
+  let slapd: Awaited<ReturnType<typeof startSlapd>> | undefined;
   try {
+    slapd = await startSlapd(slapdDb.conf, await freePort());
     await checkSameEntries(corpus, ics, slapd, Math.min(s.samples, 100));
+    // After the check's searches: the server as a user finds it once it has started and answered.
+    const before = await ics.memory();
     ctx.row('same entries', `${Math.min(s.samples, 100)} random records searched on both servers both ways: identical entries (modifyTimestamp aside)`);
     const dit = new Dit(BASE_DN);
     const example = requestFilter('compound', '', 122_344).text;
@@ -283,8 +307,8 @@ async function run(ctx: BenchContext): Promise<void> {
         for (let round = 0; round < s.rounds; round++) {
           const order = round % 2 === 0 ? (['ics', 'slapd'] as const) : (['slapd', 'ics'] as const);
           for (const who of order) {
-            const port = who === 'ics' ? ics.port : slapd.port;
-            const pid = who === 'ics' ? process.pid : slapdPid(slapdDb.conf);
+            const port = who === 'ics' ? ics.port : (slapd as { port: number }).port;
+            const pid = who === 'ics' ? ics.pid : slapdPid(slapdDb.conf);
             const cpu0 = pid ? processCpuMs(pid) : undefined;
             const r = await runClient({
               host: '127.0.0.1',
@@ -329,20 +353,24 @@ async function run(ctx: BenchContext): Promise<void> {
         if (a.cpuUs !== undefined) ctx.figure(`${key}.cpu_per_search`, { value: a.cpuUs, unit: 'µs', baseline: b.cpuUs ?? null, goal: 'info (an upper bound: warm-up included)', met: true });
       }
     }
-    const peak = memory.stop();
-    const split = residentSplit();
+    const after = await ics.memory();
+    const growth = after.rss / before.rss - 1;
     ctx.row(
       'memory',
-      `peak RSS of the node (LDAP server, LevelDB store, caches) ${mib(peak)}, from ${mib(memory.startRss)} before the searches` +
-        (split ? `; at the end private ${mib(split.anon)} (JS heap ${mib(process.memoryUsage().heapUsed)}), file-backed ${mib(split.file)} (LevelDB's memory-mapped tables)` : ''),
+      `node's LDAP server process: RSS ${mib(before.rss)} before the searches, ${mib(after.rss)} after (${(growth * 100).toFixed(1)} %), peak ${mib(after.peakRss)}; ` +
+        `after: private ${mib(after.anon)} (V8 heap ${mib(after.heapUsed)} used of ${mib(after.heapTotal)}, external ${mib(after.external)}), file-backed ${mib(after.file)} (LevelDB's memory-mapped tables)`,
     );
-    ctx.figure('memory.peak_rss', { value: peak / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info (the bench process: server, store and caches)', met: true });
-    ctx.figure('memory.rss_growth', { value: (peak - memory.startRss) / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info', met: true });
+    ctx.goal(`server RSS after the searches within +${MEMORY_GROWTH * 100} % of before`, growth <= MEMORY_GROWTH, `${(growth * 100).toFixed(1)} %`);
+    ctx.goal(`server peak RSS ≤ ${MEMORY_PEAK_MIB} MiB`, after.peakRss <= MEMORY_PEAK_MIB * 2 ** 20, mib(after.peakRss));
+    ctx.figure('memory.server_peak_rss', { value: after.peakRss / 2 ** 20, unit: 'MiB', baseline: null, goal: `<= ${MEMORY_PEAK_MIB}`, met: after.peakRss <= MEMORY_PEAK_MIB * 2 ** 20 });
+    ctx.figure('memory.server_rss_after', { value: after.rss / 2 ** 20, unit: 'MiB', baseline: before.rss / 2 ** 20, goal: `<= ${1 + MEMORY_GROWTH}x baseline (RSS before the searches)`, met: growth <= MEMORY_GROWTH });
+    ctx.figure('memory.server_private_after', { value: after.anon / 2 ** 20, unit: 'MiB', baseline: before.anon / 2 ** 20, goal: 'info', met: true });
+    ctx.figure('memory.server_file_backed_after', { value: after.file / 2 ** 20, unit: 'MiB', baseline: before.file / 2 ** 20, goal: 'info (LevelDB tables mapped: page cache)', met: true });
+    ctx.figure('memory.server_heap_used_after', { value: after.heapUsed / 2 ** 20, unit: 'MiB', baseline: before.heapUsed / 2 ** 20, goal: 'info', met: true });
     ctx.describe({ records: corpus.count, shapes: s.shapes, warmMs: s.warmMs, measureMs: s.measureMs, rounds: s.rounds, slapdIndexes });
   } finally {
-    await slapd.stop();
-    await server.stop();
-    await store.close();
+    await slapd?.stop();
+    await ics.stop();
   }
 }
 
