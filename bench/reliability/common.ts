@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 import { parseDocument } from 'yaml';
 import { initDataDir, type NodeRole } from '../../ics/node/index.ts';
 import { armor } from '../../ics/record/index.ts';
@@ -196,6 +197,33 @@ export async function serveNode(dir: string, options: { p2p?: boolean; logLevel?
 /** Node flags for the served processes, from BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
 export function benchNodeFlags(): string[] {
   return (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
+/**
+ * Asks a node, through its inspector, for a full garbage collection that also gives freed
+ * memory back (HeapProfiler.collectGarbage: V8's low-memory collection). Resolves when done.
+ */
+export async function collectGarbage(inspectorUrl: string, timeoutMs = 30_000): Promise<void> {
+  const socket = new WebSocket(inspectorUrl);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer from the inspector at ${inspectorUrl}`)), timeoutMs);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(data.toString()) as { id?: number; error?: { message: string } };
+        if (message.id !== 1) return;
+        clearTimeout(timer);
+        if (message.error) reject(new Error(`inspector: ${message.error.message}`));
+        else resolve();
+      });
+    });
+  } finally {
+    socket.close();
+  }
 }
 
 /** Resident set size of a process in bytes (Linux /proc), undefined when it is gone. */

@@ -23,6 +23,11 @@ export interface RelMesh {
   readonly ldapPort: Record<MeshRole, number>;
   readonly pid: Record<MeshRole, number>;
   readonly passwords: Record<MeshUser, string>;
+  /**
+   * Each node's inspector (ws://127.0.0.1:PORT/…) when started with `inspect`: the soak asks
+   * through it for a full garbage collection before it reads RSS (common.ts collectGarbage).
+   */
+  readonly inspector: Partial<Record<MeshRole, string>>;
   /** Basic-auth headers of a maintenance user. */
   auth(user: MeshUser): Record<string, string>;
   issuer(name: ExampleIssuer): Promise<openpgp.PrivateKey>;
@@ -33,7 +38,7 @@ export interface RelMesh {
  * initMesh + startMesh in `root`; before the start, maintenance gets the user `guest` and its
  * `system` domain is narrowed from "any authenticated user" to the infield peer and `operator`.
  */
-export async function startRelMesh(root: string): Promise<RelMesh> {
+export async function startRelMesh(root: string, options: { inspect?: boolean } = {}): Promise<RelMesh> {
   const mesh = await initMesh(root);
   const maintenance = mesh.nodes.maintenance.dir;
   const guest = randomBytes(18).toString('base64url');
@@ -52,7 +57,15 @@ export async function startRelMesh(root: string): Promise<RelMesh> {
 
   // Every client of the suite comes from 127.0.0.1, as gateways behind one NAT.
   await exemptLoopback(mesh);
-  const running = await startMesh(mesh, { logLevel: 'error', output: (role, line) => process.stderr.write(`[${role}] ${line}\n`), nodeFlags: benchNodeFlags() });
+  const inspector: Partial<Record<MeshRole, string>> = {};
+  const output = (role: MeshRole, line: string) => {
+    // Node says where its inspector listens on stderr; on loopback, at a port of its choosing.
+    const ws = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(line)?.[1];
+    if (ws) inspector[role] = ws;
+    else if (!/^(For help, see: https:\/\/nodejs\.org\/|Debugger attached\.|Debugger ending on )/.test(line)) process.stderr.write(`[${role}] ${line}\n`);
+  };
+  const nodeFlags = [...benchNodeFlags(), ...(options.inspect ? ['--inspect=127.0.0.1:0'] : [])];
+  const running = await startMesh(mesh, { logLevel: 'error', output, nodeFlags });
   const url = {} as Record<MeshRole, string>;
   const ldapPort = {} as Record<MeshRole, number>;
   const pid = {} as Record<MeshRole, number>;
@@ -71,6 +84,7 @@ export async function startRelMesh(root: string): Promise<RelMesh> {
     ldapPort,
     pid,
     passwords,
+    inspector,
     auth: (user) => ({ authorization: `Basic ${Buffer.from(`${user}:${passwords[user]}`).toString('base64')}` }),
     async issuer(name) {
       let key = keys.get(name);

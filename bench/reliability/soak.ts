@@ -7,15 +7,16 @@
 //
 // RSS under load says more about where the garbage collector is than about growth: a node's
 // RSS swings by a third within a minute as V8 lets garbage pile up before a full collection,
-// and how much room V8 keeps for it depends on how busy the machine is (one hour-long run
-// saw a node's V8 heap hold 219 MiB of old space for ~90 MiB live). What a leak changes is
-// what a node keeps when the load stops. So the load pauses at the mark, and each node's RSS
-// is read every few seconds through a window once the nodes have been quiet for a while (V8
-// collects and gives memory back when allocation stops); the same after the load ends. The
-// medians of the two quiet windows are compared; the samples under load stay in the report.
+// and how much room V8 keeps for it depends on how busy the machine is (one hour-long run saw
+// a node's V8 heap hold 219 MiB of old space for ~90 MiB live; half a minute without load did
+// not give it back). What a leak changes is what a node keeps. So the load pauses at the mark,
+// and each node's RSS is read 12 times through a window, each time right after the soak has
+// asked the node for a full garbage collection (through its inspector, on loopback: V8's
+// low-memory collection, which also returns freed pages); the same after the load ends. The
+// medians of the two windows are compared; the samples under load stay in the report.
 import { armor } from '../../ics/record/index.ts';
 import { type MeshRole, ROLES } from '../../deploy/mesh.ts';
-import { describeSample, type NodeSample, rssOf, sampleNode, seededRandom, TempDirs } from './common.ts';
+import { collectGarbage, describeSample, type NodeSample, rssOf, sampleNode, seededRandom, TempDirs } from './common.ts';
 import { type Planted, plantDevice, plantService, type RelMesh, startRelMesh, statusChange, submit } from './mesh.ts';
 
 /** Workers of each kind; also the bound on client sockets each node may hold open for them. */
@@ -46,7 +47,7 @@ export interface SoakReport {
   readonly synced: number;
   readonly mark: Record<MeshRole, NodeSample>;
   readonly end: Record<MeshRole, NodeSample>;
-  /** Window length, s: RSS through a window at the mark and one after the end, each after `settleSeconds` of quiet. */
+  /** Window length, s: RSS (after a full collection) through a window at the mark and one after the end, each after `settleSeconds` of quiet. */
   readonly windowSeconds: number;
   readonly settleSeconds: number;
   /** Requests sent while the load was paused for the quiet window at the mark (0 when the pause holds). */
@@ -66,11 +67,14 @@ function rssWindow(values: readonly number[]): RssWindow {
   return { samples: sorted.length, median, min: sorted[0] as number, max: sorted.at(-1) as number };
 }
 
-/** Reads every node's RSS `WINDOW_SAMPLES` times, evenly through `seconds`. */
+/** Reads every node's RSS `WINDOW_SAMPLES` times, evenly through `seconds`, each after a full collection. */
 async function sampleWindow(m: RelMesh, seconds: number): Promise<Record<MeshRole, RssWindow>> {
   const values = Object.fromEntries(ROLES.map((r) => [r, [] as number[]])) as Record<MeshRole, number[]>;
   for (let i = 0; i < WINDOW_SAMPLES; i++) {
     for (const role of ROLES) {
+      const inspector = m.inspector[role];
+      if (!inspector) throw new Error(`${role} node has no inspector (the soak starts the mesh with inspect)`);
+      await collectGarbage(inspector);
       const rss = await rssOf(m.pid[role]);
       if (rss === undefined) throw new Error(`${role} node (pid ${m.pid[role]}) is gone`);
       values[role].push(rss);
@@ -155,7 +159,7 @@ export async function runSoak(options: {
   const log = options.log ?? (() => undefined);
   const rng = seededRandom(options.seed);
   const temp = new TempDirs();
-  const m = await startRelMesh(await temp.make('soak'));
+  const m = await startRelMesh(await temp.make('soak'), { inspect: true });
   try {
     const operator = m.auth('operator');
     const devices: Planted[] = [];
@@ -249,7 +253,7 @@ export async function runSoak(options: {
     const quietWindow = async (when: string) => {
       await new Promise((resolve) => setTimeout(resolve, options.settleSeconds * 1000));
       const window = await sampleWindow(m, options.windowSeconds);
-      for (const r of ROLES) log(`soak: ${when}, quiet: ${r} RSS median ${(window[r].median / 2 ** 20).toFixed(1)} MiB`);
+      for (const r of ROLES) log(`soak: ${when}, quiet, after full collections: ${r} RSS median ${(window[r].median / 2 ** 20).toFixed(1)} MiB`);
       return window;
     };
     const marker = (async () => {
