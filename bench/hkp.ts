@@ -247,8 +247,11 @@ export async function ensureStore(ctx: BenchContext, corpus: Corpus): Promise<{ 
 }
 
 /**
- * A private copy of the cached store in no time: LevelDB never rewrites a table file (it
- * writes new ones and deletes old ones), so tables are hard-linked; everything else is copied.
+ * A private copy of the cached store in no time: LevelDB never rewrites a table file of its
+ * database (it writes new ones and deletes old ones), so tables are hard-linked; everything
+ * else is copied. A table a cut-off compaction left behind is not of the database, and its
+ * number may be given again — to a file written over the linked one; ensureStore opens and
+ * closes the cached store first, and LevelDB deletes such files when it opens a database.
  */
 export function cloneStore(from: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
