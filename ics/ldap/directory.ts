@@ -45,6 +45,13 @@ export class Directory {
   readonly store: DirectoryStore;
   readonly #policy: () => PolicyEngine;
   readonly #logger: Logger;
+  /**
+   * Records whose key entry was built once and not kept: an entry is kept from its second use
+   * (a doorkeeper, as in TinyLFU). Lookups spread over a large store would otherwise fill the
+   * cache with entries asked for once, each pushing out another — work for the collector and
+   * no hits.
+   */
+  readonly #builtOnce = new LRUCache<string, true>({ max: KEY_ENTRY_CACHE });
   /** Pgp key entries by record id, with the version (seq) they were built from. */
   readonly #keyEntries = new LRUCache<string, { seq: number; entry: Entry }>({
     max: KEY_ENTRY_CACHE,
@@ -109,7 +116,10 @@ export class Directory {
       facts = keyFactsOf((await reviveRecord(stored.bytes)) as KeyRecord);
     }
     const entry = keyEntry(this.dit, stored, facts, SELECTIONS_PER_ENTRY);
-    this.#keyEntries.set(stored.id, { seq: stored.seq, entry });
+    if (hit || this.#builtOnce.has(stored.id)) {
+      this.#keyEntries.set(stored.id, { seq: stored.seq, entry });
+      this.#builtOnce.delete(stored.id);
+    } else this.#builtOnce.set(stored.id, true);
     return entry;
   }
 

@@ -102,6 +102,7 @@ export const MAX_COOKIE_BYTES = 512;
  * Pgp key entries kept, one per record, with their values and up to SELECTIONS_PER_ENTRY
  * encodings: ~4 KB each for a device key; as many as the store's record cache
  * (store/level/options.ts), and no more bytes than KEY_ENTRY_CACHE_BYTES by their footprint.
+ * An entry is kept from its second use (directory.ts); as many record ids are remembered for that.
  */
 export const KEY_ENTRY_CACHE = 20_000;
 /** 64 MiB: 16,000 fresh device keys; keys that grew with their certifications take fewer places. */

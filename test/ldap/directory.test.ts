@@ -74,4 +74,17 @@ describe('ldap: directory reads (read rule, verdict cache)', () => {
     const after = await dir.recordEntry(dir.reader(anonymous), stored);
     assert.deepEqual(after.values('icstrusted'), ['FALSE']);
   });
+  it('keeps a key entry from its second use, not its first (lookups spread over a store fill no cache)', async () => {
+    const stored = await store.get(fixture.records.site.id);
+    assert.ok(stored);
+    const entries = () => dir.caches()['key-entries']?.entries;
+    const before = entries();
+    const first = await dir.keyEntry(stored);
+    assert.equal(entries(), before, 'built once: not kept');
+    const second = await dir.keyEntry(stored);
+    assert.notEqual(second, first, 'built again');
+    assert.equal(entries(), (before ?? 0) + 1, 'asked for again: kept');
+    assert.equal(await dir.keyEntry(stored), second, 'then answered from the cache');
+    assert.deepEqual(second.values('gpgfingerprint'), [stored.id.toUpperCase()]);
+  });
 });
