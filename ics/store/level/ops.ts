@@ -1,9 +1,9 @@
 // The batch entries of one accepted write: the record value, every index entry the new version
 // adds, deletion of every entry only the previous version had (so no stale key id, token or
 // domain entry survives an update), the event and its history entry; and the changes to the
-// key-id, subkey and token-head lists. The caller commits them, with the derived structures' entries (the
-// sync set's among them) and those of the other writes of its group, in one LevelDB batch
-// (DESIGN §4, §6: the sync set and the records change together).
+// key-id, subkey and token-head lists. The caller commits them, with the derived structures'
+// entries (the sync set's among them) and those of the other writes of its group, in one
+// LevelDB batch (DESIGN §4, §6: the sync set and the records change together).
 import type { IndexTerms } from '../indexing.ts';
 import { encodedIdLength } from '../ids.ts';
 import type { ChangeEvent } from '../model.ts';
