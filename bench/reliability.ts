@@ -143,17 +143,17 @@ async function soak(ctx: BenchContext, seed: number, figures: Record<string, Fig
     const range = (w: typeof markWindow) => `${mib(w.median)} (${mib(w.min)}–${mib(w.max)})`;
     ctx.row(
       `soak.${role}`,
-      `quiet RSS, median (least–most) of ${markWindow.samples} samples over ${report.windowSeconds.toFixed(0)} s after ${report.settleSeconds.toFixed(0)} s without load: ${range(markWindow)} at the mark, ${range(endWindow)} at the end (${(change * 100).toFixed(1)} %); ` +
+      `RSS after a full collection, median (least–most) of ${markWindow.samples} samples over ${report.windowSeconds.toFixed(0)} s after ${report.settleSeconds.toFixed(0)} s without load: ${range(markWindow)} at the mark, ${range(endWindow)} at the end (${(change * 100).toFixed(1)} %); ` +
         `under load, one sample each: ${mib(mark.rss)} → ${mib(end.rss)}; fds ${mark.fds} → ${end.fds}`,
     );
     ctx.row(`soak.${role} memory`, `mark: ${describeSample(mark)}; end: ${describeSample(end)}`);
-    figures[`soak.${role}.rss_change`] = { value: change * 100, unit: '%', baseline: null, goal: `within ±${SOAK_RSS_BAND * 100} (quiet window's median at the end vs at the mark)`, met: Math.abs(change) <= SOAK_RSS_BAND };
+    figures[`soak.${role}.rss_change`] = { value: change * 100, unit: '%', baseline: null, goal: `within ±${SOAK_RSS_BAND * 100} (median after full collections, at the end vs at the mark)`, met: Math.abs(change) <= SOAK_RSS_BAND };
     figures[`soak.${role}.rss_end_max`] = { value: endWindow.max / 2 ** 20, unit: 'MiB', baseline: markWindow.max / 2 ** 20, goal: 'info (the most RSS in the quiet window at the end; baseline: at the mark)', met: true };
     figures[`soak.${role}.rss_under_load_change`] = { value: (end.rss / mark.rss - 1) * 100, unit: '%', baseline: null, goal: 'info (one sample under load at the mark and at the end)', met: true };
     figures[`soak.${role}.fd_growth`] = { value: end.fds - mark.fds, unit: 'fds', baseline: null, goal: `<= ${FD_TOLERANCE}`, met: end.fds <= mark.fds + FD_TOLERANCE };
   }
   ctx.goal('soak: 0 errors', report.errors === 0, `${report.errors} of ${int(report.requests)}`);
-  ctx.goal(`soak: RSS at the end within ±${SOAK_RSS_BAND * 100} % of the mark (quiet window medians)`, rssOk, 'per node above');
+  ctx.goal(`soak: RSS at the end within ±${SOAK_RSS_BAND * 100} % of the mark (medians after full collections)`, rssOk, 'per node above');
   ctx.goal(`soak: no fd growth (tolerance ${FD_TOLERANCE})`, fdOk, 'per node above');
   figures['soak.errors'] = { value: report.errors, unit: 'requests', baseline: null, goal: '= 0', met: report.errors === 0 };
   figures['soak.minutes'] = { value: report.seconds / 60, unit: 'min', baseline: null, goal: `info (asked ${minutes})`, met: true };
