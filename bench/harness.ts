@@ -152,6 +152,17 @@ export interface ThreadCpu {
 /** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/task/<tid>/stat. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** CPU time (ms, user + system) a process has used so far, from /proc (Linux; undefined elsewhere). */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ ticks
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Per-thread CPU split from /proc (Linux only; undefined elsewhere). "Other" threads are
  * libuv's pool (where async crypto runs), V8's GC/compiler helpers and node's own.

@@ -5,7 +5,7 @@
 // answers HTTP/1.0 and closes the connection after every answer, which autocannon does not
 // handle (see closeLoad).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -18,17 +18,6 @@ const MAX_SOCKET_PATH = 107;
 
 export function sksInstalled(): boolean {
   return existsSync(SKS);
-}
-
-/** CPU time (ms, user + system) a process has used so far, from /proc (Linux; undefined elsewhere). */
-export function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ ticks
-  } catch {
-    return undefined;
-  }
 }
 
 export interface RunningSks {

@@ -26,7 +26,7 @@ import { scanKeyFacts } from '../ics/record/index.ts';
 import type { FormatUpgrade } from '../ics/store/level/format.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { StoredRecord } from '../ics/store/types.ts';
-import { corpusWrite, environmentLine, int, mib, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, int, mib, pick, pool, processCpuMs, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import type { ServerMemory } from './ldap-server.ts';
 import { type ClientConfig, type ClientResult, GET_ATTRIBUTES, requestFilter, SEARCH_ATTRIBUTES, searchOnce } from './ldap-client.ts';
 import { runTool, SLAPADD, schemaFromOlcLdif, slapdInstalled, startSlapd, writeSlapdConf } from './ldap-slapd.ts';
@@ -229,17 +229,6 @@ function runClient(config: ClientConfig): Promise<ClientResult> {
       else resolve(JSON.parse(out.trim().split('\n').at(-1) as string) as ClientResult);
     });
   });
-}
-
-/** CPU seconds a process has used (Linux /proc), for CPU per search. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 function slapdPid(conf: string): number | undefined {
