@@ -66,7 +66,7 @@ export interface IcsNode {
  * schema) fails here, before anything else of the node starts.
  */
 /** What opening a store may be told besides the hooks every store takes. */
-type OpenHooks = StoreHooks & Pick<LevelStoreInit, 'onUpgrade'>;
+type OpenHooks = StoreHooks & Pick<LevelStoreInit, 'onUpgrade' | 'onBucketIndex'>;
 
 async function openStore(dir: DataDir, config: NodeConfig, hooks: OpenHooks): Promise<RecordStore> {
   if (config.store.backend === 'memory' || config.store.backend === 'postgres') {
@@ -182,7 +182,12 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
   const limits: RecordLimits = { ...DEFAULT_LIMITS, ...config.limits };
   // Every accepted record version is appended to its domains' logs in the record's own batch.
   const log = new TransparencyLog();
-  const store = await openStore(dataDir, config, { derived: [log], onUpgrade: (upgrade) => logger.info(upgrade, 'store format upgraded') });
+  const store = await openStore(dataDir, config, {
+    derived: [log],
+    onUpgrade: (upgrade) => logger.info(upgrade, 'store format upgraded'),
+    onBucketIndex: (event) =>
+      logger.info({ ...event, ms: Math.round(event.ms) }, event.source === 'saved' ? 'sync bucket index loaded as saved at the last stop' : 'sync bucket index built from the sync set'),
+  });
   let policy: PolicyEngine;
   try {
     policy = await loadPolicyFor(dataDir, config, store, logger, options.testKeys);

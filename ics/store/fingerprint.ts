@@ -178,6 +178,9 @@ interface Bucket {
 }
 
 const HEAD_BOUND: SyncBound = Object.freeze({ time: 0, id: '' });
+const HEAD_KEY = boundKey(HEAD_BOUND);
+/** First byte of BucketIndex.encode's bytes: a change of layout changes it. */
+const SNAPSHOT_VERSION = 1;
 
 function isBoundaryBytes(digest: Uint8Array): boolean {
   return (digest[0] as number) < BOUNDARY_BYTE_BELOW;
@@ -199,7 +202,7 @@ function startOf(key: Buffer): { key: Buffer; bound: SyncBound } {
  * that is off for one round, which reconciliation treats as any other difference.
  */
 export class BucketIndex {
-  #buckets: readonly Bucket[] = [{ key: boundKey(HEAD_BOUND), bound: HEAD_BOUND, starts: 0, acc: new Accumulator() }];
+  #buckets: readonly Bucket[] = [{ key: HEAD_KEY, bound: HEAD_BOUND, starts: 0, acc: new Accumulator() }];
   /** Boundary items added whose bucket does not exist yet: split by `settle`. */
   #pendingSplits: Array<{ key: Buffer; bound: SyncBound }> = [];
 
@@ -228,6 +231,63 @@ export class BucketIndex {
         current.acc.addDigest(item.digest);
       }
     };
+  }
+
+  /**
+   * The index as bytes, to be kept across restarts (the LevelDB store saves it when it closes);
+   * undefined while boundary items wait for `settle`. Per bucket: start key and bound id
+   * (length-prefixed), boundary items that start it, count and sum.
+   */
+  encode(): Buffer | undefined {
+    if (this.unsettled) return undefined;
+    const buckets = this.#buckets;
+    const head = Buffer.from([SNAPSHOT_VERSION, 0, 0, 0, 0]);
+    head.writeUInt32BE(buckets.length, 1);
+    const parts: Buffer[] = [head];
+    for (const b of buckets) {
+      const id = Buffer.from(b.bound.id, 'latin1');
+      const fixed = Buffer.allocUnsafe(2 + 4 + 4 + SUM_BYTES);
+      fixed[0] = b.key.length;
+      fixed[1] = id.length;
+      fixed.writeUInt32BE(b.starts, 2);
+      fixed.writeUInt32BE(b.acc.count, 6);
+      for (let l = 0; l < 8; l++) fixed.writeUInt32LE(b.acc.limbs[l] as number, 10 + 4 * l);
+      parts.push(fixed, b.key, id);
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** An index from `encode`'s bytes; undefined when they are not such bytes (the caller rebuilds). */
+  static decode(bytes: Uint8Array): BucketIndex | undefined {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.length < 5 || buf[0] !== SNAPSHOT_VERSION) return undefined;
+    const n = buf.readUInt32BE(1);
+    const buckets: Bucket[] = [];
+    let at = 5;
+    let previous: Buffer | undefined;
+    for (let i = 0; i < n; i++) {
+      if (at + 42 > buf.length) return undefined;
+      const keyLength = buf[at] as number;
+      const idLength = buf[at + 1] as number;
+      const starts = buf.readUInt32BE(at + 2);
+      const acc = new Accumulator();
+      acc.count = buf.readUInt32BE(at + 6);
+      for (let l = 0; l < 8; l++) acc.limbs[l] = buf.readUInt32LE(at + 10 + 4 * l);
+      at += 42;
+      if (keyLength < 8 || at + keyLength + idLength > buf.length) return undefined;
+      const key = Buffer.from(buf.subarray(at, at + keyLength));
+      const id = buf.toString('latin1', at + keyLength, at + keyLength + idLength);
+      at += keyLength + idLength;
+      // Start keys strictly increase, the first is the head's: anything else is not an index.
+      if (previous ? Buffer.compare(previous, key) >= 0 : Buffer.compare(key, HEAD_KEY) !== 0) return undefined;
+      previous = key;
+      const time = key.readUInt32BE(0) * 2 ** 32 + key.readUInt32BE(4);
+      buckets.push({ key, bound: { time, id }, starts, acc });
+    }
+    if (at !== buf.length || buckets.length === 0) return undefined;
+    const index = new BucketIndex();
+    index.#buckets = buckets;
+    return index;
   }
 
   get bucketCount(): number {

@@ -138,6 +138,11 @@ export class BucketIndexes {
     return this.#built.size;
   }
 
+  /** The built indexes by domain. */
+  built(): ReadonlyMap<string, BucketIndex> {
+    return this.#built;
+  }
+
   clear(): void {
     this.#built.clear();
   }

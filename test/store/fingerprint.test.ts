@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import type { CodeRecord } from '../../ics/record/index.ts';
 import {
@@ -131,6 +132,42 @@ describe('sync-set fingerprints', () => {
       }
     });
 
+    it('encodes to bytes that decode to the same index, and refuses bytes that are not one', async () => {
+      const rng = seededRandom(0xb0c);
+      const items = Array.from({ length: 3000 }, (_, i) => randomItem(rng, 1000 * (1 + Math.floor(i / 3)))).sort(order);
+      const index = BucketIndex.fromItems(rawItems(items));
+      const bytes = index.encode() as Buffer;
+      const decoded = BucketIndex.decode(bytes) as BucketIndex;
+      assert.ok(decoded, 'decodes');
+      assert.equal(decoded.bucketCount, index.bucketCount);
+      assert.ok(index.bucketCount > 20);
+      assert.deepEqual(decoded.encode(), bytes);
+      const read = arrayReader(rawItems(items));
+      const bounds = someBounds(rng, items, 20);
+      assert.deepEqual(await decoded.summaries(bounds.map(boundKey), undefined, read), await index.summaries(bounds.map(boundKey), undefined, read));
+      // Kept in step after decoding as before.
+      const added = randomItem(rng, 1000 * 500, true);
+      for (const i of [index, decoded]) i.add(itemKey(added.time, added.id) as Buffer, Buffer.from(added.digest, 'hex'));
+      assert.equal(decoded.encode(), undefined, 'an index with a split pending is not encoded');
+      const all = [...items, added].sort(order);
+      for (const i of [index, decoded]) await i.settle(arrayReader(rawItems(all)));
+      assert.deepEqual(decoded.encode(), index.encode());
+
+      assert.equal(BucketIndex.decode(bytes.subarray(0, bytes.length - 1)), undefined, 'truncated');
+      assert.equal(BucketIndex.decode(Buffer.concat([bytes, Buffer.of(0)])), undefined, 'trailing bytes');
+      assert.equal(BucketIndex.decode(Buffer.concat([Buffer.of(99), bytes.subarray(1)])), undefined, 'unknown version');
+      // Two buckets swapped: start keys must increase.
+      const swapped = Buffer.from(bytes);
+      const first = 5 + 42 + swapped[5]! + swapped[6]!;
+      const len = (at: number) => 42 + swapped[at]! + swapped[at + 1]!;
+      const second = first + len(first);
+      const a = Buffer.from(bytes.subarray(first, second));
+      const b = Buffer.from(bytes.subarray(second, second + len(second)));
+      Buffer.concat([b, a]).copy(swapped, first);
+      assert.equal(BucketIndex.decode(swapped), undefined, 'start keys out of order');
+      assert.equal(BucketIndex.decode(Buffer.alloc(0)), undefined, 'empty');
+    });
+
     it('cuts a large range at bucket starts into near-equal pieces, and one piece inside a bucket', async () => {
       const rng = seededRandom(0x5000);
       const items = Array.from({ length: 5000 }, (_, i) => randomItem(rng, 1000 * (1 + Math.floor(i / 4)))).sort(order);
@@ -190,16 +227,82 @@ describe('sync-set fingerprints', () => {
         await write([level, memory], 1500); // kept in step, with splits
         await compare(rng, level, memory);
         await level.close();
+        // Opened anew with the saved index deleted: rebuilt from the set.
+        await raw(dir, (db) => db.del(BUCKETS_KEY));
         const reopened = await LevelStore.open({ path: dir, syncWrites: false });
-        await compare(rng, reopened, memory); // rebuilt from the set
+        await compare(rng, reopened, memory);
         await reopened.close();
       } finally {
         await level.close();
         await memory.close();
       }
     });
+
+    it('the LevelDB store saves its index when it closes and loads it at the next start only if nothing was written since', async function () {
+      this.timeout(60_000);
+      const dir = await mkdtemp(join(tmpdir(), 'ics-fp-saved-'));
+      dirs.push(dir);
+      const memory = await createMemoryStore();
+      const rng = seededRandom(0x5a7ed);
+      const sources: string[] = [];
+      const open = () => LevelStore.open({ path: dir, syncWrites: false, onBucketIndex: (e) => sources.push(`${e.domain}:${e.source}`) });
+      const write = async (stores: RecordStore[], n: number) => {
+        const records = Array.from({ length: n }, () => fakeCode(rng, 1_700_000_000_000 + rng.int(400) * 1000));
+        for (const s of stores) await Promise.all(records.map((record) => s.write(codeRequest(record))));
+      };
+      try {
+        let level = await open();
+        await write([level, memory], 1200);
+        await compare(rng, level, memory);
+        await level.close();
+        assert.deepEqual(sources.splice(0), ['firmware:built']);
+
+        // Nothing written since the close: the saved index answers, and is kept in step after.
+        level = await open();
+        await compare(rng, level, memory);
+        assert.deepEqual(sources.splice(0), ['firmware:saved']);
+        await write([level, memory], 800);
+        await compare(rng, level, memory);
+        await level.close();
+
+        // Written by a run that never built the index (so saved nothing): the saved one is stale.
+        level = await open();
+        await write([level, memory], 300);
+        await level.close();
+        level = await open();
+        await compare(rng, level, memory);
+        assert.deepEqual(sources.splice(0), ['firmware:built']);
+        await level.close();
+
+        // Bytes that are not an index: rebuilt, and the answers are right.
+        await raw(dir, async (db) => {
+          const saved = (await db.get(BUCKETS_KEY)) as Buffer;
+          await db.put(BUCKETS_KEY, saved.subarray(0, saved.length - 7));
+        });
+        level = await open();
+        await compare(rng, level, memory);
+        assert.deepEqual(sources.splice(0), ['firmware:built']);
+        await level.close();
+      } finally {
+        await memory.close();
+      }
+    });
   });
 });
+
+/** The saved bucket index of domain `firmware` (meta space 00, `buckets/firmware`). */
+const BUCKETS_KEY = Buffer.concat([Buffer.of(0), Buffer.from('buckets/firmware')]);
+
+/** Raw access to a closed store's database. */
+async function raw<T>(path: string, use: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
+  const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    return await use(db);
+  } finally {
+    await db.close();
+  }
+}
 
 /** Pieces cover [from, to) in order, start at `from` then at bucket starts, and sum right. */
 function checkPieces(items: readonly SyncItem[], from: SyncBound, to: SyncBound | undefined, pieces: ReadonlyArray<{ from: SyncBound; count: number; sum: Uint8Array }>, parts: number): void {

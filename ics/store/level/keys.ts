@@ -137,6 +137,8 @@ function hexKey(space: number, hex: string): Buffer {
 }
 
 export const metaKey = (name: string) => key(Space.meta, utf8(name));
+/** A domain's bucket index as saved at close (store.ts #saveBucketIndexes). */
+export const bucketIndexKey = (domain: string) => metaKey(`buckets/${domain}`);
 
 export function recordKey(id: Buffer): Buffer {
   const out = Buffer.allocUnsafe(1 + id.length);

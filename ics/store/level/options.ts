@@ -9,6 +9,13 @@
 import type { StoreHooks } from '../derived.ts';
 import type { FormatUpgrade } from './format.ts';
 
+export interface BucketIndexEvent {
+  readonly domain: string;
+  readonly source: 'saved' | 'built';
+  readonly buckets: number;
+  readonly ms: number;
+}
+
 export interface LevelStoreInit extends StoreHooks {
   /** Database directory; created (with its parents) when missing. */
   readonly path: string;
@@ -31,6 +38,12 @@ export interface LevelStoreInit extends StoreHooks {
   readonly syncWrites?: boolean;
   /** Told when the store was upgraded from an older format at open (format.ts), for the log. */
   readonly onUpgrade?: (upgrade: FormatUpgrade) => void;
+  /**
+   * Told when a domain's sync bucket index is first needed: loaded as saved at the last close
+   * (`saved`), or built from the sync set (`built`: first use, or the store was written by a
+   * process that did not close it), for the log.
+   */
+  readonly onBucketIndex?: (event: BucketIndexEvent) => void;
 }
 
 /** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */

@@ -61,6 +61,7 @@ import { decodeEvent, decodeRecordValue, eventRecordId, type StoredEntry } from 
 import { checkFormat, loadableFormat, STORE_FORMAT } from './format.ts';
 import { DerivedGroup, derivedReader, type DerivedSpace, derivedSpaces } from './derived.ts';
 import {
+  bucketIndexKey,
   docOf,
   domainPrefix,
   eventKey,
@@ -175,6 +176,7 @@ export class LevelStore implements RecordStore {
   #counts: Map<EntityKind, number>;
   #closed = false;
   readonly #buckets: BucketIndexes;
+  readonly #onBucketIndex: LevelStoreInit['onBucketIndex'];
 
   private constructor(
     db: Db,
@@ -194,6 +196,7 @@ export class LevelStore implements RecordStore {
     this.#derived = derived;
     this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
     this.#buckets = new BucketIndexes(this.#writer);
+    this.#onBucketIndex = init.onBucketIndex;
     const space = (name: string) => derived.find((d) => d.structure.name === name) as DerivedSpace;
     this.#syncSet = derivedReader(db, space(SYNC_SET).prefix);
     for (const { structure, prefix } of derived) structure.attach?.(derivedReader(db, prefix, () => this.#checkOpen()));
@@ -473,6 +476,12 @@ export class LevelStore implements RecordStore {
   /** The domain's bucket index, built by the writer (so that no commit interleaves with the scan). */
   #bucketIndex(domain: string): Promise<BucketIndex> {
     return this.#buckets.index(domain, async () => {
+      const started = performance.now();
+      const saved = await this.#savedBucketIndex(domain);
+      if (saved) {
+        this.#onBucketIndex?.({ domain, source: 'saved', buckets: saved.bucketCount, ms: performance.now() - started });
+        return saved;
+      }
       try {
         const index = new BucketIndex();
         const load = index.loader();
@@ -487,11 +496,44 @@ export class LevelStore implements RecordStore {
         } finally {
           await iterator.close();
         }
+        this.#onBucketIndex?.({ domain, source: 'built', buckets: index.bucketCount, ms: performance.now() - started });
         return index;
       } catch (cause) {
         throw new IcsError('UNAVAILABLE', 'store read failed', { cause });
       }
     });
+  }
+
+  /**
+   * The index saved when the store last closed, if nothing was written since: its event
+   * sequence number must be the last one (every change of a sync set is an event), so a store
+   * written by a process that did not save (killed, or one that never built this index)
+   * rebuilds instead. A value that does not decode is rebuilt too.
+   */
+  async #savedBucketIndex(domain: string): Promise<BucketIndex | undefined> {
+    let value: Buffer | undefined;
+    try {
+      value = await this.#db.get(bucketIndexKey(domain));
+    } catch {
+      return undefined;
+    }
+    if (value === undefined || value.length < 6 || readUint48(value, 0) !== this.#lastSeq) return undefined;
+    return BucketIndex.decode(value.subarray(6));
+  }
+
+  /** Saves the built bucket indexes with the last event's number (see #savedBucketIndex); on close. */
+  async #saveBucketIndexes(): Promise<void> {
+    const ops: BatchOp[] = [];
+    for (const [domain, index] of this.#buckets.built()) {
+      const bytes = index.encode();
+      if (bytes) ops.push({ type: 'put', key: bucketIndexKey(domain), value: Buffer.concat([uint48(this.#lastSeq), bytes]) });
+    }
+    if (ops.length === 0) return;
+    try {
+      await this.#batch(ops);
+    } catch {
+      // Not saved: the next start builds the index from the sync set, as without a saved one.
+    }
   }
 
   async syncSummaries(domain: string, bounds: readonly SyncBound[], to: SyncBound | undefined): Promise<SyncSummary[]> {
@@ -792,6 +834,7 @@ export class LevelStore implements RecordStore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#writer.idle();
+    await this.#saveBucketIndexes();
     this.#listeners.clear();
     this.#cache.clear();
     this.#seen.clear();
