@@ -2,7 +2,7 @@ import type { WriteRequest } from '../ics/store/types.ts';
 // Shared pieces of the benchmarks: the context a benchmark runs in, closed-loop and
 // tight-loop timers, percentiles, an RSS sampler and number formatting. No dependencies
 // beyond node itself, so that a benchmark measures the product and not the harness.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -251,4 +251,29 @@ export function sourceCommit(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Runs `script` (CommonJS) in a node process of its own, as an outside client runs: it reads
+ * `input` (JSON on stdin) into a constant of that name and calls `done(result)` once, which
+ * writes the result as JSON to stdout. Load generators run this way, so that they take no time
+ * from the event loop and threads of a server measured in this process.
+ */
+export function runInProcess<T>(script: string, input: unknown): Promise<T> {
+  const prelude = "const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));\nconst done = (result) => process.stdout.write(JSON.stringify(result));\n";
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', prelude + script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`process exited (${code}) without a result`));
+      }
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
 }

@@ -8,8 +8,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { freePort } from '../deploy/free-port.ts';
+import { runInProcess } from './harness.ts';
 import type { LoadOptions, LoadResult } from './hkp.ts';
 
 export const SKS = '/usr/sbin/sks';
@@ -122,7 +122,7 @@ export async function startSks(dir: string): Promise<RunningSks> {
 
 /**
  * The load generator for a server that closes the connection after every answer, as SKS
- * does (HTTP/1.0): in a worker thread, `connections` clients, each with one request in
+ * does (HTTP/1.0): in a process of its own (runInProcess), `connections` clients, each with one request in
  * flight (closed loop) on a connection of its own, the request sent whole as soon as the
  * connection is made and the answer read until the server closes it; then a new connection.
  * Raw sockets, no HTTP library, so that the client costs little of the shared CPU, as
@@ -130,8 +130,8 @@ export async function startSks(dir: string): Promise<RunningSks> {
  * answer is complete, into the socket SKS is closing, so every other request is lost (half the
  * keys never sent) and the next answer is booked against the lost request's start time.
  */
-const CLOSE_LOAD_WORKER = `
-const { parentPort, workerData: w } = require('node:worker_threads');
+const CLOSE_LOAD_PROCESS = `
+const w = input;
 const net = require('node:net');
 const target = new URL(w.url);
 const port = Number(target.port);
@@ -176,18 +176,11 @@ Promise.all(Array.from({ length: w.connections }, client)).then(() => {
   const seconds = (performance.now() - first) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (p) => latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil((p / 100) * latencies.length) - 1))];
-  parentPort.postMessage({ total: latencies.length, seconds, perSecond: latencies.length / seconds, p50: at(50), p99: at(99), non2xx: counts.non2xx, errors: counts.errors, timeouts: counts.timeouts });
+  done({ total: latencies.length, seconds, perSecond: latencies.length / seconds, p50: at(50), p99: at(99), non2xx: counts.non2xx, errors: counts.errors, timeouts: counts.timeouts });
 });
 `;
 
-/** Runs `options` (paths and bodies taken in turn) with CLOSE_LOAD_WORKER: a new connection per request. Same result shape as autocannon's load(). */
+/** Runs `options` (paths and bodies taken in turn) with CLOSE_LOAD_PROCESS: a new connection per request. Same result shape as autocannon's load(). */
 export function closeLoad(options: LoadOptions & { paths: readonly string[] }): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(CLOSE_LOAD_WORKER, { eval: true, workerData: { ...options, method: options.method ?? 'GET' } });
-    worker.once('message', (m: LoadResult) => {
-      void worker.terminate();
-      resolve(m);
-    });
-    worker.once('error', reject);
-  });
+  return runInProcess<LoadResult>(CLOSE_LOAD_PROCESS, { ...options, method: options.method ?? 'GET' });
 }

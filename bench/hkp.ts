@@ -7,7 +7,7 @@
 // Debian's SKS is installed, the same new device keys loaded by /pks/add into SKS and into an
 // empty node, and looked up from both by fingerprint (SKS started here: bench/hkp-sks.ts).
 // The load generator (autocannon; for SKS, which closes every connection, a raw-socket one
-// from bench/hkp-sks.ts) runs in a worker thread: its own event loop, its own core.
+// from bench/hkp-sks.ts) runs in a process of its own, as an outside client does.
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -15,7 +15,6 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { apiPlugin } from '../ics/api/index.ts';
 import { hkpPlugin } from '../ics/hkp/index.ts';
@@ -25,7 +24,7 @@ import { createMetrics } from '../ics/node/index.ts';
 import type { PolicyEngine } from '../ics/policy/index.ts';
 import { armor, parseRecord } from '../ics/record/index.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
-import { corpusWrite, environmentLine, int, mib, pick, pool, processCpuMs, seconds, threadCpu, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, int, mib, pick, pool, processCpuMs, runInProcess, seconds, threadCpu, type BenchContext, type Benchmark } from './harness.ts';
 import { benchPolicy, corpusSeeds, issuerRecord } from './corpus-policy.ts';
 import { closeLoad, sksInstalled, startSks } from './hkp-sks.ts';
 import { CACHE_DIR, type Corpus, corpusChunks, fingerprintOf, lightRecords, loadCorpus } from './store-corpus.ts';
@@ -52,7 +51,10 @@ interface Settings {
   rounds: number;
   hotSet: number;
   coldPaths: number;
-  /** New device records per ingest method (three methods, each over `ingestRounds` rounds). */
+  /**
+   * New device records per ingest method (four methods, each over `ingestRounds` rounds; the
+   * /pks/add share of Ingest.submit must hold in every round).
+   */
   addRecords: number;
   addConnections: number;
   ingestRounds: number;
@@ -70,9 +72,9 @@ const FULL: Settings = {
   rounds: 3,
   hotSet: 10_000,
   coldPaths: 200_000,
-  addRecords: 10_000,
+  addRecords: 12_000,
   addConnections: 64,
-  ingestRounds: 2,
+  ingestRounds: 3,
   sksKeys: 20_000,
   sksLoadConnections: 4,
 };
@@ -108,7 +110,7 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  /** The server's main-thread CPU per request, µs (the load generator runs on another thread). */
+  /** The server's main-thread CPU per request, µs (the load generator runs in another process). */
   cpuPerRequest?: number;
   total: number;
   seconds: number;
@@ -120,9 +122,12 @@ export interface LoadResult {
   timeouts: number;
 }
 
-/** autocannon, in a worker thread, CommonJS: setupRequest picks the next path / body in turn. */
-const LOAD_WORKER = `
-const { parentPort, workerData: w } = require('node:worker_threads');
+/**
+ * autocannon, in a process of its own (runInProcess: it takes no time from the server's event
+ * loop or threads, as an outside client would not); setupRequest picks the next path / body in turn.
+ */
+const LOAD_PROCESS = `
+const w = input;
 const autocannon = require(w.autocannon);
 let n = 0;
 // autocannon stops on a 1-second tick, so its own duration is rounded up to the next second;
@@ -145,14 +150,12 @@ const request = {
 const opts = { url: w.url, connections: w.connections, headers: w.headers, requests: [request], timeout: 30 };
 if (w.amount !== undefined) opts.amount = w.amount;
 else opts.duration = w.duration;
-autocannon(opts, (err, raw) => {
-    if (err) return parentPort.postMessage({ error: String(err) });
-    // Off the main thread autocannon leaves its histograms encoded.
-    const r = autocannon.aggregateResult([raw], opts);
-    parentPort.postMessage({
-      total: r.requests.total, seconds: last > first ? (last - first) / 1000 : r.duration, p50: r.latency.p50, p99: r.latency.p99,
-      non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
-    });
+autocannon(opts, (err, r) => {
+  if (err) return done({ error: String(err) });
+  done({
+    total: r.requests.total, seconds: last > first ? (last - first) / 1000 : r.duration, p50: r.latency.p50, p99: r.latency.p99,
+    non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
+  });
 });
 `;
 
@@ -170,16 +173,14 @@ export async function withServerCpu(run: () => Promise<LoadResult>): Promise<Loa
   return before && after ? { ...result, cpuPerRequest: ((after.mainMs - before.mainMs) * 1000) / result.total } : result;
 }
 
-function runLoad(options: LoadOptions): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { ...options, method: options.method ?? 'GET', autocannon: autocannonPath } });
-    worker.once('message', (m: { error?: string; total: number; seconds: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }) => {
-      void worker.terminate();
-      if (m.error) reject(new Error(m.error));
-      else resolve({ ...m, perSecond: m.total / m.seconds });
-    });
-    worker.once('error', reject);
+async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const m = await runInProcess<{ error?: string; total: number; seconds: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }>(LOAD_PROCESS, {
+    ...options,
+    method: options.method ?? 'GET',
+    autocannon: autocannonPath,
   });
+  if (m.error) throw new Error(m.error);
+  return { ...m, perSecond: m.total / m.seconds };
 }
 
 export const fmt = (r: LoadResult, unit = 'req/s') =>
@@ -426,8 +427,11 @@ async function run(ctx: BenchContext): Promise<void> {
       const worst = latency[which];
       if (!worst || (result && result.p99 > worst.p99)) latency[which] = result;
     };
+    /** /pks/add's share of Ingest.submit in each round. */
+    const roundShares: number[] = [];
     for (let r = 0; r < s.ingestRounds; r++) {
       const [direct, viaIngest, viaHttp, viaHttpMore] = sets[r] as [Buffer[], Buffer[], Buffer[], Buffer[]];
+      const before = { ingest: { ms: totals.ingest.ms, count: totals.ingest.count }, http: { ms: totals.http.ms, count: totals.http.count } };
       const phases: Array<() => Promise<void>> = [
         () =>
           totals.direct.time(direct.length, () =>
@@ -441,6 +445,8 @@ async function run(ctx: BenchContext): Promise<void> {
         () => upload(viaHttpMore, 2 * s.addConnections, totals.httpMore, 'httpMore'),
       ];
       for (const phase of r % 2 === 0 ? phases : [...phases].reverse()) await phase();
+      const rate = (t: Tally, b: { ms: number; count: number }) => ((t.count - b.count) * 1000) / (t.ms - b.ms);
+      roundShares.push(rate(totals.http, before.http) / rate(totals.ingest, before.ingest));
     }
     const directRate = totals.direct.perSecond;
     const addRate = totals.http.perSecond;
@@ -465,7 +471,17 @@ async function run(ctx: BenchContext): Promise<void> {
     ctx.figure('ingest.direct.per_second', { value: directRate, unit: 'records/s', baseline: null, goal: 'info (parseRecord + store.write)', met: true });
     ctx.figure('ingest.submit.per_second', { value: totals.ingest.perSecond, unit: 'records/s', baseline: directRate, goal: 'info', met: true });
     ctx.figure('pks_add.per_second', { value: addRate, unit: 'records/s', baseline: directRate, goal: `>= ${GOAL_ADD_SHARE}x baseline (parseRecord + store.write)`, met: addRate >= GOAL_ADD_SHARE * directRate });
-    ctx.figure('pks_add.share_of_submit', { value: addRate / totals.ingest.perSecond, unit: 'x', baseline: null, goal: `>= ${GOAL_ADD_SHARE} (Ingest.submit)`, met: addRate >= GOAL_ADD_SHARE * totals.ingest.perSecond });
+    const worstShare = Math.min(...roundShares);
+    const sharesText = roundShares.map((x) => `${x.toFixed(2)}×`).join(', ');
+    ctx.row('/pks/add by round', `${sharesText} of Ingest.submit in rounds 1–${roundShares.length} (each round: the same number of new records by each method)`);
+    ctx.goal(`/pks/add ≥ ${GOAL_ADD_SHARE}× Ingest.submit in each of ${roundShares.length} rounds`, worstShare >= GOAL_ADD_SHARE, sharesText);
+    ctx.figure('pks_add.share_of_submit', {
+      value: worstShare,
+      unit: 'x',
+      baseline: null,
+      goal: `>= ${GOAL_ADD_SHARE} (Ingest.submit) in each of ${roundShares.length} rounds (value: the lowest; rounds: ${sharesText}; all rounds together ${(addRate / totals.ingest.perSecond).toFixed(2)}x)`,
+      met: worstShare >= GOAL_ADD_SHARE,
+    });
     ctx.figure('pks_add.p99', { value: latency.http?.p99 ?? Number.NaN, unit: 'ms', baseline: null, goal: 'info', met: true });
     ctx.figure('pks_add.more_clients.per_second', { value: totals.httpMore.perSecond, unit: 'records/s', baseline: directRate, goal: 'info', met: true });
     ctx.figure('pks_add.refused', { value: rejected, unit: 'requests', baseline: null, goal: '= 0', met: rejected === 0 });
@@ -476,8 +492,8 @@ async function run(ctx: BenchContext): Promise<void> {
     rmSync(root, { recursive: true, force: true });
   }
   await versusSks(ctx, s, seeds, corpus.count + 4 * s.addRecords);
-  ctx.row('memory', `OS maxRSS of the whole process ${mib(process.resourceUsage().maxRSS * 1024)} (server, load generator thread and corpus together)`);
-  ctx.figure('memory.max_rss', { value: process.resourceUsage().maxRSS / 1024, unit: 'MiB', baseline: null, goal: 'info (server, load generator thread and corpus together)', met: true });
+  ctx.row('memory', `OS maxRSS of the whole process ${mib(process.resourceUsage().maxRSS * 1024)} (server and corpus together; the load generator runs in its own process)`);
+  ctx.figure('memory.max_rss', { value: process.resourceUsage().maxRSS / 1024, unit: 'MiB', baseline: null, goal: 'info (server and corpus together; the load generator runs in its own process)', met: true });
   ctx.describe({ records: s.records, connections: s.connections, durationSec: s.durationSec, rounds: s.rounds, hotSet: s.hotSet, addRecords: s.addRecords, addConnections: s.addConnections, sksKeys: s.sksKeys, sksLoadConnections: s.sksLoadConnections });
 }
 
