@@ -113,6 +113,8 @@ const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
  * blocks the event loop for one disk read. Larger reads (history, batches) stay on the pool.
  */
 const SYNC_READ_KEYS = 16;
+/** Records read from disk kept for a moment (#recent): those of the last request or few. */
+const RECENT_READS = 32;
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX40 = /^[0-9a-f]{40}$/;
 
@@ -159,6 +161,13 @@ export class LevelStore implements RecordStore {
   /** Ids read from disk once lately: the cache's admission filter (see #admit). */
   readonly #seen: Lru<string, true>;
   readonly #clock = new CommitClock();
+  /**
+   * The last RECENT_READS records read from disk, current (a commit drops what it wrote): a
+   * lookup that reads a record to learn that it exists, and the read of its content right
+   * after (an LDAP search by fingerprint does both), cost one LevelDB read. Outside the cache
+   * and its admission: a record read twice by one request is not thereby "read often".
+   */
+  readonly #recent = new Map<string, StoredEntry>();
   /**
    * Certificate entries by serial: what OCSP asks for each request, read once and then served
    * from memory until a commit changes them (kept current by #commit, guarded like records).
@@ -303,10 +312,18 @@ export class LevelStore implements RecordStore {
     if (!this.#clock.unchangedSince(readStarted, id)) return;
     if (this.#seen.get(id)) this.#cache.set(id, entry);
     else this.#seen.set(id, true);
+    this.#recent.delete(id);
+    this.#recent.set(id, entry);
+    if (this.#recent.size > RECENT_READS) this.#recent.delete(this.#recent.keys().next().value as string);
+  }
+
+  /** A record in memory: cached, or read from disk a moment ago. */
+  #inMemory(id: string): StoredEntry | undefined {
+    return this.#cache.get(id) ?? this.#recent.get(id);
   }
 
   async #entry(id: string): Promise<StoredEntry | undefined> {
-    const hit = this.#cache.get(id);
+    const hit = this.#inMemory(id);
     if (hit) return hit;
     const idKey = encodeId(id);
     if (!idKey) return undefined;
@@ -329,7 +346,7 @@ export class LevelStore implements RecordStore {
 
   async get(id: string): Promise<StoredRecord | undefined> {
     this.#checkOpen();
-    const hit = this.#cache.get(id);
+    const hit = this.#inMemory(id);
     if (hit) return hit.stored;
     const key = encodeId(id, Space.record);
     if (!key) return undefined;
@@ -353,7 +370,7 @@ export class LevelStore implements RecordStore {
     const missing: number[] = [];
     const keys: Buffer[] = [];
     ids.forEach((id, i) => {
-      const hit = this.#cache.get(id);
+      const hit = this.#inMemory(id);
       if (hit) out[i] = hit.stored;
       else {
         const idKey = encodeId(id);
@@ -408,7 +425,8 @@ export class LevelStore implements RecordStore {
     const limit = normaliseLimit(options.limit);
     if (!HEX40.test(f) || limit === 0) return [];
     // The primary key's fingerprint is the record id; subkeys have list entries.
-    const primary = this.#cache.get(f) !== undefined || this.#db.getSync(recordKey(encodeRecordId(f))) !== undefined;
+    // Read whole (not only tested): the search that asks reads the record next (#recent).
+    const primary = (await this.#entry(f)) !== undefined;
     const subkeys = this.#db.getSync(subkeyKey(f));
     const out = primary ? [f] : [];
     for (const id of decodeIdList(subkeys)) {
@@ -764,6 +782,7 @@ export class LevelStore implements RecordStore {
     }
     // A batch of certificate writes alone changed no record: cached reads stay current.
     if (ids.size > 0) this.#clock.committed(ids);
+    for (const id of ids) this.#recent.delete(id);
     if (certificates.changed.size > 0) {
       for (const [serial, entry] of certificates.changed) this.#certificates.set(serial, copyEntry(entry));
       this.#certificateClock.committed(new Set(certificates.changed.keys()));
@@ -837,6 +856,7 @@ export class LevelStore implements RecordStore {
     await this.#saveBucketIndexes();
     this.#listeners.clear();
     this.#cache.clear();
+    this.#recent.clear();
     this.#seen.clear();
     this.#buckets.clear();
     await this.#db.close();
