@@ -199,5 +199,10 @@ function encodeEntryOp(dn: string, attributes: readonly Attribute[], typesOnly: 
 
 /** GeneralizedTime (RFC 4517 §3.3.13) in UTC to the second: `20250101120000Z`. */
 export function generalizedTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19).replace(/[-T:]/g, '')}Z`;
+  const year = date.getUTCFullYear();
+  // Years of four digits from the fields (every entry carries two or more times); others as ISO has them.
+  if (!(year >= 1000 && year <= 9999)) return `${date.toISOString().slice(0, 19).replace(/[-T:]/g, '')}Z`;
+  return `${year}${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
 }
+
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);

@@ -50,8 +50,11 @@ const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes 
 export function armor(kind: ArmorKind, bytes: Uint8Array): string {
   const label = LABELS[kind];
   const b = asBuffer(bytes);
+  // One base64 pass, cut into lines (LINE_BYTES is a multiple of 3: lines end on whole groups).
+  const text = b.toString('base64');
+  const lineChars = (LINE_BYTES / 3) * 4;
   let body = '';
-  for (let at = 0; at < b.length; at += LINE_BYTES) body += `${b.toString('base64', at, Math.min(b.length, at + LINE_BYTES))}\n`;
+  for (let at = 0; at < text.length; at += lineChars) body += `${text.slice(at, at + lineChars)}\n`;
   const crc = crc24(b);
   const checksum = Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64');
   return `-----BEGIN ${label}-----\n\n${body}=${checksum}\n-----END ${label}-----\n`;
