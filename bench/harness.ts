@@ -277,3 +277,25 @@ export function runInProcess<T>(script: string, input: unknown): Promise<T> {
     child.stdin.end(JSON.stringify(input));
   });
 }
+
+/** A process's resident memory as Linux reports it (/proc/<pid>/status), in bytes. */
+export interface ResidentMemory {
+  readonly rss: number;
+  /** The most RSS the process has had (VmHWM). */
+  readonly peakRss: number;
+  /** Private: heaps, caches. */
+  readonly anon: number;
+  /** File-backed: mapped files (LevelDB's tables, slapd's mdb) as far as they are in memory. */
+  readonly file: number;
+}
+
+/** Resident memory of process `pid` (this one by default); undefined where /proc cannot tell. */
+export function residentMemory(pid: number | 'self' = 'self'): ResidentMemory | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { rss: kb('VmRSS'), peakRss: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}

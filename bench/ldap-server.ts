@@ -8,7 +8,7 @@
 // prints one JSON line: {"port", "pid", "upgrade"?}. Then it answers lines on stdin: `memory`
 // with a JSON line of its memory (RSS, its peak, private and file-backed, V8 heap, external);
 // `stop` closes the server and the store and exits.
-import { readFileSync } from 'node:fs';
+import { residentMemory } from './harness.ts';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { Ingest } from '../ics/ingest/index.ts';
@@ -30,10 +30,9 @@ export interface ServerMemory {
 }
 
 function memory(): ServerMemory {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  const resident = residentMemory() ?? { rss: Number.NaN, peakRss: Number.NaN, anon: Number.NaN, file: Number.NaN };
   const { heapUsed, heapTotal, external } = process.memoryUsage();
-  return { rss: kb('VmRSS'), peakRss: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), heapUsed, heapTotal, external };
+  return { ...resident, heapUsed, heapTotal, external };
 }
 
 async function main(): Promise<void> {

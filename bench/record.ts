@@ -37,8 +37,12 @@ import {
 
 /** Signatures in every corpus record: self-certification, manufacturer, integrator. */
 const SIGS_PER_RECORD = 3;
-/** Share of the async native ceiling that parse+verify should reach. */
+/** Share of the async native ceiling that parse+verify should reach (the record model's issue). */
 const GOAL_SHARE = 0.6;
+/** The same, from the LDAP/HKP/scale issue: verified ingest close to what the machine's Ed25519 allows. */
+const AIM_SHARE = 0.85;
+/** The ceiling measured before and after parsing must agree this closely for the shares to mean anything. */
+const CEILING_AGREEMENT = 0.1;
 
 interface Settings {
   /** Distinct devices generated (generation costs ~5 ms each). */
@@ -59,7 +63,7 @@ const FULL: Settings = {
   devices: 500,
   corpus: 2000,
   warmupMs: 1000,
-  ceilingAsyncMs: 3000,
+  ceilingAsyncMs: 6000,
   ceilingSyncMs: 2000,
   parseMs: 5000,
   parseConcurrency: [32, 64],
@@ -243,20 +247,13 @@ async function run(ctx: BenchContext): Promise<void> {
     }
   };
   await closedLoop(32, s.warmupMs, parseOne); // warm-up (JIT, allocator)
-  let best: { concurrency: number; share: number } | undefined;
+  const parses: Array<{ concurrency: number; result: LoopResult }> = [];
   const cpuRows: string[] = [];
   for (const concurrency of s.parseConcurrency) {
     const cpuBefore = threadCpu();
     const r = await closedLoop(concurrency, s.parseMs, parseOne);
     const cpuAfter = threadCpu();
-    const sigs = r.perSecond * SIGS_PER_RECORD;
-    const share = sigs / ceiling.perSecond;
-    if (!best || share > best.share) best = { concurrency, share };
-    ctx.row(
-      'record.parse+verify',
-      `${int(r.perSecond)} records/s  ${int(sigs)} sig/s  (${(share * 100).toFixed(0)}% of native ${int(ceiling.perSecond)} sig/s)  ` +
-        `${concurrency} in flight, ${int(r.ops)} parses in ${seconds(r.elapsedMs)}`,
-    );
+    parses.push({ concurrency, result: r });
     if (cpuBefore && cpuAfter) {
       const main = (cpuAfter.mainMs - cpuBefore.mainMs) / r.ops;
       const other = (cpuAfter.otherMs - cpuBefore.otherMs) / r.ops;
@@ -265,29 +262,57 @@ async function run(ctx: BenchContext): Promise<void> {
       const bound = Math.min(1000 / main, (availableParallelism() * 1000) / (main + other));
       cpuRows.push(
         `main thread ${us(main)} + other threads ${us(other)} CPU/record (${concurrency} in flight) ` +
-          `→ bound ${int(bound)} records/s = ${((bound * SIGS_PER_RECORD * 100) / ceiling.perSecond).toFixed(0)}% of ceiling`,
+          `→ bound ${int(bound)} records/s = ${((bound * SIGS_PER_RECORD * 100) / ceiling.perSecond).toFixed(0)}% of the first ceiling`,
       );
     }
   }
-  for (const line of cpuRows) ctx.row('record.parse cpu split', line);
-  // The machine may be shared: re-measure the ceiling, so that drift is visible.
-  const recheck = await nativeAsync(cases, s.ceilingInFlight, Math.max(300, s.ceilingAsyncMs / 3));
+  // The machine may be shared: the ceiling again, as long, so that drift shows; the shares are
+  // of the mean of the two.
+  const recheck = await nativeAsync(cases, s.ceilingInFlight, s.ceilingAsyncMs);
   const drift = recheck.perSecond / ceiling.perSecond - 1;
+  const ceilingMean = (ceiling.perSecond + recheck.perSecond) / 2;
+  let best: { concurrency: number; share: number; perSecond: number } | undefined;
+  for (const { concurrency, result: r } of parses) {
+    const sigs = r.perSecond * SIGS_PER_RECORD;
+    const share = sigs / ceilingMean;
+    if (!best || share > best.share) best = { concurrency, share, perSecond: r.perSecond };
+    ctx.row(
+      'record.parse+verify',
+      `${int(r.perSecond)} records/s  ${int(sigs)} sig/s  (${(share * 100).toFixed(0)}% of native ${int(ceilingMean)} sig/s, the ceiling's mean)  ` +
+        `${concurrency} in flight, ${int(r.ops)} parses in ${seconds(r.elapsedMs)}`,
+    );
+  }
+  for (const line of cpuRows) ctx.row('record.parse cpu split', line);
   ctx.row(
     'native.ed25519.async',
-    `${int(recheck.perSecond)} sig/s   (re-check after parsing, ${seconds(recheck.elapsedMs)}: ${drift >= 0 ? '+' : ''}${(drift * 100).toFixed(0)}% vs ceiling` +
-      `${Math.abs(drift) > 0.05 ? ' — machine is noisy, compare runs with care' : ''})`,
+    `${int(recheck.perSecond)} sig/s   (re-check after parsing, ${seconds(recheck.elapsedMs)}: ${drift >= 0 ? '+' : ''}${(drift * 100).toFixed(0)}% vs the first` +
+      `${Math.abs(drift) > CEILING_AGREEMENT ? ' — machine is noisy, compare runs with care' : ''})`,
   );
   for (const [i, input] of inputs.entries()) {
     const original = (corpus.devices[i % corpus.devices.length] as Device).full.bytes;
     check(Buffer.compare(input, original) === 0, `parse input ${i} was modified by parsing`);
   }
+  const agreed = Math.abs(drift) <= CEILING_AGREEMENT;
+  ctx.goal(`ceiling before and after parsing agree within ${CEILING_AGREEMENT * 100} %`, agreed, `${drift >= 0 ? '+' : ''}${(drift * 100).toFixed(1)} %`);
+  ctx.figure('ceiling.before', { value: ceiling.perSecond, unit: 'sig/s', baseline: null, goal: 'info (crypto.verify callback, all cores)', met: true });
+  ctx.figure('ceiling.after', {
+    value: recheck.perSecond,
+    unit: 'sig/s',
+    baseline: ceiling.perSecond,
+    goal: `within ${CEILING_AGREEMENT * 100} % of baseline (the ceiling before parsing)`,
+    met: agreed,
+  });
   if (best) {
-    ctx.goal(
-      `parse+verify ≥ ${GOAL_SHARE * 100}% of native ceiling`,
-      best.share >= GOAL_SHARE,
-      `best ${(best.share * 100).toFixed(0)}% (${best.concurrency} in flight)`,
-    );
+    ctx.goal(`parse+verify ≥ ${GOAL_SHARE * 100}% of native ceiling`, best.share >= GOAL_SHARE, `best ${(best.share * 100).toFixed(0)}% (${best.concurrency} in flight)`);
+    ctx.goal(`parse+verify ≥ ${AIM_SHARE * 100}% of native ceiling (scale issue)`, best.share >= AIM_SHARE, `best ${(best.share * 100).toFixed(0)}%`);
+    ctx.figure('parse_verify.per_second', {
+      value: best.perSecond,
+      unit: 'records/s',
+      baseline: ceilingMean / SIGS_PER_RECORD,
+      goal: `>= ${AIM_SHARE}x baseline (the native Ed25519 ceiling's mean / ${SIGS_PER_RECORD} signatures a record); >= ${GOAL_SHARE}x from the record issue`,
+      met: best.share >= AIM_SHARE,
+    });
+    ctx.figure('parse_verify.share_of_ceiling', { value: best.share, unit: 'x', baseline: null, goal: `>= ${AIM_SHARE}`, met: best.share >= AIM_SHARE });
   }
 
   // c. merge throughput: copy A (self + manufacturer) with copy B (self + integrator).
@@ -300,6 +325,7 @@ async function run(ctx: BenchContext): Promise<void> {
   syncLoop(Math.min(300, s.warmupMs), 64, mergeOne); // warm-up
   const merge = syncLoop(s.mergeMs, 64, mergeOne);
   check(mergedBytes > 0, 'merge produced nothing');
+  ctx.figure('merge.per_second', { value: merge.perSecond, unit: 'merges/s', baseline: null, goal: 'info (one core)', met: true });
   ctx.row(
     'record.merge',
     `${int(merge.perSecond)} merges/s  (${us(merge.elapsedMs / merge.ops)}/merge, one core, A=self+mfr ∪ B=self+integrator → 3 sigs)`,
@@ -330,6 +356,7 @@ async function run(ctx: BenchContext): Promise<void> {
     `p50 ${ms(percentile(latencies, 50))}  p99 ${ms(percentile(latencies, 99))}  mean ${ms(mean)}  max ${ms(latencies.at(-1) ?? Number.NaN)}  ` +
       `(${latencies.length} parses, one at a time)`,
   );
+  ctx.figure('parse.p99', { value: percentile(latencies, 99), unit: 'ms', baseline: null, goal: 'info (one at a time)', met: true });
 
   const peak = rss.stop();
   const osMax = process.resourceUsage().maxRSS * 1024;
@@ -338,6 +365,7 @@ async function run(ctx: BenchContext): Promise<void> {
     `peak RSS ${mib(peak)}  (memoryUsage().rss sampled every ${rss.intervalMs} ms over this benchmark; at start ${mib(rss.startRss)}; ` +
       `OS maxRSS ${mib(osMax)})`,
   );
+  ctx.figure('memory.peak_rss', { value: peak / 2 ** 20, unit: 'MiB', baseline: null, goal: 'info (the whole benchmark process)', met: true });
 }
 
 export const recordBenchmark: Benchmark = {

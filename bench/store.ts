@@ -2,7 +2,7 @@
 // disk per record, lookups by id / key id / token (cold and with a hot working set) at 1 and
 // 64 in flight, end-to-end ingest (parse + write) — each beside raw classic-level doing the
 // same with the same bytes and the same LevelDB tuning, as the baseline.
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { parseRecord } from '../ics/record/index.ts';
@@ -16,7 +16,7 @@ import {
   MAX_FILE_BYTES,
 } from '../ics/store/level/options.ts';
 import type { RecordWriter, StoreLifecycle } from '../ics/store/types.ts';
-import { corpusWrite, environmentLine, type Figure, int, mib, percentile, pick, pool, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, type Figure, int, mib, percentile, pick, pool, residentMemory, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, checkCorpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { serialOf } from './store-corpus-shared.ts';
 
@@ -93,13 +93,7 @@ type RawDb = ClassicLevel<Buffer, Buffer>;
 
 /** Resident memory split as Linux reports it: private (heap, V8, LevelDB caches) and file-backed. */
 function residentSplit(): { anon: number; file: number } | undefined {
-  try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-    return { anon: kb('RssAnon'), file: kb('RssFile') };
-  } catch {
-    return undefined;
-  }
+  return residentMemory();
 }
 
 /** Peak resident memory, total and private, sampled on a timer. */
