@@ -66,7 +66,7 @@ export interface IcsNode {
  * schema) fails here, before anything else of the node starts.
  */
 /** What opening a store may be told besides the hooks every store takes. */
-type OpenHooks = StoreHooks & Pick<LevelStoreInit, 'onUpgrade' | 'onBucketIndex'>;
+type OpenHooks = StoreHooks & Pick<LevelStoreInit, 'onUpgrade' | 'onBucketIndex' | 'onCatchUp'>;
 
 async function openStore(dir: DataDir, config: NodeConfig, hooks: OpenHooks): Promise<RecordStore> {
   if (config.store.backend === 'memory' || config.store.backend === 'postgres') {
@@ -185,6 +185,7 @@ export async function openNode(root: string, options: OpenNodeOptions = {}): Pro
   const store = await openStore(dataDir, config, {
     derived: [log],
     onUpgrade: (upgrade) => logger.info(upgrade, 'store format upgraded'),
+    onCatchUp: (event) => logger.info({ ...event, ms: Math.round(event.ms) }, 'derived structure took in the events written before it'),
     onBucketIndex: (event) =>
       logger.info({ ...event, ms: Math.round(event.ms) }, event.source === 'saved' ? 'sync bucket index loaded as saved at the last stop' : 'sync bucket index built from the sync set'),
   });

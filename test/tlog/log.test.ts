@@ -141,7 +141,10 @@ describe('tlog: a store that held records before the log', () => {
     await before.close();
 
     const log = new TransparencyLog();
-    let store = await openLevelStore({ path, derived: [log] });
+    const caughtUp: Array<{ structure: string; events: number }> = [];
+    let store = await openLevelStore({ path, derived: [log], onCatchUp: ({ structure, events }) => caughtUp.push({ structure, events }) });
+    // Said once, for the operator's log: which structure, how many events (1,100 writes).
+    assert.deepEqual(caughtUp, [{ structure: log.name, events: 1100 }]);
     const leavesOf = async (domain: string) =>
       (await store.changesSince(0, 10_000)).filter((e) => e.domains.includes(domain)).map((e) => leafHash(Buffer.from(leafText({ domain, id: e.id, digest: e.digest, seq: e.seq, time: e.at }))));
     try {
@@ -157,7 +160,8 @@ describe('tlog: a store that held records before the log', () => {
     }
     // Once only: reopened, nothing is replayed again.
     const again = new TransparencyLog();
-    store = await openLevelStore({ path, derived: [again] });
+    store = await openLevelStore({ path, derived: [again], onCatchUp: ({ structure, events }) => caughtUp.push({ structure, events }) });
+    assert.equal(caughtUp.length, 1, 'nothing taken in again');
     try {
       assert.equal(await again.size('firmware'), 1101);
       assert.deepEqual(Buffer.from(await again.root('firmware', 1101)), mth(await leavesOf('firmware')));

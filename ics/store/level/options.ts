@@ -44,6 +44,11 @@ export interface LevelStoreInit extends StoreHooks {
    * process that did not close it), for the log.
    */
   readonly onBucketIndex?: (event: BucketIndexEvent) => void;
+  /**
+   * Told when a derived structure (the transparency log) took in events written before it
+   * was there, at open: once, on the first start of a version that brings it, for the log.
+   */
+  readonly onCatchUp?: (event: { readonly structure: string; readonly events: number; readonly ms: number }) => void;
 }
 
 /** ~20,000 device records of ~1 KB: a gateway's working set, ~25 MB of heap. */

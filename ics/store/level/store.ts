@@ -186,6 +186,7 @@ export class LevelStore implements RecordStore {
   #closed = false;
   readonly #buckets: BucketIndexes;
   readonly #onBucketIndex: LevelStoreInit['onBucketIndex'];
+  readonly #onCatchUp: LevelStoreInit['onCatchUp'];
 
   private constructor(
     db: Db,
@@ -206,6 +207,7 @@ export class LevelStore implements RecordStore {
     this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
     this.#buckets = new BucketIndexes(this.#writer);
     this.#onBucketIndex = init.onBucketIndex;
+    this.#onCatchUp = init.onCatchUp;
     const space = (name: string) => derived.find((d) => d.structure.name === name) as DerivedSpace;
     this.#syncSet = derivedReader(db, space(SYNC_SET).prefix);
     for (const { structure, prefix } of derived) structure.attach?.(derivedReader(db, prefix, () => this.#checkOpen()));
@@ -268,6 +270,8 @@ export class LevelStore implements RecordStore {
       const state = await this.#db.get(marker);
       if (state?.[6] === 1) continue;
       let after = state ? readUint48(state, 0) : 0;
+      const started = performance.now();
+      const from = after;
       while (space.structure.replay && after < this.#lastSeq) {
         const events = await this.changesSince(after, REPLAY_PAGE);
         if (events.length === 0) break;
@@ -279,6 +283,7 @@ export class LevelStore implements RecordStore {
         await this.#batch(ops);
       }
       await this.#db.put(marker, done(this.#lastSeq));
+      if (after > from) this.#onCatchUp?.({ structure: space.structure.name, events: after - from, ms: performance.now() - started });
     }
   }
 
