@@ -47,6 +47,13 @@ export async function serve(flags: ServeFlags): Promise<void> {
   }
   for (const value of [flags.hkp, flags.ldap, flags.est]) if (value && value !== 'off') parseHostPort(value);
   await loadConfig(dir.configFile);
+  // Stop signals are taken from here on, before the node opens anything: one that comes while
+  // it starts (a long first start, a supervisor that stops it the moment it says it is ready)
+  // stops it cleanly once it has started, instead of killing it half-way. A second one kills.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   // A policy trusting a published test key is refused here and on every SIGHUP reload.
   // ICS_LOG_LEVEL overrides config.yaml's log.level, as for every other command.
   const logLevel = process.env.ICS_LOG_LEVEL;
@@ -77,19 +84,17 @@ export async function serve(flags: ServeFlags): Promise<void> {
       (error: unknown) => node.logger.error({ err: error }, 'store stats failed'),
     );
   }, HEARTBEAT_MS);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      node.logger.info({ signal }, 'stopping');
-      clearInterval(heartbeat);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    // `on`, not `once`: after a first reload, a second SIGHUP would otherwise kill the node.
-    process.on('SIGHUP', () => {
-      node.reloadPolicy().catch((error: unknown) => node.logger.error({ err: error }, 'policy reload failed; keeping the old policy'));
-    });
-  });
+  // `on`, not `once`: after a first reload, a second SIGHUP would otherwise kill the node.
+  const reload = () => {
+    node.reloadPolicy().catch((error: unknown) => node.logger.error({ err: error }, 'policy reload failed; keeping the old policy'));
+  };
+  process.on('SIGHUP', reload);
+  const signal = await stopSignal;
+  node.logger.info({ signal }, 'stopping');
+  clearInterval(heartbeat);
+  // A reload that comes while the node stops has nothing left to reload.
+  process.removeListener('SIGHUP', reload);
+  process.on('SIGHUP', () => undefined);
   await services.stop();
   await node.close();
 }
