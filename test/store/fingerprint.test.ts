@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import type { CodeRecord } from '../../ics/record/index.ts';
 import {
@@ -28,6 +27,7 @@ import { LevelStore } from '../../ics/store/level/index.ts';
 import { createMemoryStore } from '../../ics/store/memory/index.ts';
 import type { RecordStore, SyncItem } from '../../ics/store/types.ts';
 import { type SeededRandom, seededRandom } from '../helpers/random.ts';
+import { raw } from './raw-level.ts';
 
 const sumOf = (bytes: Uint8Array) => {
   let v = 0n;
@@ -293,16 +293,6 @@ describe('sync-set fingerprints', () => {
 /** The saved bucket index of domain `firmware` (meta space 00, `buckets/firmware`). */
 const BUCKETS_KEY = Buffer.concat([Buffer.of(0), Buffer.from('buckets/firmware')]);
 
-/** Raw access to a closed store's database. */
-async function raw<T>(path: string, use: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
-  const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    return await use(db);
-  } finally {
-    await db.close();
-  }
-}
 
 /** Pieces cover [from, to) in order, start at `from` then at bucket starts, and sum right. */
 function checkPieces(items: readonly SyncItem[], from: SyncBound, to: SyncBound | undefined, pieces: ReadonlyArray<{ from: SyncBound; count: number; sum: Uint8Array }>, parts: number): void {

@@ -5,28 +5,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { isIcsError } from '../../ics/errors.ts';
 import { compareIds } from '../../ics/store/index.ts';
 import { LevelStore } from '../../ics/store/level/index.ts';
 import type { FormatUpgrade } from '../../ics/store/level/format.ts';
 import { TOKEN_HEAD_IDS } from '../../ics/store/level/ops.ts';
 import { device, type Fixture, fixture, renamed, request, secondsAgo } from './records.ts';
+import { raw } from './raw-level.ts';
 
 const FORMAT_KEY = Buffer.from('00666f726d6174', 'hex');
 const HEAD_SPACE = 0x0c;
 const sorted = (ids: string[]) => [...ids].sort(compareIds);
 
-/** Raw access to a closed store's database. */
-async function raw<T>(path: string, use: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
-  const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    return await use(db);
-  } finally {
-    await db.close();
-  }
-}
 
 describe('store/level: token heads and the format upgrade', function () {
   this.timeout(60_000);
