@@ -1,7 +1,7 @@
 // Benchmark entry point: `npm run bench [-- <filter>...]`, quick smoke mode with BENCH_QUICK=1.
-// Benchmarks run one after another in this process; a filter argument keeps those whose
-// name contains it. To add one (store, HKP, LDAP, sync…), write bench/<name>.ts exporting
-// a `Benchmark` and list it in BENCHMARKS below.
+// Benchmarks run one after another in this process; a filter argument keeps the benchmark of
+// that name, or else those whose name contains it. To add one (store, HKP, LDAP, sync…),
+// write bench/<name>.ts exporting a `Benchmark` and list it in BENCHMARKS below.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const filters = argv.filter((a) => !a.startsWith('-'));
-  const selected = filters.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => filters.some((f) => b.name.includes(f)));
+  // A filter that names a benchmark exactly selects that one (`store` is not also `store-postgres`).
+  const names = new Set(BENCHMARKS.map((b) => b.name));
+  const selected = filters.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => filters.some((f) => (names.has(f) ? b.name === f : b.name.includes(f))));
   if (selected.length === 0) {
     console.error(`no benchmark matches ${filters.map((f) => JSON.stringify(f)).join(', ')}\n${usage()}`);
     return 2;
