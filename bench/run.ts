@@ -18,11 +18,12 @@ import { logBenchmark } from './log.ts';
 import { revocationPropagationBenchmark } from './revocation-propagation.ts';
 import { revocationBenchmark } from './revocation.ts';
 import { storeBenchmark } from './store.ts';
+import { scaleBenchmark } from './scale.ts';
 import { startBenchmark } from './start.ts';
 import { storePostgresBenchmark } from './store-postgres.ts';
 import { syncBenchmark } from './sync.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, storePostgresBenchmark, syncBenchmark, startBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, consoleBenchmark, floodBenchmark, reliabilityBenchmark, federationBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [recordBenchmark, storeBenchmark, storePostgresBenchmark, syncBenchmark, startBenchmark, scaleBenchmark, ldapBenchmark, hkpBenchmark, enrolBenchmark, revocationBenchmark, revocationPropagationBenchmark, logBenchmark, consoleBenchmark, floodBenchmark, reliabilityBenchmark, federationBenchmark];
 
 function usage(): string {
   return [

@@ -92,42 +92,51 @@ function describeSteps(start: Start): string {
   return shown.length > 0 ? shown.join('; ') : 'no step took notable time';
 }
 
-async function run(ctx: BenchContext): Promise<void> {
-  const s = pick(ctx, FULL, QUICK);
-  ctx.row('env', `${environmentLine()}${ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''}`);
-  const corpus = await loadCorpus(s.records, ctx.log);
-  const store = await ensureStore(ctx, corpus);
+/**
+ * `ics serve` on a data directory made by `ics init` whose store is a copy of `storeDir`
+ * (`count` records): the first start, then `restarts` restarts, each a row; the goal and
+ * figures (`<prefix>restart`, `<prefix>first`) when `prefix` is given.
+ */
+export async function measureStarts(ctx: BenchContext, storeDir: string, count: number, restarts: number, timeoutMs: number, prefix = 'start.'): Promise<void> {
   const root = join(CACHE_DIR, `start-run-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
   try {
     const data = join(root, 'data');
     await promisify(execFile)(process.execPath, [BIN, 'init', '--data', data, '--role', 'manufacturer', '--name', 'bench-start']);
     const passphrase = readFileSync(join(data, 'keys', 'issuer.passphrase'), 'utf8').trim();
-    cloneStore(store.dir, join(data, 'db'));
-    ctx.row('setup', `a data directory made by \`ics init\` (role manufacturer), its store a copy of the cached ${int(corpus.count)}-record LevelDB store; \`ics serve\` spawned, timed to "ics node ready", stopped with SIGINT`);
+    cloneStore(storeDir, join(data, 'db'));
+    ctx.row('setup', `a data directory made by \`ics init\` (role manufacturer), its store a copy of the cached ${int(count)}-record LevelDB store; \`ics serve\` spawned, timed to "ics node ready", stopped with SIGINT`);
 
-    const first = await startOnce(data, passphrase, s.timeoutMs);
+    const first = await startOnce(data, passphrase, timeoutMs);
     ctx.row('first start', `${seconds(first.readyMs)}  (once per store: ${describeSteps(first)})`);
-    const restarts: number[] = [];
-    for (let i = 1; i <= s.restarts; i++) {
-      const again = await startOnce(data, passphrase, s.timeoutMs);
-      restarts.push(again.readyMs);
+    const times: number[] = [];
+    for (let i = 1; i <= restarts; i++) {
+      const again = await startOnce(data, passphrase, timeoutMs);
+      times.push(again.readyMs);
       ctx.row(`restart ${i}`, `${seconds(again.readyMs)}  (${describeSteps(again)})`);
     }
-    const slowest = Math.max(...restarts);
-    ctx.goal(`ics serve ready in < ${GOAL_START_MS / 1000} s with ${int(corpus.count)} records (every restart)`, slowest < GOAL_START_MS, `slowest ${seconds(slowest)}`);
-    ctx.figure('start.restart', {
+    const slowest = Math.max(...times);
+    ctx.goal(`ics serve ready in < ${GOAL_START_MS / 1000} s with ${int(count)} records (every restart)`, slowest < GOAL_START_MS, `slowest ${seconds(slowest)}`);
+    ctx.figure(`${prefix}restart`, {
       value: slowest,
       unit: 'ms',
       baseline: null,
-      goal: `< ${GOAL_START_MS} in each of ${restarts.length} restarts (value: the slowest; spawn to "ics node ready", tsx loading the sources included)`,
+      goal: `< ${GOAL_START_MS} in each of ${times.length} restarts (value: the slowest; spawn to "ics node ready", tsx loading the sources included)`,
       met: slowest < GOAL_START_MS,
     });
-    ctx.figure('start.first', { value: first.readyMs, unit: 'ms', baseline: null, goal: 'info (once per store: the log takes in earlier events, the bucket index is built)', met: true });
-    ctx.describe({ records: s.records, restarts: s.restarts });
+    ctx.figure(`${prefix}first`, { value: first.readyMs, unit: 'ms', baseline: null, goal: 'info (once per store: the log takes in earlier events, the bucket index is built)', met: true });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+async function run(ctx: BenchContext): Promise<void> {
+  const s = pick(ctx, FULL, QUICK);
+  ctx.row('env', `${environmentLine()}${ctx.quick ? ', QUICK mode (figures are a smoke check only)' : ''}`);
+  const corpus = await loadCorpus(s.records, ctx.log);
+  const store = await ensureStore(ctx, corpus);
+  await measureStarts(ctx, store.dir, corpus.count, s.restarts, s.timeoutMs);
+  ctx.describe({ records: s.records, restarts: s.restarts });
 }
 
 export const startBenchmark: Benchmark = {
