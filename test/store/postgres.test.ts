@@ -294,7 +294,11 @@ describe('store/postgres: errors at open', function () {
     await expectCode(PostgresStore.open({ url, replicaUrl: await server.createDatabase() }), 'UNAVAILABLE', 'schema-foreign');
   });
 
-  it('reads lookups from a streaming replica, and a process its own writes from the primary until the replica has them', async () => {
+  it('reads lookups from a streaming replica, and a process its own writes from the primary until the replica has them', async function () {
+    // The replica is a base backup of the shared primary (pg_basebackup -c fast: a checkpoint
+    // that flushes every earlier test's database): seconds on a quiet disk, over a minute on a
+    // busy one. The replication itself has its own 20 s bounds below.
+    this.timeout(240_000);
     const primary = await postgres();
     const url = await primary.createDatabase();
     const name = new URL(url).pathname.slice(1);
