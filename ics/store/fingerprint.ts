@@ -181,6 +181,8 @@ const HEAD_BOUND: SyncBound = Object.freeze({ time: 0, id: '' });
 const HEAD_KEY = boundKey(HEAD_BOUND);
 /** First byte of BucketIndex.encode's bytes: a change of layout changes it. */
 const SNAPSHOT_VERSION = 1;
+/** A bucket's fixed part in those bytes: key and id lengths, starts, count, sum. */
+const SNAPSHOT_BUCKET_BYTES = 1 + 1 + 4 + 4 + SUM_BYTES;
 
 function isBoundaryBytes(digest: Uint8Array): boolean {
   return (digest[0] as number) < BOUNDARY_BYTE_BELOW;
@@ -246,7 +248,7 @@ export class BucketIndex {
     const parts: Buffer[] = [head];
     for (const b of buckets) {
       const id = Buffer.from(b.bound.id, 'latin1');
-      const fixed = Buffer.allocUnsafe(2 + 4 + 4 + SUM_BYTES);
+      const fixed = Buffer.allocUnsafe(SNAPSHOT_BUCKET_BYTES);
       fixed[0] = b.key.length;
       fixed[1] = id.length;
       fixed.writeUInt32BE(b.starts, 2);
@@ -266,14 +268,14 @@ export class BucketIndex {
     let at = 5;
     let previous: Buffer | undefined;
     for (let i = 0; i < n; i++) {
-      if (at + 42 > buf.length) return undefined;
+      if (at + SNAPSHOT_BUCKET_BYTES > buf.length) return undefined;
       const keyLength = buf[at] as number;
       const idLength = buf[at + 1] as number;
       const starts = buf.readUInt32BE(at + 2);
       const acc = new Accumulator();
       acc.count = buf.readUInt32BE(at + 6);
       for (let l = 0; l < 8; l++) acc.limbs[l] = buf.readUInt32LE(at + 10 + 4 * l);
-      at += 42;
+      at += SNAPSHOT_BUCKET_BYTES;
       if (keyLength < 8 || at + keyLength + idLength > buf.length) return undefined;
       const key = Buffer.from(buf.subarray(at, at + keyLength));
       const id = buf.toString('latin1', at + keyLength, at + keyLength + idLength);
