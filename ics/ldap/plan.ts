@@ -118,10 +118,10 @@ function equalityPlan(view: View, name: string, raw: string, readable: ReadonlyS
     if (view === 'key') return HEX40.test(v) ? lookup({ index: 'id', value: v }) : NONE;
     return isRecordId(v) ? lookup({ index: 'id', value: v }) : NONE;
   }
-  // A fingerprint is found through its long key id (its last 16 digits): one index read where
-  // the fingerprint index takes two (is it a record? which records hold it as a subkey?).
-  // The few records sharing a key id with it fail the filter check that follows.
-  if (keyAttr('gpgsubfingerprint') || recAttr('icsfingerprint')) return HEX40.test(v) ? lookup({ index: 'keyId', value: v.slice(-16) }) : NONE;
+  // The fingerprint index answers "is it a record? which records hold it as a subkey?": the
+  // first reads the record itself, which the search then builds its entry from (the store
+  // keeps what it just read), and the second is mostly a Bloom-filtered miss.
+  if (keyAttr('gpgsubfingerprint') || recAttr('icsfingerprint')) return HEX40.test(v) ? lookup({ index: 'fingerprint', value: v }) : NONE;
   if (keyAttr('pgpcertid') || keyAttr('pgpsubkeyid') || recAttr('icskeyid')) return HEX16.test(v) ? lookup({ index: 'keyId', value: v }) : NONE;
   if (keyAttr('pgpuserid') || recAttr('icsuserid') || keyAttr('gpgmailbox')) return wordsOf(raw);
   if (recAttr('icscodedigest') || recAttr('icscodeversion')) return indexable(v) ? lookup({ index: 'token', value: v, prefix: false }) : wordsOf(raw);
@@ -152,10 +152,10 @@ export function planFor(filter: Filter, view: View, readable: ReadonlySet<string
     case 'or': {
       let parts = filter.clauses.map((c) => planFor(c, view, readable)).filter((p) => p.kind !== 'none');
       if (parts.length === 0) return NONE;
-      // GnuPG's `(|(gpgFingerprint=F)(gpgSubFingerprint=F))`: the key-id lookup for F finds
-      // record F too, so reading F by id as well is redundant.
-      const keyIds = new Set(parts.flatMap((p) => (p.kind === 'lookup' && p.lookup.index === 'keyId' ? [p.lookup.value] : [])));
-      parts = parts.filter((p) => !(p.kind === 'lookup' && p.lookup.index === 'id' && HEX40.test(p.lookup.value) && keyIds.has(p.lookup.value.slice(-16))));
+      // GnuPG's `(|(gpgFingerprint=F)(gpgSubFingerprint=F))`: the fingerprint lookup for F
+      // finds record F too, so reading F by id as well is redundant.
+      const fingerprints = new Set(parts.flatMap((p) => (p.kind === 'lookup' && p.lookup.index === 'fingerprint' ? [p.lookup.value] : [])));
+      parts = parts.filter((p) => !(p.kind === 'lookup' && p.lookup.index === 'id' && fingerprints.has(p.lookup.value)));
       if (parts.some((p) => p.kind === 'walk' && p.walk.over === 'all')) return ALL;
       return parts.length === 1 ? (parts[0] as Plan) : { kind: 'union', parts };
     }
