@@ -33,7 +33,7 @@ import { hashPassword, tokenDigest } from '../ics/auth/index.ts';
 import { type IcsNode, initDataDir, openNode, type RunningServices, startServices } from '../ics/node/index.ts';
 import { armor, codeStatement, signCode } from '../ics/record/index.ts';
 import { loadOrCreatePeerKey } from '../ics/sync/index.ts';
-import { type BenchContext, type Benchmark, environmentLine, int, mib, percentile, pick, seconds } from './harness.ts';
+import { type BenchContext, type Benchmark, environmentLine, TS_LOADER, int, mib, percentile, pick, seconds } from './harness.ts';
 import { deviceUserId, keyCreated } from './store-corpus-shared.ts';
 import { certification, deviceRecord, type Issuer, type KeyFacts, keyFacts, newEdKey, newIssuer, selfSignedKey } from './store-packets.ts';
 
@@ -143,7 +143,7 @@ class Worker {
     flags: readonly string[],
   ) {
     this.child = fork(SELF, [], {
-      execArgv: ['--import', 'tsx', ...flags],
+      execArgv: ['--import', TS_LOADER, ...flags],
       // Two malloc arenas, as deploy/ics.service and the mesh set: glibc's default (8 per core)
       // lets the libuv pool and LevelDB's threads each keep a fragmented arena.
       env: { MALLOC_ARENA_MAX: '2', ...process.env, [WORKER_ENV]: '1' },

@@ -8,6 +8,9 @@ import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** What `bench/run.ts` hands every benchmark. */
+/** The project's TypeScript loader (bin/ts-loader.mjs), for `--import` in the processes a benchmark starts. */
+export const TS_LOADER = fileURLToPath(new URL('../bin/ts-loader.mjs', import.meta.url));
+
 export interface BenchContext {
   /** BENCH_QUICK=1: small counts and short windows, a smoke check rather than a measurement. */
   readonly quick: boolean;

@@ -2,7 +2,7 @@
 // runs it), so that its memory and CPU are the server's alone — not the benchmark's corpus,
 // nor its bookkeeping. Started by bench/ldap.ts:
 //
-//   node --import tsx bench/ldap-server.ts <store dir> <base DN>
+//   node --import ./bin/ts-loader.mjs bench/ldap-server.ts <store dir> <base DN>
 //
 // It opens the LevelDB store (upgrading an older format), serves LDAP on a loopback port and
 // prints one JSON line: {"port", "pid", "upgrade"?}. Then it answers lines on stdin: `memory`

@@ -26,7 +26,7 @@ import { scanKeyFacts } from '../ics/record/index.ts';
 import type { FormatUpgrade } from '../ics/store/level/format.ts';
 import { LevelStore } from '../ics/store/level/index.ts';
 import type { StoredRecord } from '../ics/store/types.ts';
-import { corpusWrite, environmentLine, int, mib, residentMemory, pick, pool, processCpuMs, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, TS_LOADER, int, mib, residentMemory, pick, pool, processCpuMs, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import type { ServerMemory } from './ldap-server.ts';
 import { type ClientConfig, type ClientResult, GET_ATTRIBUTES, requestFilter, SEARCH_ATTRIBUTES, searchOnce } from './ldap-client.ts';
 import { runTool, SLAPADD, schemaFromOlcLdif, slapdInstalled, startSlapd, writeSlapdConf } from './ldap-slapd.ts';
@@ -185,7 +185,7 @@ async function startIcsServer(dir: string): Promise<{
   stop(): Promise<void>;
 }> {
   // As deploy/ics.service runs the node: two malloc arenas.
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, dir, BASE_DN], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
+  const child = spawn(process.execPath, ['--import', TS_LOADER, SERVER, dir, BASE_DN], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4096);
@@ -211,10 +211,10 @@ async function startIcsServer(dir: string): Promise<{
   };
 }
 
-/** Runs the load generator in its own node process (tsx for TypeScript). */
+/** Runs the load generator in its own node process (the project's loader for TypeScript). */
 function runClient(config: ClientConfig): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLIENT, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TS_LOADER, CLIENT, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => {

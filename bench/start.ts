@@ -121,7 +121,7 @@ export async function measureStarts(ctx: BenchContext, storeDir: string, count: 
       value: slowest,
       unit: 'ms',
       baseline: null,
-      goal: `< ${GOAL_START_MS} in each of ${times.length} restarts (value: the slowest; spawn to "ics node ready", tsx loading the sources included)`,
+      goal: `< ${GOAL_START_MS} in each of ${times.length} restarts (value: the slowest; spawn to "ics node ready", the loader transpiling the sources included)`,
       met: slowest < GOAL_START_MS,
     });
     ctx.figure(`${prefix}first`, { value: first.readyMs, unit: 'ms', baseline: null, goal: 'info (once per store: the log takes in earlier events, the bucket index is built)', met: true });

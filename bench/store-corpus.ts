@@ -3,10 +3,11 @@
 // (gitignored), then streamed from disk in chunks so that the corpus never sits in memory.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IssuerKeyring, type KeyRecord, parseRecord, reviveRecord } from '../ics/record/index.ts';
 import { contentTime, indexTermsOf } from '../ics/store/indexing.ts';
+import { TS_LOADER } from './harness.ts';
 import { type IssuerSeed, issuerFromSeed } from './store-corpus-shared.ts';
 import { selfSignedKey } from './store-packets.ts';
 
@@ -83,9 +84,7 @@ async function generate(count: number, log: (line: string) => void): Promise<voi
     manufacturer: { seed: randomBytes(32).toString('hex'), userId: 'urn:cm4it:org:acme.example', created },
     integrator: { seed: randomBytes(32).toString('hex'), userId: 'urn:cm4it:org:integrator.example', created },
   };
-  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(
-    new URL('./store-corpus-worker.ts', import.meta.url).href,
-  )}); })`;
+  const boot = `import(${JSON.stringify(pathToFileURL(TS_LOADER).href)}).then(() => import(${JSON.stringify(new URL('./store-corpus-worker.ts', import.meta.url).href)}))`;
   const workers = Array.from({ length: 2 }, () => new Worker(boot, { eval: true, workerData: { manufacturer: header.manufacturer, integrator: header.integrator } }));
   const tmp = `${corpusFile(count)}.tmp`;
   const fd = openSync(tmp, 'w');

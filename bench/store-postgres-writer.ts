@@ -2,7 +2,7 @@
 // the database it is given, builds the record objects of its share of the corpus before any
 // timing, says READY, waits for GO on stdin, writes its share with INFLIGHT writes in flight
 // (the store commits them in groups), and says DONE <elapsed ms>.
-//   tsx bench/store-postgres-writer.ts URL COUNT FIRST END INFLIGHT
+//   node --import ./bin/ts-loader.mjs bench/store-postgres-writer.ts URL COUNT FIRST END INFLIGHT
 import { createInterface } from 'node:readline';
 import type { KeyRecord } from '../ics/record/index.ts';
 import { PostgresStore } from '../ics/store/postgres/index.ts';

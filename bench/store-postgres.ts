@@ -12,7 +12,7 @@ import pg from 'pg';
 import { type PostgresServer, postgresBinDir, startPostgres } from '../deploy/throwaway-postgres.ts';
 import { encodeId } from '../ics/store/index.ts';
 import { DEFAULT_POOL_SIZE, PostgresStore } from '../ics/store/postgres/index.ts';
-import { environmentLine, int, mib, pick, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { environmentLine, TS_LOADER, int, mib, pick, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { type Measured, measure } from './store.ts';
 import { loadCorpus } from './store-corpus.ts';
 
@@ -42,7 +42,7 @@ interface Writer {
 }
 
 function writer(args: string[]): Writer {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TS_LOADER, WRITER, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
   return { child, lines: createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]() };
 }
 

@@ -25,7 +25,7 @@ import { LevelStore } from '../ics/store/level/index.ts';
 import type { BucketIndexEvent } from '../ics/store/level/options.ts';
 import type { WriteRequest } from '../ics/store/types.ts';
 import { createSyncService, loadOrCreatePeerKey, type SyncService } from '../ics/sync/index.ts';
-import { corpusWrite, environmentLine, int, mib, pick, seconds, type BenchContext, type Benchmark } from './harness.ts';
+import { corpusWrite, environmentLine, TS_LOADER, int, mib, pick, seconds, type BenchContext, type Benchmark } from './harness.ts';
 import { CACHE_DIR, type Corpus, corpusChunks, lightRecords, loadCorpus } from './store-corpus.ts';
 import { type IssuerSeed, issuerFromSeed } from './store-corpus-shared.ts';
 import { selfSignedKey } from './store-packets.ts';
@@ -131,7 +131,7 @@ class NodeProcess {
   constructor(readonly name: string) {
     // ICS_BENCH_CHILD_FLAGS adds node flags to the node processes (e.g. --cpu-prof).
     const flags = (process.env.ICS_BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = fork(SELF, [], { execArgv: ['--import', 'tsx', ...flags], env: { ...process.env, ICS_BENCH_SYNC_CHILD: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(SELF, [], { execArgv: ['--import', TS_LOADER, ...flags], env: { ...process.env, ICS_BENCH_SYNC_CHILD: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: FromChild) => this.#waiting.shift()?.(m));
   }
 

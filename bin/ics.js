@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript sources directly through tsx's loader.
-import { register } from 'tsx/esm/api';
+// Launcher: runs the TypeScript sources through the project's loader (ts-loader.mjs).
+import './ts-loader.mjs';
 
-register();
 await import('../ics/cli/main.ts');

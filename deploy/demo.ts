@@ -7,7 +7,7 @@
 // broker drops and refuses it — each delay measured from the manufacturer's statement.
 // Exits 0 when every step held, 1 when one did not.
 //
-//   tsx deploy/demo.ts [--dir DIR] [--base-port N] [--keep]      (ports: ephemeral unless --base-port)
+//   node --import ./bin/ts-loader.mjs deploy/demo.ts [--dir DIR] [--base-port N] [--keep]      (ports: ephemeral unless --base-port)
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

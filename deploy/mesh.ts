@@ -14,8 +14,8 @@
 // mosquitto is installed, an MQTT broker admits those devices by their certificates and
 // refuses them once revoked (deploy/mesh-broker.ts).
 //
-//   tsx deploy/mesh.ts up   [--dir mesh] [--base-port N]   initialise (once) and run until Ctrl-C
-//   tsx deploy/mesh.ts init [--dir mesh] [--base-port N]   only initialise the data directories
+//   node --import ./bin/ts-loader.mjs deploy/mesh.ts up   [--dir mesh] [--base-port N]   initialise (once) and run until Ctrl-C
+//   node --import ./bin/ts-loader.mjs deploy/mesh.ts init [--dir mesh] [--base-port N]   only initialise the data directories
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';

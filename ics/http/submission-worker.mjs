@@ -1,6 +1,5 @@
 // Entry of the submission decoder's worker thread: worker threads do not inherit the main
-// thread's TypeScript loader, so the worker registers tsx itself before loading its module.
-import { register } from 'tsx/esm/api';
+// thread's TypeScript loader, so the worker registers it itself before loading its module.
+import '../../bin/ts-loader.mjs';
 
-register();
 await import('./submission-worker.ts');

@@ -1,6 +1,6 @@
 // Test-only module hooks: `node --import ./import-trace.mjs` with IMPORT_TRACE_FILE set
 // appends the URL of every module the process loads to that file, one a line. Plain
-// JavaScript: it runs before tsx is registered.
+// JavaScript: it runs before the TypeScript loader is registered.
 import { appendFileSync } from 'node:fs';
 import { register } from 'node:module';
 import process from 'node:process';

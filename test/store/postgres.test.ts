@@ -56,7 +56,7 @@ certificateSuite('postgres', () => factory(), { reopen });
 
 /** Runs test/store/postgres-child.ts; yields its stdout lines. */
 function child(args: string[]): { process: ChildProcess; lines: AsyncIterableIterator<string> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', join(REPO, 'bin/ts-loader.mjs'), CHILD, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d) => {
     stderr += d;

@@ -16,7 +16,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RECORDS = 2000;
 
 function start(configFile: string): { proc: ChildProcess; lines: AsyncIterableIterator<string> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, configFile], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', join(REPO, 'bin/ts-loader.mjs'), CHILD, configFile], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d) => {
     stderr += d;
