@@ -54,6 +54,19 @@ function computeSelection(requested: readonly string[], typesOnly: boolean): Sel
   return { key, allUser, allOperational, names, typesOnly };
 }
 
+/** Attribute names entries are built with (the views' own, a fixed set) resolved once. */
+const namesSeen = new Map<string, { type: AttributeType; key: string }>();
+
+function schemaName(name: string): { type: AttributeType; key: string } {
+  const hit = namesSeen.get(name);
+  if (hit) return hit;
+  const type = attributeType(name);
+  if (!type) throw new Error(`attribute ${name} is not in the schema`);
+  const known = { type, key: type.name.toLowerCase() };
+  namesSeen.set(name, known);
+  return known;
+}
+
 /** A string value's own header and its slot in the values array. */
 const VALUE_OVERHEAD_BYTES = 32;
 /** The entry object, its maps and its attribute records. */
@@ -80,9 +93,8 @@ export class Entry {
     for (const [name, values] of attributes) {
       for (const v of values) content += v.length + VALUE_OVERHEAD_BYTES;
       if (values.length === 0) continue;
-      const type = attributeType(name);
-      if (!type) throw new Error(`attribute ${name} is not in the schema`);
-      map.set(type.name.toLowerCase(), { type, values });
+      const known = schemaName(name);
+      map.set(known.key, { type: known.type, values });
     }
     this.#attributes = map;
     this.footprint = ENTRY_OVERHEAD_BYTES + content * (2 + maxSelections);
@@ -130,6 +142,12 @@ export class Entry {
   }
 }
 
+/**
+ * Buffer's native UTF-8 writer: `write(string, offset, 'utf8')` checks and normalises its
+ * arguments in JavaScript first, which cost more than the copy for an entry's short values.
+ */
+const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Buffer, value: string, offset: number): number }).utf8Write;
+
 /** Bytes of a BER length field. */
 function lengthBytes(n: number): number {
   return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 5;
@@ -154,6 +172,7 @@ function writeHeader(out: Buffer, at: number, tag: number, length: number): numb
  */
 function encodeEntryOp(dn: string, attributes: readonly Attribute[], typesOnly: boolean): Buffer {
   const dnBytes = Buffer.byteLength(dn);
+  // Per attribute: its values' byte lengths, then the name's, the set's and the attribute's.
   const sizes: number[] = [];
   let listContent = 0;
   for (const a of attributes) {
@@ -174,23 +193,24 @@ function encodeEntryOp(dn: string, attributes: readonly Attribute[], typesOnly: 
   const out = Buffer.allocUnsafeSlow(1 + lengthBytes(opContent) + opContent);
   let at = writeHeader(out, 0, 0x64, opContent);
   at = writeHeader(out, at, 0x04, dnBytes);
-  at += out.write(dn, at, 'utf8');
+  at += utf8Write.call(out, dn, at);
   at = writeHeader(out, at, 0x30, listContent);
   let k = 0;
   for (const a of attributes) {
-    const valueSizes = typesOnly ? [] : a.values.map(() => sizes[k++] as number);
+    const first = k;
+    if (!typesOnly) k += a.values.length;
     const nameBytes = sizes[k++] as number;
     const setContent = sizes[k++] as number;
     const attributeContent = sizes[k++] as number;
     at = writeHeader(out, at, 0x30, attributeContent);
     at = writeHeader(out, at, 0x04, nameBytes);
-    at += out.write(a.type.name, at, 'utf8');
+    at += utf8Write.call(out, a.type.name, at);
     at = writeHeader(out, at, 0x31, setContent);
     if (!typesOnly) {
-      a.values.forEach((v, i) => {
-        at = writeHeader(out, at, 0x04, valueSizes[i] as number);
-        at += out.write(v, at, 'utf8');
-      });
+      for (let i = 0; i < a.values.length; i++) {
+        at = writeHeader(out, at, 0x04, sizes[first + i] as number);
+        at += utf8Write.call(out, a.values[i] as string, at);
+      }
     }
   }
   if (at !== out.length) throw new Error('entry encoding length mismatch');

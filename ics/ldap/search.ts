@@ -33,9 +33,10 @@ export interface SearchInput {
   readonly selection: Selection;
   /**
    * Who asks, where: the connection and bind identity, and the attributes asked for, which a
-   * paged-results cookie is bound to together with base, scope and filter (cookie.ts).
+   * paged-results cookie is bound to together with base, scope and filter (cookie.ts). Made
+   * only when a cookie is sealed or opened.
    */
-  readonly binding: Uint8Array;
+  readonly binding: () => Uint8Array;
   readonly paged: { readonly size: number; readonly cookie: Buffer } | undefined;
 }
 
@@ -74,7 +75,7 @@ interface PageState {
 
 /** What a cookie is bound to: the caller's binding plus base, scope and filter, each length-prefixed. */
 function cookieBinding(input: SearchInput): Buffer {
-  const parts = [Buffer.from(input.binding), Buffer.from(input.base.toLowerCase(), 'utf8'), Buffer.of(input.scope), Buffer.from(input.filterKey())];
+  const parts = [Buffer.from(input.binding()), Buffer.from(input.base.toLowerCase(), 'utf8'), Buffer.of(input.scope), Buffer.from(input.filterKey())];
   return Buffer.concat(parts.flatMap((p) => [Buffer.from(Uint32Array.of(p.length).buffer), p]));
 }
 

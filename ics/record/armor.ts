@@ -37,8 +37,9 @@ const CRC24_TABLE = (() => {
 
 export function crc24(bytes: Uint8Array): number {
   let crc = 0xb704ce;
-  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) ^ (CRC24_TABLE[((crc >> 16) ^ (bytes[i] as number)) & 0xff] as number)) & 0xffffff;
-  return crc;
+  // Bits above the 24th are shifted out of the 32-bit value, never read: masked once at the end.
+  for (let i = 0, n = bytes.length; i < n; i++) crc = (crc << 8) ^ (CRC24_TABLE[((crc >>> 16) ^ (bytes[i] as number)) & 0xff] as number);
+  return crc & 0xffffff;
 }
 
 const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

@@ -62,9 +62,10 @@ export async function searchOperation(scope: SessionScope, request: RequestOf<'s
     },
     drain: () => connection.drain(),
   };
+  const principal = identity.principal;
   const outcome = await search(
     dir,
-    dir.reader(identity.principal),
+    dir.reader(principal),
     {
       base: request.base,
       scope: request.scope,
@@ -73,7 +74,7 @@ export async function searchOperation(scope: SessionScope, request: RequestOf<'s
       filter,
       filterKey: () => rawFilter(message),
       selection: selectionOf(request.attributes, request.typesOnly),
-      binding: Buffer.from(JSON.stringify([scope.connectionId.toString('base64'), identity.principal, request.attributes, request.typesOnly])),
+      binding: () => Buffer.from(JSON.stringify([scope.connectionId.toString('base64'), principal, request.attributes, request.typesOnly])),
       paged,
     },
     scope.ctx.limits,
