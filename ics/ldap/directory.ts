@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { type PolicyEngine, PolicyVerdictCache, type Principal, type ReadScope, readScope } from '../policy/index.ts';
 import { CookieSealer } from './cookie.ts';
 import { type KeyFacts, keyFactsOf, type KeyRecord, reviveRecord, ScanError, scanKeyFacts } from '../record/index.ts';
-import type { CacheFigures, EventLog, RecordIndexes, RecordReader, StoredRecord } from '../store/index.ts';
+import { type CacheFigures, Doorkeeper, type EventLog, type RecordIndexes, type RecordReader, type StoredRecord } from '../store/index.ts';
 
 /** What the directory reads: records, their indexes (for plans) and their history. */
 export type DirectoryStore = RecordReader & RecordIndexes & EventLog;
@@ -51,7 +51,7 @@ export class Directory {
    * cache with entries asked for once, each pushing out another — work for the collector and
    * no hits.
    */
-  readonly #builtOnce = new LRUCache<string, true>({ max: KEY_ENTRY_CACHE });
+  readonly #builtOnce = new Doorkeeper<string>(KEY_ENTRY_CACHE);
   /** Pgp key entries by record id, with the version (seq) they were built from. */
   readonly #keyEntries = new LRUCache<string, { seq: number; entry: Entry }>({
     max: KEY_ENTRY_CACHE,
@@ -119,7 +119,7 @@ export class Directory {
     if (hit || this.#builtOnce.has(stored.id)) {
       this.#keyEntries.set(stored.id, { seq: stored.seq, entry });
       this.#builtOnce.delete(stored.id);
-    } else this.#builtOnce.set(stored.id, true);
+    } else this.#builtOnce.add(stored.id);
     return entry;
   }
 

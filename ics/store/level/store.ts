@@ -34,6 +34,7 @@ import {
 import { type DerivedReader, derivedStructures } from '../derived.ts';
 import { BucketIndex, boundKey, type ItemReader, type SyncBound, type SyncPiece, type SyncSummary } from '../fingerprint.ts';
 import { BucketIndexes, type PendingCertificateWrite, type PendingWrite, WriteQueue } from '../write-queue.ts';
+import { Doorkeeper } from '../doorkeeper.ts';
 import { decodeId, encodeId, encodeIdBound, encodeRecordId } from '../ids.ts';
 import { contentTime, type IndexTerms, indexTermsOf, MAX_TOKEN_LENGTH } from '../indexing.ts';
 import { readSyncRange, SYNC_SET, syncItemReader, syncSet } from '../sync-set.ts';
@@ -159,7 +160,7 @@ export class LevelStore implements RecordStore {
   readonly #options: ResolvedLevelOptions;
   readonly #cache: Lru<string, StoredEntry>;
   /** Ids read from disk once lately: the cache's admission filter (see #admit). */
-  readonly #seen: Lru<string, true>;
+  readonly #seen: Doorkeeper<string>;
   readonly #clock = new CommitClock();
   /**
    * The last RECENT_READS records read from disk, current (a commit drops what it wrote): a
@@ -201,7 +202,7 @@ export class LevelStore implements RecordStore {
     this.#lastSeq = lastSeq;
     this.#counts = counts;
     this.#cache = new Lru(options.cacheRecords, { maxBytes: options.cacheBytes, sizeOf: cachedEntryBytes });
-    this.#seen = new Lru(options.cacheRecords);
+    this.#seen = new Doorkeeper(options.cacheRecords);
     this.#listeners = new Listeners(init.onListenerError);
     this.#derived = derived;
     this.#writer = new WriteQueue((writes, certificates) => this.#commit(writes, certificates), MAX_GROUP_WRITES);
@@ -315,8 +316,8 @@ export class LevelStore implements RecordStore {
    */
   #admit(id: string, entry: StoredEntry, readStarted: number): void {
     if (!this.#clock.unchangedSince(readStarted, id)) return;
-    if (this.#seen.get(id)) this.#cache.set(id, entry);
-    else this.#seen.set(id, true);
+    if (this.#seen.has(id)) this.#cache.set(id, entry);
+    else this.#seen.add(id);
     this.#recent.delete(id);
     this.#recent.set(id, entry);
     if (this.#recent.size > RECENT_READS) this.#recent.delete(this.#recent.keys().next().value as string);
