@@ -109,7 +109,8 @@ export interface PostgresStoreConfig {
 }
 
 /**
- * LevelDB settings, every one given (the schema fills defaults): the store's own resolved
+ * LevelDB settings, every one given (the schema fills defaults) but maxOpenFiles, which the
+ * store sizes at open when unset: the store's own resolved
  * options, with `path` relative to the data directory. Meaning and limits: LevelStoreInit.
  */
 export type LevelStoreConfig = ResolvedLevelOptions;

@@ -12,7 +12,7 @@ import { checkConfig, DataDir, initDataDir, loadConfig, openNode } from '../../i
 
 const BASE = { version: 1, name: 'n', role: 'default' } as const;
 const POSTGRES_DEFAULTS = { pool: 10, syncRoleRetryMs: 2000 };
-const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, cacheBytes: 33554432, blockCacheBytes: 33554432, writeBufferBytes: 8388608, maxOpenFiles: 256, syncWrites: true };
+const LEVEL_DEFAULTS = { path: 'db', cacheRecords: 20000, cacheBytes: 33554432, blockCacheBytes: 33554432, writeBufferBytes: 8388608, syncWrites: true };
 
 function configErrors(run: () => unknown): Array<{ path: string; message: string }> {
   try {

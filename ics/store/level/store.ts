@@ -4,7 +4,8 @@
 // indexes, derived structures' entries (the sync set's first), events, and the certificate
 // index's writes queued meanwhile — is one LevelDB batch, fsynced by default. Listeners run
 // after the batch has committed.
-import { mkdir, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { IcsError } from '../../errors.ts';
 import { type EntityKind, reviveRecord } from '../../record/index.ts';
@@ -87,7 +88,7 @@ import {
 } from './keys.ts';
 import { type BatchOp, decodeIdList, isMany, type ListChange, listKeys, listOps, type Version, writeOps } from './ops.ts';
 import { readAll, readBatches, steps } from './read.ts';
-import { BLOCK_BYTES, type LevelStoreInit, MAX_FILE_BYTES, MAX_GROUP_WRITES, type ResolvedLevelOptions, resolveOptions } from './options.ts';
+import { autoMaxOpenFiles, BLOCK_BYTES, type LevelStoreInit, MAX_FILE_BYTES, MAX_GROUP_WRITES, type ResolvedLevelOptions, resolveOptions } from './options.ts';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -114,6 +115,25 @@ const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
  * blocks the event loop for one disk read. Larger reads (history, batches) stay on the pool.
  */
 const SYNC_READ_KEYS = 16;
+/** LevelDB table files in a store directory (none when it does not exist yet). */
+async function tableFiles(path: string): Promise<number> {
+  try {
+    return (await readdir(path)).filter((name) => name.endsWith('.ldb') || name.endsWith('.sst')).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The process's soft limit on open files (Linux), or undefined where it cannot be read. */
+function openFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line ? Number(line[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Records read from disk kept for a moment (#recent): those of the last request or few. */
 const RECENT_READS = 32;
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -226,7 +246,7 @@ export class LevelStore implements RecordStore {
       compression: true,
       cacheSize: options.blockCacheBytes,
       writeBufferSize: options.writeBufferBytes,
-      maxOpenFiles: options.maxOpenFiles,
+      maxOpenFiles: options.maxOpenFiles ?? autoMaxOpenFiles(await tableFiles(options.path), openFileLimit()),
       blockSize: BLOCK_BYTES,
       maxFileSize: MAX_FILE_BYTES,
     });
