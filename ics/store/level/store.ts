@@ -115,6 +115,11 @@ const countKey = (kind: EntityKind) => metaKey(`count:${kind}`);
  * blocks the event loop for one disk read. Larger reads (history, batches) stay on the pool.
  */
 const SYNC_READ_KEYS = 16;
+/** Records read from disk kept for a moment (#recent): those of the last request or few. */
+const RECENT_READS = 32;
+const HEX16 = /^[0-9a-f]{16}$/;
+const HEX40 = /^[0-9a-f]{40}$/;
+
 /** LevelDB table files in a store directory (none when it does not exist yet). */
 async function tableFiles(path: string): Promise<number> {
   try {
@@ -133,11 +138,6 @@ function openFileLimit(): number | undefined {
     return undefined;
   }
 }
-
-/** Records read from disk kept for a moment (#recent): those of the last request or few. */
-const RECENT_READS = 32;
-const HEX16 = /^[0-9a-f]{16}$/;
-const HEX40 = /^[0-9a-f]{40}$/;
 
 /**
  * The entry with its own copy of the record bytes, for the cache. Not from Buffer's shared
