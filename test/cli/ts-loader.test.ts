@@ -3,6 +3,7 @@
 // its cache of transformed sources never serving an older version of a file.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +24,15 @@ describe('cli: the TypeScript loader', () => {
     assert.equal(((await import(`${url}?second`)) as { value: number }).value, 2);
     writeFileSync(file, 'export const value: number = 1;\n');
     assert.equal(((await import(`${url}?third`)) as { value: number }).value, 1);
+  });
+
+  it('refuses require() of a source whose TypeScript parses as JavaScript; import() strips its types', async () => {
+    // `new Box<string>(1)` read as JavaScript is `new Box < string > 1`: `string` is undefined.
+    const file = join(dir, 'generic.ts');
+    writeFileSync(file, 'export class Box { size; constructor(size) { this.size = size; } }\nexport const made = new Box<string>(1);\n');
+    assert.throws(() => createRequire(import.meta.url)(file), (error: NodeJS.ErrnoException) => error.code === 'ERR_REQUIRE_ESM');
+    const { made } = (await import(pathToFileURL(file).href)) as { made: { size: number } };
+    assert.equal(made.size, 1);
   });
 
   it('strips types, drops type-only imports and defines class fields as TypeScript does', async () => {
