@@ -10,6 +10,7 @@
 import { hash } from 'node:crypto';
 import { PubKeyAlgo } from './keys.ts';
 import { framePacket, PacketTag } from './packets.ts';
+import { walkSubpackets } from './signature.ts';
 import { type KeyRecord, type PublicKeyInfo, SigType } from './types.ts';
 
 /** Stored bytes that do not read as a canonical key record: a bug, never client input. */
@@ -179,7 +180,7 @@ const nativeHex = (Buffer.prototype as unknown as { hexSlice(this: Uint8Array, s
  * The few facts of a stored v4 signature the scan needs (§5.2.3.1): type, creation time (2),
  * key expiry (9) and issuer fingerprint (33) from the hashed area, the issuer from the
  * unhashed area only when the hashed one names none, as the record model's reader takes them.
- * Only the subpacket headers are walked: nothing else of the signature is decoded.
+ * Only the subpacket headers are walked (walkSubpackets): nothing else of the signature is decoded.
  */
 function signatureFacts(body: Buffer): SigFacts {
   if (body.length < 10 || body[0] !== 4) throw new ScanError('not a v4 signature');
@@ -188,27 +189,18 @@ function signatureFacts(body: Buffer): SigFacts {
   const unhashedEnd = hashedEnd + 2 + body.readUInt16BE(hashedEnd);
   if (unhashedEnd + 2 > body.length) throw new ScanError('malformed signature');
   const facts: SigFacts = { type: body[1] as number, created: 0, keyExpirySeconds: undefined, issuer: undefined };
-  for (let pos = 6, end = hashedEnd, hashed = true; ; ) {
-    if (pos >= end) {
-      if (!hashed) break;
-      [pos, end, hashed] = [hashedEnd + 2, unhashedEnd, false];
-      continue;
-    }
-    const first = body[pos] as number;
-    let length: number;
-    if (first < 192) [length, pos] = [first, pos + 1];
-    else if (first < 255) [length, pos] = [((first - 192) << 8) + (body[pos + 1] ?? 0) + 192, pos + 2];
-    else [length, pos] = [u32(body, pos + 1), pos + 5];
-    if (length < 1 || pos + length > end) throw new ScanError('malformed signature');
-    const type = (body[pos] as number) & 0x7f;
-    if (type === 33 && length === 22 && body[pos + 1] === 4) {
-      if (hashed || facts.issuer === undefined) facts.issuer = nativeHex.call(body, pos + 2, pos + 22);
+  let wellFormed = true;
+  const visit = (hashed: boolean) => (type: number, at: number, length: number) => {
+    if (type === 33 && length === 22 && body[at + 1] === 4) {
+      if (hashed || facts.issuer === undefined) facts.issuer = nativeHex.call(body, at + 2, at + 22);
     } else if (hashed && (type === 2 || type === 9)) {
-      if (type === 2 ? length !== 5 : length < 5) throw new ScanError('malformed signature');
-      if (type === 2) facts.created = u32(body, pos + 1);
-      else facts.keyExpirySeconds = u32(body, pos + 1);
+      if (type === 2 ? length !== 5 : length < 5) wellFormed = false;
+      else if (type === 2) facts.created = body.readUInt32BE(at + 1);
+      else facts.keyExpirySeconds = body.readUInt32BE(at + 1);
     }
-    pos += length;
+  };
+  if (!walkSubpackets(body, 6, hashedEnd, visit(true)) || !walkSubpackets(body, hashedEnd + 2, unhashedEnd, visit(false)) || !wellFormed) {
+    throw new ScanError('malformed signature');
   }
   return facts;
 }

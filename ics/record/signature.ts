@@ -254,7 +254,12 @@ export function readSignatureHead(body: Uint8Array): SignatureHead | undefined {
   };
 }
 
-function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, head: { keyId?: string; fingerprint?: string }): boolean {
+/**
+ * Walks the subpackets of one area (§5.2.3.1), between `start` and `end`, reading only their
+ * headers: `visit` gets each one's type (criticality bit cleared), the offset of its type
+ * octet and its length (type octet included). False when the area is not well framed.
+ */
+export function walkSubpackets(b: Uint8Array, start: number, end: number, visit: (type: number, at: number, length: number) => void): boolean {
   let pos = start;
   while (pos < end) {
     const first = b[pos] as number;
@@ -272,17 +277,22 @@ function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, 
       pos += 5;
     }
     if (length < 1 || pos + length > end) return false;
-    const type = (b[pos] as number) & 0x7f;
-    if (type === 16 && length === 9) {
-      const keyId = hexRange(b, pos + 1, pos + 9);
-      head.keyId = hashed ? keyId : (head.keyId ?? keyId);
-    } else if (type === 33 && length === 22 && b[pos + 1] === 4) {
-      const fingerprint = hexRange(b, pos + 2, pos + 22);
-      head.fingerprint = hashed ? fingerprint : (head.fingerprint ?? fingerprint);
-    }
+    visit((b[pos] as number) & 0x7f, pos, length);
     pos += length;
   }
   return true;
+}
+
+function scanIssuer(b: Uint8Array, start: number, end: number, hashed: boolean, head: { keyId?: string; fingerprint?: string }): boolean {
+  return walkSubpackets(b, start, end, (type, at, length) => {
+    if (type === 16 && length === 9) {
+      const keyId = hexRange(b, at + 1, at + 9);
+      head.keyId = hashed ? keyId : (head.keyId ?? keyId);
+    } else if (type === 33 && length === 22 && b[at + 1] === 4) {
+      const fingerprint = hexRange(b, at + 2, at + 22);
+      head.fingerprint = hashed ? fingerprint : (head.fingerprint ?? fingerprint);
+    }
+  });
 }
 
 /** Reads a signature packet body. Versions other than 4 come back with only `version` meaningful. */
